@@ -1,0 +1,61 @@
+"""Configuration of knowledge sharing: codec, topology, aggregation, security, rounds."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["CodecConfig", "ProtocolConfig", "TopologyConfig"]
+
+TopologyKind = Literal[
+    "star",
+    "ring",
+    "complete",
+    "random_regular",
+    "small_world",
+    "erdos_renyi",
+    "grid",
+    "radio",
+    "edges",
+    "dynamic",
+]
+CodecKind = Literal["none", "fp16", "int8", "topk", "topk_int8", "group"]
+
+
+class TopologyConfig(BaseModel):
+    """Who talks to whom. `star` and `dynamic` aggregate at a hub; the others gossip."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: TopologyKind = "ring"
+    degree: int = Field(4, ge=1, description="random_regular degree; small_world k")
+    p: float = Field(0.2, ge=0, le=1, description="small_world rewiring / erdos_renyi edge prob")
+    radio_range: float = Field(16.0, gt=0, description="radio: edge when within this many cells")
+    edges: list[tuple[int, int]] = Field(default_factory=list, description="kind: edges")
+    heartbeat_timeout: int = Field(3, ge=1, description="dynamic: silent heartbeats before failover")
+
+
+class CodecConfig(BaseModel):
+    """How a weight delta is compressed on the wire."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: CodecKind = "topk_int8"
+    fraction: float = Field(0.1, gt=0, le=1, description="topk: fraction of entries kept")
+
+
+class ProtocolConfig(BaseModel):
+    """The knowledge protocol for the `swarm` team (DESIGN §8)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sync_every: int = Field(10, ge=1, description="ticks between knowledge rounds")
+    topology: TopologyConfig = Field(default_factory=TopologyConfig)
+    codec: CodecConfig = Field(default_factory=CodecConfig)
+    aggregation: Literal["mean", "weighted_mean", "median", "trimmed_mean", "krum"] = "mean"
+    gossip: Literal["exact", "choco"] = "choco"
+    gossip_step: float = Field(0.5, gt=0, le=1, description="CHOCO consensus step size")
+    share_beliefs: bool = True
+    security: Literal["hmac", "curve"] = "hmac"
+    max_message_bytes: int = Field(64 * 2**20, ge=1024)
