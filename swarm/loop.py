@@ -1,0 +1,173 @@
+"""One mission: a team of brains (a configured HostPool) flying one seeded world (DESIGN §4).
+
+```
+world = REGISTRY[scenario](cfg.world, n_drones(team), seed)     # same world seeds for every team
+pool.configure(team, seed, world.public_info(), world.token_spec, n_drones)
+every tick:   obs = world.observe(); actions = pool.act(obs); world.step(actions)
+              on_tick(tick, world.tick_metrics(), last)
+every sync_every ticks: pool.exchange(round)                  # brains talk over ZeroMQ
+every probe_every ticks (and at 0 and the end): AUC of the brains on world.probe_set()
+until world.done or the horizon; then world.metrics() + the pool's cost counters
+```
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "ADDITIVE_STATS",
+    "Episode",
+    "PoolLike",
+    "make_world",
+    "run_episode",
+    "stat_delta",
+    "team_drones",
+]
+
+#: Pool counters that grow during a run; an episode reports their growth, not their total.
+ADDITIVE_STATS = ("train_steps", "cpu_seconds", "messages_sent", "wire_bytes", "rejected_messages")
+
+TickCallback = Callable[[int, Mapping[str, float], bool], None]
+
+
+class PoolLike(Protocol):
+    """What the loop needs of `swarm.pool.HostPool` (its docstring is the full API)."""
+
+    def configure(
+        self, team: str, seed: int, world_info: dict, token_spec: Any, n_drones: int
+    ) -> None: ...
+    def act(self, obs: Any) -> Any: ...
+    def exchange(self, round_idx: int) -> None: ...
+    def probe_auc(self, tokens: Any, labels: Any) -> float: ...
+    def stats(self) -> dict[str, float]: ...
+
+
+@dataclass
+class Episode:
+    """The outcome of one team x seed run (one `runs` entry of results.json)."""
+
+    team: str
+    seed: int
+    ticks: int  # ticks actually flown (a mission may end early, e.g. target found)
+    horizon: int | None  # the most ticks it could have flown
+    metrics: dict[str, float]  # world.metrics() at the end, plus "auc" (the brains' last)
+    stats: dict[str, float]  # pool cost counters for this run (see ADDITIVE_STATS)
+    auc_curve: list[tuple[int, float]] = field(default_factory=list)  # (tick, AUC)
+    rounds: int = 0  # knowledge rounds held
+    wall_seconds: float = 0.0
+
+    def record(self) -> dict[str, Any]:
+        """As plain data for results.json (without the team, which is its key there)."""
+        out = asdict(self)
+        out.pop("team")
+        out["auc_curve"] = [list(p) for p in self.auc_curve]
+        return out
+
+
+def team_drones(team: str, drones: int) -> int:
+    """Drones a team flies: `single_large` is one drone with the large model, others fly N."""
+    return 1 if team == "single_large" else drones
+
+
+def make_world(cfg: Any, n_drones: int, seed: int) -> Any:
+    """The scenario world of a RunConfig for `n_drones` drones on world seed `seed`."""
+    from scenarios import REGISTRY
+
+    if cfg.scenario not in REGISTRY:
+        raise KeyError(f"unknown scenario {cfg.scenario!r}; registered: {sorted(REGISTRY)}")
+    cls = REGISTRY[cfg.scenario]
+    world_cfg = cfg.world
+    if not isinstance(world_cfg, cls.Config):
+        world_cfg = cls.Config.model_validate(
+            world_cfg.model_dump() if hasattr(world_cfg, "model_dump") else world_cfg
+        )
+    return cls(world_cfg, n_drones=n_drones, seed=seed)
+
+
+def stat_delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
+    """Cost of one run: growth of the additive counters, current value of the others."""
+    out: dict[str, float] = {}
+    for key, val in after.items():
+        out[key] = val - before.get(key, 0) if key in ADDITIVE_STATS else val
+    if "cpu_seconds" in out:
+        out["cpu_seconds"] = round(float(out["cpu_seconds"]), 3)
+    return out
+
+
+def run_episode(
+    cfg: Any,
+    team: str,
+    seed: int,
+    pool: PoolLike,
+    *,
+    on_start: Callable[[int | None], None] | None = None,
+    on_tick: TickCallback | None = None,
+    probe_every: int | None = None,
+) -> Episode:
+    """Fly one mission of `team` on world seed `seed` with an already started `pool`.
+
+    `cfg` is a RunConfig (scenario, world, drones, ticks, protocol.sync_every). The mission
+    stops when the world says done or after `cfg.ticks` ticks when that is set. `probe_every`
+    defaults to a tenth of the horizon. `on_start(horizon)` is called once the world exists;
+    `on_tick(tick, tick_metrics, last)` after every step (tick counts from 1).
+    """
+    start = time.perf_counter()
+    n = team_drones(team, cfg.drones)
+    world = make_world(cfg, n, seed)
+    horizon = _horizon(cfg, world)
+    every = probe_every or max(1, (horizon or 100) // 10)
+    if on_start is not None:
+        on_start(horizon)
+    pool.configure(team, seed, world.public_info(), world.token_spec, n)
+    before = pool.stats()
+    probe_tokens, probe_labels = world.probe_set()
+    curve = [(0, float(pool.probe_auc(probe_tokens, probe_labels)))]
+    sync_every = cfg.protocol.sync_every
+    tick = rounds = 0
+    while not world.done and (horizon is None or tick < horizon):
+        obs = world.observe()
+        world.step(pool.act(obs))
+        tick += 1
+        if tick % sync_every == 0:
+            pool.exchange(rounds)
+            rounds += 1
+        if tick % every == 0:
+            curve.append((tick, float(pool.probe_auc(probe_tokens, probe_labels))))
+        if on_tick is not None:
+            last = world.done or (horizon is not None and tick >= horizon)
+            on_tick(tick, world.tick_metrics(), last)
+    if curve[-1][0] != tick:
+        curve.append((tick, float(pool.probe_auc(probe_tokens, probe_labels))))
+    metrics = {k: _plain(v) for k, v in world.metrics().items()}
+    metrics["auc"] = curve[-1][1]
+    return Episode(
+        team=team,
+        seed=seed,
+        ticks=tick,
+        horizon=horizon,
+        metrics=metrics,
+        stats=stat_delta(before, pool.stats()),
+        auc_curve=curve,
+        rounds=rounds,
+        wall_seconds=round(time.perf_counter() - start, 3),
+    )
+
+
+def _horizon(cfg: Any, world: Any) -> int | None:
+    # the run's --ticks override wins; otherwise the world's own horizon, if it states one
+    if getattr(cfg, "ticks", None):
+        return int(cfg.ticks)
+    for owner in (world, getattr(world, "cfg", None), getattr(world, "config", None)):
+        val = getattr(owner, "horizon", None) if owner is not None else None
+        if isinstance(val, int):
+            return val
+    return None
+
+
+def _plain(v: Any) -> float | int | bool:
+    # numpy scalars -> Python numbers, so results compare and serialise exactly
+    return v.item() if hasattr(v, "item") else v

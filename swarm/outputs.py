@@ -1,0 +1,214 @@
+"""What a run leaves on disk: `runs/<name>-<timestamp>/` (or the `--out` folder).
+
+```
+config.yaml    the resolved RunConfig (every default filled in), re-runnable as is
+results.json   the document below, rewritten atomically after EVERY completed team x seed
+ticks.csv      one row per (team, seed, tick): the world's tick_metrics, every csv_every ticks
+*.png          plots (swarm.plots), written at the end
+run.log        what happened, tracebacks included
+```
+
+`results.json` (`SCHEMA_VERSION` 1)::
+
+    {"schema_version": 1, "name": str, "scenario": str, "seeds": [int], "teams_order": [str],
+     "status": "running" | "complete" | "interrupted" | "failed", "error": str | null,
+     "started": ISO time, "updated": ISO time, "config": {resolved config},
+     "ray": {"backend": "ray" | "local", "nodes": int, "hosts": int},
+     "teams": {team: {
+         "runs": [{"seed", "ticks", "horizon", "metrics": {name: float}, "stats": {pool counters},
+                   "auc_curve": [[tick, auc]], "wall_seconds"}],
+         "summary": {metric: {"median", "lo", "hi", "mean", "n"}},   # over seeds, metrics + stats
+         "params_per_brain", "brains", "train_steps", "cpu_seconds", "messages_sent",
+         "wire_bytes", "rejected_messages"}}}                          # cost over all seeds
+
+Because the file is replaced atomically (write a temporary file, then `os.replace`), a reader
+or a crash never sees half a document: what is on disk is always the last completed run.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from swarm.scorecard import cost_totals, summarize_runs
+
+__all__ = ["SCHEMA_VERSION", "RunOutputs", "atomic_write_json", "run_dir_name", "team_entry"]
+
+SCHEMA_VERSION = 1
+
+
+def run_dir_name(name: str, when: dt.datetime | None = None) -> str:
+    """`<name>-<YYYYmmdd-HHMMSS>`: the default output folder of a run under `output.dir`."""
+    when = when or dt.datetime.now()
+    return f"{name}-{when:%Y%m%d-%H%M%S}"
+
+
+def atomic_write_json(path: Path, doc: Mapping[str, Any]) -> None:
+    """Write `doc` as JSON to `path` so that readers see the old or the new file, never a mix."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(_jsonable(doc), fh, indent=1, allow_nan=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def team_entry(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A team's section of results.json from its per-seed run records (see module docstring)."""
+    entry: dict[str, Any] = {"runs": runs, "summary": summarize_runs(runs)}
+    entry.update(cost_totals([r.get("stats", {}) for r in runs]))
+    return entry
+
+
+class RunOutputs:
+    """The output folder of one run; `record` is called after each completed team x seed.
+
+    `config` is the resolved configuration as plain data (`RunConfig.model_dump(mode="json")`);
+    `csv_every` keeps every n-th tick in the CSV (the last tick of a run is always kept).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        name: str,
+        scenario: str,
+        seeds: list[int],
+        teams: list[str],
+        config: Mapping[str, Any],
+        csv_every: int = 1,
+    ) -> None:
+        if csv_every < 1:
+            raise ValueError(f"csv_every must be >= 1, got {csv_every}")
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.results_path = self.dir / "results.json"
+        self.csv_path = self.dir / "ticks.csv"
+        self.log_path = self.dir / "run.log"
+        self.config_path = self.dir / "config.yaml"
+        self.csv_every = csv_every
+        self._csv_fields: list[str] | None = None
+        self._csv_file = None
+        self._runs: dict[str, list[dict[str, Any]]] = {t: [] for t in teams}
+        now = _now()
+        self.doc: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "name": name,
+            "scenario": scenario,
+            "seeds": list(seeds),
+            "teams_order": list(teams),
+            "status": "running",
+            "error": None,
+            "started": now,
+            "updated": now,
+            "config": dict(config),
+            "ray": {},
+            "teams": {},
+        }
+        with self.config_path.open("w") as fh:
+            yaml.safe_dump(_jsonable(config), fh, sort_keys=False)
+        self._flush()
+
+    def logger(self) -> logging.Logger:
+        """A logger writing to run.log (one handler per folder, added once)."""
+        log = logging.getLogger(f"swarm.run.{self.dir.resolve()}")
+        if not log.handlers:
+            handler = logging.FileHandler(self.log_path)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
+            log.propagate = False
+        return log
+
+    def set_ray(self, info: Mapping[str, Any]) -> None:
+        """Record where the run ran: backend, Ray nodes and host actors."""
+        self.doc["ray"] = dict(info)
+        self._flush()
+
+    def tick(self, team: str, seed: int, tick: int, row: Mapping[str, float], last: bool) -> None:
+        """Append one per-tick row (every `csv_every` ticks, and always the `last` one)."""
+        if tick % self.csv_every and not last:
+            return
+        if self._csv_fields is None:
+            self._csv_fields = ["team", "seed", "tick", *row.keys()]
+            self._csv_file = self.csv_path.open("w", newline="")
+            csv.writer(self._csv_file).writerow(self._csv_fields)
+        extra = set(row) - set(self._csv_fields)
+        if extra:
+            raise ValueError(
+                f"tick_metrics gained columns {sorted(extra)} after the CSV header was written; "
+                "a scenario's tick_metrics() must return the same keys every tick"
+            )
+        vals = {"team": team, "seed": seed, "tick": tick, **row}
+        csv.writer(self._csv_file).writerow([_csv_cell(vals.get(k, "")) for k in self._csv_fields])
+
+    def record(self, team: str, run: dict[str, Any]) -> None:
+        """Add one completed team x seed run and rewrite results.json atomically."""
+        if team not in self._runs:
+            self._runs[team] = []
+            self.doc["teams_order"].append(team)
+        self._runs[team].append(run)
+        self.doc["teams"][team] = team_entry(self._runs[team])
+        if self._csv_file is not None:
+            self._csv_file.flush()
+        self._flush()
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        """Close the CSV and write the final status ("complete", "interrupted" or "failed")."""
+        if self._csv_file is not None:
+            self._csv_file.close()
+            self._csv_file = None
+        self.doc["status"] = status
+        self.doc["error"] = error
+        self._flush()
+
+    def _flush(self) -> None:
+        self.doc["updated"] = _now()
+        atomic_write_json(self.results_path, self.doc)
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _csv_cell(x: Any) -> Any:
+    if isinstance(x, bool | np.bool_):
+        return int(x)
+    if isinstance(x, float | np.floating):
+        return repr(float(x))
+    return x
+
+
+def _jsonable(x: Any) -> Any:
+    """Plain JSON types: numpy scalars/arrays unwrapped, non-finite floats as null."""
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, bool | np.bool_):
+        return bool(x)
+    if isinstance(x, int | np.integer):
+        return int(x)
+    if isinstance(x, float | np.floating):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, Path):
+        return str(x)
+    return x

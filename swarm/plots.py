@@ -1,0 +1,147 @@
+"""PNG plots of a finished (or interrupted) run, from results.json and ticks.csv.
+
+Uses matplotlib's object API on the Agg canvas (no pyplot, no display, no global state), so
+plotting works on a headless machine and beside other threads.
+
+Written, when the data exist:
+- `survival.png`: Kaplan–Meier P(not found yet) over ticks per team (drone_search);
+- `auc.png`: detector AUC on the world's probe set over ticks, median over seeds per team;
+- `wire_bytes.png`: bytes on the wire per team (median per seed, counted at the socket);
+- `tick_<column>.png`: each per-tick CSV column over time per team (coverage, idleness...).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from swarm.scorecard import survival_curve
+
+__all__ = ["make_plots", "read_ticks"]
+
+_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+
+
+def read_ticks(path: Path) -> dict[str, dict[int, dict[str, np.ndarray]]]:
+    """ticks.csv as `{team: {seed: {column: array over rows}}}` (numeric columns only)."""
+    out: dict[str, dict[int, dict[str, list[float]]]] = defaultdict(dict)
+    if not Path(path).exists():
+        return {}
+    with Path(path).open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            cols = out[row["team"]].setdefault(int(row["seed"]), defaultdict(list))
+            for key, val in row.items():
+                if key in ("team", "seed"):
+                    continue
+                try:
+                    cols[key].append(float(val))
+                except (TypeError, ValueError):
+                    continue
+    return {
+        team: {seed: {k: np.asarray(v) for k, v in cols.items()} for seed, cols in seeds.items()}
+        for team, seeds in out.items()
+    }
+
+
+def make_plots(directory: Path, results: Mapping[str, Any]) -> list[Path]:
+    """Write every plot the data allow into `directory`; returns the paths written."""
+    directory = Path(directory)
+    teams: Mapping[str, Any] = results.get("teams", {})
+    colors = {t: _COLORS[i % len(_COLORS)] for i, t in enumerate(teams)}
+    written: list[Path] = []
+    written += _survival(directory, teams, colors)
+    written += _auc(directory, teams, colors)
+    written += _wire(directory, teams, colors)
+    ticks = read_ticks(directory / "ticks.csv")
+    columns = sorted({c for seeds in ticks.values() for cols in seeds.values() for c in cols})
+    for col in columns:
+        if col == "tick":
+            continue
+        written.append(_over_time(directory, ticks, col, colors))
+    return written
+
+
+def _figure(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Any]:
+    fig = Figure(figsize=(6.4, 4.0), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    ax = fig.axes[0]
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def _survival(directory: Path, teams: Mapping, colors: Mapping) -> list[Path]:
+    fig, ax = _figure("time to find (Kaplan–Meier)", "tick", "P(target not found yet)")
+    drawn = False
+    for name, team in teams.items():
+        runs = [r for r in team.get("runs", []) if "time_to_find" in r.get("metrics", {})]
+        if not runs:
+            continue
+        horizon = int(max(r.get("horizon") or r.get("ticks", 0) for r in runs))
+        times = [float(r["metrics"]["time_to_find"]) for r in runs]
+        found = [bool(r["metrics"].get("found", False)) for r in runs]
+        t, s = survival_curve(times, found, horizon)
+        ax.step(t, s, where="post", color=colors[name], label=name)
+        drawn = True
+    ax.set_ylim(-0.02, 1.02)
+    return [_save(fig, directory / "survival.png")] if drawn else []
+
+
+def _auc(directory: Path, teams: Mapping, colors: Mapping) -> list[Path]:
+    fig, ax = _figure("detector AUC on the probe set", "tick", "AUC (median over seeds)")
+    drawn = False
+    for name, team in teams.items():
+        by_tick: dict[int, list[float]] = defaultdict(list)
+        for run in team.get("runs", []):
+            for tick, auc in run.get("auc_curve", []):
+                if auc is not None:
+                    by_tick[int(tick)].append(float(auc))
+        if not by_tick:
+            continue
+        ts = sorted(by_tick)
+        ax.plot(ts, [np.median(by_tick[t]) for t in ts], "o-", color=colors[name], label=name)
+        drawn = True
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    return [_save(fig, directory / "auc.png")] if drawn else []
+
+
+def _wire(directory: Path, teams: Mapping, colors: Mapping) -> list[Path]:
+    fig, ax = _figure("bytes on the wire per run", "team", "bytes (median over seeds)")
+    names = [t for t in teams if teams[t].get("summary", {}).get("wire_bytes")]
+    if not names:
+        return []
+    vals = [teams[t]["summary"]["wire_bytes"]["median"] or 0.0 for t in names]
+    ax.bar(names, vals, color=[colors[t] for t in names])
+    for i, v in enumerate(vals):
+        ax.annotate(f"{v:,.0f}", (i, v), ha="center", va="bottom", fontsize="small")
+    return [_save(fig, directory / "wire_bytes.png")]
+
+
+def _over_time(directory: Path, ticks: Mapping, column: str, colors: Mapping) -> Path:
+    fig, ax = _figure(f"{column} over time", "tick", column)
+    for team, seeds in ticks.items():
+        for i, cols in enumerate(seeds.values()):
+            if column not in cols:
+                continue
+            label = team if i == 0 else None
+            ax.plot(cols["tick"], cols[column], color=colors.get(team), alpha=0.7, label=label)
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in column)
+    return _save(fig, directory / f"tick_{safe}.png")
