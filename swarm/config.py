@@ -1,0 +1,321 @@
+"""One run's configuration: the scenario YAML composed from each package's own config.
+
+`RunConfig` holds what `python -m swarm.run FILE.yaml` needs: which world (`scenario`, its
+`world` section validated by `REGISTRY[scenario].Config`), how many drones and seeds, the
+brains' models and learner (`agents.config`), the knowledge protocol (`protocols.config`),
+which teams to score, and where Ray hosts and outputs go. `load_config` (in
+`swarm.config_load`) reads a file into it with `FILE:LINE: field.path: message` errors.
+
+`RunConfig.model_validate(data)` picks the scenario's concrete subclass (`world` typed as that
+scenario's `Config`), then runs the cross-field checks that need several sections at once
+(the scenario's `check`, topology versus drone count); their errors carry a `loc` like any
+other field error.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    Tag,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from agents.config import LearnerConfig, YanConfig
+from protocols.config import ProtocolConfig
+from swarm.config_checks import cross_checks, default_policy, registry
+from swarm.config_errors import format_errors
+from swarm.yaml_lines import Loc, YamlLoadError, load_yaml
+
+__all__ = [
+    "TEAMS",
+    "ConfigError",
+    "HostsConfig",
+    "ModelsConfig",
+    "OutputConfig",
+    "PolicyConfig",
+    "RayConfig",
+    "RunConfig",
+    "load_config",
+    "run_config_class",
+]
+
+TEAMS: tuple[str, ...] = ("swarm", "isolated", "single_large", "central")
+TeamName = Literal["swarm", "isolated", "single_large", "central"]
+
+# Union tags appear in a pydantic error's loc; `swarm.config_load` drops them from messages.
+AUTO_TAG, VALUE_TAG = "<auto>", "<value>"
+
+
+def _auto_or_value(v: Any) -> str:
+    return AUTO_TAG if isinstance(v, str) else VALUE_TAG
+
+
+def _or_auto(value_type: Any) -> Any:
+    """`value_type | "auto"`, discriminated so that a bad value reports one error, not two."""
+    return Annotated[
+        Annotated[value_type, Tag(VALUE_TAG)] | Annotated[Literal["auto"], Tag(AUTO_TAG)],
+        Discriminator(_auto_or_value),
+    ]
+
+
+def _seed_count(v: Any) -> Any:
+    """`seeds: n` means seeds 0..n-1; a list is kept as given."""
+    if isinstance(v, bool):
+        raise ValueError("give a seed count (3) or a list of seeds ([0, 7, 42]), not true/false")
+    if isinstance(v, int):
+        if v < 1:
+            raise ValueError(f"a seed count must be at least 1, got {v}")
+        return list(range(v))
+    return v
+
+
+def _unique(v: list[Any]) -> list[Any]:
+    dupes = sorted({str(x) for x in v if v.count(x) > 1})
+    if dupes:
+        raise ValueError(f"each entry may appear once; repeated: {', '.join(dupes)}")
+    return v
+
+
+def _one_resource_set(v: Any) -> Any:
+    """A single `{name: amount}` mapping applies to every host."""
+    return [v] if isinstance(v, dict) else v
+
+
+Seeds = Annotated[
+    list[NonNegativeInt],
+    BeforeValidator(_seed_count, json_schema_input_type=PositiveInt | list[NonNegativeInt]),
+    AfterValidator(_unique),
+    Field(min_length=1),
+]
+Resources = Annotated[
+    list[dict[str, Annotated[float, Field(ge=0)]]],
+    BeforeValidator(
+        _one_resource_set,
+        json_schema_input_type=dict[str, float] | list[dict[str, float]],
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PolicyConfig(_Strict):
+    """The movement policy the brains fly with (`scenarios.policies.make_policy`)."""
+
+    name: str | None = Field(
+        None, description="policy name; empty: the scenario's default (belief_greedy, ...)"
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="keyword arguments passed to the policy"
+    )
+
+
+class ModelsConfig(_Strict):
+    """Model sizes: `small` for each drone's brain, `large` for single_large and central."""
+
+    small: YanConfig = Field(default_factory=YanConfig)
+    large: _or_auto(YanConfig) = Field(
+        "auto", description="a model section, or auto: about drones x the small model's params"
+    )
+
+
+class HostsConfig(_Strict):
+    """How brains are sharded over Ray host actors."""
+
+    agents_per_host: _or_auto(PositiveInt) = Field(
+        "auto", description="brains per host; auto: one host per available CPU"
+    )
+    resources: Resources = Field(
+        default_factory=list,
+        description="custom Ray resources per host ({gpu0: 1}, or a list cycled over hosts)",
+    )
+
+
+class RayConfig(_Strict):
+    """Where Ray runs: embedded on 127.0.0.1 (address empty) or an existing cluster."""
+
+    address: str | None = Field(None, description="'auto' or HOST:PORT of a running cluster")
+    namespace: str = Field("swarm", min_length=1, description="Ray namespace of the run")
+    num_cpus: PositiveInt | None = Field(
+        None, description="CPUs of an embedded Ray (empty: all of this machine's)"
+    )
+
+
+class OutputConfig(_Strict):
+    """Where results go: `DIR/<name>-<time>/` with config, results.json, CSV and plots."""
+
+    dir: str = Field("runs", min_length=1, description="parent folder of run folders")
+    plots: bool = Field(True, description="write PNG plots at the end")
+    csv_every: PositiveInt = Field(1, description="write a per-tick CSV row every this many ticks")
+
+
+class RunConfig(_Strict):
+    """A whole run, as written in a scenario YAML file (every section but `scenario` optional).
+
+    Validate with `RunConfig.model_validate(data)` (or `load_config`): it returns an instance
+    of `run_config_class(scenario)`, whose `world` is that scenario's `Config`.
+    """
+
+    name: str = Field(
+        "", pattern=r"^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="run name (default: scenario)"
+    )
+    scenario: str = Field(description="registered scenario name (scenarios.REGISTRY)")
+    seeds: Seeds = Field(
+        default_factory=lambda: [0, 1, 2], description="world seeds: a count n or a list"
+    )
+    ticks: PositiveInt | None = Field(None, description="horizon in ticks (empty: the world's)")
+    drones: PositiveInt = Field(16, description="drones N in the swarm, isolated, central teams")
+    world: dict[str, Any] = Field(default_factory=dict, description="the scenario's Config")
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    model: ModelsConfig = Field(default_factory=ModelsConfig)
+    learner: LearnerConfig = Field(default_factory=LearnerConfig)
+    protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
+    teams: Annotated[list[TeamName], AfterValidator(_unique), Field(min_length=1)] = Field(
+        default_factory=lambda: list(TEAMS), description="teams to score, a subset of the four"
+    )
+    hosts: HostsConfig = Field(default_factory=HostsConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("scenario")
+    @classmethod
+    def _known_scenario(cls, v: str) -> str:
+        names = sorted(registry())
+        if v not in names:
+            raise PydanticCustomError(
+                "unknown_scenario",
+                "unknown scenario {given!r}; registered: {names}",
+                {"given": v, "names": ", ".join(names)},
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> RunConfig:
+        # Filled here, not by field defaults, so that a written value always wins and the
+        # resolved config (model_dump) records what was actually used.
+        if not self.name:
+            self.name = self.scenario
+        if self.policy.name is None:
+            self.policy.name = default_policy(self.scenario)
+        return self
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> RunConfig:
+        """Validate `obj` into the scenario's concrete `RunConfig` and run cross checks.
+
+        Raises `pydantic.ValidationError`; cross-check errors have type `cross_check`.
+        """
+        scenario = obj.get("scenario") if isinstance(obj, dict) else None
+        if cls is not RunConfig or not isinstance(scenario, str) or scenario not in registry():
+            return super().model_validate(obj, **kwargs)
+        cfg = run_config_class(scenario).model_validate(obj, **kwargs)
+        problems = cross_checks(cfg)
+        if problems:
+            raise ValidationError.from_exception_data(
+                "RunConfig",
+                [
+                    {
+                        "type": PydanticCustomError("cross_check", "{reason}", {"reason": msg}),
+                        "loc": loc,
+                        "input": obj,
+                    }
+                    for loc, msg in problems
+                ],
+            )
+        return cfg
+
+    def large_model(self) -> YanConfig:
+        """The large model's config; `auto` scales the small one to about N times its params."""
+        if isinstance(self.model.large, YanConfig):
+            return self.model.large
+        from agents.config import scaled
+
+        return scaled(self.model.small, float(self.drones))
+
+    def horizon(self, world_default: int) -> int:
+        """Ticks to run: `ticks` if set, else the world's own horizon `world_default`."""
+        return self.ticks if self.ticks is not None else world_default
+
+
+@functools.cache
+def run_config_class(scenario: str) -> type[RunConfig]:
+    """`RunConfig` with `scenario` fixed and `world` typed as `REGISTRY[scenario].Config`."""
+    world_cls = registry()[scenario].Config
+    return create_model(
+        f"RunConfig_{scenario}",
+        __base__=RunConfig,
+        __doc__=f"A run of scenario {scenario!r}.",
+        scenario=(Literal[scenario], Field(description="registered scenario name")),
+        world=(world_cls, Field(default_factory=world_cls, description=world_cls.__doc__)),
+    )
+
+
+class ConfigError(Exception):
+    """A run configuration is invalid; `.errors` are `FILE:LINE: field.path: message` lines."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> set[Loc]:
+    """Set each `"a.b": value` of `overrides` into `data` (None values are skipped)."""
+    done: set[Loc] = set()
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        path = tuple(key.split("."))
+        node = data
+        for step in path[:-1]:
+            child = node.setdefault(step, {})
+            if not isinstance(child, dict):
+                raise ConfigError([f"override {key}: '{step}' is not a section"])
+            node = child
+        node[path[-1]] = value
+        done.add(path)
+    return done
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read a scenario YAML file into a validated `RunConfig`.
+
+    `overrides` maps dotted field paths to values set on the command line
+    (`{"seeds": 5, "ticks": 200, "teams": ["swarm"]}`); None values are ignored. Raises
+    `ConfigError` listing every problem found (YAML syntax, unknown or bad fields, cross
+    checks), each as `FILE:LINE: field.path: message`.
+    """
+    try:
+        doc = load_yaml(path)
+    except YamlLoadError as err:
+        raise ConfigError(err.errors) from None
+    if doc.data is None:
+        raise ConfigError([f"{doc.path}:1: the file is empty; start with `scenario: NAME`"])
+    if not isinstance(doc.data, dict):
+        kind = type(doc.data).__name__
+        raise ConfigError([f"{doc.path}:1: expected `field: value` lines, got a YAML {kind}"])
+    data = copy.deepcopy(doc.data)
+    overridden = _apply_overrides(data, overrides)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        scenario = data.get("scenario")
+        known = isinstance(scenario, str) and scenario in registry()
+        model = run_config_class(scenario) if known else RunConfig
+        raise ConfigError(format_errors(err, doc, model, overridden)) from None
