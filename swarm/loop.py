@@ -74,7 +74,11 @@ def team_drones(team: str, drones: int) -> int:
 
 
 def make_world(cfg: Any, n_drones: int, seed: int) -> Any:
-    """The scenario world of a RunConfig for `n_drones` drones on world seed `seed`."""
+    """The scenario world of a RunConfig for `n_drones` drones on world seed `seed`.
+
+    A run-level `ticks` (the CLI's `--ticks`) becomes the world's `horizon`, so the world
+    itself ends the mission there and censors time-to-find at the right tick.
+    """
     from scenarios import REGISTRY
 
     if cfg.scenario not in REGISTRY:
@@ -82,9 +86,11 @@ def make_world(cfg: Any, n_drones: int, seed: int) -> Any:
     cls = REGISTRY[cfg.scenario]
     world_cfg = cfg.world
     if not isinstance(world_cfg, cls.Config):
-        world_cfg = cls.Config.model_validate(
-            world_cfg.model_dump() if hasattr(world_cfg, "model_dump") else world_cfg
-        )
+        data = world_cfg.model_dump() if hasattr(world_cfg, "model_dump") else world_cfg
+        world_cfg = cls.Config.model_validate(data)
+    ticks = getattr(cfg, "ticks", None)
+    if ticks and "horizon" in type(world_cfg).model_fields:
+        world_cfg = world_cfg.model_copy(update={"horizon": int(ticks)})
     return cls(world_cfg, n_drones=n_drones, seed=seed)
 
 
@@ -161,11 +167,8 @@ def _horizon(cfg: Any, world: Any) -> int | None:
     # the run's --ticks override wins; otherwise the world's own horizon, if it states one
     if getattr(cfg, "ticks", None):
         return int(cfg.ticks)
-    for owner in (world, getattr(world, "cfg", None), getattr(world, "config", None)):
-        val = getattr(owner, "horizon", None) if owner is not None else None
-        if isinstance(val, int):
-            return val
-    return None
+    val = getattr(getattr(world, "cfg", None), "horizon", None)
+    return int(val) if isinstance(val, int) else None
 
 
 def _plain(v: Any) -> float | int | bool:

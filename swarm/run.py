@@ -111,10 +111,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_all(cfg: Any, args: argparse.Namespace, outputs: RunOutputs, console, log) -> None:
     """Start the runtime, fly every team x seed, stop the runtime (also on errors)."""
+    import ray
+
     from swarm.pool import HostPool
     from swarm.raylife import start_ray, stop_ray
 
     backend = "local" if args.local else "ray"
+    # a Ray already running in this process (a test session, a notebook) belongs to its owner
+    owns_ray = backend == "ray" and not ray.is_initialized()
     pool = None
     try:
         if backend == "ray":
@@ -138,7 +142,7 @@ def _run_all(cfg: Any, args: argparse.Namespace, outputs: RunOutputs, console, l
                 pool.close()
             except Exception:  # closing must not hide the error that got us here
                 log.exception("closing the host pool failed")
-        if backend == "ray":
+        if owns_ray:
             stop_ray()
 
 

@@ -1,0 +1,167 @@
+"""The CLI end to end: exit codes, outputs, interruption, determinism, and a run through Ray."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import swarm.run as run_mod
+from swarm.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, main
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ROOT / "scenarios" / "smoke.yaml"
+# a smaller slice of the smoke scenario keeps each test within seconds
+FAST = ["--ticks", "24", "--quiet"]
+
+
+def _results(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
+
+
+def _outcome(doc: dict) -> dict:
+    """results.json without what legitimately differs between two identical runs (times)."""
+    teams = {}
+    for name, team in doc["teams"].items():
+        runs = []
+        for r in team["runs"]:
+            stats = {k: v for k, v in r["stats"].items() if k != "cpu_seconds"}
+            runs.append({**r, "stats": stats, "wall_seconds": None})
+        teams[name] = runs
+    return teams
+
+
+@pytest.fixture
+def no_runtime(monkeypatch):
+    """Fail the test if anything tries to start Ray or a host pool."""
+
+    def forbidden(*a, **k):
+        raise AssertionError("Ray or the host pool was started for an invalid file")
+
+    import swarm.raylife
+
+    monkeypatch.setattr(swarm.raylife, "start_ray", forbidden)
+    try:
+        import swarm.pool
+
+        monkeypatch.setattr(swarm.pool, "HostPool", forbidden)
+    except ImportError:
+        pass
+
+
+def test_invalid_file_exits_1_before_ray(tmp_path, capsys, no_runtime):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scenario: drone_search\ndrones: 4\nseedz: 2\n")
+    code = main([str(bad), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == EXIT_INVALID
+    assert f"{bad}:3:" in err and "seedz" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing written, nothing started
+
+
+def test_missing_file_and_bad_value_via_subprocess(tmp_path):
+    bad = tmp_path / "neg.yaml"
+    bad.write_text("scenario: drone_search\ndrones: -3\n")
+    for path in (bad, tmp_path / "nope.yaml"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "swarm.run", str(path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert proc.returncode == EXIT_INVALID, proc.stderr
+        assert str(path) in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert (
+        ":2:"
+        in subprocess.run(
+            [sys.executable, "-m", "swarm.run", str(bad)], capture_output=True, text=True, cwd=ROOT
+        ).stderr
+    )
+
+
+def test_smoke_local_writes_every_output(tmp_path):
+    out = tmp_path / "run"
+    code = main([str(SMOKE), "--local", "--out", str(out), "--seeds", "1", *FAST])
+    assert code == 0
+    doc = _results(out)
+    assert doc["schema_version"] == 1 and doc["status"] == "complete"
+    assert doc["scenario"] == "drone_search" and doc["seeds"] == [0]
+    assert set(doc["teams"]) == set(doc["config"]["teams"])
+    for name, team in doc["teams"].items():
+        run = team["runs"][0]
+        for key in ("time_to_find", "found", "coverage", "false_alarms", "inspections", "auc"):
+            assert key in run["metrics"], (name, key)
+        for key in ("params_per_brain", "brains", "train_steps", "cpu_seconds"):
+            assert key in team, (name, key)
+        for key in ("messages_sent", "wire_bytes", "rejected_messages"):
+            assert team[key] >= 0
+        assert team["summary"]["coverage"]["n"] == 1
+        assert 1 <= run["ticks"] <= 24
+    assert doc["teams"]["single_large"]["brains"] == 1
+    if "swarm" in doc["teams"]:
+        assert doc["teams"]["swarm"]["wire_bytes"] > 0
+    assert doc["ray"]["backend"] == "local"
+    rows = list(csv.DictReader((out / "ticks.csv").open()))
+    assert rows and {"team", "seed", "tick"} <= set(rows[0])
+    assert {r["team"] for r in rows} == set(doc["teams"])
+    pngs = list(out.glob("*.png"))
+    assert {"survival.png", "auc.png", "tick_coverage.png"} <= {p.name for p in pngs}
+    assert all(p.stat().st_size > 1000 for p in pngs)
+    assert (out / "config.yaml").read_text().startswith("name:")
+    assert "seed 0" in (out / "run.log").read_text()
+
+
+def test_same_seed_same_results_local(tmp_path):
+    args = [str(SMOKE), "--local", "--seeds", "1", "--teams", "swarm,single_large", *FAST]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert _outcome(_results(tmp_path / "a")) == _outcome(_results(tmp_path / "b"))
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "status"),
+    [
+        (KeyboardInterrupt(), EXIT_INTERRUPTED, "interrupted"),
+        (RuntimeError("host 1 died"), EXIT_FAILED, "failed"),
+    ],
+)
+def test_interruption_keeps_completed_runs(tmp_path, monkeypatch, capsys, exc, code, status):
+    real = run_mod.run_episode
+    calls = []
+
+    def flaky(*a, **k):
+        calls.append(a[1:3])
+        if len(calls) == 2:
+            raise exc
+        return real(*a, **k)
+
+    monkeypatch.setattr(run_mod, "run_episode", flaky)
+    out = tmp_path / "run"
+    argv = [str(SMOKE), "--local", "--out", str(out), "--seeds", "2", "--teams", "isolated"]
+    assert main([*argv, *FAST]) == code
+    doc = _results(out)
+    assert doc["status"] == status
+    assert [r["seed"] for r in doc["teams"]["isolated"]["runs"]] == [0]
+    err = capsys.readouterr().err
+    assert f"run {status}" in err and "1 completed" in err and "Traceback" not in err
+
+
+@pytest.mark.ray
+def test_smoke_through_ray_matches_local(tmp_path, ray_session):
+    import ray
+
+    args = [str(SMOKE), "--seeds", "1", "--teams", "swarm,central", *FAST]
+    assert main([*args, "--out", str(tmp_path / "ray")]) == 0
+    assert ray.is_initialized()  # the session's Ray is not ours to stop
+    doc = _results(tmp_path / "ray")
+    assert doc["ray"]["backend"] == "ray" and doc["ray"]["hosts"] >= 1
+    assert doc["ray"]["nodes"] >= 1
+    assert main([*args, "--local", "--out", str(tmp_path / "local")]) == 0
+    assert _outcome(doc) == _outcome(_results(tmp_path / "local"))
