@@ -33,7 +33,9 @@ class TopologyConfig(BaseModel):
     p: float = Field(0.2, ge=0, le=1, description="small_world rewiring / erdos_renyi edge prob")
     radio_range: float = Field(16.0, gt=0, description="radio: edge when within this many cells")
     edges: list[tuple[int, int]] = Field(default_factory=list, description="kind: edges")
-    heartbeat_timeout: int = Field(3, ge=1, description="dynamic: silent heartbeats before failover")
+    heartbeat_timeout: int = Field(
+        3, ge=1, description="dynamic: silent heartbeats before failover"
+    )
 
 
 class CodecConfig(BaseModel):

@@ -1,0 +1,259 @@
+"""The wire codec: `Message` <-> signed multipart frames (docs/protocol.md is normative).
+
+Frames, in order::
+
+    [0] magic+version  b"SWRM" + bytes([major, minor])                      6 bytes
+    [1] hmac           HMAC-SHA256(key, signed bytes)                       32 bytes
+    [2] header         msgpack map: v, kind, from, to, run, seq, round, term, ts, body
+    [3] manifest       msgpack array, one map per tensor: name, codec, shape, meta, parts
+    [4:] buffers       raw bytes of every part of every tensor, in manifest order
+
+The signed bytes are frame 0, then for header, manifest and each buffer in order its length as
+an 8-byte big-endian integer followed by its bytes: every byte a receiver acts on is signed,
+buffers included. Buffers are sent as zero-copy memoryviews; nothing is ever pickled.
+
+    session = Session(run_id="r1", sender=3, key=key)
+    frames = session.encode(Kind.DELTA, round=7, tensors=codec.encode(delta).tensors)
+    receiver = Receiver(run_id="r1", key=key, me=5)
+    got = receiver.accept(frames)            # ProtocolError(reason) if rejected, counted
+    got.message.sender, got.arrays           # 3, {"w1": np.ndarray float32, ...}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from protocols.compression import CodecError, EncodedTensor, decode_delta
+from protocols.messages import BROADCAST, PROTOCOL_VERSION, Kind, Message, ProtocolError
+from protocols.wire_checks import check_header, check_manifest
+
+__all__ = [
+    "MAGIC",
+    "Delivery",
+    "Limits",
+    "Receiver",
+    "Session",
+    "decode",
+    "encode",
+    "new_key",
+    "open_payload",
+]
+
+MAGIC = b"SWRM"
+HMAC_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits a receiver enforces before it parses anything (bytes / counts)."""
+
+    max_message_bytes: int = 64 * 2**20  # all frames together
+    max_header_bytes: int = 64 * 2**10
+    max_manifest_bytes: int = 2**20
+    max_buffers: int = 4096
+    max_elements: int = 2**26  # dense entries over all tensors of a message (256 MiB fp32)
+
+
+def new_key() -> bytes:
+    """A fresh random 32-byte HMAC key for one run."""
+    return secrets.token_bytes(32)
+
+
+def _mac(key: bytes, frame0: Any, parts: Sequence[Any]) -> bytes:
+    h = hmac.new(key, frame0, hashlib.sha256)
+    for p in parts:
+        view = memoryview(p)
+        h.update(view.nbytes.to_bytes(8, "big"))
+        h.update(view)
+    return h.digest()
+
+
+def _pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def encode(message: Message, key: bytes) -> list[bytes | memoryview]:
+    """Frames of a message, signed with key; buffers are the tensors' parts, not copied."""
+    if not key:
+        raise ValueError("an HMAC key is required: use protocols.codec.new_key() once per run")
+    header = {
+        "v": list(PROTOCOL_VERSION),
+        "kind": int(message.kind),
+        "from": message.sender,
+        "to": message.recipient,
+        "run": message.run_id,
+        "seq": message.seq,
+        "round": message.round,
+        "term": message.term,
+        "ts": float(message.timestamp),
+        "body": dict(message.body),
+    }
+    manifest = [t.manifest_entry() for t in message.tensors]
+    buffers = [memoryview(b).cast("B") for t in message.tensors for _, _, b in t.parts]
+    frame0 = MAGIC + bytes(PROTOCOL_VERSION)
+    signed = [_pack(header), _pack(manifest), *buffers]
+    return [frame0, _mac(key, frame0, signed), *signed]
+
+
+def _unpack(data: memoryview, what: str) -> Any:
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+    except Exception as e:  # msgpack raises many types on hostile input; all mean "malformed"
+        raise ProtocolError(what, f"msgpack: {type(e).__name__}") from None
+
+
+def _views(frames: Sequence[Any], limits: Limits) -> list[memoryview]:
+    try:
+        views = [memoryview(f).cast("B") for f in frames]
+    except (TypeError, ValueError):
+        raise ProtocolError("frames", "every frame must be a contiguous byte buffer") from None
+    if len(views) < 4 or len(views) > 4 + limits.max_buffers:
+        raise ProtocolError(
+            "frames", f"{len(views)} frames; expected 4 to {4 + limits.max_buffers}"
+        )
+    return views
+
+
+def decode(frames: Sequence[Any], key: bytes, limits: Limits | None = None) -> Message:
+    """Verify and parse frames into a Message (tensors still compressed); ProtocolError if bad.
+
+    Checks in this order: frame count, magic, major version, sizes, signature, header,
+    manifest. No replay check here: that needs per-sender state (see `Receiver`).
+    """
+    limits = limits or Limits()
+    views = _views(frames, limits)
+    f0 = views[0]
+    if f0.nbytes != 6 or bytes(f0[:4]) != MAGIC:
+        raise ProtocolError("magic", "frame 0 must be b'SWRM' + major + minor")
+    if f0[4] != PROTOCOL_VERSION[0]:
+        raise ProtocolError("version", f"major {f0[4]}, this receiver speaks {PROTOCOL_VERSION[0]}")
+    total = sum(v.nbytes for v in views)
+    if total > limits.max_message_bytes:
+        raise ProtocolError("oversize", f"{total} bytes > {limits.max_message_bytes}")
+    if views[2].nbytes > limits.max_header_bytes or views[3].nbytes > limits.max_manifest_bytes:
+        raise ProtocolError("oversize", "header or manifest over its limit")
+    if not hmac.compare_digest(bytes(views[1]), _mac(key, f0, views[2:])):
+        raise ProtocolError("signature", "HMAC-SHA256 does not match (wrong key or altered)")
+    h = check_header(_unpack(views[2], "header"), major=f0[4], minor=f0[5])
+    entries = check_manifest(_unpack(views[3], "manifest"), views[4:], limits.max_elements)
+    tensors = []
+    buffers = iter(views[4:])
+    for e in entries:
+        parts = tuple((p, dt, next(buffers)) for p, dt, _ in e["parts"])
+        tensors.append(EncodedTensor(e["name"], e["codec"], tuple(e["shape"]), e["meta"], parts))
+    return Message(
+        kind=Kind(h["kind"]),
+        sender=h["from"],
+        recipient=h["to"],
+        run_id=h["run"],
+        seq=h["seq"],
+        round=h["round"],
+        term=h["term"],
+        timestamp=float(h["ts"]),
+        body=h["body"],
+        tensors=tuple(tensors),
+    )
+
+
+def open_payload(message: Message) -> dict[str, np.ndarray]:
+    """Dense float32 arrays of a decoded message; ProtocolError("payload") if inconsistent."""
+    try:
+        return decode_delta(message.tensors)
+    except CodecError as e:
+        raise ProtocolError("payload", str(e)) from None
+
+
+class Session:
+    """The sending side of one node: stamps run id, sender id and a rising sequence number."""
+
+    def __init__(self, run_id: str, sender: int, key: bytes) -> None:
+        self.run_id, self.sender, self.key = run_id, sender, key
+        self.seq = 0
+
+    def encode(
+        self,
+        kind: Kind,
+        *,
+        recipient: int = BROADCAST,
+        round: int = 0,
+        term: int = 0,
+        body: dict[str, Any] | None = None,
+        tensors: Sequence[EncodedTensor] = (),
+    ) -> list[bytes | memoryview]:
+        """Frames of the next message from this node (seq = previous + 1, starting at 1)."""
+        self.seq += 1
+        msg = Message(kind, self.sender, recipient, self.run_id, self.seq, round, term,
+                      body=body or {}, tensors=tuple(tensors))  # fmt: skip
+        return encode(msg, self.key)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An accepted message and its tensors decompressed (read-only float32 arrays)."""
+
+    message: Message
+    arrays: dict[str, np.ndarray]
+
+
+@dataclass
+class _Window:
+    """Anti-replay window over one sender's sequence numbers (bit i: highest - i was seen)."""
+
+    size: int
+    highest: int = 0
+    seen: int = 0
+
+    def check(self, seq: int) -> None:
+        if seq > self.highest:
+            self.seen = ((self.seen << (seq - self.highest)) | 1) & ((1 << self.size) - 1)
+            self.highest = seq
+            return
+        back = self.highest - seq
+        if back >= self.size:
+            raise ProtocolError("stale", f"seq {seq} older than window {self.size}")
+        if self.seen >> back & 1:
+            raise ProtocolError("replay", f"seq {seq} already received")
+        self.seen |= 1 << back
+
+
+@dataclass
+class Receiver:
+    """The receiving side of one node: verifies, de-duplicates, counts rejects by reason.
+
+    me: this node's id (messages to another id are rejected; None accepts any recipient).
+    window: how many sequence numbers behind a sender's highest are still accepted once.
+    """
+
+    run_id: str
+    key: bytes
+    me: int | None = None
+    window: int = 1024
+    limits: Limits = field(default_factory=Limits)
+    rejects: Counter = field(default_factory=Counter)
+    accepted: int = 0
+    _windows: dict[int, _Window] = field(default_factory=dict)
+
+    def accept(self, frames: Sequence[Any]) -> Delivery:
+        """Verify frames; returns the Delivery or raises ProtocolError (after counting it)."""
+        try:
+            msg = decode(frames, self.key, self.limits)
+            if msg.run_id != self.run_id:
+                raise ProtocolError("run", f"run {msg.run_id!r} is not {self.run_id!r}")
+            if self.me is not None and msg.recipient not in (self.me, BROADCAST):
+                raise ProtocolError("recipient", f"addressed to {msg.recipient}")
+            self._windows.setdefault(msg.sender, _Window(self.window)).check(msg.seq)
+            arrays = open_payload(msg)
+        except ProtocolError as e:
+            self.rejects[e.reason] += 1
+            raise
+        self.accepted += 1
+        return Delivery(msg, arrays)

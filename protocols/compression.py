@@ -1,0 +1,312 @@
+"""Delta compression: named float arrays in, an `EncodedDelta` of raw byte parts out.
+
+A codec object is *per stream* (one sender → its peers): lossy codecs with error feedback keep
+the part of each tensor they did not send (the residual) and add it to the next delta, so
+nothing is lost for good, only delayed.
+
+    codec = get_codec("topk_int8", fraction=0.01)     # one per brain / per stream
+    enc = codec.encode({"w1": delta_w1, "b1": delta_b1})   # EncodedDelta
+    enc.wire_ratio                                     # dense fp32 bytes / bytes on the wire
+    named = decode_delta(enc)                          # dict[str, np.ndarray float32]
+
+Codecs (per tensor of n entries): ``none`` fp32 (4n bytes), ``fp16`` (2n), ``int8`` with one
+per-tensor scale max|x|/127 (n), ``topk`` the k = ceil(fraction*n) largest magnitudes as fp32
+values + varint delta-coded indices, ``topk_int8`` the same with int8 values, ``group`` only
+the groups (slices along ``group_axes[name]``, e.g. the FFN neuron groups) that changed, or the
+top fraction of groups by norm. Decoding is dispatched on each tensor's own codec name, so a
+receiver needs no codec state. Malformed parts raise `CodecError` (a ValueError).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import msgpack
+import numpy as np
+
+from protocols.varint import VarintError, decode_indices, encode_indices
+
+__all__ = [
+    "CODECS",
+    "Codec",
+    "CodecError",
+    "EncodedDelta",
+    "EncodedTensor",
+    "decode_delta",
+    "decode_tensor",
+    "get_codec",
+]
+
+Buffer = bytes | memoryview
+# dtype of each part on the wire; "varint" parts are bytes (uint8) holding LEB128 indices.
+PART_DTYPES = {"float32": 4, "float16": 2, "int8": 1, "varint": 1}
+
+
+class CodecError(ValueError):
+    """Encoded parts that do not match their codec (wrong sizes, indices out of range...)."""
+
+
+@dataclass(frozen=True)
+class EncodedTensor:
+    """One compressed tensor: `parts` are (part name, wire dtype, raw bytes) in wire order."""
+
+    name: str
+    codec: str
+    shape: tuple[int, ...]
+    meta: dict[str, float | int] = field(default_factory=dict)
+    parts: tuple[tuple[str, str, Buffer], ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Number of dense entries."""
+        return math.prod(self.shape)
+
+    def manifest_entry(self) -> dict:
+        """The manifest record of this tensor (docs/protocol.md §Manifest)."""
+        return {
+            "name": self.name,
+            "codec": self.codec,
+            "shape": list(self.shape),
+            "meta": dict(self.meta),
+            "parts": [[p, dt, memoryview(b).nbytes] for p, dt, b in self.parts],
+        }
+
+
+@dataclass(frozen=True)
+class EncodedDelta:
+    """A compressed set of named tensors with its cost on the wire."""
+
+    tensors: tuple[EncodedTensor, ...]
+
+    @property
+    def buffer_bytes(self) -> int:
+        return sum(memoryview(b).nbytes for t in self.tensors for _, _, b in t.parts)
+
+    @property
+    def wire_bytes(self) -> int:
+        """Buffers plus their msgpack manifest: what this delta adds to a message."""
+        manifest = msgpack.packb([t.manifest_entry() for t in self.tensors], use_bin_type=True)
+        return self.buffer_bytes + len(manifest)
+
+    @property
+    def dense_bytes(self) -> int:
+        """The same tensors as dense fp32."""
+        return 4 * sum(t.size for t in self.tensors)
+
+    @property
+    def wire_ratio(self) -> float:
+        """How many times smaller than dense fp32 (higher is better)."""
+        return self.dense_bytes / max(self.wire_bytes, 1)
+
+
+def _part(t: EncodedTensor, i: int, name: str, dtype: str, count: int) -> np.ndarray:
+    """Part i of t as a read-only array of `count` entries, checked against its codec."""
+    if len(t.parts) <= i:
+        raise CodecError(f"{t.name}: codec {t.codec} expects part {name!r}")
+    pname, pdtype, buf = t.parts[i]
+    if pname != name or pdtype != dtype:
+        raise CodecError(f"{t.name}: part {i} is {pname}/{pdtype}, expected {name}/{dtype}")
+    np_dtype = np.uint8 if dtype == "varint" else np.dtype(dtype)
+    nbytes = memoryview(buf).nbytes
+    if dtype != "varint" and nbytes != count * PART_DTYPES[dtype]:
+        raise CodecError(f"{t.name}: part {name} has {nbytes} bytes, expected {count} {dtype}")
+    return np.frombuffer(buf, dtype=np_dtype)
+
+
+def _meta_int(t: EncodedTensor, key: str, lo: int, hi: int) -> int:
+    v = t.meta.get(key)
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise CodecError(f"{t.name}: meta {key}={v!r} not an int in [{lo}, {hi}]")
+    return v
+
+
+def _meta_scale(t: EncodedTensor) -> float:
+    v = t.meta.get("scale")
+    if not isinstance(v, float | int) or isinstance(v, bool) or not (0 <= v < math.inf):
+        raise CodecError(f"{t.name}: meta scale={v!r} must be a finite float >= 0")
+    return float(v)
+
+
+def _sparse(t: EncodedTensor, values_dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """(indices (k,), values (k,)) of a topk/topk_int8 tensor."""
+    k = _meta_int(t, "count", 0, t.size)
+    try:
+        idx = decode_indices(_part(t, 0, "index", "varint", k), k, t.size)
+    except VarintError as e:
+        raise CodecError(f"{t.name}: {e}") from None
+    return idx, _part(t, 1, "values", values_dtype, k)
+
+
+def _scatter(shape: tuple[int, ...], idx: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.zeros(math.prod(shape), dtype=np.float32)
+    out[idx] = values
+    return out.reshape(shape)
+
+
+def _decode_group(t: EncodedTensor) -> np.ndarray:
+    axis = _meta_int(t, "axis", 0, max(len(t.shape) - 1, 0))
+    if not t.shape:
+        raise CodecError(f"{t.name}: group codec needs at least one axis")
+    moved = (t.shape[axis], *t.shape[:axis], *t.shape[axis + 1 :])
+    width = math.prod(moved[1:])
+    k = _meta_int(t, "count", 0, moved[0])
+    try:
+        groups = decode_indices(_part(t, 0, "index", "varint", k), k, moved[0])
+    except VarintError as e:
+        raise CodecError(f"{t.name}: {e}") from None
+    rows = _part(t, 1, "values", "float32", k * width).reshape(k, width)
+    out = np.zeros((moved[0], width), dtype=np.float32)
+    out[groups] = rows
+    return np.moveaxis(out.reshape(moved), 0, axis)
+
+
+def decode_tensor(t: EncodedTensor) -> np.ndarray:
+    """Dense float32 array of shape t.shape; CodecError when the parts do not fit."""
+    n = t.size
+    if t.codec == "none":
+        return _part(t, 0, "values", "float32", n).reshape(t.shape)
+    if t.codec == "fp16":
+        return _part(t, 0, "values", "float16", n).astype(np.float32).reshape(t.shape)
+    if t.codec == "int8":
+        q = _part(t, 0, "values", "int8", n)
+        return (q.astype(np.float32) * np.float32(_meta_scale(t))).reshape(t.shape)
+    if t.codec == "topk":
+        return _scatter(t.shape, *_sparse(t, "float32"))
+    if t.codec == "topk_int8":
+        idx, q = _sparse(t, "int8")
+        return _scatter(t.shape, idx, q.astype(np.float32) * np.float32(_meta_scale(t)))
+    if t.codec == "group":
+        return _decode_group(t)
+    raise CodecError(f"{t.name}: unknown codec {t.codec!r}; known: {sorted(CODECS)}")
+
+
+def decode_delta(delta: EncodedDelta | Iterable[EncodedTensor]) -> dict[str, np.ndarray]:
+    """All tensors of a delta, dense float32, by name."""
+    tensors = delta.tensors if isinstance(delta, EncodedDelta) else delta
+    return {t.name: decode_tensor(t) for t in tensors}
+
+
+def _int8(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Symmetric per-tensor int8: q = rint(x/scale), scale = max|x|/127; error <= scale/2."""
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    scale = peak / 127.0
+    if scale == 0.0:
+        return np.zeros(x.shape, dtype=np.int8), 0.0
+    q = np.clip(np.rint(x.astype(np.float64) / scale), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def _raw(a: np.ndarray) -> memoryview:
+    """Zero-copy byte view of a C-contiguous array (the wire carries plain bytes)."""
+    return memoryview(np.ascontiguousarray(a).reshape(-1)).cast("B")
+
+
+def _topk_indices(flat: np.ndarray, fraction: float) -> np.ndarray:
+    """Sorted indices of the k = ceil(fraction*n) largest |flat|."""
+    k = min(flat.size, max(1, math.ceil(fraction * flat.size)))
+    if k == flat.size:
+        return np.arange(flat.size)
+    return np.sort(np.argpartition(np.abs(flat), flat.size - k)[flat.size - k :])
+
+
+class Codec:
+    """A per-stream compressor; see the module docstring for the codecs and their parameters."""
+
+    def __init__(
+        self,
+        name: str,
+        fraction: float = 0.1,
+        error_feedback: bool | None = None,
+        group_axes: Mapping[str, int] | None = None,
+        tol: float = 0.0,
+    ) -> None:
+        if name not in CODECS:
+            raise ValueError(f"unknown codec {name!r}; choose one of {sorted(CODECS)}")
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        if name == "group" and group_axes is None:
+            raise ValueError(
+                "codec 'group' needs group_axes={tensor name: axis} (bank.group_axes())"
+            )
+        self.name = name
+        self.fraction = fraction
+        # Error feedback is on by default where the codec drops whole entries.
+        self.error_feedback = (
+            name in ("topk", "topk_int8", "group") if error_feedback is None else error_feedback
+        )
+        self.group_axes = dict(group_axes or {})
+        self.group_fraction = fraction if name == "group" and fraction < 1.0 else None
+        self.tol = tol
+        self.residual: dict[str, np.ndarray] = {}
+
+    def reset(self) -> None:
+        """Forget the error-feedback residuals (e.g. after a full weight sync)."""
+        self.residual.clear()
+
+    def encode(self, named: Mapping[str, np.ndarray]) -> EncodedDelta:
+        """Compress named arrays (any float dtype, any shape) into an EncodedDelta."""
+        tensors = []
+        for name, arr in named.items():
+            x = np.ascontiguousarray(arr, dtype=np.float32)
+            if self.error_feedback and name in self.residual:
+                x = x + self.residual[name]
+            t = self._encode_one(name, x)
+            if self.error_feedback:
+                self.residual[name] = x - decode_tensor(t)
+            tensors.append(t)
+        return EncodedDelta(tuple(tensors))
+
+    def _encode_one(self, name: str, x: np.ndarray) -> EncodedTensor:
+        shape = tuple(int(s) for s in x.shape)
+        flat = x.reshape(-1)
+        if self.name == "fp16":
+            return EncodedTensor(
+                name, "fp16", shape, {}, (("values", "float16", _raw(flat.astype(np.float16))),)
+            )
+        if self.name == "int8":
+            q, scale = _int8(flat)
+            return EncodedTensor(
+                name, "int8", shape, {"scale": scale}, (("values", "int8", _raw(q)),)
+            )
+        if self.name in ("topk", "topk_int8") and flat.size:
+            idx = _topk_indices(flat, self.fraction)
+            index = ("index", "varint", encode_indices(idx))
+            if self.name == "topk":
+                return EncodedTensor(
+                    name,
+                    "topk",
+                    shape,
+                    {"count": idx.size},
+                    (index, ("values", "float32", _raw(flat[idx]))),
+                )
+            q, scale = _int8(flat[idx])
+            meta = {"count": idx.size, "scale": scale}
+            return EncodedTensor(
+                name, "topk_int8", shape, meta, (index, ("values", "int8", _raw(q)))
+            )
+        if self.name == "group" and name in self.group_axes and x.ndim:
+            return self._encode_group(name, x)
+        return EncodedTensor(name, "none", shape, {}, (("values", "float32", _raw(flat)),))
+
+    def _encode_group(self, name: str, x: np.ndarray) -> EncodedTensor:
+        axis = self.group_axes[name] % x.ndim
+        rows = np.moveaxis(x, axis, 0).reshape(x.shape[axis], -1)  # (G, entries per group)
+        norms = np.sqrt(np.einsum("gi,gi->g", rows, rows, dtype=np.float64))
+        keep = np.flatnonzero(norms > self.tol)
+        if self.group_fraction is not None and keep.size:
+            k = max(1, math.ceil(self.group_fraction * rows.shape[0]))
+            keep = np.sort(keep[np.argsort(-norms[keep], kind="stable")[:k]])
+        values = np.ascontiguousarray(rows[keep])
+        meta = {"axis": axis, "count": int(keep.size)}
+        parts = (("index", "varint", encode_indices(keep)), ("values", "float32", _raw(values)))
+        return EncodedTensor(name, "group", tuple(int(s) for s in x.shape), meta, parts)
+
+
+CODECS = ("none", "fp16", "int8", "topk", "topk_int8", "group")
+
+
+def get_codec(name: str, **params) -> Codec:
+    """A fresh per-stream codec: `get_codec("topk", fraction=0.1)`; params as in `Codec`."""
+    return Codec(name, **params)

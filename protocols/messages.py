@@ -1,0 +1,106 @@
+"""Message kinds, the `Message` record, the protocol version and the reasons a frame is rejected.
+
+`PROTOCOL_VERSION` is the wire version (docs/protocol.md), separate from the package version:
+a receiver rejects an unknown *major* version and accepts a newer *minor* (which may only add
+optional header keys or body fields, which older receivers ignore).
+
+Per-kind `body` fields (small values, carried in the signed header; arrays go in `tensors`):
+
+| kind | body | tensors |
+|---|---|---|
+| HELLO | `endpoint` str, `public_key` str (z85, curve only), `params` int | - |
+| HEARTBEAT | `position` [x, y] floats, `competence` float, `hub` int (-1: none) | - |
+| DELTA | `base_round` int, `scale` float | compressed weight delta |
+| BELIEF | `shape` [H, W] | `cells` (topk/group codec: indices + values) |
+| OBS | `ticks` [int] | `tokens` (N, input_dim) |
+| ELECT | `type` "request" / "vote", `candidate` int, `competence` float | - |
+| BYE | `reason` str | - |
+
+The term of HEARTBEAT and ELECT is the header's `term`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from protocols.compression import EncodedTensor
+
+__all__ = [
+    "BROADCAST",
+    "PROTOCOL_VERSION",
+    "REJECT_REASONS",
+    "Kind",
+    "Message",
+    "ProtocolError",
+]
+
+PROTOCOL_VERSION = (1, 0)
+"""(major, minor) of the wire format; docs/protocol.md states the same."""
+
+BROADCAST = -1
+"""Recipient id meaning "every peer that receives this"."""
+
+
+class Kind(IntEnum):
+    """Message kinds; the integer is what the header carries."""
+
+    HELLO = 1
+    HEARTBEAT = 2
+    DELTA = 3
+    BELIEF = 4
+    OBS = 5
+    ELECT = 6
+    BYE = 7
+
+
+REJECT_REASONS = (
+    "frames",  # fewer than 4 frames or more than the buffer limit
+    "magic",  # frame 0 is not b"SWRM" + 2 version bytes
+    "version",  # unknown major version
+    "oversize",  # a size limit exceeded
+    "signature",  # HMAC-SHA256 mismatch
+    "header",  # header is not the msgpack map the spec requires
+    "manifest",  # manifest malformed or inconsistent with the buffers
+    "run",  # header run id differs from the receiver's
+    "recipient",  # addressed to someone else
+    "replay",  # sequence number already seen inside the window
+    "stale",  # sequence number older than the window
+    "payload",  # buffers inconsistent with their codec (sizes, indices)
+)
+"""Every reason a receiver can reject a message, in the order checks run."""
+
+
+class ProtocolError(Exception):
+    """A rejected message; `reason` is one of REJECT_REASONS, `detail` says what was wrong."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        if reason not in REJECT_REASONS:
+            raise ValueError(f"unknown reject reason {reason!r}")
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Message:
+    """One protocol message; `seq` and `timestamp` are stamped by the sending `Session`.
+
+    sender/recipient are node ids (int >= 0; recipient BROADCAST = -1), `round` the knowledge
+    round, `term` the centre-election term, `timestamp` the sender's clock in seconds since the
+    epoch (informational: receivers never reject on it).
+    """
+
+    kind: Kind
+    sender: int
+    recipient: int = BROADCAST
+    run_id: str = ""
+    seq: int = 0
+    round: int = 0
+    term: int = 0
+    timestamp: float = field(default_factory=time.time)
+    body: Mapping[str, Any] = field(default_factory=dict)
+    tensors: tuple[EncodedTensor, ...] = ()

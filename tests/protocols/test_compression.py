@@ -1,0 +1,118 @@
+"""Codecs: exact/approximate round trips, error bounds, error feedback, wire ratios."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from protocols.compression import CODECS, CodecError, EncodedTensor, decode_delta, get_codec
+
+
+def _delta(seed=0, shape=(64, 96)):
+    rng = np.random.default_rng(seed)
+    return {"w": rng.standard_t(3, size=shape).astype(np.float32), "b": rng.normal(size=5)}
+
+
+finite = st.floats(-1e4, 1e4, width=32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float32, st.tuples(st.integers(0, 6), st.integers(1, 7)), elements=finite))
+def test_every_codec_keeps_shape_and_dtype(x):
+    for name in CODECS:
+        codec = get_codec(name, fraction=0.3, group_axes={"x": 1})
+        out = decode_delta(codec.encode({"x": x}))["x"]
+        assert out.shape == x.shape and out.dtype == np.float32
+
+
+def test_none_is_exact_and_fp16_close():
+    x = _delta()
+    assert np.array_equal(decode_delta(get_codec("none").encode(x))["w"], x["w"])
+    out = decode_delta(get_codec("fp16").encode(x))["w"]
+    np.testing.assert_allclose(out, x["w"], rtol=1e-3, atol=1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float32, st.integers(1, 300), elements=finite))
+def test_int8_error_within_half_scale(x):
+    enc = get_codec("int8").encode({"x": x})
+    scale = enc.tensors[0].meta["scale"]
+    err = np.abs(decode_delta(enc)["x"].astype(np.float64) - x)
+    assert err.max() <= scale / 2 * (1 + 1e-5) + 1e-30
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(np.float32, st.integers(1, 400), elements=finite),
+    st.floats(0.01, 1.0),
+)
+def test_topk_contraction(x, fraction):
+    enc = get_codec("topk", fraction=fraction, error_feedback=False).encode({"x": x})
+    k = enc.tensors[0].meta["count"]
+    assert k == min(x.size, max(1, math.ceil(fraction * x.size)))
+    x64 = x.astype(np.float64)
+    err = np.sum((x64 - decode_delta(enc)["x"]) ** 2)
+    assert err <= (1 - k / x.size) * np.sum(x64**2) * (1 + 1e-9) + 1e-30
+
+
+@pytest.mark.parametrize("name", ["topk", "topk_int8"])
+def test_error_feedback_residual_stays_bounded(name):
+    rng = np.random.default_rng(1)
+    codec = get_codec(name, fraction=0.1)
+    d, delta = 500, 0.1
+    # With a delta-contraction, ||e|| <= sqrt(1-delta)/(1-sqrt(1-delta)) * max||x||.
+    bound = math.sqrt(1 - delta) / (1 - math.sqrt(1 - delta))
+    norms = []
+    for _ in range(1500):
+        x = rng.standard_t(3, size=d).astype(np.float32)
+        codec.encode({"x": x})
+        norms.append(np.linalg.norm(codec.residual["x"]) / np.linalg.norm(x))
+    norms = np.array(norms)
+    assert norms.max() < bound
+    assert norms[750:].max() < 1.5 * norms[:750].max()  # no slow growth
+
+
+def test_error_feedback_delivers_everything_eventually():
+    codec = get_codec("topk", fraction=0.05)
+    x = _delta()["w"]
+    sent = decode_delta(codec.encode({"w": x}))["w"]
+    for _ in range(40):
+        sent = sent + decode_delta(codec.encode({"w": np.zeros_like(x)}))["w"]
+    np.testing.assert_allclose(sent, x, atol=1e-5)
+
+
+def test_group_codec_sends_only_changed_groups():
+    x = np.zeros((4, 32), np.float32)
+    x[:, [3, 17]] = 1.0
+    enc = get_codec("group", group_axes={"w": 1}).encode({"w": x, "b": np.ones(3)})
+    w = enc.tensors[0]
+    assert (w.codec, w.meta["count"]) == ("group", 2)
+    assert enc.tensors[1].codec == "none"
+    assert np.array_equal(decode_delta(enc)["w"], x)
+    assert enc.buffer_bytes == 2 + 2 * 4 * 4 + 3 * 4
+
+
+def test_wire_ratio_counts_manifest_and_topk_int8_is_small():
+    x = _delta(shape=(256, 512))
+    dense = get_codec("none").encode(x)
+    assert dense.wire_ratio < 1.0  # manifest overhead counted
+    small = get_codec("topk_int8", fraction=0.01).encode(x)
+    assert small.wire_ratio > 100
+
+
+def test_bad_parameters_and_parts_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown codec"):
+        get_codec("zip")
+    with pytest.raises(ValueError, match="group_axes"):
+        get_codec("group")
+    with pytest.raises(ValueError, match="fraction"):
+        get_codec("topk", fraction=0)
+    bad = EncodedTensor("w", "topk", (10,), {"count": 2}, (("index", "varint", b"\x00\x02"),))
+    with pytest.raises(CodecError, match="expects part"):
+        decode_delta([bad])
+    bad = EncodedTensor("w", "none", (10,), {}, (("values", "float32", b"\x00" * 8),))
+    with pytest.raises(CodecError, match="bytes"):
+        decode_delta([bad])
