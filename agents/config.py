@@ -2,13 +2,16 @@
 
 `YanConfig` fixes a model's shapes; `LearnerConfig` fixes how a brain keeps learning while it
 acts. Both are pydantic models with unknown keys forbidden, composed by `swarm.config`.
+`count_params(cfg)` counts one brain's parameters without building it, and
+`scaled(cfg, factor)` widens a config until it holds about `factor` times as many (the single
+large agent is `scaled(small, N)`).
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["LearnerConfig", "YanConfig"]
+__all__ = ["LearnerConfig", "YanConfig", "count_params", "scaled"]
 
 
 class YanConfig(BaseModel):
@@ -29,6 +32,15 @@ class YanConfig(BaseModel):
     ffn_mult: int = Field(2, ge=1, description="FFN hidden width H = ffn_mult * d_model")
     chunk_size: int = Field(32, ge=1, description="tokens per chunk in the chunked form")
     heads: dict[str, int] = Field(default_factory=lambda: {"detect": 1})
+    select_noise: float = Field(
+        1.0, ge=0, description="initial std of the selector's exploration noise (training only)"
+    )
+    select_noise_decay: float = Field(
+        0.99, gt=0, le=1, description="noise multiplier per optimiser step (anneals to targeted)"
+    )
+    balance_rate: float = Field(
+        0.01, ge=0, description="step of the usage-balancing bias per optimiser step"
+    )
 
     @model_validator(mode="after")
     def _check_shapes(self) -> YanConfig:
@@ -45,6 +57,8 @@ class YanConfig(BaseModel):
                 f"FFN hidden width {self.ffn_mult * self.d_model} must be divisible by "
                 f"ffn_groups ({self.ffn_groups})"
             )
+        if "next" in self.heads:
+            raise ValueError("head name 'next' is reserved for next-token prediction; rename it")
         return self
 
 
@@ -59,4 +73,50 @@ class LearnerConfig(BaseModel):
     window: int = Field(64, ge=2, description="ring-buffer length W in tokens")
     ssl_weight: float = Field(0.1, ge=0, description="weight of next-token prediction loss")
     ewc_weight: float = Field(1.0, ge=0, description="weight of the online-EWC forgetting guard")
+    ewc_decay: float = Field(
+        0.99, gt=0, lt=1, description="EMA decay of the EWC Fisher estimate and anchor weights"
+    )
     pos_weight: float = Field(4.0, gt=0, description="weight of positive labels (rare)")
+    grad_clip: float = Field(1.0, gt=0, description="per-brain gradient-norm clip")
+
+
+def count_params(cfg: YanConfig) -> int:
+    """Parameters of one brain built from `cfg` (weights only, no buffers)."""
+    d, c, n_in = cfg.d_model, cfg.n_channels, cfg.input_dim
+    dc, hidden = d // c, cfg.ffn_mult * d
+    embed = n_in * d + d
+    mixer = d + 4 * c * dc * dc + d + d * d  # norm, u/v/e/f, E' norm, W_O
+    ffn = d + d * cfg.ffn_groups + d * 2 * hidden + hidden * d  # norm, selector, in, out
+    heads = sum(d * w + w for w in cfg.heads.values()) + d * n_in + n_in
+    return embed + cfg.n_layers * (mixer + ffn) + d + heads
+
+
+def scaled(cfg: YanConfig, factor: float) -> YanConfig:
+    """A wider copy of `cfg` with about `factor` times its parameters.
+
+    Only `d_model` changes (channels, groups, depth and heads stay), searched over the widths
+    the shape rules allow; the closest count wins. Used for the single large agent (≈ N × small).
+    """
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor}")
+    target = factor * count_params(cfg)
+    best, best_err = cfg, abs(count_params(cfg) - target)
+    step = cfg.n_channels
+    d = step
+    while True:
+        cand = _with_width(cfg, d)
+        if cand is not None:
+            err = abs(count_params(cand) - target)
+            if err < best_err:
+                best, best_err = cand, err
+            elif count_params(cand) > target:
+                break
+        d += step
+    return best
+
+
+def _with_width(cfg: YanConfig, d_model: int) -> YanConfig | None:
+    """`cfg` with `d_model` replaced, or None where the shape rules reject that width."""
+    if d_model < 2 or (cfg.ffn_mult * d_model) % cfg.ffn_groups:
+        return None
+    return cfg.model_copy(update={"d_model": d_model})

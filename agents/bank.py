@@ -1,0 +1,247 @@
+"""`BrainBank`: K Yan brains of one host as one batched computation (docs/architecture.md §3).
+
+Each brain's weights are one slice of stacked tensors (K, ...), evaluated together by
+`agents.yan.yan_apply` (batched einsums: one call costs about one model call, not K). Each brain
+still has its own weights, its own Adam moments (`StackedAdam` is per slice by construction),
+its own recurrent state and its own ring buffer. `shared=True` keeps one weight set for K
+recurrent states (the central team's large model): then a learning step averages the K
+buffers' losses into one update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from agents.config import LearnerConfig, YanConfig, count_params
+from agents.learner import OnlineEWC, RingBuffer, StackedAdam, stream_losses
+from agents.selective import balance_step
+from agents.yan import YanModel, init_state, yan_apply
+
+__all__ = ["BrainBank"]
+
+_BUFFER_SUFFIX = "usage_bias"
+
+
+def _as_tensor(x: Tensor | np.ndarray) -> Tensor:
+    return x.detach().float() if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x)).float()
+
+
+class BrainBank:
+    """K brains (or one shared model for K streams) acting and learning in lockstep."""
+
+    def __init__(
+        self,
+        model_cfg: YanConfig,
+        learner_cfg: LearnerConfig,
+        k: int,
+        seed: int = 0,
+        init: Mapping[str, Tensor | np.ndarray] | None = None,
+        shared: bool = False,
+    ) -> None:
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self.cfg, self.lcfg, self.k, self.shared = model_cfg, learner_cfg, k, shared
+        self.n_sets = 1 if shared else k
+        self.params_per_brain = count_params(model_cfg)
+        self.train_steps = 0
+        template = YanModel(model_cfg).state_dict()
+        self._shapes = {n: tuple(t.shape) for n, t in template.items()}
+        stacked = self._initial(template, seed, init)
+        self.buffers = {n: t for n, t in stacked.items() if n.endswith(_BUFFER_SUFFIX)}
+        self.params = {n: t for n, t in stacked.items() if n not in self.buffers}
+        self._snap = {n: t.clone() for n, t in self.params.items()}
+        self._group_axes = {
+            n: (1 if n.endswith("w_sel") else 0)
+            for n in self.params
+            if n.endswith(("ffn.w_sel", "ffn.w_in", "ffn.w_out"))
+        }
+        self.opt = StackedAdam(self.params, learner_cfg.lr, self._group_axes, learner_cfg.grad_clip)
+        self.ewc = OnlineEWC(self.params, learner_cfg.ewc_decay)
+        self.state = init_state(model_cfg, k)  # (K, L, S): one stream per brain
+        self.buffer = RingBuffer(k, learner_cfg.window, model_cfg.input_dim, self.state.shape[1:])
+        self._last_learn: int | None = None
+        self._gen = torch.Generator().manual_seed(seed + 7919)
+
+    # -- construction -------------------------------------------------------------------
+    def _initial(self, template: dict, seed: int, init: Mapping | None) -> dict[str, Tensor]:
+        """Stacked (n_sets, ...) tensors: copies of `init`, or independent seeded inits."""
+        if init is not None:
+            named = self._checked(init, require_all=False, what="checkpoint")
+            missing = sorted(n for n in template if n not in named and "usage_bias" not in n)
+            if missing:
+                raise ValueError(
+                    f"checkpoint lacks {missing[:5]} (of {len(missing)}); it was not saved "
+                    "from a YanModel of this config"
+                )
+            base = {n: named.get(n, template[n]) for n in template}
+            return {n: t.unsqueeze(0).repeat(self.n_sets, *[1] * t.dim()) for n, t in base.items()}
+        sets = []
+        for i in range(self.n_sets):
+            torch.manual_seed(seed * 1_000_003 + i)  # one fixed init per (seed, brain)
+            sets.append(YanModel(self.cfg).state_dict())
+        return {n: torch.stack([s[n] for s in sets]).detach() for n in template}
+
+    def _checked(self, named: Mapping, require_all: bool, what: str) -> dict[str, Tensor]:
+        """Validate names and shapes against this config; return float tensors."""
+        unknown = sorted(set(named) - set(self._shapes))
+        if unknown:
+            raise ValueError(
+                f"{what} has names this model does not: {unknown[:5]}; expected names like "
+                f"{sorted(self._shapes)[:3]} (see BrainBank.export_weights)"
+            )
+        if require_all:
+            missing = sorted(n for n in self._shapes if n not in named and "usage_bias" not in n)
+            if missing:
+                raise ValueError(f"{what} lacks {missing[:5]} (of {len(missing)})")
+        out = {}
+        for n, v in named.items():
+            t = _as_tensor(v)
+            if tuple(t.shape) != self._shapes[n]:
+                raise ValueError(
+                    f"{what}: {n} has shape {tuple(t.shape)}, expected {self._shapes[n]}; "
+                    "was it made for another YanConfig?"
+                )
+            out[n] = t
+        return out
+
+    def _set_index(self, i: int) -> int:
+        if not 0 <= i < self.n_sets:
+            raise IndexError(f"weight set {i} out of range: this bank holds {self.n_sets}")
+        return i
+
+    # -- acting and learning ------------------------------------------------------------
+    def _all(self) -> dict[str, Tensor]:
+        return {**self.params, **self.buffers}
+
+    def _view(self, x: Tensor) -> Tensor:
+        """(K, ...) streams -> (P, B, ...) for yan_apply."""
+        return x.reshape(self.n_sets, self.k // self.n_sets, *x.shape[1:])
+
+    @torch.no_grad()
+    def act(self, tokens: Tensor | np.ndarray, tick: int) -> dict[str, np.ndarray]:
+        """One recurrent step for all K brains. tokens (K, input_dim) -> {head: (K,) logits}
+        (width-1 heads squeezed; wider heads (K, width)); advances state, buffers tokens."""
+        x = _as_tensor(tokens)
+        if x.shape != (self.k, self.cfg.input_dim):
+            raise ValueError(
+                f"tokens must be (K={self.k}, input_dim={self.cfg.input_dim}), got "
+                f"{tuple(x.shape)}; check the scenario's token_spec against YanConfig.input_dim"
+            )
+        before = self.state
+        out, new, _ = yan_apply(
+            self._all(), self.cfg, self._view(x)[:, :, None], self._view(before), "recurrent"
+        )
+        self.state = new.reshape(self.k, *new.shape[2:])
+        self.buffer.push(x, tick, before)
+        res = {}
+        for name, width in self.cfg.heads.items():
+            y = out[name].reshape(self.k, width)
+            res[name] = (y[:, 0] if width == 1 else y).numpy().copy()
+        return res
+
+    def label(self, brain, tick, value) -> int:
+        """Late labels for head "detect": brain (M,), tick (M,), value (M,). Returns landed."""
+        b, t, v = (torch.as_tensor(np.asarray(a)).reshape(-1) for a in (brain, tick, value))
+        if b.numel() and (b.min() < 0 or b.max() >= self.k):
+            raise IndexError(f"label brain ids must be in [0, {self.k}), got {b.tolist()[:5]}")
+        return self.buffer.label(b, t, v.float())
+
+    def _noise(self) -> Tensor | None:
+        """(P,) exploration std, annealed per optimiser step."""
+        std = self.cfg.select_noise * self.cfg.select_noise_decay**self.opt.steps
+        return std if self.cfg.select_noise > 0 else None
+
+    def learn(self, tick: int) -> int:
+        """One batched optimiser step on all buffers if `learn_every` ticks have passed.
+
+        Returns brain-level steps taken: K for independent brains, 1 for a shared model, 0 when
+        learning is off, not due yet, or fewer than 2 tokens are buffered.
+        """
+        lc = self.lcfg
+        due = self._last_learn is None or tick - self._last_learn >= lc.learn_every
+        if not lc.enabled or not due or self.buffer.count < 2:
+            return 0
+        self._last_learn = tick
+        tokens, labels, start = self.buffer.ordered()
+        params = {n: p.detach().requires_grad_(True) for n, p in self.params.items()}
+        out, _, loads = yan_apply(
+            {**params, **self.buffers},
+            self.cfg,
+            self._view(tokens),
+            self._view(start),
+            "chunked",
+            self._noise(),
+            self._gen,
+        )
+        flat = {n: o.reshape(self.k, *o.shape[2:]) for n, o in out.items()}
+        loss = stream_losses(flat, tokens, labels, lc.pos_weight, lc.ssl_weight)
+        task = dict(
+            zip(
+                params,
+                torch.autograd.grad(loss.sum() / (self.k // self.n_sets), list(params.values())),
+                strict=True,
+            )
+        )
+        grads = task
+        if lc.ewc_weight > 0:
+            ewc = self.ewc.grad(self.params)
+            grads = {n: g + lc.ewc_weight * ewc[n] for n, g in task.items()}
+        self.opt.step(grads, task)
+        self.ewc.update(self.params, task)
+        for i, load in enumerate(loads):
+            balance_step(self.buffers[f"layers.{i}.ffn.usage_bias"], load, self.cfg.balance_rate)
+        self.train_steps += self.n_sets
+        self.last_loss = loss.detach()
+        return self.n_sets
+
+    # -- weights in and out -------------------------------------------------------------
+    def export_weights(self, i: int) -> dict[str, np.ndarray]:
+        """Brain i's weights as flat named float32 arrays (YanModel parameter names)."""
+        i = self._set_index(i)
+        return {n: p[i].detach().numpy().copy() for n, p in self.params.items()}
+
+    @torch.no_grad()
+    def import_weights(self, i: int, named: Mapping[str, np.ndarray | Tensor]) -> None:
+        """Replace brain i's weights (all names required); its EWC anchor moves with them."""
+        i = self._set_index(i)
+        checked = self._checked(named, require_all=True, what="weights")
+        for n, t in checked.items():
+            if n in self.params:
+                self.params[n][i] = t
+                self.ewc.anchor[n][i] = t
+
+    def snapshot(self, i: int) -> None:
+        """Remember brain i's current weights as the base of `delta(i)`."""
+        i = self._set_index(i)
+        for n, p in self.params.items():
+            self._snap[n][i] = p[i].detach()
+
+    def delta(self, i: int) -> dict[str, np.ndarray]:
+        """Brain i's weights minus its last snapshot (the construction weights at first)."""
+        i = self._set_index(i)
+        return {
+            n: (p[i] - self._snap[n][i]).detach().numpy().copy() for n, p in self.params.items()
+        }
+
+    @torch.no_grad()
+    def apply_delta(self, i: int, named: Mapping[str, np.ndarray], scale: float = 1.0) -> None:
+        """Add scale × named to brain i's weights. A subset of names is allowed (a codec may
+        drop unchanged tensors); unknown names or wrong shapes raise ValueError."""
+        i = self._set_index(i)
+        for n, t in self._checked(named, require_all=False, what="delta").items():
+            if n not in self.params:
+                raise ValueError(f"delta names buffer {n!r}; deltas carry parameters only")
+            self.params[n][i] += scale * t
+            self.ewc.shift(n, i, scale * t)
+
+    def group_axes(self) -> dict[str, int]:
+        """Tensor name -> axis of its FFN groups, in the exported (per-brain) arrays."""
+        return dict(self._group_axes)
+
+    def reset_state(self) -> None:
+        """Forget all recurrent state (a new mission); weights and buffers are kept."""
+        self.state = init_state(self.cfg, self.k)

@@ -1,0 +1,193 @@
+"""Online learning parts (DESIGN §5, "train while infer"), batched over K streams or brains.
+
+- `RingBuffer`: each stream's last W tokens, their (possibly late) labels by tick, and the
+  recurrent state the stream had *before* each token, so a learning step can start the chunked
+  form exactly from the state the brain used while acting.
+- `stream_losses`: BCE on labelled tokens (head "detect", `pos_weight`) + `ssl_weight` × MSE of
+  the next-token prediction, one value per stream.
+- `StackedAdam`: Adam over stacked tensors (P, ...): moments, steps and gradient clipping are
+  per weight set by construction. Tensors with a group axis update lazily: a group with zero
+  gradient (not selected) keeps its weights and moments, so deltas stay group-sparse.
+- `OnlineEWC`: the forgetting guard; a Fisher estimate (EMA of squared gradients, normalised
+  to mean 1 per brain) weighting the squared distance to slow anchor weights (EMA of weights).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from agents.yan import NEXT_HEAD
+
+__all__ = ["OnlineEWC", "RingBuffer", "StackedAdam", "stream_losses"]
+
+
+class RingBuffer:
+    """Last `window` tokens of `streams` streams, in tick order, with labels and states."""
+
+    def __init__(self, streams: int, window: int, input_dim: int, state_shape: tuple) -> None:
+        self.window = window
+        self.tokens = torch.zeros(streams, window, input_dim)
+        self.labels = torch.full((streams, window), float("nan"))
+        self.ticks = torch.full((window,), -1, dtype=torch.long)  # streams act in lockstep
+        self.states = torch.zeros(streams, window, *state_shape)
+        self.count = 0  # tokens held (≤ window)
+        self.head = 0  # slot of the next write
+        self.late_labels_dropped = 0
+
+    def push(self, tokens: Tensor, tick: int, state_before: Tensor) -> None:
+        """tokens (S, input_dim) emitted at `tick`; state_before (S, *state_shape)."""
+        self.tokens[:, self.head] = tokens
+        self.labels[:, self.head] = float("nan")
+        self.ticks[self.head] = tick
+        self.states[:, self.head] = state_before
+        self.head = (self.head + 1) % self.window
+        self.count = min(self.count + 1, self.window)
+
+    def label(self, stream: Tensor, tick: Tensor, value: Tensor) -> int:
+        """Attach labels to the tokens stream[m] emitted at tick[m]; returns how many landed.
+
+        Labels for tokens already evicted from the window are counted in `late_labels_dropped`.
+        """
+        slot_of = {int(t): s for s, t in enumerate(self.ticks.tolist()) if t >= 0}
+        hit = 0
+        for s, t, v in zip(stream.tolist(), tick.tolist(), value.tolist(), strict=True):
+            slot = slot_of.get(int(t))
+            if slot is None:
+                self.late_labels_dropped += 1
+                continue
+            self.labels[s, slot] = v
+            hit += 1
+        return hit
+
+    def ordered(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Oldest-first tokens (S, n, input_dim), labels (S, n), state before the oldest."""
+        start = (self.head - self.count) % self.window
+        idx = (start + torch.arange(self.count)) % self.window
+        return self.tokens[:, idx], self.labels[:, idx], self.states[:, idx[0]]
+
+
+def stream_losses(
+    out: dict[str, Tensor], tokens: Tensor, labels: Tensor, pos_weight: float, ssl_weight: float
+) -> Tensor:
+    """Per-stream loss (S,). out["detect"] (S, n, 1), out["next"] (S, n, input_dim),
+    tokens (S, n, input_dim), labels (S, n) with NaN where unknown."""
+    known = ~torch.isnan(labels)
+    target = torch.where(known, labels, torch.zeros_like(labels))
+    bce = F.binary_cross_entropy_with_logits(
+        out["detect"][..., 0], target, pos_weight=torch.tensor(pos_weight), reduction="none"
+    )
+    sup = (bce * known).sum(1) / known.sum(1).clamp_min(1)
+    if tokens.shape[1] < 2 or ssl_weight == 0:
+        return sup
+    ssl = (out[NEXT_HEAD][:, :-1] - tokens[:, 1:]).pow(2).mean((1, 2))
+    return sup + ssl_weight * ssl
+
+
+def _per_set(x: Tensor) -> Tensor:
+    """Sum over all but the leading weight-set axis: (P, ...) -> (P,)."""
+    return x.reshape(x.shape[0], -1).sum(1)
+
+
+def _bcast(v: Tensor, like: Tensor) -> Tensor:
+    """(P,) -> (P, 1, ..., 1) matching `like`'s rank."""
+    return v.reshape(-1, *([1] * (like.dim() - 1)))
+
+
+class StackedAdam:
+    """Adam over named stacked tensors (P, ...), independent per weight set.
+
+    `group_axes` maps a name to its group axis (in per-brain coordinates); those tensors update
+    only the groups whose gradient is non-zero.
+    """
+
+    def __init__(
+        self,
+        params: dict[str, Tensor],
+        lr: float,
+        group_axes: dict[str, int],
+        clip: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ):
+        self.params, self.lr, self.clip, self.betas, self.eps = params, lr, clip, betas, eps
+        self.group_axes = group_axes
+        self.m = {n: torch.zeros_like(p) for n, p in params.items()}
+        self.v = {n: torch.zeros_like(p) for n, p in params.items()}
+        self.steps = torch.zeros(next(iter(params.values())).shape[0])
+
+    def _touched(self, name: str, grad: Tensor) -> Tensor:
+        """Mask (broadcastable to grad) of groups with any non-zero task gradient."""
+        axis = self.group_axes[name] + 1  # +1 for the weight-set axis
+        others = [a for a in range(1, grad.dim()) if a != axis]
+        return (grad.abs().amax(dim=others, keepdim=True) > 0).to(grad.dtype)
+
+    @torch.no_grad()
+    def step(self, grads: dict[str, Tensor], task_grads: dict[str, Tensor] | None = None) -> None:
+        """One Adam step with per-set gradient-norm clipping.
+
+        `task_grads` (default `grads`) decide which groups were touched, so a regulariser's
+        gradient (EWC) does not wake groups the selector did not pick.
+        """
+        task_grads = grads if task_grads is None else task_grads
+        norm = torch.sqrt(sum(_per_set(g.pow(2)) for g in grads.values()))
+        scale = (self.clip / (norm + 1e-12)).clamp(max=1.0)
+        self.steps += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1**self.steps, 1 - b2**self.steps
+        for n, p in self.params.items():
+            g = grads[n] * _bcast(scale, grads[n])
+            mask = self._touched(n, task_grads[n]) if n in self.group_axes else None
+            m = b1 * self.m[n] + (1 - b1) * g
+            v = b2 * self.v[n] + (1 - b2) * g * g
+            upd = self.lr * (m / _bcast(c1, p)) / (torch.sqrt(v / _bcast(c2, p)) + self.eps)
+            if mask is not None:  # untouched groups keep weights and moments
+                m = mask * m + (1 - mask) * self.m[n]
+                v = mask * v + (1 - mask) * self.v[n]
+                upd = upd * mask
+            self.m[n], self.v[n] = m, v
+            p -= upd
+
+
+class OnlineEWC:
+    """Penalty Σ F̂ (θ − θ̄)² per weight set, F̂ = Fisher EMA / its mean, θ̄ = weight EMA."""
+
+    def __init__(self, params: dict[str, Tensor], decay: float) -> None:
+        self.decay = decay
+        self.fisher = {n: torch.zeros_like(p) for n, p in params.items()}
+        self.anchor = {n: p.detach().clone() for n, p in params.items()}
+
+    def _mean_fisher(self) -> Tensor:
+        """(P,) mean Fisher entry per weight set (the normaliser)."""
+        total = sum(_per_set(f) for f in self.fisher.values())
+        count = sum(f[0].numel() for f in self.fisher.values())
+        return (total / count).clamp_min(1e-12)
+
+    @torch.no_grad()
+    def penalty(self, params: dict[str, Tensor]) -> Tensor:
+        """(P,) penalty value; 0 before the first update."""
+        pen = sum(_per_set(self.fisher[n] * (p - self.anchor[n]).pow(2)) for n, p in params.items())
+        return pen / self._mean_fisher()
+
+    @torch.no_grad()
+    def grad(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Analytic gradient of `penalty` per tensor, same shapes as params."""
+        mean = self._mean_fisher()
+        return {
+            n: 2 * self.fisher[n] * (p - self.anchor[n]) / _bcast(mean, p)
+            for n, p in params.items()
+        }
+
+    @torch.no_grad()
+    def update(self, params: dict[str, Tensor], grads: dict[str, Tensor]) -> None:
+        """Fold one step's squared gradients and the new weights into the EMAs."""
+        d = self.decay
+        for n, p in params.items():
+            self.fisher[n].mul_(d).add_((1 - d) * grads[n].pow(2))
+            self.anchor[n].mul_(d).add_((1 - d) * p)
+
+    @torch.no_grad()
+    def shift(self, name: str, index: int, delta: Tensor) -> None:
+        """Move brain `index`'s anchor with an accepted delta (shared knowledge is not fought)."""
+        self.anchor[name][index] += delta
