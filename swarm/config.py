@@ -178,7 +178,8 @@ class RunConfig(_Strict):
     )
     scenario: str = Field(description="registered scenario name (scenarios.REGISTRY)")
     seeds: Seeds = Field(
-        default_factory=lambda: [0, 1, 2], description="world seeds: a count n or a list"
+        default_factory=lambda: [0, 1, 2],
+        description="world seeds: a count n (seeds 0..n-1) or a list of distinct seeds",
     )
     ticks: PositiveInt | None = Field(None, description="horizon in ticks (empty: the world's)")
     drones: PositiveInt = Field(16, description="drones N in the swarm, isolated, central teams")
