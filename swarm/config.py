@@ -15,6 +15,7 @@ other field error.
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -200,11 +201,10 @@ class RunConfig(_Strict):
     def _known_scenario(cls, v: str) -> str:
         names = sorted(registry())
         if v not in names:
-            raise PydanticCustomError(
-                "unknown_scenario",
-                "unknown scenario {given!r}; registered: {names}",
-                {"given": v, "names": ", ".join(names)},
-            )
+            close = difflib.get_close_matches(v, names, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            reason = f"unknown scenario {v!r}; {hint}registered: {', '.join(names)}"
+            raise PydanticCustomError("unknown_scenario", "{reason}", {"reason": reason})
         return v
 
     @model_validator(mode="after")

@@ -80,9 +80,15 @@ def _scenario_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
         return []
     world_fields = set(type(cfg.world).model_fields)
     run_fields = set(type(cfg).model_fields)
+    world = cfg.world
+    if cfg.ticks is not None and "horizon" in world_fields:
+        # The run loop makes `ticks` the world's horizon, so check the world it will build.
+        world = world.model_copy(update={"horizon": cfg.ticks})
     problems = []
-    for message in check(cfg.world, cfg.drones):
+    for message in check(world, cfg.drones):
         loc = scenario_check_loc(message, world_fields, run_fields)
+        if loc == ("world", "horizon") and cfg.ticks is not None:
+            loc = ("ticks",)
         match = _FIELD_PREFIX.match(message)
         prefixed = match is not None and loc[-1] == match.group(1).split(".")[-1]
         text = match.group(2) if prefixed else message
