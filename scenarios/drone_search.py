@@ -1,0 +1,273 @@
+"""drone_search: find a missing person from a photo (DESIGN §6).
+
+A seeded terrain, a public prior (people are likelier near roads and trails), hidden targets
+and look-alike distractors baked into per-cell appearance. Drones look down, flag candidate
+cells, and pay for each flag with an inspection (hover low for a few ticks) that reveals the
+truth of that one cell: the target ends the mission, anything else is a false alarm and a
+hard-negative label. Time is in ticks of `tick_s` seconds; one move is one cell.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from scenarios.base import Observation, Scenario
+from scenarios.config import WorldConfig, common_problems
+from scenarios.sensors import Camera
+from scenarios.terrain import (
+    Lighting,
+    Terrain,
+    chebyshev_distance,
+    generate_terrain,
+    lookalike,
+    random_signatures,
+    terrain_appearance,
+)
+
+__all__ = ["Config", "DroneSearch"]
+
+
+class Config(WorldConfig):
+    """drone_search settings; the shared physical ones come from `WorldConfig`."""
+
+    n_targets: int = Field(1, ge=1, le=64, description="missing people to find")
+    n_distractors: int = Field(8, ge=0, le=4096, description="look-alike objects")
+    target_strength: float = Field(1.0, gt=0, description="how far a person shifts a cell's look")
+    lookalike_cos: float = Field(0.7, ge=-1, lt=1, description="cosine of a distractor to the photo")
+    prior_decay_cells: float = Field(4.0, gt=0, description="prior falls by e per this many cells")
+    inspect_alt_m: float = Field(10.0, ge=0, description="hover altitude for an inspection, m")
+    inspect_ticks: int = Field(5, ge=1, description="ticks an inspection takes")
+    probe_size: int = Field(512, ge=6, description="tokens in the held-out probe set")
+
+
+class DroneSearch(Scenario):
+    """Search world; see the module docstring and `Scenario` for the contract."""
+
+    name: ClassVar[str] = "drone_search"
+    Config: ClassVar[type[Config]] = Config
+
+    def __init__(self, cfg: Config, n_drones: int, seed: int) -> None:
+        super().__init__(cfg, n_drones, seed)
+        a, shape = cfg.appearance_dim, self.shape
+        terrain = generate_terrain(self.streams["terrain"], shape)
+        self.terrain, self.trail = terrain.kind, terrain.trail
+        self.prior = self._make_prior(terrain)
+        rng = self.streams["terrain"]
+        self.base_app = terrain_appearance(rng, self.terrain, a, cfg.texture)
+        self.signature = random_signatures(rng, 1, a)[0]
+        self.lighting = Lighting(rng, a, shape, cfg.lighting_amp)
+        self.camera = Camera(cfg)
+        self._place_truth()
+        self._make_bodies(self._launch_cells(n_drones), cfg.start_alt_m)
+        self.seen = np.zeros(shape, dtype=bool)
+        self.busy_left = np.zeros(n_drones, dtype=np.int32)
+        self.inspect_cell = np.zeros((n_drones, 2), dtype=np.int32)
+        self.inspect_tick = np.zeros(n_drones, dtype=np.int64)
+        self.found_tick = np.full(cfg.n_targets, np.nan)
+        self.false_alarms = 0
+        self.inspections = 0
+        self._look = None
+
+    # -- building the world -------------------------------------------------------------
+    def _make_prior(self, terrain) -> np.ndarray:
+        """P(person in cell) (H, W) float64 summing to 1: decays away from roads and trails."""
+        lam = self.cfg.prior_decay_cells
+        cap = int(6 * lam) + 1
+        d_road = chebyshev_distance(terrain.kind == Terrain.ROAD, cap)
+        d_trail = chebyshev_distance(terrain.trail, cap)
+        p = np.exp(-d_road / lam) + np.exp(-d_trail / lam) + 0.05
+        p[terrain.kind == Terrain.WATER] = 0.0
+        p[terrain.kind == Terrain.BUILDING] *= 0.3  # searched by ground teams first
+        return p / p.sum()
+
+    def _place_truth(self) -> None:
+        """Targets drawn from the prior, distractors uniformly on land; implanted in `app`."""
+        cfg, rng, (h, w) = self.cfg, self.streams["truth"], self.shape
+        flat = rng.choice(h * w, size=cfg.n_targets, replace=False, p=self.prior.ravel())
+        land = np.flatnonzero((self.terrain != Terrain.WATER).ravel())
+        land = np.setdiff1d(land, flat)
+        k = min(cfg.n_distractors, len(land))
+        dflat = rng.choice(land, size=k, replace=False)
+        self.target_flat, self.distractor_flat = flat, dflat
+        self.app = self.base_app.copy()
+        app = self.app.reshape(h * w, -1)
+        app[flat] += cfg.target_strength * self.signature
+        looks = lookalike(rng, self.signature, cfg.lookalike_cos, k)
+        app[dflat] += cfg.target_strength * looks
+        self.is_target = np.zeros(h * w, dtype=bool)
+        self.is_target[flat] = True
+
+    def _launch_cells(self, n: int) -> np.ndarray:
+        """n distinct cells nearest a launch point on a road (ties broken by index)."""
+        h, w = self.shape
+        roads = np.flatnonzero((self.terrain == Terrain.ROAD).ravel())
+        launch = divmod(int(self.streams["terrain"].choice(roads)), w)
+        rr, cc = np.divmod(np.arange(h * w), w)
+        dist = np.maximum(np.abs(rr - launch[0]), np.abs(cc - launch[1]))
+        flat = np.argsort(dist, kind="stable")[:n]
+        return np.column_stack([rr[flat], cc[flat]]).astype(np.int32)
+
+    @classmethod
+    def check(cls, cfg: Config, n_drones: int) -> list[str]:
+        out = common_problems(cfg, n_drones)
+        if cfg.n_targets > cfg.height * cfg.width // 4:
+            out.append(f"n_targets ({cfg.n_targets}) is over a quarter of the map's cells")
+        if not cfg.min_alt_m <= cfg.inspect_alt_m <= cfg.max_alt_m:
+            out.append(f"inspect_alt_m ({cfg.inspect_alt_m}) must lie in [min_alt_m, max_alt_m]")
+        if cfg.inspect_ticks >= cfg.horizon:
+            out.append("inspect_ticks must be shorter than the horizon")
+        return out
+
+    # -- the contract --------------------------------------------------------------------
+    def public_info(self) -> dict[str, np.ndarray | float | int]:
+        """Static facts every brain may know: maps, prior, the photo, flight limits."""
+        c = self.cfg
+        return {
+            "mode": "search",
+            "height": self.shape[0],
+            "width": self.shape[1],
+            "cell_m": c.cell_m,
+            "tick_s": c.tick_s,
+            "horizon": c.horizon,
+            "terrain": self.terrain.copy(),
+            "trail": self.trail.copy(),
+            "prior": self.prior.astype(np.float32),
+            "refs": self.signature[None, :].copy(),
+            "n_targets": c.n_targets,
+            "min_alt_m": c.min_alt_m,
+            "max_alt_m": c.max_alt_m,
+            "start_alt_m": c.start_alt_m,
+            "inspect_alt_m": c.inspect_alt_m,
+            "fov_deg": c.fov_deg,
+            "nofly": np.zeros(self.shape, dtype=bool),
+            "zone_min_alt": np.zeros(self.shape, dtype=np.float32),
+        }
+
+    def observe(self) -> Observation:
+        """Camera tokens for all drones (cached within a tick) plus labels now due."""
+        b = self.bodies
+        if self._look is None or self._look[0] != self.tick:
+            gain = self.lighting.gain(self.tick, b.pos[:, 0], b.pos[:, 1])
+            look = self.camera.look(
+                self.app, b.pos, b.alt, gain, self.lighting.tint(self.tick),
+                self.signature[None, :], self.streams["sensor"],
+            )  # fmt: skip
+            self.seen.ravel()[look.seen] = True
+            self._look = (self.tick, look)
+        look = self._look[1]
+        ld, lt, lv = self._due_labels()
+        return Observation(
+            self.tick, look.tokens, look.cand, b.pose(), self.busy_left > 0, ld, lt, lv
+        )
+
+    def step(self, actions) -> None:
+        """Apply actions: start inspections for flags, move the rest, resolve inspections."""
+        if self.done:
+            raise RuntimeError("the mission is over (world.done is True): build a new world")
+        if self._look is None or self._look[0] != self.tick:
+            raise RuntimeError("call world.observe() before world.step() in every tick")
+        actions.validate(self.n_drones)
+        b, cfg = self.bodies, self.cfg
+        free = (self.busy_left == 0) & b.alive
+        start = free & actions.flag
+        idx = np.flatnonzero(start)
+        metres = np.zeros(self.n_drones)
+        if idx.size:
+            cells = self._look[1].cand[idx]
+            metres[idx] = b.jump(idx, cells)
+            self.inspect_cell[idx], self.inspect_tick[idx] = cells, self.tick
+            self.busy_left[idx] = cfg.inspect_ticks
+        moved, _ = b.move(actions.move, free & ~start)
+        metres += moved
+        target = np.where(self.busy_left > 0, cfg.inspect_alt_m, actions.altitude)
+        climbed = b.climb_toward(target, np.float32(cfg.min_alt_m), b.alive)
+        b.drain(metres, climbed, b.alive)
+        self._finish_inspections()
+        self.sync_agents()
+        self.tick += 1
+        all_found = not np.isnan(self.found_tick).any()
+        self.done = all_found or self.tick >= cfg.horizon or not b.alive.any()
+
+    def _finish_inspections(self) -> None:
+        busy = self.busy_left > 0
+        self.busy_left[busy] -= 1
+        idx = np.flatnonzero(busy & (self.busy_left == 0))
+        if not idx.size:
+            return
+        flat = self.inspect_cell[idx, 0] * self.shape[1] + self.inspect_cell[idx, 1]
+        hit = self.is_target[flat]
+        self.inspections += idx.size
+        self.false_alarms += int((~hit).sum())
+        for f in flat[hit]:
+            k = int(np.flatnonzero(self.target_flat == f)[0])
+            if np.isnan(self.found_tick[k]):
+                self.found_tick[k] = self.tick + 1
+        self.queue_labels(idx, self.inspect_tick[idx], hit.astype(np.float32), self.tick + 1)
+
+    def metrics(self) -> dict[str, float]:
+        """Summary so far; time_to_find is censored at the horizon when not everyone is found."""
+        found = ~np.isnan(self.found_tick)
+        ttf = float(np.nanmax(self.found_tick)) if found.all() else float(self.cfg.horizon)
+        return {
+            "time_to_find": ttf,
+            "found": float(found.mean()),
+            "coverage": float(self.seen.mean()),
+            "prob_weighted_coverage": float(self.prior[self.seen].sum()),
+            "false_alarms": float(self.false_alarms),
+            "inspections": float(self.inspections),
+            "distance": float(self.bodies.distance_m.sum()),
+            "energy": float(self.bodies.energy_wh.sum()),
+            "ticks": float(self.tick),
+        }
+
+    def tick_metrics(self) -> dict[str, float]:
+        return {
+            "tick": float(self.tick),
+            "coverage": float(self.seen.mean()),
+            "found": float((~np.isnan(self.found_tick)).mean()),
+            "false_alarms": float(self.false_alarms),
+            "inspections": float(self.inspections),
+            "energy": float(self.bodies.energy_wh.sum()),
+        }
+
+    def probe_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """Held-out tokens (P, input_dim) float32 and labels (P,) float32, same every call.
+
+        Each probe is one camera look at a random land cell, at a random altitude and time,
+        on the truth-free terrain with a fresh target, a fresh look-alike or nothing implanted
+        in the centre; the label is whether the camera's candidate is the implanted target.
+        """
+        cfg, (h, w) = self.cfg, self.shape
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x9E0B]))
+        land = np.flatnonzero((self.terrain != Terrain.WATER).ravel())
+        kind = np.arange(cfg.probe_size) % 3  # 0 target, 1 look-alike, 2 nothing
+        app = self.base_app.copy()
+        flat_app = app.reshape(h * w, -1)
+        tokens, labels = [], []
+        for k in kind:
+            f = int(rng.choice(land))
+            pos = np.array([divmod(f, w)], dtype=np.int32)
+            alt = np.array([rng.uniform(cfg.min_alt_m, cfg.max_alt_m / 2)], dtype=np.float32)
+            t = int(rng.integers(cfg.horizon))
+            sig = self.signature
+            if k == 1:
+                sig = lookalike(rng, self.signature, cfg.lookalike_cos, 1)[0]
+            saved = flat_app[f].copy()
+            if k < 2:
+                flat_app[f] += cfg.target_strength * sig
+            gain = self.lighting.gain(t, pos[:, 0], pos[:, 1])
+            refs = self.signature[None, :]
+            look = self.camera.look(app, pos, alt, gain, self.lighting.tint(t), refs, rng)
+            flat_app[f] = saved
+            tokens.append(look.tokens[0])
+            labels.append(float(k == 0 and look.cand[0, 0] * w + look.cand[0, 1] == f))
+        return np.stack(tokens), np.array(labels, dtype=np.float32)
+
+
+if __name__ == "__main__":
+    from scenarios.scripted import main
+
+    main(DroneSearch)

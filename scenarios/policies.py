@@ -1,0 +1,48 @@
+"""Scripted policies by name and the fixed (non-learned) detector of the scripted runs.
+
+    pol = make_policy("lawnmower", info=world.public_info(), drone_ids=np.arange(k), rng=rng)
+    actions = pol.act(obs_shard, p_detect)      # p_detect (K,) in [0, 1]
+
+Search: `lawnmower`, `levy`, `belief_greedy`. Patrol: `idleness_greedy`, `cyclic_tour`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scenarios.patrol_policies import CyclicTour, IdlenessGreedy
+from scenarios.policy_base import Policy
+from scenarios.search_policies import BeliefGreedy, Lawnmower, LevyWalk
+
+__all__ = ["POLICIES", "Policy", "fixed_detector", "make_policy"]
+
+POLICIES: dict[str, tuple[str, type[Policy]]] = {
+    "lawnmower": ("search", Lawnmower),
+    "levy": ("search", LevyWalk),
+    "belief_greedy": ("search", BeliefGreedy),
+    "idleness_greedy": ("patrol", IdlenessGreedy),
+    "cyclic_tour": ("patrol", CyclicTour),
+}
+
+
+def make_policy(
+    name: str, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params: float
+) -> Policy:
+    """Build the scripted policy `name` for the drones `drone_ids` of a world with `info`."""
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy {name!r}; choose one of {sorted(POLICIES)}")
+    mode, cls = POLICIES[name]
+    if info.get("mode") != mode:
+        fits = sorted(k for k, (m, _) in POLICIES.items() if m == info.get("mode"))
+        raise ValueError(f"policy {name!r} is for {mode} worlds; this world takes {fits}")
+    return cls(info, drone_ids, rng, **params)
+
+
+def fixed_detector(tokens: np.ndarray, centre: float = 0.7, sharpness: float = 12.0) -> np.ndarray:
+    """P(true positive) (N,) float32 from tokens (N, 3A+2): logistic on the `sim` feature.
+
+    A hand-set stand-in for a brain, used by the scripted runs: sim (the last column) is the
+    cosine of the background-subtracted candidate with the reference; `centre` is where p = 1/2.
+    """
+    sim = tokens[:, -1].astype(np.float64)
+    return (1.0 / (1.0 + np.exp(-sharpness * (sim - centre)))).astype(np.float32)

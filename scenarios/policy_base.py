@@ -1,0 +1,101 @@
+"""What every scripted policy shares: footprints from poses, moves toward goals, the contract.
+
+A policy serves K drones (a shard). It reads only `public_info()` and observations, never the
+world: the same classes drive the standalone scripted runs and the learning brains.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scenarios.base import Actions, Observation
+
+__all__ = ["Policy", "footprints", "step_toward"]
+
+
+def footprints(
+    pose: np.ndarray, info: dict, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Camera footprints of K drones from their poses (K, 4), as the world's camera sees them.
+
+    Returns (drone (S,), row (S,), col (S,), valid-mask-free) flat lists of every in-map
+    footprint cell; S = sum of footprint areas. The last item is each entry's flat index.
+    """
+    h, w = shape
+    half = pose[:, 2].astype(np.float64) * np.tan(np.radians(info["fov_deg"]) / 2)
+    r = np.floor(half / info["cell_m"]).astype(np.int32)
+    big = int(r.max(initial=0))
+    off = np.arange(-big, big + 1)
+    dr, dc = (g.ravel() for g in np.meshgrid(off, off, indexing="ij"))
+    pos = pose[:, :2].astype(np.int32)
+    rows, cols = pos[:, :1] + dr[None, :], pos[:, 1:] + dc[None, :]
+    ok = (np.maximum(np.abs(dr), np.abs(dc))[None, :] <= r[:, None]) & (
+        (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    )
+    k = np.broadcast_to(np.arange(len(pose))[:, None], ok.shape)[ok]
+    rr, cc = rows[ok], cols[ok]
+    return k, rr, cc, rr * w + cc
+
+
+def step_toward(pos: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """One Moore step (K, 2) int8 from pos (K, 2) toward goal (K, 2); zero when there."""
+    return np.sign(goal.astype(np.int64) - pos).astype(np.int8)
+
+
+class Policy:
+    """Base of scripted policies (docs/architecture.md §2).
+
+    `belief` (K, H, W) float32 is the per-drone map; `act(obs, p_detect)` returns Actions;
+    `merge(i, other)` fuses another brain's belief (H, W) into drone i's, elementwise.
+    Parameters come as keyword arguments; unknown ones raise a TypeError naming the valid ones.
+    """
+
+    params: dict[str, float] = {}
+
+    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+        unknown = set(params) - set(self.params)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unknown parameters {sorted(unknown)}; "
+                f"valid ones: {sorted(self.params)}"
+            )
+        self.p = {**self.params, **params}
+        self.info = info
+        self.ids = np.asarray(drone_ids, dtype=np.int64)
+        self.k = len(self.ids)
+        self.rng = rng
+        self.shape = (int(info["height"]), int(info["width"]))
+        self.flagged: dict[tuple[int, int], int] = {}  # (local drone, tick) -> flat cell
+
+    @property
+    def belief(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def merge(self, i: int, other: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def act(self, obs: Observation, p_detect: np.ndarray) -> Actions:
+        """Validate shapes, then let the subclass decide; remembers flagged cells."""
+        if len(obs) != self.k or np.shape(p_detect) != (self.k,):
+            raise ValueError(
+                f"policy serves {self.k} drones; got an observation of {len(obs)} and "
+                f"p_detect of shape {np.shape(p_detect)} (select() the shard first)"
+            )
+        p = np.clip(np.asarray(p_detect, dtype=np.float32), 0.0, 1.0)
+        actions = self._act(obs, p)
+        w = self.shape[1]
+        for i in np.flatnonzero(actions.flag).tolist():
+            self.flagged[(i, obs.tick)] = int(obs.cells[i, 0] * w + obs.cells[i, 1])
+        return actions
+
+    def _labelled_cells(self, obs: Observation) -> list[tuple[int, int, float]]:
+        """(local drone, flat cell, value) for each label in obs about a flag we made."""
+        out = []
+        for d, t, v in zip(obs.label_drone.tolist(), obs.label_tick.tolist(), obs.label_value):
+            cell = self.flagged.pop((d, t), None)
+            if cell is not None:
+                out.append((d, cell, float(v)))
+        return out
+
+    def _act(self, obs: Observation, p: np.ndarray) -> Actions:
+        raise NotImplementedError

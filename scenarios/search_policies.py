@@ -1,0 +1,186 @@
+"""Scripted search policies: lawnmower sweep, Lévy walk and belief-greedy.
+
+All three keep a per-drone belief map P(target in cell), fused from detection probabilities:
+the candidate cell's log-odds rise by logit(p) (the detector read as a likelihood ratio
+against even odds), and every other footprint cell falls by log(miss_prob) (had the target
+been there, the camera would likely have picked it). A label from an inspection pins a cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scenarios.base import Actions, Observation
+from scenarios.policy_base import Policy, footprints, step_toward
+
+__all__ = ["BeliefGreedy", "LevyWalk", "Lawnmower", "SearchPolicy"]
+
+_PIN = 20.0  # |log-odds| of a cell whose truth an inspection revealed
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class SearchPolicy(Policy):
+    """Belief fusion and flagging shared by the search policies."""
+
+    params = {"flag_p": 0.9, "miss_prob": 0.5, "max_lr": 4.0, "altitude_m": 30.0}
+
+    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+        super().__init__(info, drone_ids, rng, **params)
+        prior = np.clip(info["prior"] * info["n_targets"], 1e-6, 1 - 1e-6)
+        self.prior_lo = _logit(prior).astype(np.float32)
+        self.lo = np.broadcast_to(self.prior_lo, (self.k, *self.shape)).copy()  # (K, H, W)
+
+    @property
+    def belief(self) -> np.ndarray:
+        """(K, H, W) float32 P(target in cell) per drone."""
+        return (1.0 / (1.0 + np.exp(-self.lo))).astype(np.float32)
+
+    def merge(self, i: int, other: np.ndarray) -> None:
+        """Keep, per cell, whichever belief carries more evidence (farther from the prior);
+        idempotent, so repeated merges never double-count."""
+        lo = _logit(np.asarray(other, dtype=np.float64)).astype(np.float32)
+        mine = self.lo[i]
+        take = np.abs(lo - self.prior_lo) > np.abs(mine - self.prior_lo)
+        mine[take] = lo[take]
+
+    def fuse(self, obs: Observation, p: np.ndarray) -> None:
+        """Bayesian update of each drone's map from its own token (busy drones skip)."""
+        h, w = self.shape
+        k, _, _, flat = footprints(obs.pose, self.info, self.shape)
+        cand = obs.cells[:, 0] * w + obs.cells[:, 1]
+        look = ~obs.busy
+        neg = look[k] & (flat != cand[k])
+        lo = self.lo.reshape(self.k, h * w)
+        lo[k[neg], flat[neg]] += np.float32(np.log(self.p["miss_prob"]))
+        lr = np.clip(_logit(p), -self.p["max_lr"], self.p["max_lr"]).astype(np.float32)
+        idx = np.flatnonzero(look)
+        lo[idx, cand[idx]] += lr[idx]
+        for d, cell, v in self._labelled_cells(obs):
+            lo[d, cell] = _PIN if v > 0.5 else -_PIN
+        np.clip(lo, -_PIN, _PIN, out=lo)
+
+    def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
+        """Flag when the detector is confident and the cell is not known to be empty."""
+        w = self.shape[1]
+        cand = obs.cells[:, 0] * w + obs.cells[:, 1]
+        known_empty = self.lo.reshape(self.k, -1)[np.arange(self.k), cand] <= -_PIN + 1
+        return (p > self.p["flag_p"]) & ~known_empty & ~obs.busy
+
+    def _act(self, obs: Observation, p: np.ndarray) -> Actions:
+        self.fuse(obs, p)
+        move = self.moves(obs)
+        alt = np.full(self.k, self.p["altitude_m"], dtype=np.float32)
+        return Actions(move, alt, self.flags(obs, p))
+
+    def moves(self, obs: Observation) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Lawnmower(SearchPolicy):
+    """Boustrophedon sweep: the map is cut into K tiles (row bands, split into column slices
+    when there are more drones than bands); each drone sweeps lanes one swath apart."""
+
+    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+        super().__init__(info, drone_ids, rng, **params)
+        h, w = self.shape
+        half = self.p["altitude_m"] * np.tan(np.radians(info["fov_deg"]) / 2) / info["cell_m"]
+        swath = 2 * int(np.floor(half)) + 1
+        bands = max(1, min(self.k, h // swath))
+        tiles = []
+        for b in range(bands):
+            r0, r1 = b * h // bands, (b + 1) * h // bands
+            n = self.k // bands + (b < self.k % bands)
+            tiles += [(r0, r1, j * w // n, (j + 1) * w // n) for j in range(n)]
+        paths = [self._path(t, swath) for t in tiles]
+        longest = max(len(p) for p in paths)
+        self.path = np.stack([np.resize(p, (longest, 2)) for p in paths])  # (K, L, 2)
+        self.length = np.array([len(p) for p in paths])
+        self.at = np.zeros(self.k, dtype=np.int64)
+
+    @staticmethod
+    def _path(tile: tuple[int, int, int, int], swath: int) -> np.ndarray:
+        """Lane end points of one tile, in sweep order: (L, 2) int32."""
+        r0, r1, c0, c1 = tile
+        lanes = np.arange(r0 + swath // 2, max(r1, r0 + 1), swath)
+        lanes = np.minimum(lanes, r1 - 1) if r1 > r0 else np.array([r0])
+        pts = []
+        for j, r in enumerate(lanes):
+            ends = (c0, max(c0, c1 - 1))
+            pts += [(r, ends[j % 2]), (r, ends[1 - j % 2])]
+        return np.array(pts, dtype=np.int32)
+
+    def moves(self, obs: Observation) -> np.ndarray:
+        pos = obs.pose[:, :2].astype(np.int32)
+        ki = np.arange(self.k)
+        goal = self.path[ki, self.at]
+        reached = (pos == goal).all(1)
+        self.at = np.where(reached, (self.at + 1) % self.length, self.at)
+        return step_toward(pos, self.path[ki, self.at])
+
+
+class LevyWalk(SearchPolicy):
+    """Straight flights in random Moore directions with Pareto lengths (exponent mu)."""
+
+    params = {**SearchPolicy.params, "mu": 2.0, "min_len": 1.0}
+
+    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+        super().__init__(info, drone_ids, rng, **params)
+        self.heading = np.zeros((self.k, 2), dtype=np.int8)
+        self.left = np.zeros(self.k, dtype=np.int64)
+
+    def moves(self, obs: Observation) -> np.ndarray:
+        h, w = self.shape
+        pos = obs.pose[:, :2].astype(np.int64)
+        nxt = pos + self.heading
+        off = (nxt < 0).any(1) | (nxt[:, 0] >= h) | (nxt[:, 1] >= w)
+        new = (self.left <= 0) | off
+        n = int(new.sum())
+        if n:
+            dirs = np.array([(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if a or b])
+            self.heading[new] = dirs[self.rng.integers(len(dirs), size=n)]
+            u = self.rng.random(n)
+            cap = max(h, w)
+            length = self.p["min_len"] * u ** (-1.0 / (self.p["mu"] - 1.0))
+            self.left[new] = np.minimum(np.ceil(length), cap).astype(np.int64)
+        self.left -= 1
+        return self.heading.copy()
+
+
+class BeliefGreedy(SearchPolicy):
+    """Fly to the cell of highest belief, discounted by distance; drones of one shard claim
+    distinct goals. Flags when the fused belief of the candidate cell passes `flag_belief`."""
+
+    params = {**SearchPolicy.params, "flag_belief": 0.5, "dist_scale": 8.0, "replan_every": 5}
+
+    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+        super().__init__(info, drone_ids, rng, **params)
+        self.goal = np.zeros((self.k, 2), dtype=np.int64)
+        self.planned = -np.inf * np.ones(self.k)
+        h, w = self.shape
+        self.rr, self.cc = np.divmod(np.arange(h * w), w)
+
+    def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
+        w = self.shape[1]
+        cand = obs.cells[:, 0] * w + obs.cells[:, 1]
+        post = self.lo.reshape(self.k, -1)[np.arange(self.k), cand]
+        return (post > _logit(np.array(self.p["flag_belief"]))) & (post < _PIN - 1) & ~obs.busy
+
+    def moves(self, obs: Observation) -> np.ndarray:
+        pos = obs.pose[:, :2].astype(np.int64)
+        due = (obs.tick - self.planned >= self.p["replan_every"]) | (pos == self.goal).all(1)
+        claimed: list[np.ndarray] = []
+        for i in np.flatnonzero(due).tolist():
+            d = np.maximum(np.abs(self.rr - pos[i, 0]), np.abs(self.cc - pos[i, 1]))
+            score = self.lo[i].ravel() - np.log1p(d / self.p["dist_scale"])
+            for g in claimed:  # keep shard-mates apart: a goal blocks its neighbourhood
+                near = np.maximum(np.abs(self.rr - g[0]), np.abs(self.cc - g[1])) <= 3
+                score[near] = -np.inf
+            f = int(np.argmax(score))
+            self.goal[i] = (self.rr[f], self.cc[f])
+            self.planned[i] = obs.tick
+            claimed.append(self.goal[i])
+        return step_toward(pos, self.goal)
