@@ -1,0 +1,122 @@
+"""Aggregation at a hub, as pure functions over stacked vectors X (n, d) -> (d,).
+
+n contributions (one per brain), each a flattened delta or weight vector of d entries.
+Robust rules tolerate up to f Byzantine contributions: `coordinate_median`, `trimmed_mean`
+(drops the f largest and f smallest per coordinate), `krum` / `multi_krum` (Blanchard et al.
+2017: score each vector by its squared distances to its n - f - 2 closest, keep the lowest).
+
+    agg = AGGREGATORS["trimmed_mean"]
+    x = agg(X, f=1)                    # X (n, d) -> (d,)
+    named = unflatten(x, spec)         # back to dict[str, np.ndarray]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = [
+    "AGGREGATORS",
+    "coordinate_median",
+    "flatten",
+    "krum",
+    "mean",
+    "multi_krum",
+    "trimmed_mean",
+    "unflatten",
+    "weighted_mean",
+]
+
+
+def _check(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"aggregation takes stacked vectors (n >= 1, d), got shape {X.shape}")
+    return X
+
+
+def mean(X: np.ndarray, **_: object) -> np.ndarray:
+    """Plain mean over contributions: (n, d) -> (d,)."""
+    return _check(X).mean(axis=0)
+
+
+def weighted_mean(X: np.ndarray, weights: np.ndarray | None = None, **_: object) -> np.ndarray:
+    """Mean weighted by weights (n,) >= 0 (e.g. samples seen or competence)."""
+    X = _check(X)
+    if weights is None:
+        return X.mean(axis=0)
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (X.shape[0],) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"weights must be (n,)={X.shape[0]} non-negative with a positive sum")
+    return w @ X / w.sum()
+
+
+def coordinate_median(X: np.ndarray, **_: object) -> np.ndarray:
+    """Median of each coordinate over contributions."""
+    return np.median(_check(X), axis=0)
+
+
+def trimmed_mean(X: np.ndarray, f: int = 1, **_: object) -> np.ndarray:
+    """Per coordinate, the mean after dropping the f largest and f smallest values."""
+    X = _check(X)
+    if f < 0 or 2 * f >= X.shape[0]:
+        raise ValueError(f"trimmed_mean needs 0 <= 2f < n (f={f}, n={X.shape[0]})")
+    S = np.sort(X, axis=0)
+    return S[f : X.shape[0] - f].mean(axis=0)
+
+
+def _krum_scores(X: np.ndarray, f: int) -> np.ndarray:
+    n = X.shape[0]
+    if n < 2 * f + 3:
+        raise ValueError(f"krum needs n >= 2f + 3 contributions (n={n}, f={f}); lower f")
+    sq = np.sum(X**2, axis=1)
+    D = np.maximum(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0.0)  # (n, n) squared distances
+    np.fill_diagonal(D, np.inf)
+    closest = np.sort(D, axis=1)[:, : n - f - 2]  # each vector's n - f - 2 nearest others
+    return closest.sum(axis=1)
+
+
+def krum(X: np.ndarray, f: int = 1, **_: object) -> np.ndarray:
+    """The one contribution closest to its n - f - 2 nearest others (ties: lowest index)."""
+    X = _check(X)
+    return X[int(np.argmin(_krum_scores(X, f)))].copy()
+
+
+def multi_krum(X: np.ndarray, f: int = 1, m: int | None = None, **_: object) -> np.ndarray:
+    """Mean of the m best-scored contributions (default m = n - f)."""
+    X = _check(X)
+    scores = _krum_scores(X, f)
+    m = X.shape[0] - f if m is None else m
+    if not 1 <= m <= X.shape[0]:
+        raise ValueError(f"multi_krum needs 1 <= m <= n (m={m}, n={X.shape[0]})")
+    return X[np.argsort(scores, kind="stable")[:m]].mean(axis=0)
+
+
+AGGREGATORS = {
+    "mean": mean,
+    "weighted_mean": weighted_mean,
+    "median": coordinate_median,
+    "trimmed_mean": trimmed_mean,
+    "krum": krum,
+    "multi_krum": multi_krum,
+}
+
+
+def flatten(named: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[tuple[str, tuple]]]:
+    """Concatenate named arrays into one float64 vector (d,) and the spec to undo it."""
+    spec = [(k, tuple(np.shape(v))) for k, v in named.items()]
+    parts = [np.asarray(v, dtype=np.float64).reshape(-1) for v in named.values()]
+    return (np.concatenate(parts) if parts else np.zeros(0)), spec
+
+
+def unflatten(vec: np.ndarray, spec: list[tuple[str, tuple]]) -> dict[str, np.ndarray]:
+    """Inverse of `flatten`, float32 arrays."""
+    out, at = {}, 0
+    for name, shape in spec:
+        size = int(np.prod(shape))
+        out[name] = vec[at : at + size].reshape(shape).astype(np.float32)
+        at += size
+    if at != vec.size:
+        raise ValueError(f"vector has {vec.size} entries, spec describes {at}")
+    return out

@@ -1,0 +1,59 @@
+"""Aggregation rules: exact values on small cases and robustness to outliers."""
+
+import numpy as np
+import pytest
+
+from protocols.aggregation import (
+    AGGREGATORS,
+    coordinate_median,
+    flatten,
+    krum,
+    mean,
+    multi_krum,
+    trimmed_mean,
+    unflatten,
+    weighted_mean,
+)
+
+X = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0], [100.0, -100.0]])
+
+
+def test_means():
+    np.testing.assert_allclose(mean(X[:4]), [2.5, 5.0])
+    np.testing.assert_allclose(weighted_mean(X[:2], weights=np.array([3.0, 1.0])), [1.25, 2.5])
+    np.testing.assert_allclose(weighted_mean(X[:2]), [1.5, 3.0])
+
+
+def test_robust_rules_ignore_one_outlier():
+    np.testing.assert_allclose(coordinate_median(X), [3.0, 4.0])
+    np.testing.assert_allclose(trimmed_mean(X, f=1), [3.0, 4.0])
+    assert krum(X, f=1).tolist() in ([2.0, 4.0], [3.0, 6.0])
+    assert np.all(np.abs(multi_krum(X, f=1)) < 10)
+
+
+def test_krum_picks_an_honest_vector_among_byzantine_ones():
+    rng = np.random.default_rng(0)
+    honest = rng.normal(0, 0.1, size=(7, 20))
+    byz = rng.normal(50, 1, size=(2, 20))
+    chosen = krum(np.vstack([honest, byz]), f=2)
+    assert np.linalg.norm(chosen) < 5
+
+
+def test_errors_are_clear():
+    with pytest.raises(ValueError, match="2f \\+ 3"):
+        krum(X[:4], f=1)
+    with pytest.raises(ValueError, match="2f < n"):
+        trimmed_mean(X[:2], f=1)
+    with pytest.raises(ValueError, match="non-negative"):
+        weighted_mean(X, weights=np.array([1.0, -1, 0, 0, 0]))
+    with pytest.raises(ValueError, match="stacked vectors"):
+        mean(np.zeros(3))
+
+
+def test_registry_and_flatten_round_trip():
+    assert set(AGGREGATORS) >= {"mean", "weighted_mean", "median", "trimmed_mean", "krum"}
+    named = {"a": np.ones((2, 3), np.float32), "b": np.arange(4, dtype=np.float32)}
+    vec, spec = flatten(named)
+    assert vec.shape == (10,)
+    back = unflatten(vec, spec)
+    assert all(np.array_equal(back[k], named[k]) for k in named)
