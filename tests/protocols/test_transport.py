@@ -1,0 +1,100 @@
+"""ZeroMQ endpoints on 127.0.0.1: delivery, counters, ports, CurveZMQ, clean shutdown."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from protocols.codec import Receiver, Session
+from protocols.compression import get_codec
+from protocols.messages import Kind
+from protocols.transport import CurveKeys, Endpoint
+
+KEY = b"t" * 32
+
+
+def _os_threads() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+
+
+def _recv(ep, timeout_ms=2000):
+    return ep.recv(timeout_ms=timeout_ms)
+
+
+def test_signed_delta_crosses_and_is_counted():
+    with Endpoint(1) as a, Endpoint(2) as b:
+        assert a.address.startswith("tcp://127.0.0.1:")
+        a.connect(2, b.address)
+        delta = {"w": np.random.default_rng(0).normal(size=(300, 400)).astype(np.float32)}
+        frames = Session("r", 1, KEY).encode(
+            Kind.DELTA, tensors=get_codec("none").encode(delta).tensors
+        )
+        a.send(2, frames)
+        ident, got = _recv(b)
+        assert ident == b"1"
+        out = Receiver("r", KEY, me=2).accept(got)
+        assert np.array_equal(out.arrays["w"], delta["w"])
+        size = sum(memoryview(f).nbytes for f in frames)
+        assert (a.stats.messages_sent, a.stats.bytes_sent) == (1, size)
+        assert (b.stats.messages_received, b.stats.bytes_received) == (1, size)
+        assert b.recv(timeout_ms=10) is None
+
+
+def test_port_in_use_is_a_clear_error_or_falls_back():
+    with Endpoint(1) as a:
+        port = int(a.address.rsplit(":", 1)[1])
+        with pytest.raises(OSError, match="port=0"):
+            Endpoint(2, port=port)
+        with Endpoint(3, port=port, port_fallback=True) as c:
+            assert c.address != a.address
+
+
+def test_send_to_unknown_peer_says_connect_first():
+    with Endpoint(1) as a, pytest.raises(KeyError, match="connect"):
+        a.send(9, [b"x"])
+
+
+def test_curve_shared_run_key_exchanges_and_stranger_cannot():
+    run = CurveKeys.generate()
+    with Endpoint(1, curve=run) as a, Endpoint(2, curve=run) as b:
+        a.connect(2, b.address)
+        a.send(2, [b"hello"])
+        assert bytes(_recv(b)[1][0]) == b"hello"
+        stranger = CurveKeys.generate()
+        with Endpoint(3, curve=stranger) as s:
+            s.connect(2, b.address, server_key=run.public)  # knows the server key, not authorised
+            s.send(2, [b"let me in"])
+            assert b.recv(timeout_ms=700) is None
+        with Endpoint(4) as plain:  # no curve at all
+            plain.connect(2, b.address)
+            plain.send(2, [b"plain"])
+            assert b.recv(timeout_ms=500) is None
+        a.send(2, [b"still fine"])
+        assert bytes(_recv(b)[1][0]) == b"still fine"
+
+
+def test_curve_per_host_keys_with_allowlist():
+    ka, kb = CurveKeys.generate(), CurveKeys.generate()
+    with Endpoint(2, curve=kb, authorized=[ka.public]) as b, Endpoint(1, curve=ka) as a:
+        a.connect(2, b.address, server_key=kb.public)
+        a.send(2, [b"ok"])
+        assert bytes(_recv(b)[1][0]) == b"ok"
+
+
+def test_close_leaves_no_threads_or_sockets():
+    base_py, base_os = threading.active_count(), _os_threads()
+    run = CurveKeys.generate()
+    eps = [Endpoint(i, curve=run) for i in range(3)]
+    for ep in eps:
+        for other in eps:
+            if other is not ep:
+                ep.connect(other.node_id, other.address)
+    eps[0].send(1, [b"x"])
+    assert _recv(eps[1]) is not None
+    assert threading.active_count() > base_py
+    for ep in eps:
+        ep.close()
+        ep.close()  # idempotent
+    assert threading.active_count() == base_py
+    assert _os_threads() <= base_os  # zmq I/O threads gone too (never more than before)
