@@ -28,7 +28,6 @@ __all__ = [
 ]
 
 
-
 def __getattr__(name: str) -> Any:
     # The worlds load on first use, so `python -m scenarios.drone_search` does not import
     # its own module twice (runpy warns when the package already imported it).

@@ -189,7 +189,9 @@ class Scenario(mesa.Model):
         self.seed = int(seed)
         self.n_drones = int(n_drones)
         seqs = np.random.SeedSequence(self.seed).spawn(len(self.stream_names))
-        self.streams = {k: np.random.default_rng(s) for k, s in zip(self.stream_names, seqs)}
+        self.streams = {
+            k: np.random.default_rng(s) for k, s in zip(self.stream_names, seqs, strict=True)
+        }
         self.shape = (int(cfg.height), int(cfg.width))
         self.grid = OrthogonalMooreGrid(self.shape, torus=False, random=self.random)
         self.tick = 0
@@ -200,7 +202,7 @@ class Scenario(mesa.Model):
         """Create the drone arrays and their Mesa agents at `pos` (N, 2)."""
         self.bodies = DroneBodies(pos, alt, self.cfg, self.shape)
         self.drones = [Drone(self, i) for i in range(self.n_drones)]
-        for d, (r, c) in zip(self.drones, pos.tolist()):
+        for d, (r, c) in zip(self.drones, pos.tolist(), strict=True):
             d.cell = self.grid[(r, c)]
         self._synced = pos.copy()
 

@@ -36,7 +36,9 @@ class Config(WorldConfig):
     n_targets: int = Field(1, ge=1, le=64, description="missing people to find")
     n_distractors: int = Field(8, ge=0, le=4096, description="look-alike objects")
     target_strength: float = Field(1.0, gt=0, description="how far a person shifts a cell's look")
-    lookalike_cos: float = Field(0.7, ge=-1, lt=1, description="cosine of a distractor to the photo")
+    lookalike_cos: float = Field(
+        0.7, ge=-1, lt=1, description="cosine of a distractor to the photo"
+    )
     prior_decay_cells: float = Field(4.0, gt=0, description="prior falls by e per this many cells")
     inspect_alt_m: float = Field(10.0, ge=0, description="hover altitude for an inspection, m")
     inspect_ticks: int = Field(5, ge=1, description="ticks an inspection takes")
@@ -236,7 +238,8 @@ class DroneSearch(Scenario):
     def probe_set(self) -> tuple[np.ndarray, np.ndarray]:
         """Held-out tokens (P, input_dim) float32 and labels (P,) float32, same every call.
 
-        Each probe is one camera look at a random land cell, at a random altitude and time,
+        Each probe is one camera look at a random land cell, at a random altitude (from the
+        lowest with a 3x3 footprint to half the ceiling) and time,
         on the truth-free terrain with a fresh target, a fresh look-alike or nothing implanted
         in the centre; the label is whether the camera's candidate is the implanted target.
         """
@@ -246,11 +249,13 @@ class DroneSearch(Scenario):
         kind = np.arange(cfg.probe_size) % 3  # 0 target, 1 look-alike, 2 nothing
         app = self.base_app.copy()
         flat_app = app.reshape(h * w, -1)
+        # Lowest altitude whose footprint has context (3x3): below it sim is 0 by construction.
+        lo_alt = min(cfg.cell_m / np.tan(np.radians(cfg.fov_deg) / 2), cfg.max_alt_m / 2)
         tokens, labels = [], []
         for k in kind:
             f = int(rng.choice(land))
             pos = np.array([divmod(f, w)], dtype=np.int32)
-            alt = np.array([rng.uniform(cfg.min_alt_m, cfg.max_alt_m / 2)], dtype=np.float32)
+            alt = np.array([rng.uniform(lo_alt, cfg.max_alt_m / 2)], dtype=np.float32)
             t = int(rng.integers(cfg.horizon))
             sig = self.signature
             if k == 1:

@@ -20,8 +20,13 @@ from scenarios.config import WorldConfig, common_problems
 from scenarios.litter_events import LitterEvents
 from scenarios.metrics import censored_mean, safe_ratio
 from scenarios.sensors import Camera
-from scenarios.terrain import Lighting, Terrain, generate_terrain, random_signatures
-from scenarios.terrain import terrain_appearance
+from scenarios.terrain import (
+    Lighting,
+    Terrain,
+    generate_terrain,
+    random_signatures,
+    terrain_appearance,
+)
 
 __all__ = ["Config", "LitterPatrol"]
 
@@ -40,11 +45,15 @@ class Config(WorldConfig):
     n_bins: int = Field(12, ge=0, le=10_000, description="litter bins")
     n_stations: int = Field(2, ge=1, le=1000, description="charging stations")
     overflow_per_tick: float = Field(1 / 300, ge=0, le=1, description="P(a bin overflows) per tick")
-    river_litter_per_tick: float = Field(1 / 60, ge=0, le=1, description="P(new river litter) per tick")
+    river_litter_per_tick: float = Field(
+        1 / 60, ge=0, le=1, description="P(new river litter) per tick"
+    )
     drift_every: int = Field(3, ge=1, description="ticks per cell of river drift")
     n_kinds_known: int = Field(3, ge=1, le=32, description="litter kinds whose signature is given")
     n_kinds_new: int = Field(2, ge=0, le=32, description="kinds that appear mid-mission")
-    new_kinds_from: float = Field(0.5, ge=0, le=1, description="fraction of horizon when they start")
+    new_kinds_from: float = Field(
+        0.5, ge=0, le=1, description="fraction of horizon when they start"
+    )
     litter_strength: float = Field(1.0, gt=0, description="how far litter shifts a cell's look")
     crew_delay: int = Field(30, ge=1, description="ticks until the ground crew answers a report")
     n_zones: int = Field(2, ge=0, le=100, description="rectangles with a minimum altitude")
@@ -61,7 +70,7 @@ class LitterPatrol(Scenario):
 
     def __init__(self, cfg: Config, n_drones: int, seed: int) -> None:
         super().__init__(cfg, n_drones, seed)
-        rng, a, (h, w) = self.streams["terrain"], cfg.appearance_dim, self.shape
+        rng, a = self.streams["terrain"], cfg.appearance_dim
         terrain = generate_terrain(rng, self.shape)
         self.terrain, self.river = terrain.kind, terrain.river
         self.app = terrain_appearance(rng, self.terrain, a, cfg.texture)
@@ -217,7 +226,7 @@ class LitterPatrol(Scenario):
         cells = cand[:, 0] * self.shape[1] + cand[:, 1]
         hits = self.events.at_cells(cells)
         truth = np.array([len(h) > 0 for h in hits])
-        for d, c, t, h in zip(idx.tolist(), cells.tolist(), truth.tolist(), hits):
+        for d, c, t, h in zip(idx.tolist(), cells.tolist(), truth.tolist(), hits, strict=True):
             self.reports.append((d, self.tick, c, t))
             new = h[np.isnan(self.events.first_hit[h])]
             self.events.first_hit[new] = self.tick
@@ -227,7 +236,7 @@ class LitterPatrol(Scenario):
 
     def _crew_answers(self) -> None:
         """The crew clears the litter it confirmed (whatever lies on those cells by now)."""
-        for due, _, cells, truth in [c for c in self._crew if c[0] <= self.tick + 1]:
+        for _due, _, cells, truth in [c for c in self._crew if c[0] <= self.tick + 1]:
             for ids in self.events.at_cells(cells[truth]):
                 self.events.clear(ids)
         self._crew = [c for c in self._crew if c[0] > self.tick + 1]

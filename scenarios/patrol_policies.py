@@ -7,6 +7,8 @@ entering it) and fly home to a charging station when the battery only just cover
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from scenarios.base import Actions, Observation
@@ -20,7 +22,13 @@ _MOVES = np.array([(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if a or b], dt
 class PatrolPolicy(Policy):
     """Idleness belief, safe navigation, battery management and reporting."""
 
-    params = {"cruise_m": 20.0, "margin_m": 1.0, "flag_p": 0.9, "reserve": 0.08, "home_factor": 1.5}
+    params: ClassVar[dict[str, float]] = {
+        "cruise_m": 20.0,
+        "margin_m": 1.0,
+        "flag_p": 0.9,
+        "reserve": 0.08,
+        "home_factor": 1.5,
+    }
 
     def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
@@ -133,7 +141,7 @@ class IdlenessGreedy(PatrolPolicy):
     """Head for the point of interest with the most idleness minus travel ticks; shard-mates
     claim distinct goals."""
 
-    params = {**PatrolPolicy.params, "replan_every": 10}
+    params: ClassVar[dict[str, float]] = {**PatrolPolicy.params, "replan_every": 10}
 
     def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)

@@ -6,6 +6,8 @@ world: the same classes drive the standalone scripted runs and the learning brai
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from scenarios.base import Actions, Observation
@@ -50,7 +52,7 @@ class Policy:
     Parameters come as keyword arguments; unknown ones raise a TypeError naming the valid ones.
     """
 
-    params: dict[str, float] = {}
+    params: ClassVar[dict[str, float]] = {}
 
     def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         unknown = set(params) - set(self.params)
@@ -91,7 +93,9 @@ class Policy:
     def _labelled_cells(self, obs: Observation) -> list[tuple[int, int, float]]:
         """(local drone, flat cell, value) for each label in obs about a flag we made."""
         out = []
-        for d, t, v in zip(obs.label_drone.tolist(), obs.label_tick.tolist(), obs.label_value):
+        for d, t, v in zip(
+            obs.label_drone.tolist(), obs.label_tick.tolist(), obs.label_value, strict=True
+        ):
             cell = self.flagged.pop((d, t), None)
             if cell is not None:
                 out.append((d, cell, float(v)))

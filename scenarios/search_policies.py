@@ -8,12 +8,14 @@ been there, the camera would likely have picked it). A label from an inspection 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from scenarios.base import Actions, Observation
 from scenarios.policy_base import Policy, footprints, step_toward
 
-__all__ = ["BeliefGreedy", "LevyWalk", "Lawnmower", "SearchPolicy"]
+__all__ = ["BeliefGreedy", "Lawnmower", "LevyWalk", "SearchPolicy"]
 
 _PIN = 20.0  # |log-odds| of a cell whose truth an inspection revealed
 
@@ -26,7 +28,12 @@ def _logit(p: np.ndarray) -> np.ndarray:
 class SearchPolicy(Policy):
     """Belief fusion and flagging shared by the search policies."""
 
-    params = {"flag_p": 0.9, "miss_prob": 0.5, "max_lr": 4.0, "altitude_m": 30.0}
+    params: ClassVar[dict[str, float]] = {
+        "flag_p": 0.9,
+        "miss_prob": 0.5,
+        "max_lr": 4.0,
+        "altitude_m": 30.0,
+    }
 
     def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
@@ -125,7 +132,7 @@ class Lawnmower(SearchPolicy):
 class LevyWalk(SearchPolicy):
     """Straight flights in random Moore directions with Pareto lengths (exponent mu)."""
 
-    params = {**SearchPolicy.params, "mu": 2.0, "min_len": 1.0}
+    params: ClassVar[dict[str, float]] = {**SearchPolicy.params, "mu": 2.0, "min_len": 1.0}
 
     def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
@@ -154,7 +161,12 @@ class BeliefGreedy(SearchPolicy):
     """Fly to the cell of highest belief, discounted by distance; drones of one shard claim
     distinct goals. Flags when the fused belief of the candidate cell passes `flag_belief`."""
 
-    params = {**SearchPolicy.params, "flag_belief": 0.5, "dist_scale": 8.0, "replan_every": 5}
+    params: ClassVar[dict[str, float]] = {
+        **SearchPolicy.params,
+        "flag_belief": 0.5,
+        "dist_scale": 8.0,
+        "replan_every": 5,
+    }
 
     def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)

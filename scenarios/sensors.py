@@ -18,7 +18,7 @@ __all__ = ["Camera", "Look", "footprint_radius"]
 
 
 def footprint_radius(cfg: WorldConfig, alt: np.ndarray | float) -> np.ndarray:
-    """Half-width of the square footprint, in cells, at altitude `alt` m: floor(h tan(fov/2)/cell)."""
+    """Half-width of the square footprint in cells at altitude `alt` m: floor(h tan(fov/2)/cell)."""
     half = np.asarray(alt, dtype=np.float64) * np.tan(np.radians(cfg.fov_deg) / 2)
     return np.floor(half / cfg.cell_m).astype(np.int32)
 

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+
+from scenarios.base import Actions
+from scenarios.litter_patrol import Config, LitterPatrol
+from scenarios.scripted import run_scripted
+
+
+@pytest.mark.parametrize("policy", ["cyclic_tour", "idleness_greedy"])
+def test_scripted_patrol_is_safe_and_in_range(patrol_cfg, policy):
+    m = run_scripted(LitterPatrol(patrol_cfg, 4, seed=2), policy, seed=2)
+    assert m["altitude_violations"] == 0 and m["nofly_violations"] == 0
+    assert 0 <= m["avg_idleness"] <= m["worst_idleness"] <= patrol_cfg.horizon
+    assert 0 <= m["precision"] <= 1 and 0 <= m["recall"] <= 1
+    assert m["detection_latency"] >= 0 and m["energy"] > 0 and m["depleted"] == 0
+
+
+def test_determinism_and_seeds(patrol_cfg):
+    a = run_scripted(LitterPatrol(patrol_cfg, 3, seed=4), seed=4)
+    b = run_scripted(LitterPatrol(patrol_cfg, 3, seed=4), seed=4)
+    assert a == b
+    c = LitterPatrol(patrol_cfg, 3, seed=5)
+    assert not np.array_equal(LitterPatrol(patrol_cfg, 3, seed=4).terrain, c.terrain)
+
+
+def test_nofly_is_counted_and_refused(patrol_cfg):
+    w = LitterPatrol(patrol_cfg, 1, seed=0)
+    r, c = np.argwhere(w.nofly)[0]
+    assert r > 0, "this seed's first no-fly cell should have a row above it"
+    w.bodies.pos[0] = (r - 1, c)
+    w.observe()
+    act = Actions.hold(1, 20.0)
+    act.move[0] = (1, 0)
+    w.step(act)
+    assert tuple(w.bodies.pos[0]) == (r - 1, c)
+    assert w.metrics()["nofly_violations"] == 1
+
+
+def test_low_flight_in_zone_is_a_violation(patrol_cfg):
+    w = LitterPatrol(patrol_cfg, 1, seed=0)
+    w.bodies.pos[0] = np.argwhere(w.zone)[0]
+    for _ in range(3):  # 20 m -> 12 m -> 4 m -> 3 m: the last two ticks are below 10 m
+        w.observe()
+        w.step(Actions.hold(1, patrol_cfg.min_alt_m))
+    assert w.metrics()["altitude_violations"] == 2
+
+
+def test_battery_drains_and_charges_at_station(patrol_cfg):
+    w = LitterPatrol(patrol_cfg, 1, seed=0)
+    w.bodies.pos[0] = divmod(int(w.station_flat[0]), w.shape[1])
+    w.bodies.battery[:] = 0.5
+    for _ in range(10):
+        w.observe()
+        w.step(Actions.hold(1, 0.0))  # land on the station
+    assert w.observe().busy[0] and w.bodies.battery[0] > 0.5
+    w.bodies.pos[0] = np.argwhere(~w.is_station & ~w.nofly)[0]
+    w.charging[:] = False
+    before = w.bodies.battery[0]
+    w.observe()
+    w.step(Actions.hold(1, 20.0))
+    assert w.bodies.battery[0] < before
+
+
+def test_crew_answer_is_a_late_label(patrol_cfg):
+    w = LitterPatrol(patrol_cfg, 1, seed=3)
+    w.observe()
+    act = Actions.hold(1, 20.0)
+    act.flag[:] = True
+    w.step(act)
+    got = []
+    for _ in range(patrol_cfg.crew_delay + 1):
+        o = w.observe()
+        got += list(zip(o.label_drone.tolist(), o.label_tick.tolist(), strict=True))
+        w.step(Actions.hold(1, 20.0))
+    assert got == [(0, 0)]
+    assert o.tick >= patrol_cfg.crew_delay
+
+
+def test_new_kinds_appear_and_are_not_public(patrol_cfg):
+    cfg = patrol_cfg.model_copy(update={"overflow_per_tick": 0.2, "new_kinds_from": 0.0})
+    w = LitterPatrol(cfg, 1, seed=1)
+    for _ in range(40):
+        w.observe()
+        w.step(Actions.hold(1, 20.0))
+    assert (w.events.kind >= cfg.n_kinds_known).any()
+    assert len(w.public_info()["refs"]) == cfg.n_kinds_known
+
+
+def test_river_litter_drifts_downstream(patrol_cfg):
+    cfg = patrol_cfg.model_copy(update={"river_litter_per_tick": 1.0, "overflow_per_tick": 0.0})
+    w = LitterPatrol(cfg, 1, seed=1)
+    for _ in range(3 * cfg.drift_every + 1):
+        w.observe()
+        w.step(Actions.hold(1, 20.0))
+    river = w.events.river_at[w.events.river_at >= 0]
+    assert river.max() >= 2 and river.min() == 0
+
+
+def test_check_messages():
+    msgs = LitterPatrol.check(Config(zone_min_alt_m=100.0, max_alt_m=60.0), 4)
+    assert any("zone_min_alt_m" in m for m in msgs)
+    with pytest.raises(ValueError):
+        Config(crew_delay=0)

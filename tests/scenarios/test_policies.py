@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from scenarios.drone_search import DroneSearch
+from scenarios.litter_patrol import LitterPatrol
+from scenarios.policies import fixed_detector, make_policy
+
+
+def test_fixed_detector_is_monotone_in_sim():
+    tok = np.zeros((3, 26), np.float32)
+    tok[:, -1] = [-1.0, 0.7, 1.0]
+    p = fixed_detector(tok)
+    assert p[0] < p[1] < p[2] and p[1] == pytest.approx(0.5)
+
+
+def test_make_policy_errors(search_cfg):
+    info = DroneSearch(search_cfg, 2, seed=0).public_info()
+    with pytest.raises(ValueError, match="choose one of"):
+        make_policy("nope", info, np.arange(2), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="for patrol worlds"):
+        make_policy("cyclic_tour", info, np.arange(2), np.random.default_rng(0))
+    with pytest.raises(TypeError, match="valid ones"):
+        make_policy("lawnmower", info, np.arange(2), np.random.default_rng(0), speed=3)
+
+
+def test_belief_fusion_raises_candidate_lowers_rest(search_cfg):
+    w = DroneSearch(search_cfg, 1, seed=0)
+    pol = make_policy("belief_greedy", w.public_info(), np.arange(1), np.random.default_rng(0))
+    obs = w.observe()
+    before = pol.belief[0].copy()
+    pol.act(obs, np.array([0.95], np.float32))
+    after = pol.belief[0]
+    r, c = obs.cells[0]
+    assert after[r, c] > before[r, c]
+    pr, pc = obs.pose[0, :2].astype(int)
+    other = (pr, pc) if (pr, pc) != (r, c) else (pr, pc + 1 if pc + 1 != c else pc - 1)
+    assert after[other] < before[other]
+    far = (0, 0) if max(abs(pr), abs(pc)) > 3 else (w.shape[0] - 1, w.shape[1] - 1)
+    assert after[far] == before[far]
+
+
+def test_search_merge_is_idempotent(search_cfg):
+    w = DroneSearch(search_cfg, 2, seed=0)
+    pol = make_policy("lawnmower", w.public_info(), np.arange(2), np.random.default_rng(0))
+    pol.act(w.observe(), np.array([0.99, 0.01], np.float32))
+    other = pol.belief[1].copy()
+    pol.merge(0, other)
+    once = pol.belief[0].copy()
+    pol.merge(0, other)
+    np.testing.assert_allclose(pol.belief[0], once, rtol=1e-5)
+
+
+def test_patrol_merge_takes_min_idleness(patrol_cfg):
+    w = LitterPatrol(patrol_cfg, 2, seed=0)
+    pol = make_policy("idleness_greedy", w.public_info(), np.arange(2), np.random.default_rng(0))
+    for _ in range(5):
+        obs = w.observe()
+        w.step(pol.act(obs, np.zeros(2, np.float32)))
+    pol.act(w.observe(), np.zeros(2, np.float32))
+    mine, theirs = pol.belief[0].copy(), pol.belief[1].copy()
+    pol.merge(0, theirs)
+    np.testing.assert_array_equal(pol.belief[0], np.minimum(mine, theirs))
+    assert (pol.belief >= 0).all()
+
+
+def test_lawnmower_tiles_for_many_drones(search_cfg):
+    w = DroneSearch(search_cfg, 64, seed=0)
+    pol = make_policy("lawnmower", w.public_info(), np.arange(64), np.random.default_rng(0))
+    ends = pol.path[np.arange(64), 0]
+    assert len({tuple(e) for e in ends.tolist()}) > 32  # drones get distinct tiles
