@@ -2,13 +2,14 @@
 
 Field-level rules live on each package's pydantic model; what is checked here crosses
 packages: the scenario's own `check(world_cfg, n_drones)` (drones versus free cells,
-camera footprint versus map), a topology versus the number of drones, and the policy name
-versus the scenario's policies. Each problem is a `(loc, message)` pair whose `loc` names
-the field to fix, like a pydantic error's, so it gets a file line in messages.
+camera footprint versus map), a topology versus the number of drones, and the policy and
+its parameters versus the scenario's policies. Each problem is a `(loc, message)` pair
+whose `loc` names the field to fix, like a pydantic error's, so it gets a file line.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -124,15 +125,30 @@ def _topology_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
 
 
 def _policy_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
-    """The policy must be one the scenarios package knows (if it publishes a list)."""
-    try:
-        from scenarios import policies
-    except ImportError:
-        return []
-    known = getattr(policies, "POLICIES", None)
-    if not isinstance(known, dict) or cfg.policy.name in known:
-        return []
-    return [(("policy", "name"), f"unknown policy {cfg.policy.name!r}; known: {sorted(known)}")]
+    """The policy must exist, suit the world's kind, and take the given params."""
+    from scenarios.policies import POLICIES  # {name: (mode, class)}
+
+    name, where = cfg.policy.name, ("policy",)
+    if name not in POLICIES:
+        close = difflib.get_close_matches(str(name), list(POLICIES), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return [((*where, "name"), f"unknown policy {name!r}; {hint}known: {sorted(POLICIES)}")]
+    mode, policy_cls = POLICIES[name]
+    default = POLICIES.get(default_policy(cfg.scenario))
+    if default is not None and default[0] != mode:
+        fits = sorted(k for k, (m, _) in POLICIES.items() if m == default[0])
+        msg = f"policy {name!r} is for {mode} worlds; {cfg.scenario} takes one of {fits}"
+        return [((*where, "name"), msg)]
+    valid = list(getattr(policy_cls, "params", {}))
+    problems: list[tuple[Loc, str]] = []
+    for key, value in cfg.policy.params.items():
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"valid: {', '.join(valid)}"
+            problems.append(((*where, "params", key), f"{name} has no parameter '{key}'; {hint}"))
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(((*where, "params", key), f"must be a number, got {value!r}"))
+    return problems
 
 
 def cross_checks(cfg: RunConfig) -> list[tuple[Loc, str]]:

@@ -109,6 +109,21 @@ def _walk(node: yaml.Node, loc: Loc, doc: YamlDoc, errors: list[str], stack: set
             _walk(item, (*loc, i), doc, errors, stack)
 
 
+def _syntax_message(exc: yaml.MarkedYAMLError, path: str) -> str:
+    """`FILE:LINE: YAML syntax error: ...` at the construct that is unfinished, if known.
+
+    For an unclosed bracket or quote the problem is only noticed where the file ends, so
+    the line where the construct started (the context) is the one to fix; the problem's
+    line is added in parentheses.
+    """
+    first = exc.context_mark or exc.problem_mark
+    line = f":{first.line + 1}" if first is not None else ""
+    what = ": ".join(s for s in (exc.context, exc.problem) if s)
+    if exc.context_mark and exc.problem_mark and exc.problem_mark.line != exc.context_mark.line:
+        what += f" (at line {exc.problem_mark.line + 1})"
+    return f"{path}{line}: YAML syntax error: {what}"
+
+
 def parse_yaml(text: str, path: str = "<string>") -> YamlDoc:
     """Parse one YAML document from `text`; `path` is only used in messages.
 
@@ -128,10 +143,7 @@ def parse_yaml(text: str, path: str = "<string>") -> YamlDoc:
         doc.data = loader.construct_document(node)
         return doc
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        what = " ".join(s for s in (exc.context, exc.problem) if s)
-        raise YamlLoadError([f"{path}{line}: YAML syntax error: {what}"]) from None
+        raise YamlLoadError([_syntax_message(exc, path)]) from None
     except yaml.YAMLError as exc:
         raise YamlLoadError([f"{path}: YAML error: {exc}"]) from None
     finally:

@@ -1,0 +1,94 @@
+"""JSON Schema of scenario files and the field reference in docs/scenarios.md."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from swarm.config import RunConfig, load_config
+from swarm.schema import markdown_tables, run_config_schema
+from swarm.yaml_lines import load_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    schema = run_config_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_schema_accepts_shipped_files(validator: jsonschema.Validator, path: Path) -> None:
+    errors = [e.message for e in validator.iter_errors(load_yaml(path).data)]
+    assert errors == []
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_schema_accepts_resolved_config(validator: jsonschema.Validator, path: Path) -> None:
+    """What a run writes as config.yaml (every default filled in) is a valid file too."""
+    data = load_config(path).model_dump(mode="json")
+    assert [e.message for e in validator.iter_errors(data)] == []
+    assert RunConfig.model_validate(data) == load_config(path)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"scenario": "drone_search", "drones": 0},
+        {"scenario": "drone_search", "world": {"widht": 5}},
+        {"scenario": "drone_search", "world": {"n_bins": 3}},  # a litter_patrol field
+        {"scenario": "nowhere"},
+        {"scenario": "drone_search", "teams": ["hive"]},
+        {"scenario": "drone_search", "seeds": 0},
+    ],
+)
+def test_schema_rejects_bad_data(validator: jsonschema.Validator, data: dict) -> None:
+    assert not validator.is_valid(data)
+
+
+def test_schema_is_discriminated_by_scenario() -> None:
+    schema = run_config_schema()
+    assert set(schema["discriminator"]["mapping"]) >= {"drone_search", "litter_patrol"}
+
+
+def test_schema_cli_prints_json() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "swarm.schema"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["title"] == "swarm scenario file"
+
+
+def _documented() -> dict[str, list[str]]:
+    """docs/scenarios.md: model path -> field names in the table after its marker."""
+    text = (ROOT / "docs" / "scenarios.md").read_text()
+    out: dict[str, list[str]] = {}
+    for block in re.split(r"<!-- model: ", text)[1:]:
+        path, _, rest = block.partition(" -->")
+        table = rest.split("\n\n", 2)[1] if rest.startswith("\n\n") else rest
+        out[path] = re.findall(r"^\| `([^`]+)` \|", table, flags=re.MULTILINE)
+    return out
+
+
+def test_docs_list_every_field_of_every_model() -> None:
+    documented = _documented()
+    generated = re.findall(r"<!-- model: (\S+) -->", markdown_tables())
+    assert set(documented) == set(generated), "rerun `python -m swarm.schema --markdown`"
+    for path, names in documented.items():
+        module, _, cls = path.rpartition(".")
+        model = getattr(importlib.import_module(module), cls)
+        assert names == list(model.model_fields), f"{path}: fields in docs/scenarios.md differ"

@@ -1,0 +1,104 @@
+"""`python -m swarm.validate`: ok lines, FILE:LINE errors, exit codes, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from swarm.validate import check_file, main
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = "scenario: drone_search\ndrones: 4\nworld: {height: 16, width: 16, max_alt_m: 60.0}\n"
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    texts = {
+        "good": GOOD,
+        "typo": GOOD + "dornes: 3\n",
+        "negative": GOOD.replace("height: 16", "height: -4"),
+        "crowded": GOOD.replace("drones: 4", "drones: 999"),
+        "footprint": GOOD.replace("max_alt_m: 60.0", "max_alt_m: 120.0").replace(": 16", ": 9"),
+        "malformed": "scenario: drone_search\nworld: {height: 16\n",
+    }
+    out = {}
+    for name, text in texts.items():
+        out[name] = tmp_path / f"{name}.yaml"
+        out[name].write_text(text)
+    out["missing"] = tmp_path / "missing.yaml"
+    return out
+
+
+def test_valid_file_prints_ok(files: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    assert main([str(files["good"])]) == 0
+    assert capsys.readouterr().out == f"{files['good']}: ok\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "field"),
+    [
+        ("typo", 4, "dornes"),
+        ("negative", 3, "world.height"),
+        ("crowded", 2, "drones"),
+        ("footprint", 3, "world.max_alt_m"),
+        ("malformed", 2, None),
+    ],
+)
+def test_bad_file_gives_file_line_field(
+    files: dict[str, Path], capsys: pytest.CaptureFixture, name: str, line: int, field: str | None
+) -> None:
+    assert main([str(files[name])]) == 1
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    prefix = f"{files[name]}:{line}: " + (f"{field}: " if field else "")
+    assert first.startswith(prefix), out
+    assert "Traceback" not in out
+
+
+def test_missing_file(files: dict[str, Path]) -> None:
+    (line,) = check_file(str(files["missing"]))
+    assert (
+        line
+        == f"{files['missing']}: file not found; check the path (scenario files live in scenarios/)"
+    )
+
+
+def test_cli_subprocess_mixed_files(files: dict[str, Path]) -> None:
+    """One real process over good, misspelled, malformed and missing files."""
+    names = ["good", "typo", "malformed", "missing"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "swarm.validate", *(str(files[n]) for n in names)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"{files['good']}: ok"
+    assert lines[1].startswith(f"{files['typo']}:4: dornes: unknown field 'dornes'")
+    assert "did you mean 'drones'?" in lines[1]
+    assert lines[2].startswith(f"{files['malformed']}:")
+    assert lines[3].startswith(f"{files['missing']}: file not found")
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_cli_subprocess_shipped_files_ok() -> None:
+    shipped = sorted(str(p) for p in (ROOT / "scenarios").glob("*.yaml"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "swarm.validate", *shipped],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == [f"{p}: ok" for p in shipped]
+
+
+def test_no_arguments_prints_usage(capsys: pytest.CaptureFixture) -> None:
+    assert main([]) == 2
+    assert "usage" in capsys.readouterr().out
