@@ -1,0 +1,145 @@
+"""Gossip rounds over a graph of brains: CHOCO-Gossip on compressed deltas, beliefs alongside.
+
+CHOCO-Gossip (Koloskova, Stich, Jaggi 2019). Every host keeps public copies x̂_j of the team's
+brains; each round brain i sends q_i = C(x_i − x̂_i) with the configured codec, every host that
+receives it adds q_i to x̂_i (the sender's own host too, on receipt), then each local brain
+moves x_i += γ Σ_j w_ij (x̂_j − x̂_i) with Metropolis–Hastings weights w_ij = 1/(1+max(d_i,d_j)).
+W is symmetric, so the update keeps the brains' mean whatever C does. Plain averaging of
+compressed values would drift; the public copies are what make compression safe. `exact`
+gossip is the same round with codec `none` and γ = 1, which gives x_i ← Σ_j w_ij x_j.
+
+The copies start at the common pretrained weights (every host knows them), so the first round
+already sends small differences. `radio` rebuilds the graph from drone positions each round;
+a drone's radio reaches every host in range, so there each brain's message goes to all hosts.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import torch
+
+from protocols.compression import decode_delta, get_codec
+from protocols.messages import Kind, Message
+from protocols.topology import mixing_matrix
+from swarm.exchange import BeliefCopies, Context, Exchange, Outgoing, message, team_graph
+
+__all__ = ["GossipExchange", "mixing_rows"]
+
+
+def mixing_rows(graph: nx.Graph, rows: np.ndarray) -> torch.Tensor:
+    """Sparse (len(rows), N) float32 rows of the Metropolis–Hastings matrix (each sums to 1)."""
+    w = mixing_matrix(graph)[rows]  # (K, N) float64, a few non-zeros per row
+    r, c = np.nonzero(w)
+    idx = torch.from_numpy(np.stack([r, c]).astype(np.int64))
+    vals = torch.from_numpy(w[r, c].astype(np.float32))
+    return torch.sparse_coo_tensor(idx, vals, w.shape, check_invariants=False).coalesce()
+
+
+class GossipExchange(Exchange):
+    """One phase per round: send q_i (and belief updates), receive, mix."""
+
+    phases = 1
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        p = ctx.protocol
+        self.exact = p.gossip == "exact"
+        self.step = 1.0 if self.exact else p.gossip_step
+        kind = "none" if self.exact else p.codec.kind
+        axes = ctx.bank.group_axes() if kind == "group" else None
+        # CHOCO needs no error feedback: what C drops stays in x_i − x̂_i for the next round.
+        self.codec = get_codec(
+            kind, fraction=p.codec.fraction, error_feedback=False, group_axes=axes
+        )
+        init = ctx.bank.export_weights(0)
+        self.names = sorted(init)
+        self.shapes = {k: init[k].shape for k in self.names}
+        sizes = [init[k].size for k in self.names]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)])
+        flat = np.concatenate([init[k].reshape(-1) for k in self.names]).astype(np.float32)
+        self.xhat = np.repeat(flat[None], ctx.plan.n_brains, 0)  # (N, P) public copies
+        belief = np.asarray(ctx.policy.belief, np.float32)
+        self.beliefs = BeliefCopies(np.zeros((ctx.plan.n_brains, *belief.shape[1:]), np.float32))
+        self.graph = team_graph(ctx)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _flat(self, named: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate([np.asarray(named[k], np.float32).reshape(-1) for k in self.names])
+
+    def _named(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            k: flat[self.offsets[n] : self.offsets[n + 1]].reshape(self.shapes[k])
+            for n, k in enumerate(self.names)
+        }
+
+    def _dests(self, brain: int) -> tuple[int, ...]:
+        """Hosts that need brain's messages: its own and its neighbours' (all, for radio)."""
+        plan = self.ctx.plan
+        if self.ctx.protocol.topology.kind == "radio":
+            return tuple(range(plan.n_hosts))
+        owners = {int(plan.brain_owner[brain])}
+        owners.update(int(plan.brain_owner[j]) for j in self.graph.neighbors(brain))
+        return tuple(sorted(owners))
+
+    # -- phases ---------------------------------------------------------------------------
+    def outgoing(self, round_idx: int, phase: int) -> list[Outgoing]:
+        ctx = self.ctx
+        if ctx.protocol.topology.kind == "radio":
+            self.graph = team_graph(ctx)
+        out = []
+        share = ctx.protocol.share_beliefs
+        for row, brain in enumerate(ctx.local.tolist()):
+            dests = self._dests(brain)
+            x = self._flat(ctx.bank.export_weights(row))
+            q = self.codec.encode(self._named(x - self.xhat[brain]))
+            body = {"base_round": round_idx, "scale": 1.0}
+            out.append(
+                Outgoing(dests, message(Kind.DELTA, brain, round_idx, body=body, tensors=q.tensors))
+            )
+            if share:
+                cells = self.beliefs.update_tensors(brain, ctx.policy.belief[row])
+                shape = list(self.beliefs.maps.shape[1:])
+                out.append(
+                    Outgoing(
+                        dests,
+                        message(
+                            Kind.BELIEF, brain, round_idx, body={"shape": shape}, tensors=cells
+                        ),
+                    )
+                )
+        return out
+
+    def expected(self, round_idx: int, phase: int) -> int:
+        per = 2 if self.ctx.protocol.share_beliefs else 1
+        me = self.ctx.host
+        return per * sum(me in self._dests(j) for j in range(self.ctx.plan.n_brains))
+
+    def apply(self, round_idx: int, phase: int, msgs: list[Message]) -> None:
+        for m in msgs:
+            if m.kind == Kind.DELTA:
+                self.xhat[m.sender] += self._flat(decode_delta(m.tensors))
+            elif m.kind == Kind.BELIEF:
+                self.beliefs.apply(m.sender, m.tensors)
+        self._mix()
+        if self.ctx.protocol.share_beliefs:
+            self._merge_beliefs()
+
+    def _mix(self) -> None:
+        """x_i += γ (Σ_j w_ij x̂_j − x̂_i) for the local brains (rows of W sum to 1)."""
+        ctx = self.ctx
+        if ctx.local.size == 0:
+            return
+        w = mixing_rows(self.graph, ctx.local)
+        xhat = torch.from_numpy(self.xhat)
+        mixed = torch.sparse.mm(w, xhat).numpy() - self.xhat[ctx.local]  # (K, P)
+        for row in range(ctx.local.size):
+            ctx.bank.apply_delta(row, self._named(self.step * mixed[row]))
+
+    def _merge_beliefs(self) -> None:
+        ctx = self.ctx
+        known = self.beliefs.known
+        for row, brain in enumerate(ctx.local.tolist()):
+            for j in sorted(self.graph.neighbors(brain)):
+                if known[j]:
+                    ctx.policy.merge(row, self.beliefs.maps[j])

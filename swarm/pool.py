@@ -1,0 +1,163 @@
+"""`HostPool`: brains sharded over host actors; the API the run loop calls (DESIGN §4).
+
+```python
+from swarm.raylife import start_ray, stop_ray      # embedded loopback-only, or join an address
+pool = HostPool(run_cfg, n_hosts=None, backend="ray")   # hosts start once per run
+pool.configure(team, seed, world.public_info(), world.token_spec, n_drones)
+actions = pool.act(obs)          # Actions of every drone: one fan-out + one ray.get per tick
+pool.exchange(round_idx)         # a knowledge round: hosts talk over ZeroMQ, not via the driver
+pool.probe_auc(tokens, labels)   # median detector AUC over the team's brains (float)
+pool.stats()                     # params_per_brain, brains, train_steps, cpu_seconds,
+                                 # messages_sent, wire_bytes (at the socket), rejected_messages
+pool.ray_info()                  # {"nodes": int, "hosts": int}
+pool.close()
+```
+
+`n_hosts=None` follows `hosts.agents_per_host` (`auto`: one host per CPU of the cluster).
+`backend="local"` runs the same `HostCore`s in this process over real sockets (tests, tiny
+runs); `"ray"` wraps each in a `num_cpus=1` actor, pinned by `hosts.resources` or spread
+over nodes. Per tick only numpy arrays cross the driver: each host gets its drones'
+observation and returns their actions; payloads between brains never touch the driver or
+the object store. A host that dies raises `HostDied`; the pool is then unusable, and the run
+loop saves what it completed. Counters in `stats()` are cumulative over the pool's life.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+
+from agents.pretrain import load_pretrained
+from protocols.codec import new_key
+from protocols.transport import CurveKeys
+from scenarios.base import Actions, Observation, TokenSpec
+from swarm.hostcalls import HostDied, LocalCalls, RayCalls
+from swarm.shard import model_for
+from swarm.teams import TeamPlan, make_plan
+
+__all__ = ["HostDied", "HostPool"]
+
+_SUMMED = (
+    "train_steps",
+    "cpu_seconds",
+    "messages_sent",
+    "messages_received",
+    "wire_bytes",
+    "rejected_messages",
+)
+
+
+class HostPool:
+    """Host actors (or in-process hosts) serving one run; see the module docstring."""
+
+    def __init__(self, run_cfg: Any, n_hosts: int | None = None, backend: str = "ray") -> None:
+        if backend not in ("ray", "local"):
+            raise ValueError(f"backend must be 'ray' or 'local', got {backend!r}")
+        self.cfg = run_cfg
+        run_id = f"{getattr(run_cfg, 'name', 'run')}-{uuid.uuid4().hex[:8]}"
+        key = new_key()  # signs every message of this run (HMAC-SHA256)
+        # security: curve also encrypts the sockets, with one key pair per run
+        curve = CurveKeys.generate() if run_cfg.protocol.security == "curve" else None
+        if backend == "ray":
+            self.calls: RayCalls | LocalCalls = RayCalls(run_cfg, n_hosts, run_id, key, curve)
+        else:
+            self.calls = LocalCalls(run_cfg, n_hosts or 2, run_id, key, curve)
+        self.n_hosts = self.calls.n_hosts
+        addresses = self.calls.all("address")
+        self.calls.all("connect", addresses)
+        self.plan: TeamPlan | None = None
+        self._positions: np.ndarray | None = None
+        self._init_cache: dict[str, dict[str, np.ndarray] | None] = {}
+
+    # -- missions -------------------------------------------------------------------------
+    def configure(
+        self,
+        team: str,
+        seed: int,
+        world_info: dict[str, Any],
+        token_spec: TokenSpec,
+        n_drones: int,
+    ) -> None:
+        """Fresh brains, policies and protocol sessions on every host for team × seed."""
+        topo = self.cfg.protocol.topology.kind
+        self.plan = make_plan(team, n_drones, self.n_hosts, topo)
+        init = self._pretrained(self.plan.model, token_spec)
+        self.calls.all("configure", self.plan, seed, world_info, token_spec, init)
+        self._positions = None
+
+    def _pretrained(self, size: str, spec: TokenSpec) -> Any:
+        """The cached pretrained checkpoint of the small or large model (loaded once)."""
+        if size not in self._init_cache:
+            model = self.cfg.model.small if size == "small" else self.cfg.large_model()
+            named = load_pretrained(model_for(model, spec))
+            self._init_cache[size] = self.calls.share(named)
+        return self._init_cache[size]
+
+    def _need_plan(self) -> TeamPlan:
+        if self.plan is None:
+            raise RuntimeError("call pool.configure(team, seed, ...) before act/exchange/probe")
+        return self.plan
+
+    def act(self, obs: Observation) -> Actions:
+        """Actions for all drones of `obs` (drone order), one fan-out to the hosts."""
+        plan = self._need_plan()
+        if len(obs) != plan.n_drones:
+            raise ValueError(
+                f"observation has {len(obs)} drones but team {plan.team!r} was configured "
+                f"for {plan.n_drones}; configure with the world's n_drones"
+            )
+        self._positions = np.asarray(obs.pose[:, :2], np.float32)
+        shards = [obs.select(ids) for ids in plan.drone_shards]
+        # central: the centre host blocks until the others' OBS uploads arrive, so it goes last
+        order = list(range(self.n_hosts))
+        if plan.sharing == "central":
+            order = [h for h in order if h != plan.centre_host] + [plan.centre_host]
+        results = self.calls.each("act", [(shards[h],) for h in range(self.n_hosts)], order)
+        ids = np.concatenate([r[0] for r in results if r[1] is not None])
+        parts = [r[1] for r in results if r[1] is not None]
+        joined = Actions.concat(parts)
+        if not np.array_equal(ids, np.arange(plan.n_drones)):
+            inv = np.argsort(ids)
+            joined = Actions(joined.move[inv], joined.altitude[inv], joined.flag[inv])
+        return joined
+
+    def exchange(self, round_idx: int) -> None:
+        """One knowledge round: per phase every host sends, then every host receives."""
+        self._need_plan()
+        phases = max(self.calls.all("phases"))
+        for phase in range(phases):
+            self.calls.all("exchange_send", round_idx, phase, self._positions)
+            self.calls.all("exchange_recv", round_idx, phase)
+
+    def probe_auc(self, tokens: np.ndarray, labels: np.ndarray) -> float:
+        """Median detector AUC over the team's brains; tokens (M, input_dim), labels (M,)."""
+        self._need_plan()
+        aucs = [a for host in self.calls.all("probe_aucs", tokens, labels) for a in host]
+        return float(np.median(aucs))
+
+    # -- accounting -----------------------------------------------------------------------
+    def stats(self) -> dict[str, float]:
+        """Cumulative cost counters summed over hosts; params_per_brain is the largest."""
+        rows = self.calls.all("stats")
+        out = {k: float(sum(r[k] for r in rows)) for k in _SUMMED}
+        if isinstance(self.calls, LocalCalls):  # one process: its CPU time is counted once
+            out["cpu_seconds"] = max(r["cpu_seconds"] for r in rows)
+        out["params_per_brain"] = max(r["params_per_brain"] for r in rows)
+        out["brains"] = float(sum(r["brains"] for r in rows))
+        return out
+
+    def ray_info(self) -> dict[str, int]:
+        """Nodes of the Ray cluster (1 for the local backend) and host count."""
+        return {"nodes": self.calls.nodes(), "hosts": self.n_hosts}
+
+    def close(self) -> None:
+        """Close every host's sockets and end the actors (idempotent)."""
+        self.calls.close()
+
+    def __enter__(self) -> HostPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

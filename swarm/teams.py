@@ -1,0 +1,91 @@
+"""Teams (DESIGN §7): how many brains a team has, which model, where they live, how they share.
+
+A `TeamPlan` is computed once per team × seed on the driver and sent to every host, so all
+hosts agree on who owns which drone and brain without talking. It is a pure function of the
+team name, the drone count and the host count: easy to test, identical on every host.
+
+| team | drones | brains | model | sharing |
+|---|---|---|---|---|
+| `swarm` | N | N, sharded | small | `gossip` (graph topologies) or `hub` (`star`, `dynamic`) |
+| `isolated` | N | N, sharded | small | `none` |
+| `single_large` | 1 | 1 on host 0 | large | `none` |
+| `central` | N | 1 shared-weight model on host 0 | large | `central` (raw OBS upload) |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["TEAMS", "Sharing", "TeamPlan", "make_plan", "split_even", "team_drones"]
+
+TEAMS = ("swarm", "isolated", "single_large", "central")
+Sharing = Literal["gossip", "hub", "none", "central"]
+HUB_TOPOLOGIES = ("star", "dynamic")
+
+
+def split_even(n: int, parts: int) -> list[np.ndarray]:
+    """Split ids 0..n-1 into `parts` contiguous shards whose sizes differ by at most one."""
+    if parts < 1:
+        raise ValueError(f"need at least one host, got {parts}")
+    return [np.asarray(s, dtype=np.int64) for s in np.array_split(np.arange(n), parts)]
+
+
+@dataclass(frozen=True)
+class TeamPlan:
+    """Where a team's drones and brains live.
+
+    `drone_shards[h]`: global drone ids whose observations host h receives (drone order).
+    `brain_owner[b]`: host holding brain b. For `central` there is one brain slot per drone
+    (recurrent states of one shared-weight model) and all live on `centre_host`.
+    """
+
+    team: str
+    n_drones: int
+    n_hosts: int
+    model: Literal["small", "large"]
+    shared: bool
+    sharing: Sharing
+    drone_shards: list[np.ndarray]
+    brain_owner: np.ndarray
+    centre_host: int = 0
+    topology: str = field(default="none")
+
+    @property
+    def n_brains(self) -> int:
+        """Brain slots in the team (recurrent states for `central`)."""
+        return int(self.brain_owner.size)
+
+    def brains_on(self, host: int) -> np.ndarray:
+        """Global ids of the brains host `host` holds, ascending. Shape (K,)."""
+        return np.flatnonzero(self.brain_owner == host)
+
+
+def team_drones(team: str, n: int) -> int:
+    """Drones a team flies in a world of the run's `n` drones: 1 for `single_large`, else n."""
+    if team not in TEAMS:
+        raise ValueError(f"unknown team {team!r}: choose one of {', '.join(TEAMS)}")
+    return 1 if team == "single_large" else n
+
+
+def make_plan(team: str, n_drones: int, n_hosts: int, topology: str = "ring") -> TeamPlan:
+    """Plan `team` for a world of `n_drones` drones (see `team_drones`)."""
+    if n_drones < 1 or team_drones(team, n_drones) != n_drones:
+        raise ValueError(
+            f"team {team!r} cannot fly n_drones={n_drones}: create its world with "
+            f"n_drones=swarm.teams.team_drones(team, N) (1 for single_large)"
+        )
+    if team == "single_large":
+        shards = [np.arange(1 if h == 0 else 0, dtype=np.int64) for h in range(n_hosts)]
+        return TeamPlan(team, 1, n_hosts, "large", False, "none", shards, np.zeros(1, np.int64))
+    shards = split_even(n_drones, n_hosts)
+    owner = np.concatenate([np.full(s.size, h, np.int64) for h, s in enumerate(shards)])
+    if team == "central":
+        owner = np.zeros(n_drones, np.int64)
+        return TeamPlan(team, n_drones, n_hosts, "large", True, "central", shards, owner)
+    if team == "isolated":
+        return TeamPlan(team, n_drones, n_hosts, "small", False, "none", shards, owner)
+    sharing: Sharing = "hub" if topology in HUB_TOPOLOGIES else "gossip"
+    return TeamPlan(team, n_drones, n_hosts, "small", False, sharing, shards, owner, 0, topology)

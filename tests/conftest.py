@@ -1,0 +1,84 @@
+"""Shared fixtures: one embedded Ray per test session, started only by tests that ask for it.
+
+`ray_session` starts a loopback-only Ray the first time a test needs it (~4 s) and keeps it for
+the rest of the session. A test that needs its own Ray (the multi-node cluster test) shuts it
+down first; the next test that asks for `ray_session` starts it again, so both kinds of test
+work in one pytest run, in any order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+
+@pytest.fixture(scope="session")
+def _ray_teardown() -> Iterator[None]:
+    """Shut down whatever Ray the session left running, once, at the end."""
+    yield
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+@pytest.fixture
+def ray_session(_ray_teardown: None) -> Iterator[None]:
+    """An embedded 2-CPU Ray on 127.0.0.1, shared by the tests of a session."""
+    import ray
+
+    from swarm.raylife import start_ray
+
+    if not ray.is_initialized():
+        start_ray(num_cpus=2)
+    yield
+
+
+@pytest.fixture
+def no_ray() -> Iterator[None]:
+    """Ray shut down for a test that starts its own (e.g. a multi-node `Cluster`)."""
+    import ray
+
+    from swarm.raylife import stop_ray
+
+    stop_ray()
+    if ray.is_initialized():
+        ray.shutdown()
+    yield
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+TINY_RUN = {
+    "scenario": "drone_search",
+    "seeds": 1,
+    "drones": 4,
+    "world": {"height": 16, "width": 16, "horizon": 40, "n_distractors": 4, "probe_size": 64},
+    "model": {
+        "small": {"d_model": 16, "n_layers": 1, "n_channels": 4, "ffn_groups": 4, "ffn_active": 1}
+    },
+    "learner": {"learn_every": 2, "window": 16},
+    "protocol": {"sync_every": 5, "topology": {"kind": "ring"}},
+}
+
+
+@pytest.fixture
+def tiny_cfg():
+    """Factory of a small validated RunConfig: `tiny_cfg(drones=6, protocol={...})`.
+
+    Top-level keys replace TINY_RUN's; `protocol` is merged one level deep.
+    """
+    from swarm.config import RunConfig
+
+    def make(**over):
+        data = {**TINY_RUN, **over}
+        if "protocol" in over:
+            data["protocol"] = {**TINY_RUN["protocol"], **over["protocol"]}
+        return RunConfig.model_validate(data)
+
+    return make
