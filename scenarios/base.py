@@ -138,6 +138,17 @@ class Drone(CellAgent):
         self.i = i
 
     @property
+    def cell(self):
+        """The grid cell, brought up to date with the position arrays on first look."""
+        if self.model._dirty and not self.model._syncing:
+            self.model.sync_agents()
+        return self._mesa_cell
+
+    @cell.setter
+    def cell(self, cell) -> None:
+        CellAgent.cell.fset(self, cell)
+
+    @property
     def altitude(self) -> float:
         return float(self.model.bodies.alt[self.i])
 
@@ -157,7 +168,8 @@ class Scenario(mesa.Model):
        In `__init__` call `super().__init__(cfg, n_drones, seed)`: it validates, seeds
        `self.streams` (independent numpy generators per purpose: terrain, truth, sensor, ...),
        builds the Mesa grid (`self.grid`, an `OrthogonalMooreGrid`), the drone bodies
-       (`self.bodies`: positions, altitude, battery as arrays) and one `Drone` agent each. Then
+       (`self.bodies`: positions, altitude, battery as arrays) and one `Drone` agent each
+       (call `self.mark_moved()` after moving bodies; agents resync when looked at). Then
        build your maps (plain `(H, W)` numpy arrays) and hidden truth. Never store truth in
        anything `observe()` or `public_info()` returns.
     3. **token_spec / observe.** Tokens follow docs/architecture.md §1 (`build_tokens`); the
@@ -193,26 +205,41 @@ class Scenario(mesa.Model):
             k: np.random.default_rng(s) for k, s in zip(self.stream_names, seqs, strict=True)
         }
         self.shape = (int(cfg.height), int(cfg.width))
-        self.grid = OrthogonalMooreGrid(self.shape, torus=False, random=self.random)
+        self._grid = OrthogonalMooreGrid(self.shape, torus=False, random=self.random)
+        self._dirty = self._syncing = False
         self.tick = 0
         self.done = False
         self._labels: list[tuple[np.ndarray, ...]] = []
+
+    @property
+    def grid(self) -> OrthogonalMooreGrid:
+        """The Mesa grid, with every drone agent on its current cell."""
+        if self._dirty:
+            self.sync_agents()
+        return self._grid
 
     def _make_bodies(self, pos: np.ndarray, alt: float) -> None:
         """Create the drone arrays and their Mesa agents at `pos` (N, 2)."""
         self.bodies = DroneBodies(pos, alt, self.cfg, self.shape)
         self.drones = [Drone(self, i) for i in range(self.n_drones)]
         for d, (r, c) in zip(self.drones, pos.tolist(), strict=True):
-            d.cell = self.grid[(r, c)]
+            d.cell = self._grid[(r, c)]
         self._synced = pos.copy()
 
+    def mark_moved(self) -> None:
+        """Positions changed: Mesa views resync lazily, when someone looks at them (moving
+        1000 Mesa agents costs more than the whole vectorised tick)."""
+        self._dirty = True
+
     def sync_agents(self) -> None:
-        """Move the Mesa agents of drones whose cell changed (cheap: only the movers)."""
+        """Move the Mesa agents of drones whose cell changed (only the movers)."""
+        self._syncing = True
         pos = self.bodies.pos
         moved = np.flatnonzero((pos != self._synced).any(axis=1))
         for i in moved.tolist():
-            self.drones[i].cell = self.grid[(int(pos[i, 0]), int(pos[i, 1]))]
+            self.drones[i].cell = self._grid[(int(pos[i, 0]), int(pos[i, 1]))]
         self._synced[moved] = pos[moved]
+        self._dirty = self._syncing = False
 
     def queue_labels(self, drone: np.ndarray, tick: np.ndarray, value: np.ndarray, due: int):
         """Deliver labels (drone d's token of tick t was a true/false positive) at tick `due`."""

@@ -188,7 +188,7 @@ class DroneSearch(Scenario):
         climbed = b.climb_toward(target, np.float32(cfg.min_alt_m), b.alive)
         b.drain(metres, climbed, b.alive)
         self._finish_inspections()
-        self.sync_agents()
+        self.mark_moved()
         self.tick += 1
         all_found = not np.isnan(self.found_tick).any()
         self.done = all_found or self.tick >= cfg.horizon or not b.alive.any()

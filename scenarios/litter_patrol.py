@@ -213,7 +213,7 @@ class LitterPatrol(Scenario):
         self._take_reports(actions.flag & free & (b.alt > 0))
         self._world_events()
         self._crew_answers()
-        self.sync_agents()
+        self.mark_moved()
         self.tick += 1
         self.done = self.tick >= cfg.horizon
 

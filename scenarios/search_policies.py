@@ -62,13 +62,13 @@ class SearchPolicy(Policy):
         look = ~obs.busy
         neg = look[k] & (flat != cand[k])
         lo = self.lo.reshape(self.k, h * w)
-        lo[k[neg], flat[neg]] += np.float32(np.log(self.p["miss_prob"]))
+        kn, fn = k[neg], flat[neg]  # within one drone's footprint each cell appears once
+        lo[kn, fn] = np.maximum(lo[kn, fn] + np.float32(np.log(self.p["miss_prob"])), -_PIN)
         lr = np.clip(_logit(p), -self.p["max_lr"], self.p["max_lr"]).astype(np.float32)
         idx = np.flatnonzero(look)
-        lo[idx, cand[idx]] += lr[idx]
+        lo[idx, cand[idx]] = np.clip(lo[idx, cand[idx]] + lr[idx], -_PIN, _PIN)
         for d, cell, v in self._labelled_cells(obs):
             lo[d, cell] = _PIN if v > 0.5 else -_PIN
-        np.clip(lo, -_PIN, _PIN, out=lo)
 
     def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
         """Flag when the detector is confident and the cell is not known to be empty."""

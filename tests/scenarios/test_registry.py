@@ -28,3 +28,17 @@ def test_every_registered_world_runs(name):
         assert set(world.tick_metrics()) and all(np.isfinite(list(world.metrics().values())))
     assert world.tick == 12
     assert sorted(world.grid.all_cells.agents, key=lambda a: a.i)[0].i == 0
+
+
+def test_mesa_agents_follow_the_arrays():
+    cls = REGISTRY["drone_search"]
+    world = cls(cls.Config(height=24, width=24, horizon=12), n_drones=6, seed=1)
+    info = world.public_info()
+    pol = make_policy("levy", info, np.arange(6), np.random.default_rng(0))
+    for _ in range(6):
+        obs = world.observe()
+        world.step(pol.act(obs, np.zeros(6, np.float32)))
+    for d in world.drones:
+        assert d.cell.coordinate == tuple(world.bodies.pos[d.i].tolist())
+        assert d in world.grid[d.cell.coordinate].agents
+    assert sum(len(c.agents) for c in world.grid.all_cells) == 6
