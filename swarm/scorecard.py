@@ -43,7 +43,14 @@ COST_KEYS = (
 #: Cost counters that add up over seeds (the others are the same for every seed).
 _ADDITIVE = ("train_steps", "cpu_seconds", "messages_sent", "wire_bytes", "rejected_messages")
 #: Cost columns of the console table (results.json holds all of COST_KEYS).
-_TABLE_COST = ("params_per_brain", "brains", "train_steps", "cpu_seconds", "wire_bytes")
+_TABLE_COST = (
+    "params_per_brain",
+    "brains",
+    "train_steps",
+    "cpu_seconds",
+    "messages_sent",
+    "wire_bytes",
+)
 #: Keys that measure time rather than outcome: excluded when comparing runs for determinism.
 TIME_KEYS = ("cpu_seconds", "wall_seconds")
 #: The metrics shown in the console table per scenario; results.json holds all of them.
@@ -150,35 +157,41 @@ def survival_curve(
 
 
 def table(results: Mapping, metrics: Sequence[str] | None = None) -> Table:
-    """The console scorecard: one row per team, `median [lo, hi]` per metric, then the cost.
+    """The console scorecard: one column per team; a row per metric, then the cost rows.
 
-    `results` is the `results.json` document (see `swarm.outputs`). `metrics` defaults to the
-    scenario's headline metrics that appear in the results.
+    Metric cells are `median [lo, hi]` over seeds (`found`: the success rate); cost cells are
+    totals over seeds (sizes as they are). `results` is the `results.json` document (see
+    `swarm.outputs`); `metrics` defaults to the scenario's headline metrics present in it.
+    Teams are columns so the table stays narrow whatever the number of metrics.
     """
     teams: Mapping = results.get("teams", {})
     if metrics is None:
         wanted = HEADLINE_METRICS.get(results.get("scenario", ""), ())
         present = {m for t in teams.values() for m in t.get("summary", {})}
         metrics = [m for m in wanted if m in present] or sorted(present - set(COST_KEYS))[:6]
-    tab = Table(title=f"scorecard: {results.get('name', '')} ({results.get('scenario', '')})")
-    tab.add_column("team", style="bold")
-    tab.add_column("seeds", justify="right")
+    tab = Table(
+        title=f"scorecard: {results.get('name', '')} ({results.get('scenario', '')})",
+        caption="metrics: median [95% interval] over seeds; cost: totals over seeds",
+    )
+    tab.add_column("metric", style="bold")
+    for name in teams:
+        tab.add_column(name, justify="right")
+    tab.add_row("seeds", *[str(len(t.get("runs", []))) for t in teams.values()])
     for m in metrics:
-        tab.add_column(m, justify="right")
+        label = f"{m} (rate)" if m == "found" else m
+        tab.add_row(label, *[_fmt_summary(t.get("summary", {}).get(m), m) for t in teams.values()])
+    tab.add_section()
     for key in _TABLE_COST:
-        tab.add_column(key, justify="right", style="dim")
-    for name, team in teams.items():
-        summ = team.get("summary", {})
-        cells = [name, str(len(team.get("runs", [])))]
-        cells += [_fmt_summary(summ.get(m)) for m in metrics]
-        cells += [_fmt_number(team.get(k)) for k in _TABLE_COST]
-        tab.add_row(*cells)
+        label = f"{key} (total)" if key in _ADDITIVE else key
+        tab.add_row(label, *[_fmt_number(t.get(key)) for t in teams.values()], style="dim")
     return tab
 
 
-def _fmt_summary(s: Mapping | None) -> str:
+def _fmt_summary(s: Mapping | None, metric: str = "") -> str:
     if not s or s.get("median") is None:
         return "-"
+    if metric == "found":
+        return f"{s['mean']:.2f}"
     if s["n"] == 1 or s["lo"] == s["hi"]:
         return _fmt_number(s["median"])
     return f"{_fmt_number(s['median'])} [{_fmt_number(s['lo'])}, {_fmt_number(s['hi'])}]"
@@ -190,9 +203,12 @@ def _fmt_number(x: float | int | None) -> str:
     x = float(x)
     if not math.isfinite(x):
         return str(x)
-    if x == int(x) and abs(x) < 1e15:
-        return f"{int(x):,}"
-    return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if abs(x) >= scale:
+            return f"{x / (scale if suffix != 'k' else 1e3):.3g}{suffix}"
+    if x == int(x):
+        return f"{int(x)}"
+    return f"{x:.3g}"
 
 
 def _is_number(x: object) -> bool:

@@ -100,5 +100,8 @@ def test_table_renders_teams_and_headline_metrics():
     text = console.export_text()
     assert "swarm" in text and "isolated" in text
     assert "coverage" in text and "found" in text
-    assert "4,242" in text and "123,456" in text
-    assert "0.6 [0.505, 0.695]" in text
+    assert "4242" in text and "123k" in text
+    assert "0.6 [0.505, 0.695]" in text  # coverage of swarm
+    assert "0.50" in text  # found: success rate 1 of 2
+    header = next(line for line in text.splitlines() if "swarm" in line)
+    assert header.index("swarm") < header.index("isolated")  # teams are columns
