@@ -128,10 +128,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"baseline (per-agent Mesa loop, 64x64): N=16 {base[16]:,.0f}  N=64 {base[64]:,.0f}")
     print(f"{'map':>7} {'N':>5} {'agent-steps/s':>14} {'x naive':>8}")
     for r in rows:
-        m = f"{r['map']}x{r['map']}"
-        print(
-            f"{m:>7} {r['drones']:>5} {r['agent_steps_per_s']:>14,.0f} {r['vs_naive_mesa_n16']:>8.1f}"
-        )
+        m, rate = f"{r['map']}x{r['map']}", r["agent_steps_per_s"]
+        print(f"{m:>7} {r['drones']:>5} {rate:>14,.0f} {r['vs_naive_mesa_n16']:>8.1f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2))
     return out
