@@ -100,7 +100,14 @@ def encode(message: Message, key: bytes) -> list[bytes | memoryview]:
     manifest = [t.manifest_entry() for t in message.tensors]
     buffers = [memoryview(b).cast("B") for t in message.tensors for _, _, b in t.parts]
     frame0 = MAGIC + bytes(PROTOCOL_VERSION)
-    signed = [_pack(header), _pack(manifest), *buffers]
+    try:
+        packed = [_pack(header), _pack(manifest)]
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValueError(
+            f"message body must hold only msgpack-native values (int, float, str, bytes, list, "
+            f"dict); convert numpy scalars with .item() and arrays to tensors ({e})"
+        ) from None
+    signed = [*packed, *buffers]
     return [frame0, _mac(key, frame0, signed), *signed]
 
 

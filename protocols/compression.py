@@ -240,6 +240,7 @@ class Codec:
         self.group_fraction = fraction if name == "group" and fraction < 1.0 else None
         self.tol = tol
         self.residual: dict[str, np.ndarray] = {}
+        self._kept: tuple[np.ndarray, np.ndarray] | None = None  # last top-k (indices, values)
 
     def reset(self) -> None:
         """Forget the error-feedback residuals (e.g. after a full weight sync)."""
@@ -254,9 +255,19 @@ class Codec:
                 x = x + self.residual[name]
             t = self._encode_one(name, x)
             if self.error_feedback:
-                self.residual[name] = x - decode_tensor(t)
+                self.residual[name] = self._unsent(x, t)
             tensors.append(t)
         return EncodedDelta(tuple(tensors))
+
+    def _unsent(self, x: np.ndarray, t: EncodedTensor) -> np.ndarray:
+        """x minus what t carries; for top-k, from the kept indices (no varint round trip)."""
+        if self._kept is None:
+            return x - decode_tensor(t)
+        idx, sent = self._kept
+        self._kept = None
+        rest = x.copy().reshape(-1)
+        rest[idx] -= sent
+        return rest.reshape(x.shape)
 
     def _encode_one(self, name: str, x: np.ndarray) -> EncodedTensor:
         shape = tuple(int(s) for s in x.shape)
@@ -274,6 +285,7 @@ class Codec:
             idx = _topk_indices(flat, self.fraction)
             index = ("index", "varint", encode_indices(idx))
             if self.name == "topk":
+                self._kept = (idx, flat[idx])
                 return EncodedTensor(
                     name,
                     "topk",
@@ -282,6 +294,7 @@ class Codec:
                     (index, ("values", "float32", _raw(flat[idx]))),
                 )
             q, scale = _int8(flat[idx])
+            self._kept = (idx, q.astype(np.float32) * np.float32(scale))
             meta = {"count": idx.size, "scale": scale}
             return EncodedTensor(
                 name, "topk_int8", shape, meta, (index, ("values", "int8", _raw(q)))

@@ -36,6 +36,9 @@ class TopologyConfig(BaseModel):
     heartbeat_timeout: int = Field(
         3, ge=1, description="dynamic: silent heartbeats before failover"
     )
+    hysteresis: float = Field(
+        0.05, ge=0, description="dynamic: competence margin a challenger needs to unseat the hub"
+    )
 
 
 class CodecConfig(BaseModel):
@@ -66,3 +69,6 @@ class ProtocolConfig(BaseModel):
     share_beliefs: bool = True
     security: Literal["hmac", "curve"] = "hmac"
     max_message_bytes: int = Field(64 * 2**20, ge=1024)
+    replay_window: int = Field(
+        1024, ge=1, description="sequence numbers behind a sender's highest still accepted once"
+    )

@@ -179,3 +179,5 @@ def test_reasons_are_listed_and_keys_required():
     assert len(set(REJECT_REASONS)) == len(REJECT_REASONS)
     with pytest.raises(ValueError, match="new_key"):
         encode(_message(), b"")
+    with pytest.raises(ValueError, match=r"\.item\(\)"):
+        Session("run", 1, KEY).encode(Kind.HEARTBEAT, body={"competence": np.float32(0.5)})
