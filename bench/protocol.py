@@ -155,7 +155,7 @@ def bench_transport(reps: int) -> dict:
             Kind.DELTA, tensors=get_codec("none").encode(named).tensors
         )
         nbytes = sum(memoryview(f).nbytes for f in frames)
-        n = max(10, reps * 10_000_000 // size)
+        n = max(30, reps * 10_000_000 // size)  # enough messages to pipeline
         raw = [nbytes * n / MB / _raw(frames, n) for _ in range(3)]
         ours = [nbytes * n / MB / _ours(named, n) for _ in range(3)]
         r, o = float(np.median(raw)), float(np.median(ours))
