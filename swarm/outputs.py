@@ -46,6 +46,7 @@ from swarm.scorecard import cost_totals, summarize_runs
 __all__ = ["SCHEMA_VERSION", "RunOutputs", "atomic_write_json", "run_dir_name", "team_entry"]
 
 SCHEMA_VERSION = 1
+_KEYS = ("team", "seed", "tick")  # the CSV's leading columns
 
 
 def run_dir_name(name: str, when: dt.datetime | None = None) -> str:
@@ -145,8 +146,10 @@ class RunOutputs:
         """Append one per-tick row (every `csv_every` ticks, and always the `last` one)."""
         if tick % self.csv_every and not last:
             return
+        # the run's own keys win: a world that also reports its tick says the same number
+        row = {k: v for k, v in row.items() if k not in _KEYS}
         if self._csv_fields is None:
-            self._csv_fields = ["team", "seed", "tick", *row.keys()]
+            self._csv_fields = [*_KEYS, *row.keys()]
             self._csv_file = self.csv_path.open("w", newline="")
             csv.writer(self._csv_file).writerow(self._csv_fields)
         extra = set(row) - set(self._csv_fields)
@@ -155,7 +158,7 @@ class RunOutputs:
                 f"tick_metrics gained columns {sorted(extra)} after the CSV header was written; "
                 "a scenario's tick_metrics() must return the same keys every tick"
             )
-        vals = {"team": team, "seed": seed, "tick": tick, **row}
+        vals = {**row, "team": team, "seed": seed, "tick": tick}
         csv.writer(self._csv_file).writerow([_csv_cell(vals.get(k, "")) for k in self._csv_fields])
 
     def record(self, team: str, run: dict[str, Any]) -> None:

@@ -62,6 +62,8 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
         "detection_latency",
         "precision",
         "recall",
+        "altitude_violations",
+        "nofly_violations",
         "auc",
     ),
 }

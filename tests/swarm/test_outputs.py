@@ -91,7 +91,8 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
 def test_csv_rows_and_csv_every(tmp_path):
     out = _outputs(tmp_path, csv_every=2)
     for tick in range(1, 6):
-        out.tick("swarm", 0, tick, {"coverage": tick / 10, "found": False}, last=tick == 5)
+        row = {"tick": float(tick), "coverage": tick / 10, "found": False}  # a world's own tick
+        out.tick("swarm", 0, tick, row, last=tick == 5)
     out.finish("complete")
     rows = list(csv.DictReader(out.csv_path.open()))
     assert [int(r["tick"]) for r in rows] == [2, 4, 5]  # every 2nd, and the last
