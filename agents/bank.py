@@ -64,6 +64,7 @@ class BrainBank:
         self.state = init_state(model_cfg, k)  # (K, L, S): one stream per brain
         self.buffer = RingBuffer(k, learner_cfg.window, model_cfg.input_dim, self.state.shape[1:])
         self._last_learn: int | None = None
+        self._from_checkpoint = init is not None
         self._gen = torch.Generator().manual_seed(seed + 7919)
 
     # -- construction -------------------------------------------------------------------
@@ -151,9 +152,12 @@ class BrainBank:
         return self.buffer.label(b, t, v.float())
 
     def _noise(self) -> Tensor | None:
-        """(P,) exploration std, annealed per optimiser step."""
-        std = self.cfg.select_noise * self.cfg.select_noise_decay**self.opt.steps
-        return std if self.cfg.select_noise > 0 else None
+        """(P,) exploration std, annealed per optimiser step. Brains built from a checkpoint
+        start targeted (no noise): their selector already learned, and noise there would route
+        the training pass differently from the acting pass."""
+        if self.cfg.select_noise == 0 or self._from_checkpoint:
+            return None
+        return self.cfg.select_noise * self.cfg.select_noise_decay**self.opt.steps
 
     def learn(self, tick: int) -> int:
         """One batched optimiser step on all buffers if `learn_every` ticks have passed.
@@ -179,13 +183,13 @@ class BrainBank:
         )
         flat = {n: o.reshape(self.k, *o.shape[2:]) for n, o in out.items()}
         loss = stream_losses(flat, tokens, labels, lc.pos_weight, lc.ssl_weight)
-        task = dict(
-            zip(
-                params,
-                torch.autograd.grad(loss.sum() / (self.k // self.n_sets), list(params.values())),
-                strict=True,
-            )
-        )
+        raw = torch.autograd.grad(
+            loss.sum() / (self.k // self.n_sets), list(params.values()), allow_unused=True
+        )  # heads without a loss term (e.g. "next" at ssl_weight 0) get no gradient
+        task = {
+            n: torch.zeros_like(p) if g is None else g
+            for (n, p), g in zip(params.items(), raw, strict=True)
+        }
         grads = task
         if lc.ewc_weight > 0:
             ewc = self.ewc.grad(self.params)

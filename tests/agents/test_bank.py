@@ -1,0 +1,131 @@
+"""BrainBank: equal to K separate YanModels, independent per brain, weights in and out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents.bank import BrainBank
+from agents.config import LearnerConfig, YanConfig
+from agents.yan import YanModel
+
+torch.set_num_threads(1)
+CFG = YanConfig(chunk_size=8)
+LC = LearnerConfig(learn_every=2, window=16)
+
+
+def _model_of(bank: BrainBank, i: int) -> YanModel:
+    m = YanModel(CFG)
+    state = {n: torch.from_numpy(v) for n, v in bank.export_weights(i).items()}
+    for n, b in bank.buffers.items():
+        state[n] = b[i if not bank.shared else 0]
+    m.load_state_dict(state)
+    return m
+
+
+def test_act_equals_separate_models() -> None:
+    k = 3
+    bank = BrainBank(CFG, LC, k=k, seed=4)
+    models = [_model_of(bank, i) for i in range(k)]
+    states = [m.init_state(1) for m in models]
+    rng = np.random.default_rng(0)
+    for t in range(12):
+        tok = rng.standard_normal((k, CFG.input_dim)).astype(np.float32)
+        out = bank.act(tok, t)
+        for i, m in enumerate(models):
+            with torch.no_grad():
+                y, states[i] = m.step(torch.from_numpy(tok[i : i + 1]), states[i])
+            assert abs(out["detect"][i] - y["detect"][0, 0].item()) <= 1e-5
+    assert out["detect"].shape == (k,) and out["detect"].dtype == np.float32
+
+
+def test_learn_equals_separate_steps_and_brains_are_independent() -> None:
+    """A batched learning step changes brain i exactly as brain i's own data says."""
+    k = 2
+    rng = np.random.default_rng(1)
+    toks = rng.standard_normal((8, k, CFG.input_dim)).astype(np.float32)
+    results = []
+    for variant in ("both", "alone"):
+        bank = BrainBank(CFG, LC, k=k, seed=9)
+        for t in range(8):
+            tok = toks[t].copy()
+            if variant == "alone":
+                tok[1] = 0.0  # brain 1 sees different data; brain 0 must not notice
+            bank.act(tok, t)
+            bank.label([0, 1], [t, t], [t % 2, 1 - t % 2])
+            bank.learn(t)
+        results.append(bank)
+    w_both, w_alone = results[0].export_weights(0), results[1].export_weights(0)
+    for n in w_both:
+        assert np.allclose(w_both[n], w_alone[n], atol=1e-6), n
+    assert results[0].train_steps == 4 * k
+    d1 = results[0].delta(1)
+    assert any(np.abs(d1[n] - results[1].delta(1)[n]).max() > 1e-6 for n in d1)
+
+
+def test_learn_honours_learn_every_and_enabled() -> None:
+    bank = BrainBank(CFG, LearnerConfig(learn_every=4, window=8), k=2)
+    steps = []
+    for t in range(9):
+        bank.act(np.zeros((2, CFG.input_dim), np.float32), t)
+        steps.append(bank.learn(t))
+    assert steps == [0, 2, 0, 0, 0, 2, 0, 0, 0]
+    off = BrainBank(CFG, LearnerConfig(enabled=False), k=2)
+    off.act(np.zeros((2, CFG.input_dim), np.float32), 0)
+    off.act(np.zeros((2, CFG.input_dim), np.float32), 1)
+    assert off.learn(1) == 0
+
+
+def test_shared_is_one_model_for_k_states() -> None:
+    bank = BrainBank(CFG, LC, k=4, seed=2, shared=True)
+    model = _model_of(bank, 0)
+    tok = np.random.default_rng(3).standard_normal((4, CFG.input_dim)).astype(np.float32)
+    out = bank.act(tok, 0)
+    with torch.no_grad():
+        y, _ = model.step(torch.from_numpy(tok), model.init_state(4))
+    assert np.abs(out["detect"] - y["detect"][:, 0].numpy()).max() <= 1e-5
+    bank.act(tok, 1)
+    assert bank.learn(1) == 1
+    with pytest.raises(IndexError, match="holds 1"):
+        bank.export_weights(1)
+
+
+def test_delta_roundtrip_and_group_axes() -> None:
+    a = BrainBank(CFG, LC, k=2, seed=0)
+    b = BrainBank(CFG, LC, k=2, seed=0, init=YanModel(CFG).state_dict())
+    a.snapshot(0)
+    for t in range(4):
+        a.act(np.ones((2, CFG.input_dim), np.float32) * t, t)
+        a.label([0], [t], [1.0])
+        a.learn(t)
+    b.import_weights(1, a.export_weights(0))
+    b.snapshot(1)
+    b.apply_delta(1, {n: -v for n, v in a.delta(0).items()}, scale=0.5)
+    for n, v in b.delta(1).items():
+        assert np.allclose(v, -0.5 * a.delta(0)[n], atol=1e-6)
+    axes = a.group_axes()
+    w = a.export_weights(0)
+    for n, ax in axes.items():
+        assert w[n].shape[ax] == CFG.ffn_groups
+    assert {"layers.0.ffn.w_in", "layers.0.ffn.w_sel"} <= set(axes)
+
+
+def test_clear_errors() -> None:
+    bank = BrainBank(CFG, LC, k=2)
+    with pytest.raises(ValueError, match="input_dim"):
+        bank.act(np.zeros((2, CFG.input_dim + 1), np.float32), 0)
+    with pytest.raises(ValueError, match="K=2"):
+        bank.act(np.zeros((3, CFG.input_dim), np.float32), 0)
+    other = YanModel(YanConfig(d_model=64)).state_dict()
+    with pytest.raises(ValueError, match="expected"):
+        BrainBank(CFG, LC, k=1, init=other)
+    with pytest.raises(ValueError, match="does not"):
+        bank.apply_delta(0, {"nope": np.zeros(3)})
+    w = bank.export_weights(0)
+    w["embed.bias"] = np.zeros(5, np.float32)
+    with pytest.raises(ValueError, match=r"expected \(32,\)"):
+        bank.apply_delta(0, {"embed.bias": w["embed.bias"]})
+    del w["embed.bias"]
+    with pytest.raises(ValueError, match="lacks"):
+        bank.import_weights(0, w)
