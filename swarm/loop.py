@@ -6,7 +6,8 @@ pool.configure(team, seed, world.public_info(), world.token_spec, n_drones)
 every tick:   obs = world.observe(); actions = pool.act(obs); world.step(actions)
               on_tick(tick, world.tick_metrics(), last)
 every sync_every ticks: pool.exchange(round)                  # brains talk over ZeroMQ
-every probe_every ticks (and at 0 and the end): AUC of the brains on world.probe_set()
+every probe_every ticks (and at 0 and the end): AUC of the brains on world.probe_set(),
+                                                  if the world has one
 until world.done or the horizon; then world.metrics() + the pool's cost counters
 ```
 """
@@ -54,7 +55,7 @@ class Episode:
     seed: int
     ticks: int  # ticks actually flown (a mission may end early, e.g. target found)
     horizon: int | None  # the most ticks it could have flown
-    metrics: dict[str, float]  # world.metrics() at the end, plus "auc" (the brains' last)
+    metrics: dict[str, float]  # world.metrics() at the end, plus the brains' last "auc"
     stats: dict[str, float]  # pool cost counters for this run (see ADDITIVE_STATS)
     auc_curve: list[tuple[int, float]] = field(default_factory=list)  # (tick, AUC)
     rounds: int = 0  # knowledge rounds held
@@ -130,8 +131,15 @@ def run_episode(
         on_start(horizon)
     pool.configure(team, seed, world.public_info(), world.token_spec, n)
     before = pool.stats()
-    probe_tokens, probe_labels = world.probe_set()
-    curve = [(0, float(pool.probe_auc(probe_tokens, probe_labels)))]
+    # a world without a probe set (optional in the contract) simply has no AUC curve
+    probe = world.probe_set() if hasattr(world, "probe_set") else None
+    curve: list[tuple[int, float]] = []
+
+    def score(at: int) -> None:
+        if probe is not None:
+            curve.append((at, float(pool.probe_auc(*probe))))
+
+    score(0)
     sync_every = cfg.protocol.sync_every
     tick = rounds = 0
     while not world.done and (horizon is None or tick < horizon):
@@ -142,14 +150,15 @@ def run_episode(
             pool.exchange(rounds)
             rounds += 1
         if tick % every == 0:
-            curve.append((tick, float(pool.probe_auc(probe_tokens, probe_labels))))
+            score(tick)
         if on_tick is not None:
             last = world.done or (horizon is not None and tick >= horizon)
             on_tick(tick, world.tick_metrics(), last)
-    if curve[-1][0] != tick:
-        curve.append((tick, float(pool.probe_auc(probe_tokens, probe_labels))))
+    if tick % every:
+        score(tick)
     metrics = {k: _plain(v) for k, v in world.metrics().items()}
-    metrics["auc"] = curve[-1][1]
+    if curve:
+        metrics["auc"] = curve[-1][1]
     return Episode(
         team=team,
         seed=seed,
