@@ -41,7 +41,7 @@ def test_forms_agree_from_nonzero_state(t: int) -> None:
             y, s = m(x, s0, mode=mode)
             for k in ref:
                 assert (y[k] - ref[k]).abs().max() <= 1e-5, (mode, k)
-            assert ((s - s_ref).abs() / (s_ref.abs() + 1)).max() <= 1e-5
+            assert ((s - s_ref).abs() / (s_ref.abs() + 1)).max() <= 1e-4  # sums up to ~256x
 
 
 def test_step_matches_forward() -> None:
@@ -53,7 +53,7 @@ def test_step_matches_forward() -> None:
         for t in range(20):
             y, s = m.step(x[:, t], s)
             assert (y["detect"] - ref["detect"][:, t]).abs().max() <= 1e-5
-    assert ((s - s_ref).abs() / (s_ref.abs() + 1)).max() <= 1e-5
+    assert ((s - s_ref).abs() / (s_ref.abs() + 1)).max() <= 1e-4  # sums up to ~256x
 
 
 def test_chunked_and_parallel_gradients_agree() -> None:
