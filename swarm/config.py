@@ -3,13 +3,15 @@
 `RunConfig` holds what `python -m swarm.run FILE.yaml` needs: which world (`scenario`, its
 `world` section validated by `REGISTRY[scenario].Config`), how many drones and seeds, the
 brains' models and learner (`agents.config`), the knowledge protocol (`protocols.config`),
-which teams to score, and where Ray hosts and outputs go. `load_config` (in
-`swarm.config_load`) reads a file into it with `FILE:LINE: field.path: message` errors.
+which teams to score, and where Ray hosts and outputs go. `load_config` reads a file into
+it, raising `ConfigError` with `FILE:LINE: field.path: message` lines (YAML and line map in
+`swarm.yaml_lines`, message wording in `swarm.config_errors`, cross checks in
+`swarm.config_checks`).
 
 `RunConfig.model_validate(data)` picks the scenario's concrete subclass (`world` typed as that
 scenario's `Config`), then runs the cross-field checks that need several sections at once
-(the scenario's `check`, topology versus drone count); their errors carry a `loc` like any
-other field error.
+(the scenario's `check`, topology versus drone count, policy); their errors carry a `loc`
+like any other field error. A concrete subclass's own `model_validate` skips those checks.
 """
 
 from __future__ import annotations
