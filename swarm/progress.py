@@ -58,7 +58,7 @@ class RunProgress:
         self.enabled = enabled
         self._progress = Progress(
             TextColumn("[bold]{task.fields[team]:>12}[/] seed {task.fields[seed]:<3}"),
-            BarColumn(),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("{task.fields[info]}"),
