@@ -27,9 +27,13 @@ def _ray_teardown() -> Iterator[None]:
         ray.shutdown()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ray_session(_ray_teardown: None) -> Iterator[None]:
-    """An embedded 2-CPU Ray on 127.0.0.1, shared by the tests of a session."""
+    """An embedded 2-CPU Ray on 127.0.0.1, shared by the tests of a session.
+
+    Module-scoped so a module may keep one HostPool for all its tests; it only starts Ray
+    when none is running (at most once per session, plus once after a cluster test).
+    """
     import ray
 
     from swarm.raylife import start_ray
@@ -67,18 +71,17 @@ TINY_RUN = {
 }
 
 
-@pytest.fixture
-def tiny_cfg():
-    """Factory of a small validated RunConfig: `tiny_cfg(drones=6, protocol={...})`.
-
-    Top-level keys replace TINY_RUN's; `protocol` is merged one level deep.
-    """
+def make_tiny_cfg(**over):
+    """A small validated RunConfig: top-level keys replace TINY_RUN's; `protocol` is merged."""
     from swarm.config import RunConfig
 
-    def make(**over):
-        data = {**TINY_RUN, **over}
-        if "protocol" in over:
-            data["protocol"] = {**TINY_RUN["protocol"], **over["protocol"]}
-        return RunConfig.model_validate(data)
+    data = {**TINY_RUN, **over}
+    if "protocol" in over:
+        data["protocol"] = {**TINY_RUN["protocol"], **over["protocol"]}
+    return RunConfig.model_validate(data)
 
-    return make
+
+@pytest.fixture
+def tiny_cfg():
+    """Factory of small configs: `tiny_cfg(drones=6, protocol={"gossip": "exact"})`."""
+    return make_tiny_cfg

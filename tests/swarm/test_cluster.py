@@ -1,0 +1,51 @@
+"""Three Ray nodes on this machine: hosts pinned to different nodes talk over ZeroMQ.
+
+Uses its own `ray.cluster_utils.Cluster` (so the session's embedded Ray is shut down first by
+`no_ray`; the next test that needs it starts it again). Every node binds 127.0.0.1.
+"""
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from swarm.loop import make_world
+from swarm.pool import HostPool
+from tests.conftest import make_tiny_cfg
+
+N_NODES = 3
+
+
+@pytest.fixture
+def cluster(no_ray):
+    c = Cluster()
+    for i in range(N_NODES):
+        c.add_node(num_cpus=1, resources={f"node{i}": 1}, node_ip_address="127.0.0.1",
+                   include_dashboard=False)  # fmt: skip
+    yield c
+    ray.shutdown()  # the driver leaves first: Cluster refuses to remove a node it is on
+    c.shutdown()
+
+
+@pytest.mark.slow
+def test_pinned_hosts_on_three_nodes_exchange_over_zeromq(cluster):
+    cfg = make_tiny_cfg(
+        drones=6,
+        protocol={"topology": {"kind": "complete"}, "sync_every": 2},
+        hosts={"resources": [{f"node{i}": 1} for i in range(N_NODES)]},
+        ray={"address": cluster.address},
+    )
+    with HostPool(cfg, n_hosts=N_NODES, backend="ray") as pool:
+        assert pool.ray_info() == {"nodes": N_NODES, "hosts": N_NODES}
+        assert len(set(pool.calls.node_ids())) == N_NODES  # one host per node
+        world = make_world(cfg, cfg.drones, 0)
+        pool.configure("swarm", 0, world.public_info(), world.token_spec, cfg.drones)
+        for t in range(4):
+            world.step(pool.act(world.observe()))
+            if t % 2 == 1:
+                pool.exchange(t // 2)
+        rows = pool.calls.all("stats")
+    # complete graph, 2 brains per host, DELTA + BELIEF per brain: each host hears all 6
+    # brains (12 messages) per round, more than its own 2 brains' 4: peers reached it
+    for row in rows:
+        assert row["messages_received"] == 2 * 12
+        assert row["wire_bytes"] > 0

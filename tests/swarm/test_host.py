@@ -1,0 +1,103 @@
+"""HostCore on real sockets: every team acts, bad frames are rejected and counted, faults."""
+
+import numpy as np
+import pytest
+import torch
+import zmq
+
+from protocols.codec import Session, new_key
+from protocols.compression import get_codec
+from protocols.messages import Kind
+from swarm import host as host_mod
+from swarm.host import HostCore, HostTimeout
+from swarm.loop import make_world
+from swarm.pool import HostPool
+
+
+def configure(pool, cfg, team, seed=0):
+    n = 1 if team == "single_large" else cfg.drones
+    world = make_world(cfg, n, seed)
+    pool.configure(team, seed, world.public_info(), world.token_spec, n)
+    return world
+
+
+@pytest.mark.parametrize("team", ["swarm", "isolated", "single_large", "central"])
+def test_every_team_returns_valid_actions_for_all_its_drones(tiny_cfg, team):
+    cfg = tiny_cfg(drones=5)
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = configure(pool, cfg, team)
+        n = 1 if team == "single_large" else 5
+        for _ in range(6):
+            actions = pool.act(world.observe())
+            actions.validate(n)
+            world.step(actions)
+        stats = pool.stats()
+        assert stats["train_steps"] > 0  # brains learn while they fly
+        if team == "central":  # raw observations went up over the sockets, one shared model
+            assert stats["wire_bytes"] > 0 and stats["brains"] == 1
+            assert pool.calls.hosts[0].shard.bank.k == 5
+        auc = pool.probe_auc(*world.probe_set())
+        assert 0.0 <= auc <= 1.0
+
+
+def test_probe_leaves_the_brains_state_alone(tiny_cfg):
+    cfg = tiny_cfg()
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = configure(pool, cfg, "swarm")
+        world.step(pool.act(world.observe()))
+        bank = pool.calls.hosts[0].shard.bank
+        state = bank.state.clone()
+        pool.probe_auc(*world.probe_set())
+        assert torch.equal(bank.state, state)
+
+
+def test_forged_and_tampered_messages_are_rejected_and_counted(tiny_cfg):
+    cfg = tiny_cfg(drones=4)
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = configure(pool, cfg, "swarm")
+        world.step(pool.act(world.observe()))
+        target = pool.calls.hosts[1]
+        tensors = get_codec("none").encode({"w": np.ones(4, np.float32)}).tensors
+        forged = Session(target._run, 0, new_key()).encode(Kind.DELTA, tensors=tensors)
+        good = Session(target._run, 0, target.key).encode(Kind.DELTA, tensors=tensors)
+        tampered = [bytes(f) for f in good]
+        tampered[-1] = bytes([tampered[-1][0] ^ 1]) + tampered[-1][1:]  # flip one payload bit
+        ctx = zmq.Context.instance()
+        sock = ctx.socket(zmq.DEALER)
+        sock.connect(target.address())
+        for frames in (forged, tampered):
+            sock.send_multipart(frames)
+        pool.exchange(0)  # the round still completes with the genuine messages
+        sock.close(linger=0)
+        assert pool.stats()["rejected_messages"] == 2
+        assert target.receiver.rejects["signature"] == 2
+
+
+def test_a_taken_port_falls_back_to_a_free_one(tiny_cfg):
+    ctx = zmq.Context.instance()
+    squatter = ctx.socket(zmq.ROUTER)
+    port = squatter.bind_to_random_port("tcp://127.0.0.1")
+    host = HostCore(0, 1, tiny_cfg(), "run", new_key(), port=port)
+    try:
+        assert host.address().startswith("tcp://127.0.0.1:")
+        assert not host.address().endswith(f":{port}")
+    finally:
+        host.close()
+        squatter.close(linger=0)
+
+
+def test_a_silent_peer_raises_a_clear_timeout(tiny_cfg, monkeypatch):
+    monkeypatch.setattr(host_mod, "RECV_TIMEOUT_S", 0.3)
+    cfg = tiny_cfg(drones=4)
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        configure(pool, cfg, "swarm")
+        pool.calls.hosts[0].exchange_send(0, 0, None)  # host 1 never sends its half
+        with pytest.raises(HostTimeout, match="a peer host died or is stuck"):
+            pool.calls.hosts[0].exchange_recv(0, 0)
+
+
+def test_act_before_configure_says_what_to_do(tiny_cfg):
+    with HostPool(tiny_cfg(), n_hosts=1, backend="local") as pool:
+        world = make_world(tiny_cfg(), 4, 0)
+        with pytest.raises(RuntimeError, match="configure"):
+            pool.act(world.observe())

@@ -1,0 +1,66 @@
+"""HostPool on Ray (the session's embedded 2-CPU Ray): same results as in-process, faults.
+
+One pool serves the module, as in a run (hosts start once, then configure per team × seed):
+a host actor imports torch, which takes seconds on a busy machine.
+"""
+
+import numpy as np
+import pytest
+import ray
+
+from swarm.hostcalls import HostDied
+from swarm.loop import make_world
+from swarm.pool import HostPool
+from tests.conftest import make_tiny_cfg
+
+CFG = make_tiny_cfg(drones=4)  # the same large model as the other tests: pretrained once
+
+
+@pytest.fixture(scope="module")
+def pool(ray_session):
+    p = HostPool(CFG, backend="ray")  # agents_per_host: auto
+    yield p
+    p.close()
+
+
+def fly(pool, team, ticks, seed=0):
+    n = 1 if team == "single_large" else CFG.drones
+    world = make_world(CFG, n, seed)
+    pool.configure(team, seed, world.public_info(), world.token_spec, n)
+    acts = []
+    for t in range(ticks):
+        acts.append(pool.act(world.observe()))
+        world.step(acts[-1])
+        if (t + 1) % CFG.protocol.sync_every == 0:
+            pool.exchange((t + 1) // CFG.protocol.sync_every - 1)
+    return world, acts
+
+
+def test_auto_starts_one_host_per_cpu_on_the_one_node(pool):
+    assert pool.ray_info() == {"nodes": 1, "hosts": 2}
+
+
+def test_ray_hosts_match_in_process_hosts_exactly(pool):
+    before = pool.stats()["wire_bytes"]
+    world_r, acts_r = fly(pool, "swarm", 10, seed=1)
+    bytes_r = pool.stats()["wire_bytes"] - before
+    with HostPool(CFG, n_hosts=2, backend="local") as local:
+        world_l, acts_l = fly(local, "swarm", 10, seed=1)
+        bytes_l = local.stats()["wire_bytes"]
+    assert all(np.array_equal(x.move, y.move) for x, y in zip(acts_r, acts_l, strict=True))
+    assert world_r.metrics() == world_l.metrics()
+    assert bytes_r == bytes_l > 0
+
+
+@pytest.mark.parametrize("team", ["central", "single_large"])
+def test_every_team_runs_over_ray(pool, team):
+    world, acts = fly(pool, team, 5)
+    acts[-1].validate(1 if team == "single_large" else CFG.drones)
+    assert 0.0 <= pool.probe_auc(*world.probe_set()) <= 1.0
+
+
+def test_a_dead_host_raises_host_died(pool):  # last: it leaves the pool unusable
+    world, _ = fly(pool, "isolated", 1)
+    ray.kill(pool.calls.actors[1])
+    with pytest.raises(HostDied, match="host actor died"):
+        pool.act(world.observe())
