@@ -20,6 +20,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from protocols.codec import Delivery
 from protocols.compression import EncodedTensor, decode_delta, get_codec
 from protocols.config import ProtocolConfig
 from protocols.messages import Kind, Message
@@ -94,10 +95,13 @@ class BeliefCopies:
         return codec.encode({"cells": sparse}).tensors if idx.size else ()
 
     def apply(self, brain: int, tensors: tuple[EncodedTensor, ...]) -> None:
-        """Add a received sparse update to brain's copy."""
-        if tensors:
-            cells = decode_delta(tensors)["cells"]
-            self.maps[brain] += cells.reshape(self.maps.shape[1:])
+        """Add an encoded sparse update (as sent) to brain's copy."""
+        self.add(brain, decode_delta(tensors) if tensors else {})
+
+    def add(self, brain: int, arrays: dict[str, np.ndarray]) -> None:
+        """Add a received, decoded update ({"cells": dense (H*W,)}, or {} for none)."""
+        if "cells" in arrays:
+            self.maps[brain] += arrays["cells"].reshape(self.maps.shape[1:])
         self.known[brain] = True
 
 
@@ -117,8 +121,9 @@ class Exchange:
         """How many valid messages this host must receive in that phase."""
         return 0
 
-    def apply(self, round_idx: int, phase: int, msgs: list[Message]) -> None:
-        """Use the phase's messages, already verified and sorted by (sender, seq)."""
+    def apply(self, round_idx: int, phase: int, msgs: list[Delivery]) -> None:
+        """Use the phase's deliveries (message + decoded arrays), verified and sorted by
+        (sender, seq)."""
 
 
 class NoExchange(Exchange):

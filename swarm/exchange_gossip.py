@@ -19,10 +19,12 @@ import networkx as nx
 import numpy as np
 import torch
 
-from protocols.compression import decode_delta, get_codec
-from protocols.messages import Kind, Message
+from protocols.codec import Delivery
+from protocols.compression import get_codec
+from protocols.messages import Kind
 from protocols.topology import mixing_matrix
 from swarm.exchange import BeliefCopies, Context, Exchange, Outgoing, message, team_graph
+from swarm.shard import add_to_all, stacked_params
 
 __all__ = ["GossipExchange", "mixing_rows"]
 
@@ -52,7 +54,7 @@ class GossipExchange(Exchange):
         self.codec = get_codec(
             kind, fraction=p.codec.fraction, error_feedback=False, group_axes=axes
         )
-        init = ctx.bank.export_weights(0)
+        init = ctx.bank.export_weights(0)  # every brain starts from the same checkpoint
         self.names = sorted(init)
         self.shapes = {k: init[k].shape for k in self.names}
         sizes = [init[k].size for k in self.names]
@@ -66,6 +68,12 @@ class GossipExchange(Exchange):
     # -- helpers --------------------------------------------------------------------------
     def _flat(self, named: dict[str, np.ndarray]) -> np.ndarray:
         return np.concatenate([np.asarray(named[k], np.float32).reshape(-1) for k in self.names])
+
+    def _local_flat(self) -> np.ndarray:
+        """(K, P) float32 weights of the local brains, one batched read."""
+        stacked = stacked_params(self.ctx.bank)
+        k = self.ctx.local.size
+        return np.concatenate([stacked[n].reshape(k, -1) for n in self.names], axis=1)
 
     def _named(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         return {
@@ -89,10 +97,10 @@ class GossipExchange(Exchange):
             self.graph = team_graph(ctx)
         out = []
         share = ctx.protocol.share_beliefs
+        diff = self._local_flat() - self.xhat[ctx.local]  # (K, P): x_i − x̂_i
         for row, brain in enumerate(ctx.local.tolist()):
             dests = self._dests(brain)
-            x = self._flat(ctx.bank.export_weights(row))
-            q = self.codec.encode(self._named(x - self.xhat[brain]))
+            q = self.codec.encode(self._named(diff[row]))
             body = {"base_round": round_idx, "scale": 1.0}
             out.append(
                 Outgoing(dests, message(Kind.DELTA, brain, round_idx, body=body, tensors=q.tensors))
@@ -115,12 +123,12 @@ class GossipExchange(Exchange):
         me = self.ctx.host
         return per * sum(me in self._dests(j) for j in range(self.ctx.plan.n_brains))
 
-    def apply(self, round_idx: int, phase: int, msgs: list[Message]) -> None:
-        for m in msgs:
-            if m.kind == Kind.DELTA:
-                self.xhat[m.sender] += self._flat(decode_delta(m.tensors))
-            elif m.kind == Kind.BELIEF:
-                self.beliefs.apply(m.sender, m.tensors)
+    def apply(self, round_idx: int, phase: int, msgs: list[Delivery]) -> None:
+        for d in msgs:
+            if d.message.kind == Kind.DELTA:
+                self.xhat[d.message.sender] += self._flat(d.arrays)
+            elif d.message.kind == Kind.BELIEF:
+                self.beliefs.add(d.message.sender, d.arrays)
         self._mix()
         if self.ctx.protocol.share_beliefs:
             self._merge_beliefs()
@@ -132,9 +140,13 @@ class GossipExchange(Exchange):
             return
         w = mixing_rows(self.graph, ctx.local)
         xhat = torch.from_numpy(self.xhat)
-        mixed = torch.sparse.mm(w, xhat).numpy() - self.xhat[ctx.local]  # (K, P)
-        for row in range(ctx.local.size):
-            ctx.bank.apply_delta(row, self._named(self.step * mixed[row]))
+        mixed = self.step * (torch.sparse.mm(w, xhat).numpy() - self.xhat[ctx.local])  # (K, P)
+        k = ctx.local.size
+        stacked = {
+            n: mixed[:, self.offsets[i] : self.offsets[i + 1]].reshape(k, *self.shapes[n])
+            for i, n in enumerate(self.names)
+        }
+        add_to_all(ctx.bank, stacked)
 
     def _merge_beliefs(self) -> None:
         ctx = self.ctx

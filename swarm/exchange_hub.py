@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from protocols.aggregation import AGGREGATORS, flatten, unflatten
-from protocols.compression import decode_delta, get_codec
-from protocols.messages import Kind, Message
+from protocols.codec import Delivery
+from protocols.compression import get_codec
+from protocols.messages import Kind
 from swarm.exchange import BeliefCopies, Context, Exchange, Outgoing, message
 
 __all__ = ["HubExchange", "elect"]
@@ -155,7 +156,7 @@ class HubExchange(Exchange):
             return per * n if self.ctx.host == self._hub_host() else 0
         return per
 
-    def apply(self, round_idx: int, phase: int, msgs: list[Message]) -> None:
+    def apply(self, round_idx: int, phase: int, msgs: list[Delivery]) -> None:
         stage = self._stage(phase)
         if stage == "elect":
             self._elect(msgs)
@@ -164,9 +165,9 @@ class HubExchange(Exchange):
         else:
             self._adopt(msgs)
 
-    def _elect(self, msgs: list[Message]) -> None:
+    def _elect(self, msgs: list[Delivery]) -> None:
         seen = np.zeros(self.ctx.plan.n_brains, bool)
-        for m in msgs:
+        for m in (d.message for d in msgs):
             if m.term >= self.term:  # messages of older terms are ignored
                 seen[m.sender] = True
                 self.heard_competence[m.sender] = float(m.body.get("competence", 0.0))
@@ -176,14 +177,15 @@ class HubExchange(Exchange):
         if hub != self.hub:
             self.hub, self.term = hub, self.term + 1
 
-    def _collect(self, msgs: list[Message]) -> None:
+    def _collect(self, msgs: list[Delivery]) -> None:
         deltas, weights = [], []
-        for m in msgs:
+        for d in msgs:
+            m = d.message
             if m.kind == Kind.DELTA:
-                deltas.append(decode_delta(m.tensors))
+                deltas.append(d.arrays)
                 weights.append(max(float(self.heard_competence[m.sender]), 1e-3))
             elif m.kind == Kind.BELIEF:
-                self.heard.apply(m.sender, m.tensors)
+                self.heard.add(m.sender, d.arrays)
         if not deltas:  # not the hub's host: nothing to aggregate here
             return
         stacked = np.stack([flatten(d)[0] for d in deltas])  # (n, P) float64
@@ -192,17 +194,18 @@ class HubExchange(Exchange):
         agg = rule(stacked, weights=np.array(weights), f=f)
         self._aggregate = unflatten(agg, flatten(deltas[0])[1])
 
-    def _adopt(self, msgs: list[Message]) -> None:
+    def _adopt(self, msgs: list[Delivery]) -> None:
         ctx = self.ctx
-        for m in msgs:
+        for d in msgs:
+            m = d.message
             if m.kind == Kind.DELTA:
-                common = decode_delta(m.tensors)
+                common = d.arrays
                 for row in range(ctx.local.size):
                     mine = ctx.bank.delta(row)
                     ctx.bank.apply_delta(row, {k: common[k] - mine[k] for k in common})
                     ctx.bank.snapshot(row)
             elif m.kind == Kind.BELIEF:
-                self.bcast_heard.apply(0, m.tensors)
+                self.bcast_heard.add(0, d.arrays)
                 for row, brain in enumerate(ctx.local.tolist()):
                     if brain != self.hub:
                         ctx.policy.merge(row, self.bcast_heard.maps[0])

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from protocols.codec import Limits, Receiver, Session
-from protocols.compression import decode_delta, get_codec
+from protocols.codec import Delivery, Limits, Receiver, Session
+from protocols.compression import get_codec
 from protocols.messages import Kind, Message, ProtocolError
 from protocols.transport import CurveKeys, Endpoint
 from scenarios.base import Actions, Observation, TokenSpec
@@ -143,12 +143,12 @@ class HostCore:
         for d in dests:
             self.endpoint.send(d, frames)
 
-    def _collect(self, need: int, kind_ok: tuple[Kind, ...], round_idx: int) -> list[Message]:
+    def _collect(self, need: int, kind_ok: tuple[Kind, ...], round_idx: int) -> list[Delivery]:
         """Receive `need` valid messages of this round, sorted by (sender, seq).
 
         Rejected frames (bad signature, replay, ...) are counted by the receiver and skipped.
         """
-        got: list[Message] = []
+        got: list[Delivery] = []
         deadline = time.monotonic() + RECV_TIMEOUT_S
         while len(got) < need:
             left = deadline - time.monotonic()
@@ -159,12 +159,13 @@ class HostCore:
                     f"{round_idx} in {RECV_TIMEOUT_S:.0f} s: a peer host died or is stuck"
                 )
             try:
-                msg = self.receiver.accept(got_one[1]).message
+                delivery = self.receiver.accept(got_one[1])
             except ProtocolError:
                 continue
+            msg = delivery.message
             if msg.kind in kind_ok and msg.round == round_idx:
-                got.append(msg)
-        return sorted(got, key=lambda m: (m.sender, m.seq))
+                got.append(delivery)
+        return sorted(got, key=lambda d: (d.message.sender, d.message.seq))
 
     # -- ticks ----------------------------------------------------------------------------
     def act(self, obs: Observation) -> tuple[np.ndarray, Actions | None]:
@@ -199,7 +200,7 @@ class HostCore:
             return np.zeros(0, np.int64), None
         senders = sum(1 for s in plan.drone_shards if s.size)
         msgs = self._collect(senders, (Kind.OBS,), obs.tick)
-        full = _join_obs(obs.tick, [decode_delta(m.tensors) for m in msgs], plan.n_drones)
+        full = _join_obs(obs.tick, [d.arrays for d in msgs], plan.n_drones)
         return self.shard.drone_ids, self.shard.act(full)
 
     # -- knowledge rounds -----------------------------------------------------------------

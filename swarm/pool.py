@@ -68,6 +68,7 @@ class HostPool:
         addresses = self.calls.all("address")
         self.calls.all("connect", addresses)
         self.plan: TeamPlan | None = None
+        self._phases = 0
         self._positions: np.ndarray | None = None
         self._init_cache: dict[str, dict[str, np.ndarray] | None] = {}
 
@@ -85,6 +86,7 @@ class HostPool:
         self.plan = make_plan(team, n_drones, self.n_hosts, topo)
         init = self._pretrained(self.plan.model, token_spec)
         self.calls.all("configure", self.plan, seed, world_info, token_spec, init)
+        self._phases = max(self.calls.all("phases"))
         self._positions = None
 
     def _pretrained(self, size: str, spec: TokenSpec) -> Any:
@@ -126,8 +128,7 @@ class HostPool:
     def exchange(self, round_idx: int) -> None:
         """One knowledge round: per phase every host sends, then every host receives."""
         self._need_plan()
-        phases = max(self.calls.all("phases"))
-        for phase in range(phases):
+        for phase in range(self._phases):
             self.calls.all("exchange_send", round_idx, phase, self._positions)
             self.calls.all("exchange_recv", round_idx, phase)
 

@@ -25,7 +25,7 @@ from scenarios.base import Actions, Observation, TokenSpec
 from scenarios.metrics import auc
 from scenarios.policies import make_policy
 
-__all__ = ["BrainShard", "model_for"]
+__all__ = ["BrainShard", "add_to_all", "model_for", "stacked_params"]
 
 COMPETENCE_DECAY = 0.98  # per tick: verified precision over roughly the last 50 ticks
 
@@ -33,6 +33,32 @@ COMPETENCE_DECAY = 0.98  # per tick: verified precision over roughly the last 50
 def model_for(cfg: YanConfig, spec: TokenSpec) -> YanConfig:
     """`cfg` with the scenario's token width and heads filled in."""
     return cfg.model_copy(update={"input_dim": spec.input_dim, "heads": dict(spec.heads)})
+
+
+def stacked_params(bank: BrainBank) -> dict[str, np.ndarray]:
+    """Every brain's parameters at once: name -> (n_sets, ...) float32 (read-only use).
+
+    The batched counterpart of `bank.export_weights(i)` for a whole knowledge round: one
+    array per tensor instead of K dicts (a per-brain loop costs ~ms per brain).
+    """
+    return {n: p.detach().numpy() for n, p in bank.params.items()}
+
+
+@torch.no_grad()
+def add_to_all(bank: BrainBank, named: dict[str, np.ndarray]) -> None:
+    """Add name -> (n_sets, ...) arrays to every brain's weights at once.
+
+    Same effect as `bank.apply_delta(i, named[i])` for every i: the weights move and so do
+    their online-EWC anchors (shared knowledge is not fought by the forgetting guard).
+    """
+    for n, arr in named.items():
+        t = torch.from_numpy(np.ascontiguousarray(arr, np.float32))
+        if tuple(t.shape) != tuple(bank.params[n].shape):
+            raise ValueError(
+                f"{n}: shape {tuple(t.shape)}, bank holds {tuple(bank.params[n].shape)}"
+            )
+        bank.params[n] += t
+        bank.ewc.shift(n, slice(None), t)
 
 
 class BrainShard:
