@@ -7,7 +7,8 @@ knowledge rounds every `sync_every` ticks) it times, per tick:
   knowledge rounds (gossip of compressed deltas and beliefs over ZeroMQ), amortised per tick;
 - **in-process baseline**, measured in the same run: the same world and the same work per
   drone (`swarm.shard.BrainShard`: bank.act + late labels + bank.learn + policy.act, i.e. what
-  the hosts run) for all N brains in this process, one core, no Ray, no exchange.
+  the hosts run) for all N brains in this process, one core, no Ray, no exchange; its act
+  time is split into the bank (act + learn) and the policy (belief fusion + moves).
 
 Printed and written to `bench/results/swarm.json`: agent-steps/s of the whole loop
 (N x ticks / seconds), the cost per agent-step relative to N = 256, and the orchestration
@@ -94,7 +95,17 @@ def time_inprocess(cfg: Any, n: int, ticks: int, warmup: int) -> dict[str, float
     shard = BrainShard(
         model, cfg.learner, np.arange(n), 0, init, False, policy, world.public_info()
     )
-    spent = {"world": 0.0, "act": 0.0}
+    spent = {"world": 0.0, "act": 0.0, "policy": 0.0}
+    policy_act = shard.policy.act
+
+    def timed_policy(*args: Any, **kwargs: Any) -> Any:
+        # attributes the shard's act time to the policy (belief fusion + moves) vs the bank
+        t = time.perf_counter()
+        out = policy_act(*args, **kwargs)
+        spent["policy"] += time.perf_counter() - t
+        return out
+
+    shard.policy.act = timed_policy
     measured = 0
     for tick in range(warmup + ticks):
         if world.done:
@@ -106,7 +117,9 @@ def time_inprocess(cfg: Any, n: int, ticks: int, warmup: int) -> dict[str, float
         t2 = time.perf_counter()
         world.step(actions)
         t3 = time.perf_counter()
-        if tick >= warmup:
+        if tick < warmup:
+            spent["policy"] = 0.0
+        else:
             measured += 1
             spent["world"] += (t1 - t0) + (t3 - t2)
             spent["act"] += t2 - t1
@@ -133,6 +146,8 @@ def _row(n: int, pool_t: dict[str, float], base_t: dict[str, float]) -> dict[str
         "wire_bytes": pool_t["wire_bytes"],
         "inprocess_agent_steps_per_s": n / base_tick,
         "inprocess_act_ms": 1e3 * base_t["act"],
+        "inprocess_policy_ms": 1e3 * base_t["policy"],
+        "inprocess_bank_ms": 1e3 * (base_t["act"] - base_t["policy"]),
         "act_vs_inprocess": pool_t["act"] / base_t["act"],
         "overhead_ms_per_tick": 1e3 * (pool_t["act"] - base_t["act"] / N_HOSTS),
         "loop_vs_inprocess": tick / base_tick,
@@ -180,7 +195,8 @@ def _print_row(r: dict[str, float]) -> None:
         f"({r['us_per_agent_step']:6.1f} us/step; tick {r['tick_ms']:.1f} ms = world "
         f"{r['world_ms']:.1f} + act {r['act_ms']:.1f} + exchange {r['exchange_ms_per_tick']:.1f})"
         f" | in-process {r['inprocess_agent_steps_per_s']:8.0f}/s, act "
-        f"{r['inprocess_act_ms']:.1f} ms | pool act / in-process {r['act_vs_inprocess']:.2f}x,"
+        f"{r['inprocess_act_ms']:.1f} ms (bank {r['inprocess_bank_ms']:.1f} + policy "
+        f"{r['inprocess_policy_ms']:.1f}) | pool act / in-process {r['act_vs_inprocess']:.2f}x,"
         f" overhead {r['overhead_ms_per_tick']:+.1f} ms/tick",
         flush=True,
     )
