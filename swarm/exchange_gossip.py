@@ -24,7 +24,7 @@ from protocols.compression import get_codec
 from protocols.messages import Kind
 from protocols.topology import mixing_matrix
 from swarm.exchange import BeliefCopies, Context, Exchange, Outgoing, message, team_graph
-from swarm.shard import add_to_all, stacked_params
+from swarm.shard import FlatWeights
 
 __all__ = ["GossipExchange", "mixing_rows"]
 
@@ -54,33 +54,14 @@ class GossipExchange(Exchange):
         self.codec = get_codec(
             kind, fraction=p.codec.fraction, error_feedback=False, group_axes=axes
         )
-        init = ctx.bank.export_weights(0)  # every brain starts from the same checkpoint
-        self.names = sorted(init)
-        self.shapes = {k: init[k].shape for k in self.names}
-        sizes = [init[k].size for k in self.names]
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)])
-        flat = np.concatenate([init[k].reshape(-1) for k in self.names]).astype(np.float32)
-        self.xhat = np.repeat(flat[None], ctx.plan.n_brains, 0)  # (N, P) public copies
+        self.layout = FlatWeights(ctx.bank)
+        init = self.layout.read()[0]  # every brain starts from the same checkpoint
+        self.xhat = np.repeat(init[None], ctx.plan.n_brains, 0)  # (N, P) public copies
         belief = np.asarray(ctx.policy.belief, np.float32)
         self.beliefs = BeliefCopies(np.zeros((ctx.plan.n_brains, *belief.shape[1:]), np.float32))
         self.graph = team_graph(ctx)
 
     # -- helpers --------------------------------------------------------------------------
-    def _flat(self, named: dict[str, np.ndarray]) -> np.ndarray:
-        return np.concatenate([np.asarray(named[k], np.float32).reshape(-1) for k in self.names])
-
-    def _local_flat(self) -> np.ndarray:
-        """(K, P) float32 weights of the local brains, one batched read."""
-        stacked = stacked_params(self.ctx.bank)
-        k = self.ctx.local.size
-        return np.concatenate([stacked[n].reshape(k, -1) for n in self.names], axis=1)
-
-    def _named(self, flat: np.ndarray) -> dict[str, np.ndarray]:
-        return {
-            k: flat[self.offsets[n] : self.offsets[n + 1]].reshape(self.shapes[k])
-            for n, k in enumerate(self.names)
-        }
-
     def _dests(self, brain: int) -> tuple[int, ...]:
         """Hosts that need brain's messages: its own and its neighbours' (all, for radio)."""
         plan = self.ctx.plan
@@ -97,10 +78,10 @@ class GossipExchange(Exchange):
             self.graph = team_graph(ctx)
         out = []
         share = ctx.protocol.share_beliefs
-        diff = self._local_flat() - self.xhat[ctx.local]  # (K, P): x_i − x̂_i
+        diff = self.layout.read() - self.xhat[ctx.local]  # (K, P): x_i − x̂_i
         for row, brain in enumerate(ctx.local.tolist()):
             dests = self._dests(brain)
-            q = self.codec.encode(self._named(diff[row]))
+            q = self.codec.encode(self.layout.named(diff[row]))
             body = {"base_round": round_idx, "scale": 1.0}
             out.append(
                 Outgoing(dests, message(Kind.DELTA, brain, round_idx, body=body, tensors=q.tensors))
@@ -126,7 +107,7 @@ class GossipExchange(Exchange):
     def apply(self, round_idx: int, phase: int, msgs: list[Delivery]) -> None:
         for d in msgs:
             if d.message.kind == Kind.DELTA:
-                self.xhat[d.message.sender] += self._flat(d.arrays)
+                self.xhat[d.message.sender] += self.layout.flat(d.arrays)
             elif d.message.kind == Kind.BELIEF:
                 self.beliefs.add(d.message.sender, d.arrays)
         self._mix()
@@ -141,12 +122,7 @@ class GossipExchange(Exchange):
         w = mixing_rows(self.graph, ctx.local)
         xhat = torch.from_numpy(self.xhat)
         mixed = self.step * (torch.sparse.mm(w, xhat).numpy() - self.xhat[ctx.local])  # (K, P)
-        k = ctx.local.size
-        stacked = {
-            n: mixed[:, self.offsets[i] : self.offsets[i + 1]].reshape(k, *self.shapes[n])
-            for i, n in enumerate(self.names)
-        }
-        add_to_all(ctx.bank, stacked)
+        self.layout.add(mixed)
 
     def _merge_beliefs(self) -> None:
         ctx = self.ctx

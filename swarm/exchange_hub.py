@@ -5,8 +5,10 @@ pretrained weights). During the next `sync_every` ticks each learns on its own; 
 
 1. (`dynamic` only) every brain sends a HEARTBEAT with its competence (recent verified
    precision) to every host; all hosts run the same election on the same numbers, so they
-   agree on the hub without a vote round trip (ties break by lowest id; the term rises when
-   the hub changes; a hub whose heartbeat is missing `heartbeat_timeout` times is replaced).
+   agree on the hub without a vote round trip: rounds are barriers and every host hears the
+   same heartbeats (ties break by lowest id; a challenger must beat the hub by `hysteresis`;
+   the term rises when the hub changes and heartbeats of older terms are ignored; a hub whose
+   heartbeat is missing `heartbeat_timeout` rounds in a row is replaced).
 2. Upload: brain i sends DELTA d_i = x_i − x_common (its own codec, with error feedback) and a
    sparse BELIEF update to the hub's host.
 3. Broadcast: the hub aggregates the deltas (mean, weighted mean by competence, coordinate
@@ -23,16 +25,25 @@ from protocols.codec import Delivery
 from protocols.compression import get_codec
 from protocols.messages import Kind
 from swarm.exchange import BeliefCopies, Context, Exchange, Outgoing, message
+from swarm.shard import FlatWeights
 
 __all__ = ["HubExchange", "elect"]
 
 
-def elect(competence: np.ndarray, alive: np.ndarray) -> int:
-    """Hub id: the alive brain with the highest competence, ties to the lowest id."""
+def elect(competence: np.ndarray, alive: np.ndarray, hub: int, hysteresis: float) -> int:
+    """The hub after a heartbeat round.
+
+    The best alive brain (highest competence, ties to the lowest id) takes over when the hub
+    is not alive or when it beats the hub by more than `hysteresis` (a near-equal does not
+    unseat a healthy hub, so the centre does not flap between two good brains).
+    """
     if not alive.any():
-        raise RuntimeError("no brain is alive to become the hub")
+        raise RuntimeError("no brain sent a heartbeat: nobody can become the hub")
     masked = np.where(alive, competence, -np.inf)
-    return int(np.flatnonzero(masked == masked.max())[0])
+    best = int(np.flatnonzero(masked == masked.max())[0])
+    if alive[hub] and competence[best] <= competence[hub] + hysteresis:
+        return hub
+    return best
 
 
 class HubExchange(Exchange):
@@ -59,6 +70,9 @@ class HubExchange(Exchange):
         self.bcast_sent = BeliefCopies(np.zeros((1, *shape), np.float32))
         self.bcast_heard = BeliefCopies(np.zeros((1, *shape), np.float32))
         self._aggregate: dict[str, np.ndarray] = {}
+        # Every brain holds the common model after a round; it starts as the shared checkpoint.
+        self.layout = FlatWeights(ctx.bank)
+        self.common = self.layout.read()[0]  # (P,)
 
     def _stage(self, phase: int) -> str:
         return ("elect", "upload", "broadcast")[phase + (0 if self.dynamic else 1)]
@@ -85,8 +99,9 @@ class HubExchange(Exchange):
                 )
         elif stage == "upload":
             dest = (self._hub_host(),)
+            deltas = self.layout.read() - self.common  # (K, P): d_i = x_i − x_common
             for row, brain in enumerate(ctx.local.tolist()):
-                enc = self.codecs[row].encode(ctx.bank.delta(row))
+                enc = self.codecs[row].encode(self.layout.named(deltas[row]))
                 body = {"base_round": round_idx, "scale": 1.0}
                 out.append(
                     Outgoing(
@@ -173,7 +188,7 @@ class HubExchange(Exchange):
                 self.heard_competence[m.sender] = float(m.body.get("competence", 0.0))
         self.silent = np.where(seen, 0, self.silent + 1)
         alive = self.silent < self.ctx.protocol.topology.heartbeat_timeout
-        hub = elect(self.heard_competence, alive)
+        hub = elect(self.heard_competence, alive, self.hub, self.ctx.protocol.topology.hysteresis)
         if hub != self.hub:
             self.hub, self.term = hub, self.term + 1
 
@@ -199,11 +214,8 @@ class HubExchange(Exchange):
         for d in msgs:
             m = d.message
             if m.kind == Kind.DELTA:
-                common = d.arrays
-                for row in range(ctx.local.size):
-                    mine = ctx.bank.delta(row)
-                    ctx.bank.apply_delta(row, {k: common[k] - mine[k] for k in common})
-                    ctx.bank.snapshot(row)
+                self.common = self.common + self.layout.flat(d.arrays)
+                self.layout.add(self.common[None] - self.layout.read())  # every x_i := common
             elif m.kind == Kind.BELIEF:
                 self.bcast_heard.add(0, d.arrays)
                 for row, brain in enumerate(ctx.local.tolist()):

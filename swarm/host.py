@@ -99,7 +99,9 @@ class HostCore:
             self._accepted_before += self.receiver.accepted
         if self.shard is not None:
             self.train_steps += self.shard.train_steps
-        self.receiver = Receiver(run_id=run, key=self.key, window=1 << 16, limits=self.limits)
+        self.receiver = Receiver(
+            run_id=run, key=self.key, window=cfg.protocol.replay_window, limits=self.limits
+        )
         self.sessions = {}
         self._run = run
         brains = plan.brains_on(self.index)

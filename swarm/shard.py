@@ -25,7 +25,7 @@ from scenarios.base import Actions, Observation, TokenSpec
 from scenarios.metrics import auc
 from scenarios.policies import make_policy
 
-__all__ = ["BrainShard", "add_to_all", "model_for", "stacked_params"]
+__all__ = ["BrainShard", "FlatWeights", "add_to_all", "model_for", "stacked_params"]
 
 COMPETENCE_DECAY = 0.98  # per tick: verified precision over roughly the last 50 ticks
 
@@ -59,6 +59,46 @@ def add_to_all(bank: BrainBank, named: dict[str, np.ndarray]) -> None:
             )
         bank.params[n] += t
         bank.ewc.shift(n, slice(None), t)
+
+
+class FlatWeights:
+    """All of a bank's brains as one (K, P) float32 matrix, and back (P params per brain).
+
+    Knowledge rounds work on whole rows (mixing, aggregation), so the K × tensors bookkeeping
+    happens once here; tensors are laid out in sorted name order.
+    """
+
+    def __init__(self, bank: BrainBank) -> None:
+        first = bank.export_weights(0)
+        self.bank = bank
+        self.names = sorted(first)
+        self.shapes = {n: first[n].shape for n in self.names}
+        self.offsets = np.concatenate([[0], np.cumsum([first[n].size for n in self.names])])
+
+    def flat(self, named: dict[str, np.ndarray]) -> np.ndarray:
+        """One brain's named arrays -> (P,) float32."""
+        return np.concatenate([np.asarray(named[n], np.float32).reshape(-1) for n in self.names])
+
+    def named(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """(P,) -> one brain's named arrays (views)."""
+        return {n: self._cols(flat, i).reshape(self.shapes[n]) for i, n in enumerate(self.names)}
+
+    def read(self) -> np.ndarray:
+        """(K, P) float32 copy of every brain's weights, one batched read."""
+        stacked = stacked_params(self.bank)
+        k = self.bank.n_sets
+        return np.concatenate([stacked[n].reshape(k, -1) for n in self.names], axis=1)
+
+    def add(self, rows: np.ndarray) -> None:
+        """Add (K, P) to every brain's weights (`add_to_all`)."""
+        k = rows.shape[0]
+        add_to_all(
+            self.bank,
+            {n: self._cols(rows, i).reshape(k, *self.shapes[n]) for i, n in enumerate(self.names)},
+        )
+
+    def _cols(self, x: np.ndarray, i: int) -> np.ndarray:
+        return x[..., self.offsets[i] : self.offsets[i + 1]]
 
 
 class BrainShard:

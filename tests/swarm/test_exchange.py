@@ -115,3 +115,15 @@ def test_same_seed_gives_the_same_actions_and_counters(tiny_cfg):
         assert np.array_equal(x.move, y.move) and np.array_equal(x.flag, y.flag)
         np.testing.assert_array_equal(x.altitude, y.altitude)
     assert m1 == m2 and b1 == b2 and n1 == n2
+
+
+def test_election_keeps_a_healthy_hub_against_a_near_equal_and_replaces_a_silent_one():
+    from swarm.exchange_hub import elect
+
+    comp = np.array([0.60, 0.63, 0.80], np.float32)
+    alive = np.array([True, True, True])
+    assert elect(comp[:2], alive[:2], hub=0, hysteresis=0.05) == 0  # 0.63 is not enough
+    assert elect(comp, alive, hub=0, hysteresis=0.05) == 2  # 0.80 is
+    assert elect(comp, np.array([False, True, False]), hub=0, hysteresis=0.05) == 1  # failover
+    with pytest.raises(RuntimeError, match="no brain sent a heartbeat"):
+        elect(comp, np.zeros(3, bool), hub=0, hysteresis=0.05)
