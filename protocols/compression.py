@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 import msgpack
 import numpy as np
 
-from protocols.varint import VarintError, decode_indices, encode_indices
+from protocols.varint import (
+    VarintError,
+    decode_indices,
+    decode_varints,
+    encode_indices,
+    varint_bytes,
+)
 
 __all__ = [
     "CODECS",
@@ -129,14 +135,62 @@ def _meta_scale(t: EncodedTensor) -> float:
     return float(v)
 
 
-def _sparse(t: EncodedTensor, values_dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    """(indices (k,), values (k,)) of a topk/topk_int8 tensor."""
+def _sparse(
+    t: EncodedTensor, values_dtype: str, idx: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(indices (k,), values (k,)) of a topk/topk_int8 tensor; idx: already decoded."""
     k = _meta_int(t, "count", 0, t.size)
-    try:
-        idx = decode_indices(_part(t, 0, "index", "varint", k), k, t.size)
-    except VarintError as e:
-        raise CodecError(f"{t.name}: {e}") from None
+    if idx is None:
+        try:
+            idx = decode_indices(_part(t, 0, "index", "varint", k), k, t.size)
+        except VarintError as e:
+            raise CodecError(f"{t.name}: {e}") from None
     return idx, _part(t, 1, "values", values_dtype, k)
+
+
+def _sparse_indices(tensors: list[EncodedTensor]) -> list[np.ndarray]:
+    """Indices of many topk* tensors with one varint pass (each as `decode_indices` would).
+
+    Each index part must end on a varint's last byte, so concatenating them cannot merge two
+    tensors' varints, and the values found per part are counted against each `count`."""
+    counts = [_meta_int(t, "count", 0, t.size) for t in tensors]
+    if not any(counts):
+        return [np.zeros(0, dtype=np.int64) for _ in tensors]
+    bufs = [_part(t, 0, "index", "varint", k) for t, k in zip(tensors, counts, strict=True)]
+    for t, b, k in zip(tensors, bufs, counts, strict=True):
+        if (b.size and b[-1] >= 0x80) or (b.size == 0) != (k == 0):
+            raise CodecError(f"{t.name}: index part must hold exactly {k} whole varints")
+    joined = np.concatenate(bufs)
+    try:
+        gaps = decode_varints(joined)
+    except VarintError as e:
+        raise CodecError(f"index parts: {e}") from None
+    ends = np.flatnonzero(joined < 0x80)  # last byte of every varint
+    found = np.diff(np.searchsorted(ends, np.cumsum([0, *[b.size for b in bufs]])))
+    sizes = np.array([t.size for t in tensors], dtype=np.int64)
+    counts_a = np.array(counts, dtype=np.int64)
+    bad = np.flatnonzero(found != counts_a)
+    if bad.size:
+        t = tensors[bad[0]]
+        raise CodecError(f"{t.name}: expected {counts[bad[0]]} indices, found {found[bad[0]]}")
+    limit = np.repeat(sizes, counts_a)
+    if gaps.size and np.any(gaps >= limit.astype(np.uint64)):
+        raise CodecError("an index gap reaches beyond its tensor's size")
+    # gaps < size each and sum(count * size) <= 2**52 for any message a Receiver admits, but
+    # decode_delta is public: refuse sums that could wrap int64 rather than trust the caller.
+    if float(np.sum(gaps, dtype=np.float64)) + gaps.size >= 2.0**62:
+        raise CodecError("index gaps sum beyond 2**62")
+    run = np.cumsum(gaps.astype(np.int64) + 1) - 1  # running over all tensors
+    starts = np.concatenate([[0], np.cumsum(counts_a)[:-1]])
+    base = np.zeros(len(tensors), dtype=np.int64)
+    later = starts > 0
+    base[later] = run[starts[later] - 1] + 1  # where the previous tensor's run ended
+    local = run - np.repeat(base, counts_a)
+    last = starts + counts_a - 1
+    over = np.flatnonzero((counts_a > 0) & (local[np.maximum(last, 0)] >= sizes))
+    if over.size:
+        raise CodecError(f"{tensors[over[0]].name}: index out of range")
+    return np.split(local, starts[1:])
 
 
 def _scatter(shape: tuple[int, ...], idx: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -162,8 +216,10 @@ def _decode_group(t: EncodedTensor) -> np.ndarray:
     return np.moveaxis(out.reshape(moved), 0, axis)
 
 
-def decode_tensor(t: EncodedTensor) -> np.ndarray:
-    """Dense float32 array of shape t.shape; CodecError when the parts do not fit."""
+def decode_tensor(t: EncodedTensor, idx: np.ndarray | None = None) -> np.ndarray:
+    """Dense float32 array of shape t.shape; CodecError when the parts do not fit.
+
+    idx: the topk* indices when already decoded (`decode_delta` decodes them in one pass)."""
     n = t.size
     if t.codec == "none":
         return _part(t, 0, "values", "float32", n).reshape(t.shape)
@@ -173,9 +229,9 @@ def decode_tensor(t: EncodedTensor) -> np.ndarray:
         q = _part(t, 0, "values", "int8", n)
         return (q.astype(np.float32) * np.float32(_meta_scale(t))).reshape(t.shape)
     if t.codec == "topk":
-        return _scatter(t.shape, *_sparse(t, "float32"))
+        return _scatter(t.shape, *_sparse(t, "float32", idx))
     if t.codec == "topk_int8":
-        idx, q = _sparse(t, "int8")
+        idx, q = _sparse(t, "int8", idx)
         return _scatter(t.shape, idx, q.astype(np.float32) * np.float32(_meta_scale(t)))
     if t.codec == "group":
         return _decode_group(t)
@@ -184,8 +240,10 @@ def decode_tensor(t: EncodedTensor) -> np.ndarray:
 
 def decode_delta(delta: EncodedDelta | Iterable[EncodedTensor]) -> dict[str, np.ndarray]:
     """All tensors of a delta, dense float32, by name."""
-    tensors = delta.tensors if isinstance(delta, EncodedDelta) else delta
-    return {t.name: decode_tensor(t) for t in tensors}
+    tensors = list(delta.tensors if isinstance(delta, EncodedDelta) else delta)
+    sparse = [t for t in tensors if t.codec in ("topk", "topk_int8")]
+    found = dict(zip(map(id, sparse), _sparse_indices(sparse), strict=True)) if sparse else {}
+    return {t.name: decode_tensor(t, found.get(id(t))) for t in tensors}
 
 
 def _int8(x: np.ndarray) -> tuple[np.ndarray, float]:
@@ -201,14 +259,6 @@ def _int8(x: np.ndarray) -> tuple[np.ndarray, float]:
 def _raw(a: np.ndarray) -> memoryview:
     """Zero-copy byte view of a C-contiguous array (the wire carries plain bytes)."""
     return memoryview(np.ascontiguousarray(a).reshape(-1)).cast("B")
-
-
-def _topk_indices(flat: np.ndarray, fraction: float) -> np.ndarray:
-    """Sorted indices of the k = ceil(fraction*n) largest |flat|."""
-    k = min(flat.size, max(1, math.ceil(fraction * flat.size)))
-    if k == flat.size:
-        return np.arange(flat.size)
-    return np.sort(np.argpartition(np.abs(flat), flat.size - k)[flat.size - k :])
 
 
 class Codec:
@@ -240,7 +290,6 @@ class Codec:
         self.group_fraction = fraction if name == "group" and fraction < 1.0 else None
         self.tol = tol
         self.residual: dict[str, np.ndarray] = {}
-        self._kept: tuple[np.ndarray, np.ndarray] | None = None  # last top-k (indices, values)
 
     def reset(self) -> None:
         """Forget the error-feedback residuals (e.g. after a full weight sync)."""
@@ -248,6 +297,8 @@ class Codec:
 
     def encode(self, named: Mapping[str, np.ndarray]) -> EncodedDelta:
         """Compress named arrays (any float dtype, any shape) into an EncodedDelta."""
+        if self.name in ("topk", "topk_int8"):
+            return self._encode_topk(named)
         tensors = []
         for name, arr in named.items():
             x = np.ascontiguousarray(arr, dtype=np.float32)
@@ -255,19 +306,9 @@ class Codec:
                 x = x + self.residual[name]
             t = self._encode_one(name, x)
             if self.error_feedback:
-                self.residual[name] = self._unsent(x, t)
+                self.residual[name] = x - decode_tensor(t)
             tensors.append(t)
         return EncodedDelta(tuple(tensors))
-
-    def _unsent(self, x: np.ndarray, t: EncodedTensor) -> np.ndarray:
-        """x minus what t carries; for top-k, from the kept indices (no varint round trip)."""
-        if self._kept is None:
-            return x - decode_tensor(t)
-        idx, sent = self._kept
-        self._kept = None
-        rest = x.copy().reshape(-1)
-        rest[idx] -= sent
-        return rest.reshape(x.shape)
 
     def _encode_one(self, name: str, x: np.ndarray) -> EncodedTensor:
         shape = tuple(int(s) for s in x.shape)
@@ -281,27 +322,70 @@ class Codec:
             return EncodedTensor(
                 name, "int8", shape, {"scale": scale}, (("values", "int8", _raw(q)),)
             )
-        if self.name in ("topk", "topk_int8") and flat.size:
-            idx = _topk_indices(flat, self.fraction)
-            index = ("index", "varint", encode_indices(idx))
-            if self.name == "topk":
-                self._kept = (idx, flat[idx])
-                return EncodedTensor(
-                    name,
-                    "topk",
-                    shape,
-                    {"count": idx.size},
-                    (index, ("values", "float32", _raw(flat[idx]))),
-                )
-            q, scale = _int8(flat[idx])
-            self._kept = (idx, q.astype(np.float32) * np.float32(scale))
-            meta = {"count": idx.size, "scale": scale}
-            return EncodedTensor(
-                name, "topk_int8", shape, meta, (index, ("values", "int8", _raw(q)))
-            )
         if self.name == "group" and name in self.group_axes and x.ndim:
             return self._encode_group(name, x)
         return EncodedTensor(name, "none", shape, {}, (("values", "float32", _raw(flat)),))
+
+    def _encode_topk(self, named: Mapping[str, np.ndarray]) -> EncodedDelta:
+        """All tensors in one pass: a top-k per tensor (argpartition on the tensor itself, no
+        concatenated copy), then one varint pass, one int8 pass and one residual pass over the
+        picks of all tensors together. Same tensors on the wire as encoding one by one."""
+        names = list(named)
+        xs, own = [], []  # flat float32 deltas (error feedback added); whether we own the copy
+        for k in names:
+            x = np.asarray(named[k], dtype=np.float32).reshape(-1)
+            fed = self.error_feedback and k in self.residual
+            xs.append(x + self.residual[k].reshape(-1) if fed else x)
+            own.append(fed)
+        sizes = [x.size for x in xs]
+        counts = np.array(
+            [min(n, max(1, math.ceil(self.fraction * n))) if n else 0 for n in sizes], np.int64
+        )
+        picks = []
+        for x, n, k in zip(xs, sizes, counts.tolist(), strict=True):
+            local = np.arange(n) if k == n else np.argpartition(np.abs(x), n - k)[n - k :]
+            local.sort()
+            picks.append(local)
+        idx = np.concatenate(picks) if picks else np.zeros(0, np.int64)  # (K,) local indices
+        values = np.concatenate([x[i] for x, i in zip(xs, picks, strict=True)] or [idx[:0]])
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])  # each tensor's first pick
+        has = counts > 0
+        gaps = np.diff(idx, prepend=np.int64(-1)) - 1
+        gaps[first[has]] = idx[first[has]]  # a tensor's first index is written as itself
+        varints, lengths = varint_bytes(gaps)
+        byte_end = np.concatenate([[0], np.cumsum(lengths)])[np.cumsum(counts)].tolist()
+        scales = np.zeros(len(names))
+        if self.name == "topk_int8":
+            if idx.size:
+                peaks = np.maximum.reduceat(np.abs(values), first[has])
+                scales[has] = peaks.astype(np.float64) / 127.0  # as _int8: float64
+            rep = np.repeat(scales, counts)
+            safe = np.where(rep > 0, rep, 1.0)
+            q = np.clip(np.rint(values.astype(np.float64) / safe), -127, 127).astype(np.int8)
+            sent, wire_values, dtype = q.astype(np.float32) * rep.astype(np.float32), q, "int8"
+        else:
+            sent, wire_values, dtype = values, values, "float32"
+        tensors, b0 = [], 0
+        for t, k in enumerate(names):
+            shape = tuple(int(s) for s in np.shape(named[k]))
+            c, a, b1 = int(counts[t]), int(first[t]), byte_end[t]
+            if not sizes[t]:
+                tensors.append(EncodedTensor(k, "none", shape, {}, (("values", "float32", b""),)))
+                continue
+            meta: dict[str, float | int] = {"count": c}
+            if dtype == "int8":
+                meta["scale"] = float(scales[t])
+            parts = (
+                ("index", "varint", _raw(varints[b0:b1])),
+                ("values", dtype, _raw(wire_values[a : a + c])),
+            )
+            tensors.append(EncodedTensor(k, self.name, shape, meta, parts))
+            b0 = b1
+            if self.error_feedback:  # what was not sent stays for the next delta
+                rest = xs[t] if own[t] else xs[t].copy()
+                rest[picks[t]] -= sent[a : a + c]
+                self.residual[k] = rest.reshape(shape)
+        return EncodedDelta(tuple(tensors))
 
     def _encode_group(self, name: str, x: np.ndarray) -> EncodedTensor:
         axis = self.group_axes[name] % x.ndim

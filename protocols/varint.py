@@ -22,6 +22,7 @@ __all__ = [
     "decode_varints",
     "encode_indices",
     "encode_varints",
+    "varint_bytes",
 ]
 
 # 9 bytes carry 63 bits: every index that fits an int64 fits, and no sum can overflow uint64.
@@ -34,17 +35,25 @@ class VarintError(ValueError):
 
 def encode_varints(values: np.ndarray) -> bytes:
     """Encode non-negative integers (n,) as concatenated LEB128 varints."""
+    return varint_bytes(values)[0].tobytes()
+
+
+def varint_bytes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 buffer of the concatenated varints, bytes taken by each value (n,) int64).
+
+    The lengths let a caller split one buffer of many tensors' indices without re-encoding."""
     v = np.asarray(values)
     if v.ndim != 1:
         raise ValueError(f"varints encode a 1-D array, got shape {v.shape}")
     if v.size and (v.min() < 0 or int(v.max()) >= 2**63):
         raise ValueError("varints encode integers in [0, 2**63); delta-code or offset first")
     v = v.astype(np.uint64)
-    nbytes = np.ones(
-        v.shape, dtype=np.int64
-    )  # bytes per value: 1 + number of 7-bit groups past the first
+    nbytes = np.ones(v.shape, dtype=np.int64)  # bytes per value: 1 + 7-bit groups past the first
     for j in range(1, MAX_VARINT_BYTES):
-        nbytes += v >= np.uint64(1 << (7 * j))
+        longer = v >= np.uint64(1 << (7 * j))
+        if not longer.any():  # indices gaps are small: usually stops after one or two passes
+            break
+        nbytes += longer
     ends = np.cumsum(nbytes)
     starts = ends - nbytes
     out = np.zeros(int(ends[-1]) if v.size else 0, dtype=np.uint8)
@@ -53,7 +62,7 @@ def encode_varints(values: np.ndarray) -> bytes:
         group = (v[has] >> np.uint64(7 * j)) & np.uint64(0x7F)
         more = (nbytes[has] > j + 1).astype(np.uint64) << np.uint64(7)
         out[starts[has] + j] = (group | more).astype(np.uint8)
-    return out.tobytes()
+    return out, nbytes
 
 
 def decode_varints(buf: bytes | memoryview | np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from protocols.compression import CODECS, CodecError, EncodedTensor, decode_delta, get_codec
+from protocols.varint import decode_indices
 
 
 def _delta(seed=0, shape=(64, 96)):
@@ -116,3 +117,63 @@ def test_bad_parameters_and_parts_are_clear_errors():
     bad = EncodedTensor("w", "none", (10,), {}, (("values", "float32", b"\x00" * 8),))
     with pytest.raises(CodecError, match="bytes"):
         decode_delta([bad])
+
+
+def _reference_topk(x: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-tensor top-k written the slow, obvious way: (sorted indices, values)."""
+    flat = x.reshape(-1).astype(np.float32)
+    k = min(flat.size, max(1, math.ceil(fraction * flat.size)))
+    idx = np.sort(np.argsort(-np.abs(flat), kind="stable")[:k])
+    return idx, flat[idx]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.integers(0, 200), min_size=1, max_size=6),
+    st.floats(0.01, 1.0),
+    st.sampled_from(["topk", "topk_int8"]),
+)
+def test_batched_topk_matches_per_tensor_selection(sizes, fraction, name):
+    rng = np.random.default_rng(len(sizes))
+    named = {f"t{i}": rng.normal(size=n).astype(np.float32) * (i + 1) for i, n in enumerate(sizes)}
+    enc = get_codec(name, fraction=fraction, error_feedback=False).encode(named)
+    out = decode_delta(enc)
+    assert [t.name for t in enc.tensors] == list(named)
+    for t in enc.tensors:
+        x = named[t.name]
+        if x.size == 0:
+            assert t.codec == "none" and out[t.name].shape == (0,)
+            continue
+        idx, vals = _reference_topk(x, fraction)
+        assert t.meta["count"] == idx.size
+        got = out[t.name]
+        assert np.array_equal(decode_indices(t.parts[0][2], idx.size, x.size), idx)
+        if name == "topk":
+            assert np.array_equal(got[idx], vals)
+        else:  # one scale per tensor: max |sent| / 127, error at most half of it
+            assert t.meta["scale"] == pytest.approx(float(np.abs(vals).max()) / 127.0)
+            assert np.abs(got[idx] - vals).max() <= t.meta["scale"] / 2 + 1e-6
+
+
+def test_batched_topk_error_feedback_keeps_each_tensors_residual():
+    named = {"a": np.arange(10, dtype=np.float32), "b": -np.arange(6, dtype=np.float32) * 3}
+    codec = get_codec("topk", fraction=0.2)
+    sent = decode_delta(codec.encode(named))
+    for k, x in named.items():  # sent + residual is exactly the input
+        assert np.array_equal(sent[k] + codec.residual[k], x)
+    again = decode_delta(codec.encode({k: np.zeros_like(v) for k, v in named.items()}))
+    assert again["a"][7] == 7 and again["b"][3] == -9  # next-largest of what was left
+
+
+def test_index_parts_cannot_borrow_varints_from_each_other():
+    x = {"a": np.arange(1, 9, dtype=np.float32), "b": np.arange(1, 9, dtype=np.float32)}
+    a, b = get_codec("topk", fraction=0.25).encode(x).tensors  # 2 indices each
+    ia, ib = bytes(a.parts[0][2]), bytes(b.parts[0][2])
+    moved = (ia + ib[:1], ib[1:])  # 3 varints + 1 varint: same total, wrong per tensor
+    for pa, pb in (moved, (ia + b"\x80", ib), (ia, ib[:-1] + b"\x85")):
+        bad = [
+            EncodedTensor(t.name, t.codec, t.shape, t.meta, (("index", "varint", p), t.parts[1]))
+            for t, p in ((a, pa), (b, pb))
+        ]
+        with pytest.raises(CodecError):
+            decode_delta(bad)
