@@ -49,7 +49,8 @@ class GossipExchange(Exchange):
         self.exact = p.gossip == "exact"
         self.step = 1.0 if self.exact else p.gossip_step
         kind = "none" if self.exact else p.codec.kind
-        axes = ctx.bank.group_axes() if kind == "group" else None
+        self.by_tensor = kind == "group"
+        axes = ctx.bank.group_axes() if self.by_tensor else None
         # CHOCO needs no error feedback: what C drops stays in x_i − x̂_i for the next round.
         self.codec = get_codec(
             kind, fraction=p.codec.fraction, error_feedback=False, group_axes=axes
@@ -81,7 +82,7 @@ class GossipExchange(Exchange):
         diff = self.layout.read() - self.xhat[ctx.local]  # (K, P): x_i − x̂_i
         for row, brain in enumerate(ctx.local.tolist()):
             dests = self._dests(brain)
-            q = self.codec.encode(self.layout.named(diff[row]))
+            q = self.codec.encode(self.layout.pack(diff[row], self.by_tensor))
             body = {"base_round": round_idx, "scale": 1.0}
             out.append(
                 Outgoing(dests, message(Kind.DELTA, brain, round_idx, body=body, tensors=q.tensors))
@@ -107,7 +108,7 @@ class GossipExchange(Exchange):
     def apply(self, round_idx: int, phase: int, msgs: list[Delivery]) -> None:
         for d in msgs:
             if d.message.kind == Kind.DELTA:
-                self.xhat[d.message.sender] += self.layout.flat(d.arrays)
+                self.xhat[d.message.sender] += self.layout.unpack(d.arrays)
             elif d.message.kind == Kind.BELIEF:
                 self.beliefs.add(d.message.sender, d.arrays)
         self._mix()

@@ -55,7 +55,8 @@ class HubExchange(Exchange):
         self.dynamic = p.topology.kind == "dynamic"
         self.phases = 3 if self.dynamic else 2
         n = ctx.plan.n_brains
-        axes = ctx.bank.group_axes() if p.codec.kind == "group" else None
+        self.by_tensor = p.codec.kind == "group"
+        axes = ctx.bank.group_axes() if self.by_tensor else None
         self.codecs = [
             get_codec(p.codec.kind, fraction=p.codec.fraction, group_axes=axes)
             for _ in range(ctx.local.size)
@@ -101,7 +102,7 @@ class HubExchange(Exchange):
             dest = (self._hub_host(),)
             deltas = self.layout.read() - self.common  # (K, P): d_i = x_i − x_common
             for row, brain in enumerate(ctx.local.tolist()):
-                enc = self.codecs[row].encode(self.layout.named(deltas[row]))
+                enc = self.codecs[row].encode(self.layout.pack(deltas[row], self.by_tensor))
                 body = {"base_round": round_idx, "scale": 1.0}
                 out.append(
                     Outgoing(
@@ -214,7 +215,7 @@ class HubExchange(Exchange):
         for d in msgs:
             m = d.message
             if m.kind == Kind.DELTA:
-                self.common = self.common + self.layout.flat(d.arrays)
+                self.common = self.common + self.layout.unpack(d.arrays)
                 self.layout.add(self.common[None] - self.layout.read())  # every x_i := common
             elif m.kind == Kind.BELIEF:
                 self.bcast_heard.add(0, d.arrays)

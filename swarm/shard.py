@@ -83,6 +83,23 @@ class FlatWeights:
         """(P,) -> one brain's named arrays (views)."""
         return {n: self._cols(flat, i).reshape(self.shapes[n]) for i, n in enumerate(self.names)}
 
+    def pack(self, row: np.ndarray, by_tensor: bool) -> dict[str, np.ndarray]:
+        """A (P,) row as message arrays: one flat tensor `w`, or one per weight tensor.
+
+        One tensor per message costs far less to encode, sign and check than ~a dozen small
+        ones; `by_tensor` is for the group-sparse codec, which needs each tensor's group axis.
+        """
+        return self.named(row) if by_tensor else {"w": row}
+
+    def unpack(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        """Inverse of `pack` on received arrays -> (P,) float32."""
+        if set(arrays) == {"w"}:
+            w = np.asarray(arrays["w"], np.float32).reshape(-1)
+            if w.size != self.offsets[-1]:
+                raise ValueError(f"flat delta has {w.size} entries, a brain has {self.offsets[-1]}")
+            return w
+        return self.flat(arrays)
+
     def read(self) -> np.ndarray:
         """(K, P) float32 copy of every brain's weights, one batched read."""
         stacked = stacked_params(self.bank)
