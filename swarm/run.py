@@ -19,13 +19,15 @@ died); 130 interrupted (Ctrl-C). In every case the completed runs stay in result
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from swarm.loop import Episode, run_episode
+from swarm.loop import Episode, PoolLike, run_episode
 from swarm.outputs import RunOutputs, run_dir_name
 from swarm.progress import RunProgress, headline
 from swarm.scorecard import table
@@ -76,15 +78,21 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return EXIT_INVALID
     out_dir = args.out or Path(cfg.output.dir) / run_dir_name(cfg.name)
-    outputs = RunOutputs(
-        out_dir,
-        name=cfg.name,
-        scenario=cfg.scenario,
-        seeds=list(cfg.seeds),
-        teams=list(cfg.teams),
-        config=cfg.model_dump(mode="json"),
-        csv_every=cfg.output.csv_every,
-    )
+    try:
+        outputs = RunOutputs(
+            out_dir,
+            name=cfg.name,
+            scenario=cfg.scenario,
+            seeds=list(cfg.seeds),
+            teams=list(cfg.teams),
+            config=cfg.model_dump(mode="json"),
+            csv_every=cfg.output.csv_every,
+        )
+    except OSError as err:
+        print(
+            f"{out_dir}: cannot write the run's outputs ({err}); choose --out DIR", file=sys.stderr
+        )
+        return EXIT_FAILED
     log = outputs.logger()
     log.info("run %s: %s, teams %s, seeds %s", cfg.name, cfg.scenario, cfg.teams, cfg.seeds)
     status, error, code = "complete", None, 0
@@ -109,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _run_all(cfg: Any, args: argparse.Namespace, outputs: RunOutputs, console, log) -> None:
+def _run_all(
+    cfg: Any, args: argparse.Namespace, outputs: RunOutputs, console: Console, log: logging.Logger
+) -> None:
     """Start the runtime, fly every team x seed, stop the runtime (also on errors)."""
     import ray
 
@@ -146,13 +156,15 @@ def _run_all(cfg: Any, args: argparse.Namespace, outputs: RunOutputs, console, l
             stop_ray()
 
 
-def _one(cfg: Any, team: str, seed: int, pool, outputs: RunOutputs, progress) -> Episode:
+def _one(
+    cfg: Any, team: str, seed: int, pool: PoolLike, outputs: RunOutputs, progress: RunProgress
+) -> Episode:
     """One mission with its CSV rows and progress bar."""
 
     def on_start(horizon: int | None) -> None:
         progress.start(team, seed, horizon)
 
-    def on_tick(tick: int, row, last: bool) -> None:
+    def on_tick(tick: int, row: Mapping[str, float], last: bool) -> None:
         outputs.tick(team, seed, tick, row, last)
         progress.update(tick, row)
 
@@ -161,7 +173,7 @@ def _one(cfg: Any, team: str, seed: int, pool, outputs: RunOutputs, progress) ->
     return ep
 
 
-def _epilogue(cfg: Any, outputs: RunOutputs, console: Console, log) -> None:
+def _epilogue(cfg: Any, outputs: RunOutputs, console: Console, log: logging.Logger) -> None:
     """Plots and the scorecard for whatever completed (best effort: never masks the result)."""
     if cfg.output.plots:
         try:
