@@ -132,7 +132,7 @@ def _run_all(
     pool = None
     try:
         if backend == "ray":
-            info = start_ray(args.address or cfg.ray.address)
+            info = start_ray(args.address or cfg.ray.address, num_cpus=cfg.ray.num_cpus)
             log.info("ray: %s", info)
         else:
             import torch
