@@ -69,6 +69,8 @@ def new_key() -> bytes:
 
 
 def _mac(key: bytes, frame0: Any, parts: Sequence[Any]) -> bytes:
+    """HMAC-SHA256 over frame0, then each part as its 8-byte big-endian length and its bytes
+    (docs/protocol.md section 5); parts are fed as memoryviews, never copied."""
     h = hmac.new(key, frame0, hashlib.sha256)
     for p in parts:
         view = memoryview(p)

@@ -10,7 +10,7 @@ Per-kind `body` fields (small values, carried in the signed header; arrays go in
 |---|---|---|
 | HELLO | `endpoint` str, `public_key` str (z85, curve only), `params` int | - |
 | HEARTBEAT | `position` [x, y] floats, `competence` float, `hub` int (-1: none) | - |
-| DELTA | `base_round` int, `scale` float | compressed weight delta |
+| DELTA | `base_round` int, `scale` float, `sync` bool (1.1) | compressed delta (sync: full x̂) |
 | BELIEF | `shape` [H, W] | `cells` (topk/group codec: indices + values) |
 | OBS | `ticks` [int] | `tokens` (N, input_dim) |
 | ELECT | `type` "request" / "vote", `candidate` int, `competence` float | - |
@@ -38,7 +38,7 @@ __all__ = [
     "ProtocolError",
 ]
 
-PROTOCOL_VERSION = (1, 0)
+PROTOCOL_VERSION = (1, 1)
 """(major, minor) of the wire format; docs/protocol.md states the same."""
 
 BROADCAST = -1

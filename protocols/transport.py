@@ -148,9 +148,12 @@ class Endpoint:
 
     def recv(self, timeout_ms: int = 0) -> tuple[bytes, list[memoryview]] | None:
         """The next message as (sender routing id, frames), or None after timeout_ms."""
-        if not self._router.poll(timeout_ms, zmq.POLLIN):
-            return None
-        identity, *frames = self._router.recv_multipart(copy=False)
+        try:  # a queued message needs no poll (one syscall less per message when streaming)
+            identity, *frames = self._router.recv_multipart(zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            if not timeout_ms or not self._router.poll(timeout_ms, zmq.POLLIN):
+                return None
+            identity, *frames = self._router.recv_multipart(copy=False)
         views = [f.buffer for f in frames]
         self.stats.messages_received += 1
         self.stats.bytes_received += sum(v.nbytes for v in views)

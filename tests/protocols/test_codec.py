@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from protocols.codec import MAGIC, Limits, Receiver, Session, decode, encode, new_key
 from protocols.compression import CODECS, decode_delta, get_codec
-from protocols.messages import REJECT_REASONS, Kind, Message, ProtocolError
+from protocols.messages import PROTOCOL_VERSION, REJECT_REASONS, Kind, Message, ProtocolError
 
 KEY = b"k" * 32
 BODIES = {
@@ -79,7 +79,7 @@ def test_random_frames_only_raise_protocol_error(frames):
     assert sum(receiver.rejects.values()) == 1
 
 
-def _signed(header: bytes, manifest: bytes, buffers=(), version=(1, 0)):
+def _signed(header: bytes, manifest: bytes, buffers=(), version=PROTOCOL_VERSION):
     """Frames with a *valid* HMAC over arbitrary content: exercises the parsers behind it."""
     frame0 = MAGIC + bytes(version)
     h = hmac.new(KEY, frame0, hashlib.sha256)

@@ -103,3 +103,22 @@ def test_close_leaves_no_threads_or_sockets():
             break
         time.sleep(0.05)
     assert _os_threads() <= base_os  # zmq I/O and reaper threads are gone too
+
+
+def test_recv_without_timeout_returns_queued_messages_then_none():
+    with Endpoint(1) as a, Endpoint(2) as b:
+        a.connect(2, b.address)
+        assert b.recv(timeout_ms=0) is None
+        for i in range(3):
+            a.send(2, [b"m", bytes([i])])
+        first = b.recv(timeout_ms=2000)  # waits for the first; the rest are queued behind it
+        assert first is not None and bytes(first[1][1]) == b"\x00"
+        deadline = time.monotonic() + 2
+        rest = []
+        while len(rest) < 2 and time.monotonic() < deadline:
+            got = b.recv(timeout_ms=0)
+            if got is not None:
+                rest.append(bytes(got[1][1]))
+        assert rest == [b"\x01", b"\x02"]
+        assert b.recv(timeout_ms=0) is None
+        assert b.stats.messages_received == 3
