@@ -156,7 +156,7 @@ class LitterPatrol(Scenario):
         c, w = self.cfg, self.shape[1]
         info = {k: getattr(c, k) for k in ("cell_m", "tick_s", "horizon", "min_alt_m",
                 "max_alt_m", "start_alt_m", "fov_deg", "battery_wh", "hover_w", "move_j_per_m",
-                "charge_w", "crew_delay")}  # fmt: skip
+                "charge_w", "crew_delay", "climb_mps", "climb_j_per_m")}  # fmt: skip
         return info | {
             "mode": "patrol",
             "height": self.shape[0],

@@ -12,22 +12,28 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.base import Actions, Observation
+from scenarios.claims import claim_sites
+from scenarios.navigation import FlightMap
 from scenarios.policy_base import Policy, footprints
 
 __all__ = ["CyclicTour", "IdlenessGreedy", "PatrolPolicy"]
 
-_MOVES = np.array([(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if a or b], dtype=np.int64)
-
 
 class PatrolPolicy(Policy):
-    """Idleness belief, safe navigation, battery management and reporting."""
+    """Idleness belief, safe navigation, battery management and reporting.
+
+    Going home is sound: each tick a drone turns back when its battery would not cover two
+    more moves than its flight distance (around no-fly cells) to the nearest reachable
+    station, plus the descent to land, times `home_factor`, plus `reserve` (a fraction of the
+    battery); from then on it follows that station's distance field, one move nearer per tick.
+    """
 
     params: ClassVar[dict[str, float]] = {
         "cruise_m": 20.0,
         "margin_m": 1.0,
         "flag_p": 0.9,
-        "reserve": 0.08,
-        "home_factor": 1.5,
+        "reserve": 0.05,
+        "home_factor": 1.2,
     }
 
     def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
@@ -40,51 +46,45 @@ class PatrolPolicy(Policy):
         self.stations = np.asarray(info["stations"], dtype=np.int64)
         self.poi = np.argwhere(np.asarray(info["poi"], dtype=bool))  # (P, 2)
         self.returning = np.zeros(self.k, dtype=bool)
-        self.reported: list[dict[int, int]] = [{} for _ in range(self.k)]
-        self._fields: dict[int, np.ndarray] = {}
-        per_cell_j = info["hover_w"] * info["tick_s"] + info["move_j_per_m"] * info["cell_m"] * 1.5
-        self.per_cell = per_cell_j / 3600.0 / info["battery_wh"]  # battery fraction per move
+        self.nav = FlightMap(self.nofly)
+        self.station_flat = self.stations[:, 0] * w + self.stations[:, 1]
+        self.nav.rows(self.station_flat)  # the home fields are needed from the first tick
+        self.detour = np.zeros(self.k, dtype=bool)  # following a goal's field, not a line
+        self.route_goal = np.full((self.k, 2), -1, dtype=np.int64)
+        self._reported = np.zeros(0, dtype=np.int64)  # sorted drone * H*W + cell, unanswered
+        self._energy(info)
 
-    @property
-    def belief(self) -> np.ndarray:
-        """(K, H, W) float32 idleness in ticks, per drone."""
-        return (self.now - self.last_seen).astype(np.float32)
+    def _energy(self, info: dict) -> None:
+        """Battery fractions: per moving tick (hover + a diagonal cell) and per landing tick."""
+        joules = info["battery_wh"] * 3600.0
+        hover = info["hover_w"] * info["tick_s"]
+        self.per_move = (hover + info["move_j_per_m"] * info["cell_m"] * np.sqrt(2)) / joules
+        self.per_hover = hover / joules
+        self.descent_m = float(info["climb_mps"]) * info["tick_s"]  # metres per tick
+        self.top_m = max(self.p["cruise_m"], float(self.zone.max(initial=0)) + self.p["margin_m"])
 
-    def merge(self, i: int, other: np.ndarray) -> None:
+    def _belief_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Idleness in ticks (len(rows), H, W) float32 of the local drones `rows`."""
+        return (self.now - self.last_seen[rows]).astype(np.float32)
+
+    def _merge(self, i: int, other: np.ndarray) -> None:
         """Fuse idleness by elementwise minimum (someone saw it more recently)."""
         seen = self.now - np.asarray(other, dtype=np.float64)
         np.maximum(self.last_seen[i], seen.astype(np.int32), out=self.last_seen[i])
 
-    def _field(self, goal: int) -> np.ndarray:
-        """Moves-to-`goal` (flat cell) over cells outside no-fly zones, (H, W) int32 (BFS)."""
-        if goal not in self._fields:
-            h, w = self.shape
-            big = h * w
-            dist = np.full((h, w), big, dtype=np.int32)
-            front = np.zeros((h, w), dtype=bool)
-            front[divmod(goal, w)] = True
-            d = 0
-            while front.any():
-                dist[front] = d
-                grown = front.copy()
-                grown[1:] |= front[:-1]
-                grown[:-1] |= front[1:]
-                grown[:, 1:] |= grown[:, :-1]
-                grown[:, :-1] |= grown[:, 1:]
-                front = grown & ~self.nofly & (dist == big)
-                d += 1
-            self._fields[goal] = dist
-        return self._fields[goal]
-
-    def route(self, pos: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        """Next Moore step (K, 2) toward goal (K, 2), going around no-fly cells."""
-        h, w = self.shape
+    def route(self, pos: np.ndarray, goal: np.ndarray, follow: np.ndarray) -> np.ndarray:
+        """Next Moore step (K, 2) toward goal (K, 2): a straight line until it would enter a
+        no-fly cell, then (until the goal changes) the goal's distance field; drones in
+        `follow` (K,) bool use the field from the start."""
+        w = self.shape[1]
         move = np.sign(goal - pos)
         nxt = pos + move
-        for i in np.flatnonzero(self.nofly[nxt[:, 0], nxt[:, 1]]).tolist():
-            field = self._field(int(goal[i, 0] * w + goal[i, 1]))
-            cand = np.clip(pos[i] + _MOVES, 0, [h - 1, w - 1])
-            move[i] = cand[np.argmin(field[cand[:, 0], cand[:, 1]])] - pos[i]
+        same = (goal == self.route_goal).all(1)
+        self.detour = (self.detour & same) | self.nofly[nxt[:, 0], nxt[:, 1]]
+        self.route_goal = goal.copy()
+        idx = np.flatnonzero((self.detour | follow) & (pos != goal).any(1))
+        if idx.size:
+            move[idx] = self.nav.descend(pos[idx], goal[idx, 0] * w + goal[idx, 1])
         return move
 
     def _act(self, obs: Observation, p: np.ndarray) -> Actions:
@@ -92,21 +92,36 @@ class PatrolPolicy(Policy):
         pos = obs.pose[:, :2].astype(np.int64)
         k, rr, cc, _ = footprints(obs.pose, self.info, self.shape)
         self.last_seen[k, rr, cc] = obs.tick
-        for d, cell, _ in self._labelled_cells(obs):
-            self.reported[d].pop(cell, None)
+        d, cell, _ = self._labelled_cells(obs)
+        if d.size:  # the crew answered: that cell may be reported again
+            answered = d * (self.shape[0] * self.shape[1]) + cell
+            self._reported = np.setdiff1d(self._reported, answered, assume_unique=True)
         goal = self._home_or_goal(obs, pos)
-        move = self.route(pos, goal)
+        move = self.route(pos, goal, self.returning)
         return self._safe(obs, pos, move, goal, self._flags(obs, p))
 
+    def home_need(self, pos: np.ndarray, alt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(battery fraction (K,) a drone must keep to turn back now, nearest reachable
+        station (K,) by flight distance). Two extra moves: the one it may make this tick
+        and the one that takes it farther before the next check."""
+        w = self.shape[1]
+        flat = pos[:, 0] * w + pos[:, 1]
+        rows = self.nav.rows(self.station_flat)
+        dist = self.nav.table[rows[:, None], flat[None, :]]  # (S, K) moves
+        near = dist.argmin(0)
+        moves = dist.min(0).astype(np.float64)
+        land = np.ceil(np.maximum(alt, self.top_m) / self.descent_m)
+        need = self.p["home_factor"] * ((moves + 2) * self.per_move + land * self.per_hover)
+        return need + self.p["reserve"], near
+
     def _home_or_goal(self, obs: Observation, pos: np.ndarray) -> np.ndarray:
-        d_st = np.abs(pos[:, None, :] - self.stations[None]).max(2)  # (K, S) Chebyshev
-        near = d_st.argmin(1)
-        need = self.p["reserve"] + self.p["home_factor"] * self.per_cell * d_st.min(1)
+        need, near = self.home_need(pos, obs.pose[:, 2].astype(np.float64))
+        home = self.stations[near]
         battery = obs.pose[:, 3]
         self.returning |= battery < need
-        self.returning &= ~((battery >= 0.99) & (d_st.min(1) == 0) & ~obs.busy)
+        self.returning &= ~((battery >= 0.99) & (pos == home).all(1) & ~obs.busy)
         goal = self.goals(obs, pos)
-        goal[self.returning] = self.stations[near[self.returning]]
+        goal[self.returning] = home[self.returning]
         return goal
 
     def _safe(self, obs, pos, move, goal, flag) -> Actions:
@@ -123,14 +138,13 @@ class PatrolPolicy(Policy):
 
     def _flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
         """Report confident detections, once per cell until the crew's answer comes."""
-        w = self.shape[1]
+        h, w = self.shape
         flag = (p > self.p["flag_p"]) & ~obs.busy & (obs.pose[:, 2] > 0)
-        for i in np.flatnonzero(flag).tolist():
-            cell = int(obs.cells[i, 0] * w + obs.cells[i, 1])
-            if cell in self.reported[i]:
-                flag[i] = False
-            else:
-                self.reported[i][cell] = obs.tick
+        i = np.flatnonzero(flag)
+        key = i * (h * w) + obs.cells[i, 0].astype(np.int64) * w + obs.cells[i, 1]
+        again = np.isin(key, self._reported, assume_unique=True)
+        flag[i[again]] = False
+        self._reported = np.union1d(self._reported, key[~again])
         return flag
 
     def goals(self, obs: Observation, pos: np.ndarray) -> np.ndarray:
@@ -139,7 +153,7 @@ class PatrolPolicy(Policy):
 
 class IdlenessGreedy(PatrolPolicy):
     """Head for the point of interest with the most idleness minus travel ticks; shard-mates
-    claim distinct goals."""
+    claim goals more than 2 cells apart (batched, see `scenarios.claims`)."""
 
     params: ClassVar[dict[str, float]] = {**PatrolPolicy.params, "replan_every": 10}
 
@@ -149,15 +163,22 @@ class IdlenessGreedy(PatrolPolicy):
         self.planned = np.full(self.k, -(10**9))
 
     def goals(self, obs: Observation, pos: np.ndarray) -> np.ndarray:
-        due = (obs.tick - self.planned >= self.p["replan_every"]) | (pos == self.goal).all(1)
-        taken = np.zeros(len(self.poi), dtype=bool)
-        for i in np.flatnonzero(due & ~self.returning).tolist():
-            idle = obs.tick - self.last_seen[i, self.poi[:, 0], self.poi[:, 1]]
-            dist = np.abs(self.poi - pos[i]).max(1)
-            score = np.where(taken, -np.inf, idle - dist)
-            j = int(np.argmax(score))
-            self.goal[i], self.planned[i] = self.poi[j], obs.tick
-            taken |= np.abs(self.poi - self.poi[j]).max(1) <= 2
+        every = max(int(self.p["replan_every"]), 1)
+        due = (obs.tick - self.planned >= every) | (pos == self.goal).all(1)
+        due = np.flatnonzero(due & ~self.returning)
+        if due.size and len(self.poi):
+            pr, pc = self.poi[None, :, 0], self.poi[None, :, 1]
+            idle = obs.tick - self.last_seen[due[:, None], pr, pc]  # (D, P)
+            dist = np.abs(self.poi[None] - pos[due][:, None]).max(2)
+            score = (idle - dist).astype(np.float64)
+
+            def best(rows: np.ndarray, blocked: np.ndarray) -> np.ndarray:
+                s = np.where(blocked, -np.inf, score[rows])
+                arg = s.argmax(1)
+                return np.where(np.isfinite(s[np.arange(len(rows)), arg]), arg, -1)
+
+            pick = claim_sites(best, due.size, self.poi, self.shape, radius=2)
+            self.goal[due], self.planned[due] = self.poi[pick], obs.tick
         return self.goal.copy()
 
 

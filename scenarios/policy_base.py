@@ -67,13 +67,35 @@ class Policy:
         self.k = len(self.ids)
         self.rng = rng
         self.shape = (int(info["height"]), int(info["width"]))
-        self.flagged: dict[tuple[int, int], int] = {}  # (local drone, tick) -> flat cell
+        # flags awaiting their label: key tick * K + local drone (sorted) -> flat cell
+        self._flag_key = np.zeros(0, dtype=np.int64)
+        self._flag_cell = np.zeros(0, dtype=np.int64)
+        self._cache: np.ndarray | None = None  # belief (K, H, W) until the next act()
 
     @property
     def belief(self) -> np.ndarray:
-        raise NotImplementedError
+        """(K, H, W) float32, read-only; computed once per tick however often it is read
+        (callers index it per brain), and kept current by `merge`."""
+        if self._cache is None:
+            self._cache = self._belief_rows(np.arange(self.k))
+        view = self._cache.view()
+        view.flags.writeable = False
+        return view
 
     def merge(self, i: int, other: np.ndarray) -> None:
+        """Fuse `other` (H, W) into drone i's map (subclass rule), refresh the cached row."""
+        if np.shape(other) != self.shape:
+            got = np.shape(other)
+            raise ValueError(f"merge needs a belief map of shape {self.shape}, got {got}")
+        self._merge(i, np.asarray(other))
+        if self._cache is not None:
+            self._cache[i] = self._belief_rows(np.array([i]))[0]
+
+    def _belief_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Belief maps (len(rows), H, W) float32 of the local drones `rows`."""
+        raise NotImplementedError
+
+    def _merge(self, i: int, other: np.ndarray) -> None:
         raise NotImplementedError
 
     def act(self, obs: Observation, p_detect: np.ndarray) -> Actions:
@@ -84,22 +106,32 @@ class Policy:
                 f"p_detect of shape {np.shape(p_detect)} (select() the shard first)"
             )
         p = np.clip(np.asarray(p_detect, dtype=np.float32), 0.0, 1.0)
+        self._cache = None
         actions = self._act(obs, p)
-        w = self.shape[1]
-        for i in np.flatnonzero(actions.flag).tolist():
-            self.flagged[(i, obs.tick)] = int(obs.cells[i, 0] * w + obs.cells[i, 1])
+        i = np.flatnonzero(actions.flag)
+        if i.size:  # keys grow with the tick, so appending keeps them sorted
+            cells = obs.cells[i, 0].astype(np.int64) * self.shape[1] + obs.cells[i, 1]
+            self._flag_key = np.concatenate([self._flag_key, obs.tick * self.k + i])
+            self._flag_cell = np.concatenate([self._flag_cell, cells])
         return actions
 
-    def _labelled_cells(self, obs: Observation) -> list[tuple[int, int, float]]:
-        """(local drone, flat cell, value) for each label in obs about a flag we made."""
-        out = []
-        for d, t, v in zip(
-            obs.label_drone.tolist(), obs.label_tick.tolist(), obs.label_value, strict=True
-        ):
-            cell = self.flagged.pop((d, t), None)
-            if cell is not None:
-                out.append((d, cell, float(v)))
-        return out
+    def _labelled_cells(self, obs: Observation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(local drone (M,), flat cell (M,), value (M,)) for the labels in obs about flags we
+        made; those flags are forgotten."""
+        key = obs.label_tick.astype(np.int64) * self.k + obs.label_drone.astype(np.int64)
+        n = len(self._flag_key)
+        if not n or not key.size:
+            hit, at = np.zeros(key.size, dtype=bool), np.zeros(key.size, dtype=np.int64)
+        else:
+            at = np.minimum(np.searchsorted(self._flag_key, key), n - 1)
+            hit = self._flag_key[at] == key
+        cells = self._flag_cell[at[hit]]
+        if hit.any():
+            keep = np.ones(n, dtype=bool)
+            keep[at[hit]] = False
+            self._flag_key, self._flag_cell = self._flag_key[keep], self._flag_cell[keep]
+        d = obs.label_drone[hit].astype(np.int64)
+        return d, cells, np.asarray(obs.label_value, dtype=np.float32)[hit]
 
     def _act(self, obs: Observation, p: np.ndarray) -> Actions:
         raise NotImplementedError

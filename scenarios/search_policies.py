@@ -13,11 +13,14 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.base import Actions, Observation
+from scenarios.claims import claim_sites
 from scenarios.policy_base import Policy, footprints, step_toward
 
 __all__ = ["BeliefGreedy", "Lawnmower", "LevyWalk", "SearchPolicy"]
 
 _PIN = 20.0  # |log-odds| of a cell whose truth an inspection revealed
+_CHUNK = 1 << 21  # score elements per batch of re-planning drones (8 MB of float32)
+_BLOCK = 3  # side of the blocks drones claim: goals in non-touching blocks are 4+ cells apart
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -41,12 +44,11 @@ class SearchPolicy(Policy):
         self.prior_lo = _logit(prior).astype(np.float32)
         self.lo = np.broadcast_to(self.prior_lo, (self.k, *self.shape)).copy()  # (K, H, W)
 
-    @property
-    def belief(self) -> np.ndarray:
-        """(K, H, W) float32 P(target in cell) per drone."""
-        return (1.0 / (1.0 + np.exp(-self.lo))).astype(np.float32)
+    def _belief_rows(self, rows: np.ndarray) -> np.ndarray:
+        """P(target in cell) (len(rows), H, W) float32 of the local drones `rows`."""
+        return (1.0 / (1.0 + np.exp(-self.lo[rows]))).astype(np.float32)
 
-    def merge(self, i: int, other: np.ndarray) -> None:
+    def _merge(self, i: int, other: np.ndarray) -> None:
         """Keep, per cell, whichever belief carries more evidence (farther from the prior);
         idempotent, so repeated merges never double-count."""
         lo = _logit(np.asarray(other, dtype=np.float64)).astype(np.float32)
@@ -67,8 +69,8 @@ class SearchPolicy(Policy):
         lr = np.clip(_logit(p), -self.p["max_lr"], self.p["max_lr"]).astype(np.float32)
         idx = np.flatnonzero(look)
         lo[idx, cand[idx]] = np.clip(lo[idx, cand[idx]] + lr[idx], -_PIN, _PIN)
-        for d, cell, v in self._labelled_cells(obs):
-            lo[d, cell] = _PIN if v > 0.5 else -_PIN
+        d, cell, v = self._labelled_cells(obs)
+        lo[d, cell] = np.where(v > 0.5, _PIN, -_PIN)
 
     def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
         """Flag when the detector is confident and the cell is not known to be empty."""
@@ -158,8 +160,14 @@ class LevyWalk(SearchPolicy):
 
 
 class BeliefGreedy(SearchPolicy):
-    """Fly to the cell of highest belief, discounted by distance; drones of one shard claim
-    distinct goals. Flags when the fused belief of the candidate cell passes `flag_belief`."""
+    """Fly to the cell of highest belief, discounted by distance; drones of one shard keep
+    apart. Flags when the fused belief of the candidate cell passes `flag_belief`.
+
+    Re-planning is batched over every due drone: each scores all cells at once (log-odds −
+    log1p(Chebyshev distance / dist_scale)), the scores are maxed over 3x3 blocks, and drones
+    claim blocks no two of which touch (`claims.claim_sites` on the block grid), so goals
+    lie at least 4 cells apart while room allows; the goal is the best cell of the block.
+    """
 
     params: ClassVar[dict[str, float]] = {
         **SearchPolicy.params,
@@ -171,9 +179,15 @@ class BeliefGreedy(SearchPolicy):
     def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         self.goal = np.zeros((self.k, 2), dtype=np.int64)
-        self.planned = -np.inf * np.ones(self.k)
+        self.planned = np.full(self.k, -np.inf)
         h, w = self.shape
-        self.rr, self.cc = np.divmod(np.arange(h * w), w)
+        self.bshape = (-(-h // _BLOCK), -(-w // _BLOCK))  # blocks per axis, rounded up
+        self.blocks = np.argwhere(np.ones(self.bshape, dtype=bool))  # (B, 2) block row, col
+        off = np.arange(_BLOCK)
+        r = self.blocks[:, :1, None] * _BLOCK + off[None, :, None]  # (B, 3, 1)
+        c = self.blocks[:, None, 1:] * _BLOCK + off[None, None, :]  # (B, 1, 3)
+        cells = np.where((r < h) & (c < w), r * w + c, -1)  # -1: padding past the map edge
+        self.block_cells = cells.reshape(len(self.blocks), -1)  # (B, 9) flat cells
 
     def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
         w = self.shape[1]
@@ -183,16 +197,66 @@ class BeliefGreedy(SearchPolicy):
 
     def moves(self, obs: Observation) -> np.ndarray:
         pos = obs.pose[:, :2].astype(np.int64)
-        due = (obs.tick - self.planned >= self.p["replan_every"]) | (pos == self.goal).all(1)
-        claimed: list[np.ndarray] = []
-        for i in np.flatnonzero(due).tolist():
-            d = np.maximum(np.abs(self.rr - pos[i, 0]), np.abs(self.cc - pos[i, 1]))
-            score = self.lo[i].ravel() - np.log1p(d / self.p["dist_scale"])
-            for g in claimed:  # keep shard-mates apart: a goal blocks its neighbourhood
-                near = np.maximum(np.abs(self.rr - g[0]), np.abs(self.cc - g[1])) <= 3
-                score[near] = -np.inf
-            f = int(np.argmax(score))
-            self.goal[i] = (self.rr[f], self.cc[f])
-            self.planned[i] = obs.tick
-            claimed.append(self.goal[i])
+        every = max(int(self.p["replan_every"]), 1)
+        due = np.flatnonzero((obs.tick - self.planned >= every) | (pos == self.goal).all(1))
+        if due.size:
+            score = self._block_scores(due, pos[due])  # (D, B)
+
+            def best(rows: np.ndarray, blocked: np.ndarray) -> np.ndarray:
+                s = np.where(blocked, -np.inf, score[rows])
+                arg = s.argmax(1)
+                return np.where(np.isfinite(s[np.arange(len(rows)), arg]), arg, -1)
+
+            pick = claim_sites(best, due.size, self.blocks, self.bshape, radius=1, rounds=8)
+            self.goal[due] = self._cell_in_block(due, pos[due], pick)
+            first = np.isinf(self.planned[due])
+            # stagger the first plans so that later re-plans spread over `every` ticks
+            self.planned[due] = obs.tick - first * (due % every)
         return step_toward(pos, self.goal)
+
+    def _penalty(self, pos: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """log1p(Chebyshev distance / dist_scale), float32, from pos (n, 2) to cells given by
+        `rows` (n, R) and `cols` (n, C) broadcast against each other (shape (n, R, C))."""
+        # log1p is monotone, so the penalty of the max axis distance is the max of the two
+        scale = np.float32(self.p["dist_scale"])
+        pr = np.log1p(np.abs(rows - pos[:, :1, None]).astype(np.float32) / scale)
+        pc = np.log1p(np.abs(cols - pos[:, 1:, None]).astype(np.float32) / scale)
+        return np.maximum(pr, pc)
+
+    def _block_scores(self, drones: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """Best score in each 3x3 block, (n, B) float32 (-inf only for no cell), for local
+        `drones` (n,) at `pos` (n, 2); in chunks of drones so that big maps stay small."""
+        h, w = self.shape
+        (bh, bw), b = self.bshape, _BLOCK
+        out = np.empty((len(drones), bh * bw), dtype=np.float32)
+        step = max(1, _CHUNK // (h * w))
+        ar, ac = np.arange(h)[None, :, None], np.arange(w)[None, None, :]
+        for a in range(0, len(drones), step):
+            d = drones[a : a + step]
+            score = self.lo[d] - self._penalty(pos[a : a + step], ar, ac)  # (n, H, W)
+            if (bh * b, bw * b) != (h, w):
+                padded = np.full((len(d), bh * b, bw * b), -np.inf, dtype=np.float32)
+                padded[:, :h, :w] = score
+                score = padded
+            # strided maxima: far faster than reducing tiny axes of a 5-D reshape
+            cols = score[:, :, 0::b].copy()
+            for o in range(1, b):
+                np.maximum(cols, score[:, :, o::b], out=cols)
+            blocks = cols[:, 0::b].copy()
+            for o in range(1, b):
+                np.maximum(blocks, cols[:, o::b], out=blocks)
+            out[a : a + step] = blocks.reshape(len(d), -1)
+        return out
+
+    def _cell_in_block(self, drones: np.ndarray, pos: np.ndarray, block: np.ndarray) -> np.ndarray:
+        """Best cell (n, 2) of each drone's claimed block (n,), by the same score."""
+        w = self.shape[1]
+        cells = self.block_cells[block]  # (n, 9), -1 past the map edge
+        flat = np.maximum(cells, 0)
+        r, c = np.divmod(flat, w)
+        near = self._penalty(pos, r[:, :, None], c[:, :, None])[:, :, 0]  # (n, 9)
+        score = np.where(
+            cells >= 0, self.lo.reshape(self.k, -1)[drones[:, None], flat] - near, -np.inf
+        )
+        best = flat[np.arange(len(drones)), score.argmax(1)]
+        return np.column_stack(np.divmod(best, w))

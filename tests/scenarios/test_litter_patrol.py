@@ -1,8 +1,11 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from scenarios.base import Actions
 from scenarios.litter_patrol import Config, LitterPatrol
+from scenarios.policies import fixed_detector, make_policy
 from scenarios.scripted import run_scripted
 
 
@@ -101,3 +104,37 @@ def test_check_messages():
     assert any("zone_min_alt_m" in m for m in msgs)
     with pytest.raises(ValueError):
         Config(crew_delay=0)
+
+
+@pytest.mark.parametrize("policy", ["cyclic_tour", "idleness_greedy"])
+def test_scripted_patrol_never_runs_flat(policy):
+    """Small batteries and walls of no-fly cells between drones and stations: every drone must
+    get home in time (seeds 4 and 8 ran drones flat when routes could oscillate)."""
+    cfg = Config(height=32, width=32, horizon=250, zone_cells=8, n_bins=8, n_nofly=3, n_zones=1)
+    cfg = cfg.model_copy(update={"battery_wh": 4.0})
+    for seed in (4, 8, 11):
+        w = LitterPatrol(cfg, 6, seed=seed)
+        info = w.public_info()
+        pol = make_policy(policy, info, np.arange(6), np.random.default_rng(seed))
+        charged = 0
+        while not w.done:
+            obs = w.observe()
+            w.step(pol.act(obs, fixed_detector(obs.tokens)))
+            charged += int(w.charging.sum())
+        m = w.metrics()
+        assert m["depleted"] == 0, f"seed {seed}: {m['depleted']} drones ran flat"
+        assert charged > 0 and m["nofly_violations"] == 0 and m["altitude_violations"] == 0
+
+
+def test_reports_once_per_cell_until_answered(patrol_cfg):
+    w = LitterPatrol(patrol_cfg, 2, seed=3)
+    pol = make_policy("cyclic_tour", w.public_info(), np.arange(2), np.random.default_rng(0))
+    base, sure = w.observe(), np.ones(2, np.float32)
+
+    def at(tick, drone=(), sent=()):
+        lab = np.array(drone, np.int64), np.array(sent, np.int64), np.ones(len(drone), np.float32)
+        return replace(base, tick=tick, label_drone=lab[0], label_tick=lab[1], label_value=lab[2])
+
+    assert pol.act(at(0), sure).flag.all()
+    assert not pol.act(at(1), sure).flag.any()  # same cells, no answer yet
+    assert pol.act(at(2, [0], [0]), sure).flag.tolist() == [True, False]  # drone 0 answered

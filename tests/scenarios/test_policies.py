@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,46 @@ def test_lawnmower_tiles_for_many_drones(search_cfg):
     pol = make_policy("lawnmower", w.public_info(), np.arange(64), np.random.default_rng(0))
     ends = pol.path[np.arange(64), 0]
     assert len({tuple(e) for e in ends.tolist()}) > 32  # drones get distinct tiles
+
+
+def test_belief_greedy_shard_mates_take_goals_apart(search_cfg):
+    w = DroneSearch(search_cfg, 6, seed=0)
+    pol = make_policy("belief_greedy", w.public_info(), np.arange(6), np.random.default_rng(0))
+    pol.act(w.observe(), np.zeros(6, np.float32))
+    d = np.abs(pol.goal[:, None] - pol.goal[None]).max(-1)
+    assert (d[~np.eye(6, dtype=bool)] >= 4).all()  # all start together, all plan at once
+
+
+def test_belief_greedy_heads_for_strong_evidence(search_cfg):
+    w = DroneSearch(search_cfg, 1, seed=0)
+    pol = make_policy("belief_greedy", w.public_info(), np.arange(1), np.random.default_rng(0))
+    pol.lo[0, 20, 25] = 10.0
+    obs = w.observe()
+    move = pol.act(obs, np.zeros(1, np.float32)).move[0]
+    assert tuple(pol.goal[0]) == (20, 25)
+    assert tuple(move) == tuple(np.sign(np.array([20, 25]) - obs.pose[0, :2]).astype(int))
+
+
+def test_belief_is_read_only_cached_and_follows_merge(search_cfg):
+    w = DroneSearch(search_cfg, 2, seed=0)
+    pol = make_policy("belief_greedy", w.public_info(), np.arange(2), np.random.default_rng(0))
+    pol.act(w.observe(), np.full(2, 0.7, np.float32))
+    with pytest.raises(ValueError):
+        pol.belief[0, 0, 0] = 1.0
+    pol.merge(1, np.full(w.shape, 0.9, np.float32))
+    assert pol.belief[1, 0, 0] == pytest.approx(0.9, rel=1e-4)
+    np.testing.assert_allclose(pol.belief, 1 / (1 + np.exp(-pol.lo)), rtol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        pol.merge(0, np.zeros((3, 3), np.float32))
+
+
+def test_inspection_label_pins_the_flagged_cell(search_cfg):
+    w = DroneSearch(search_cfg, 1, seed=0)
+    pol = make_policy("lawnmower", w.public_info(), np.arange(1), np.random.default_rng(0))
+    obs = w.observe()
+    assert pol.act(obs, np.array([0.99], np.float32)).flag[0]
+    r, c = obs.cells[0]
+    one = np.ones(1, np.int64)
+    later = replace(obs, tick=3, label_drone=0 * one, label_tick=0 * one, label_value=np.ones(1))
+    pol.act(later, np.array([0.5], np.float32))
+    assert pol.belief[0, r, c] > 0.999  # the inspection found the target there
