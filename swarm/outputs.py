@@ -60,6 +60,7 @@ def atomic_write_json(path: Path, doc: Mapping[str, Any]) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing
         with os.fdopen(fd, "w") as fh:
             json.dump(_jsonable(doc), fh, indent=1, allow_nan=False)
             fh.flush()
@@ -184,6 +185,12 @@ class RunOutputs:
     def _flush(self) -> None:
         self.doc["updated"] = _now()
         atomic_write_json(self.results_path, self.doc)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _now() -> str:

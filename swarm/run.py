@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     console = Console()
+    if not console.is_terminal:  # a log file or pipe: room for the scorecard's four teams
+        console = Console(width=140)
     try:
         cfg = load_config(args.file, overrides_from(args))
     except ConfigError as err:

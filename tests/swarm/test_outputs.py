@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import math
+import os
 
 import pytest
 import yaml
@@ -86,6 +87,10 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
         atomic_write_json(path, {"a": object()})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    # not mkstemp's private 0600: the same mode as any other file the run writes
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_csv_rows_and_csv_every(tmp_path):
