@@ -146,13 +146,13 @@ def run_episode(
         obs = world.observe()
         world.step(pool.act(obs))
         tick += 1
-        if tick % sync_every == 0:
+        last = world.done or (horizon is not None and tick >= horizon)
+        if tick % sync_every == 0 and not last:  # no round once the mission is over
             pool.exchange(rounds)
             rounds += 1
         if tick % every == 0:
             score(tick)
         if on_tick is not None:
-            last = world.done or (horizon is not None and tick >= horizon)
             on_tick(tick, world.tick_metrics(), last)
     if tick % every:
         score(tick)

@@ -39,6 +39,7 @@ def cfg():
 @pytest.fixture(scope="module")
 def pool(cfg):
     import torch
+
     from swarm.pool import HostPool
 
     torch.set_num_threads(1)
@@ -87,7 +88,10 @@ def test_mission_calls_pool_per_contract(cfg, pool):
     assert names.count("act") == ep.ticks
     sync = cfg.protocol.sync_every
     rounds = [c[1][0] for c in spy.calls if c[0] == "exchange"]
-    assert rounds == list(range(ep.ticks // sync)) and ep.rounds == len(rounds)
+    # a round every sync_every ticks, none after the last tick
+    assert rounds == list(range((ep.ticks - 1) // sync)) and ep.rounds == len(rounds)
+    exchanged_at = [names[:i].count("act") for i, name in enumerate(names) if name == "exchange"]
+    assert exchanged_at == [sync * (r + 1) for r in rounds]
     assert [t for t, _, _ in rows] == list(range(1, ep.ticks + 1))
     assert [last for _, _, last in rows] == [False] * (ep.ticks - 1) + [True]
     assert ep.auc_curve[0][0] == 0 and ep.auc_curve[-1][0] == ep.ticks
