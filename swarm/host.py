@@ -71,6 +71,7 @@ class HostCore:
         self._rejected_before = 0  # of finished missions' receivers
         self._accepted_before = 0
         self._cpu0 = time.process_time()
+        self.act_seconds = 0.0  # wall time inside act(): the pool's overhead is the rest
 
     # -- wiring ---------------------------------------------------------------------------
     def address(self) -> str:
@@ -175,11 +176,15 @@ class HostCore:
         plan = self.plan
         if plan is None:
             raise RuntimeError("configure() the host before act()")
-        if plan.sharing == "central":
-            return self._act_central(obs)
-        if self.shard is None:
-            return np.zeros(0, np.int64), None
-        return self.shard.drone_ids, self.shard.act(obs)
+        start = time.perf_counter()
+        try:
+            if plan.sharing == "central":
+                return self._act_central(obs)
+            if self.shard is None:
+                return np.zeros(0, np.int64), None
+            return self.shard.drone_ids, self.shard.act(obs)
+        finally:
+            self.act_seconds += time.perf_counter() - start
 
     def _act_central(self, obs: Observation) -> tuple[np.ndarray, Actions | None]:
         plan, drones = self.plan, self.plan.drone_shards[self.index]
@@ -251,6 +256,7 @@ class HostCore:
             "wire_bytes": float(ep.stats.bytes_sent),
             "rejected_messages": float(rejected + self._rejected_before),
             "messages_received": float(accepted + self._accepted_before),
+            "act_seconds": self.act_seconds,
         }
 
     def close(self) -> None:
