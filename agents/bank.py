@@ -17,7 +17,14 @@ import torch
 from torch import Tensor
 
 from agents.config import LearnerConfig, YanConfig, count_params
-from agents.learner import OnlineEWC, RingBuffer, StackedAdam, stream_losses
+from agents.learner import (
+    LabelReservoir,
+    OnlineEWC,
+    RingBuffer,
+    StackedAdam,
+    replay_losses,
+    stream_losses,
+)
 from agents.selective import balance_step
 from agents.yan import YanModel, init_state, yan_apply
 
@@ -63,6 +70,9 @@ class BrainBank:
         self.ewc = OnlineEWC(self.params, learner_cfg.ewc_decay)
         self.state = init_state(model_cfg, k)  # (K, L, S): one stream per brain
         self.buffer = RingBuffer(k, learner_cfg.window, model_cfg.input_dim, self.state.shape[1:])
+        self.replay = LabelReservoir(
+            k, max(learner_cfg.replay_per_class, 1), model_cfg.input_dim, self.state.shape[1:]
+        )
         self._last_learn: int | None = None
         self._from_checkpoint = init is not None
         self._gen = torch.Generator().manual_seed(seed + 7919)
@@ -149,7 +159,13 @@ class BrainBank:
         b, t, v = (torch.as_tensor(np.asarray(a)).reshape(-1) for a in (brain, tick, value))
         if b.numel() and (b.min() < 0 or b.max() >= self.k):
             raise IndexError(f"label brain ids must be in [0, {self.k}), got {b.tolist()[:5]}")
-        return self.buffer.label(b, t, v.float())
+        v = v.float()
+        slot = self.buffer.label(b, t, v)
+        ok = (slot >= 0) & ~torch.isnan(v)
+        if self.lcfg.replay_per_class and ok.any():
+            b, slot = b[ok], slot[ok]
+            self.replay.add(b, v[ok], self.buffer.tokens[b, slot], self.buffer.states[b, slot])
+        return int(ok.sum())
 
     def _noise(self) -> Tensor | None:
         """(P,) exploration std, annealed per optimiser step. Brains built from a checkpoint
@@ -183,6 +199,8 @@ class BrainBank:
         )
         flat = {n: o.reshape(self.k, *o.shape[2:]) for n, o in out.items()}
         loss = stream_losses(flat, tokens, labels, lc.pos_weight, lc.ssl_weight)
+        if lc.replay_per_class and lc.replay_weight > 0 and not self.replay.empty:
+            loss = loss + lc.replay_weight * self._replay_loss({**params, **self.buffers})
         raw = torch.autograd.grad(
             loss.sum() / (self.k // self.n_sets), list(params.values()), allow_unused=True
         )  # heads without a loss term (e.g. "next" at ssl_weight 0) get no gradient
@@ -201,6 +219,17 @@ class BrainBank:
         self.train_steps += self.n_sets
         self.last_loss = loss.detach()
         return self.n_sets
+
+    def _replay_loss(self, p: dict[str, Tensor]) -> Tensor:
+        """(K,) weighted BCE of the reservoir's tokens, each one recurrent step from the state
+        it was acted on (stored with it), under the current weights."""
+        r = self.replay
+        k, _, per = r.filled.shape
+        x = r.tokens.reshape(self.n_sets, -1, 1, self.cfg.input_dim)
+        st = r.states.reshape(self.n_sets, -1, *r.states.shape[3:])
+        out, _, _ = yan_apply(p, self.cfg, x, st, "recurrent", self._noise(), self._gen)
+        logits = out["detect"].reshape(k, 2, per)
+        return replay_losses(logits, r.values, r.class_weights(self.lcfg.pos_weight))
 
     # -- weights in and out -------------------------------------------------------------
     def export_weights(self, i: int) -> dict[str, np.ndarray]:

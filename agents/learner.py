@@ -3,8 +3,10 @@
 - `RingBuffer`: each stream's last W tokens, their (possibly late) labels by tick, and the
   recurrent state the stream had *before* each token, so a learning step can start the chunked
   form exactly from the state the brain used while acting.
+- `LabelReservoir`: each stream's latest labelled tokens per class (with their states), so
+  a rare, late label keeps training after its token has left the window (replay).
 - `stream_losses`: BCE on labelled tokens (head "detect", `pos_weight`) + `ssl_weight` × MSE of
-  the next-token prediction, one value per stream.
+  the next-token prediction, one value per stream; `replay_losses`: the reservoir's BCE.
 - `StackedAdam`: Adam over stacked tensors (P, ...): moments, steps and gradient clipping are
   per weight set by construction. Tensors with a group axis update lazily: a group with zero
   gradient (not selected) keeps its weights and moments, so deltas stay group-sparse.
@@ -20,7 +22,14 @@ from torch import Tensor
 
 from agents.yan import NEXT_HEAD
 
-__all__ = ["OnlineEWC", "RingBuffer", "StackedAdam", "stream_losses"]
+__all__ = [
+    "LabelReservoir",
+    "OnlineEWC",
+    "RingBuffer",
+    "StackedAdam",
+    "replay_losses",
+    "stream_losses",
+]
 
 
 class RingBuffer:
@@ -45,27 +54,83 @@ class RingBuffer:
         self.head = (self.head + 1) % self.window
         self.count = min(self.count + 1, self.window)
 
-    def label(self, stream: Tensor, tick: Tensor, value: Tensor) -> int:
-        """Attach labels to the tokens stream[m] emitted at tick[m]; returns how many landed.
+    def find(self, tick: Tensor) -> Tensor:
+        """Slot holding each tick (M,), or -1 where it is not (or no longer) buffered."""
+        held = self.ticks >= 0
+        eq = (tick[:, None] == self.ticks[None, :]) & held[None, :]  # (M, W)
+        return torch.where(eq.any(1), eq.float().argmax(1), torch.full_like(tick, -1))
 
-        Labels for tokens already evicted from the window are counted in `late_labels_dropped`.
-        """
-        slot_of = {int(t): s for s, t in enumerate(self.ticks.tolist()) if t >= 0}
-        hit = 0
-        for s, t, v in zip(stream.tolist(), tick.tolist(), value.tolist(), strict=True):
-            slot = slot_of.get(int(t))
-            if slot is None:
-                self.late_labels_dropped += 1
-                continue
-            self.labels[s, slot] = v
-            hit += 1
-        return hit
+    def label(self, stream: Tensor, tick: Tensor, value: Tensor) -> Tensor:
+        """Attach labels to the tokens stream[m] emitted at tick[m]. Returns each label's slot
+        (M,), -1 where the token already left the window (counted in `late_labels_dropped`)."""
+        slot = self.find(tick.long())
+        ok = slot >= 0
+        self.late_labels_dropped += int((~ok).sum())
+        self.labels[stream[ok], slot[ok]] = value[ok]
+        return slot
 
     def ordered(self) -> tuple[Tensor, Tensor, Tensor]:
         """Oldest-first tokens (S, n, input_dim), labels (S, n), state before the oldest."""
         start = (self.head - self.count) % self.window
         idx = (start + torch.arange(self.count)) % self.window
         return self.tokens[:, idx], self.labels[:, idx], self.states[:, idx[0]]
+
+
+class LabelReservoir:
+    """Per stream, the latest `per_class` labelled negatives and positives (class 0 and 1),
+    each with the recurrent state before its token, so a replayed token sees the context it
+    was acted on. Labels are rare and late (only inspected or reported tokens get one), so
+    without a reservoir each label trains only the few steps its token stays in the window.
+
+    Classes are kept apart so a rare positive is not pushed out by a run of negatives; the loss
+    weights each class by its share of the labels seen (`class_weights`), so in expectation
+    the reservoir loss equals the loss on the labelled stream, with far less variance.
+    """
+
+    def __init__(self, streams: int, per_class: int, input_dim: int, state_shape: tuple) -> None:
+        self.per_class = per_class
+        self.tokens = torch.zeros(streams, 2, per_class, input_dim)
+        self.states = torch.zeros(streams, 2, per_class, *state_shape)
+        self.values = torch.zeros(streams, 2, per_class)
+        self.filled = torch.zeros(streams, 2, per_class, dtype=torch.bool)
+        self.next = torch.zeros(streams, 2, dtype=torch.long)  # FIFO write slot per class
+        self.seen = torch.zeros(streams, 2)  # labels seen per class
+
+    def add(self, stream: Tensor, value: Tensor, tokens: Tensor, states: Tensor) -> None:
+        """Store M labelled tokens: stream (M,), value (M,) in [0, 1] (≥ 0.5 = positive),
+        tokens (M, input_dim), states (M, *state_shape). Oldest of a class goes first."""
+        if stream.numel() == 0:
+            return
+        cls = (value >= 0.5).long()
+        key = stream * 2 + cls
+        order = torch.argsort(key, stable=True)  # arrival order kept within a (stream, class)
+        key, stream, cls, value = key[order], stream[order], cls[order], value[order]
+        first = torch.searchsorted(key, key)  # index of the first entry of each key
+        rank = torch.arange(key.numel()) - first
+        self.seen.index_put_((stream, cls), torch.ones(key.numel()), accumulate=True)
+        slot = (self.next[stream, cls] + rank) % self.per_class
+        count = torch.bincount(key, minlength=self.next.numel()).reshape(self.next.shape)
+        keep = rank >= count[stream, cls] - self.per_class  # only the newest per_class survive
+        s, c, k, o = stream[keep], cls[keep], slot[keep], order[keep]
+        self.values[s, c, k] = value[keep]
+        self.tokens[s, c, k] = tokens[o]
+        self.states[s, c, k] = states[o]
+        self.filled[s, c, k] = True
+        self.next = (self.next + count) % self.per_class
+
+    def class_weights(self, pos_weight: float) -> Tensor:
+        """(S, 2, per_class) loss weight per entry, 0 where empty; each stream's sum is 1.
+
+        Class c gets share_c × (pos_weight for positives), spread over its filled entries."""
+        share = self.seen / self.seen.sum(1, keepdim=True).clamp_min(1)
+        share = share * torch.tensor([1.0, pos_weight])
+        n = self.filled.sum(2, keepdim=True).clamp_min(1)
+        w = self.filled * (share[..., None] / n)
+        return w / w.sum((1, 2), keepdim=True).clamp_min(1e-12)
+
+    @property
+    def empty(self) -> bool:
+        return not bool(self.filled.any())
 
 
 def stream_losses(
@@ -83,6 +148,13 @@ def stream_losses(
         return sup
     ssl = (out[NEXT_HEAD][:, :-1] - tokens[:, 1:]).pow(2).mean((1, 2))
     return sup + ssl_weight * ssl
+
+
+def replay_losses(logits: Tensor, values: Tensor, weights: Tensor) -> Tensor:
+    """Per-stream weighted BCE (S,) on replayed tokens; all args (S, 2, per_class), weights
+    from `LabelReservoir.class_weights` (class balance and pos_weight already folded in)."""
+    bce = F.binary_cross_entropy_with_logits(logits, values, reduction="none")
+    return (bce * weights).sum((1, 2))
 
 
 def _per_set(x: Tensor) -> Tensor:
