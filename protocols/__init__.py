@@ -32,9 +32,15 @@ How a host uses this, one knowledge round (DELTA gossip with CHOCO on a ring)::
         except ProtocolError:
             continue                                  # counted in receiver.rejects
         node.incoming(d.message.sender, d.arrays)
-    node.finish_round()
+    node.finish_round()                               # the consensus step
     ep.stats, receiver.rejects                        # bytes on the wire, rejects by reason
     ep.close()
+
+On a time-varying graph (`radio`, rebuilt from positions every round) a node gets each
+round's neighbours and sends per peer: `for peer, (payload, sync) in
+node.payloads(neighbours(W_t, me)).items()`, DELTA body `{"sync": sync}`; the receiver calls
+`node.incoming(sender, d.arrays, d.message.body.get("sync", False))`. New edges swap full
+public copies once (docs/protocol.md section 8).
 
 A hub instead stacks received deltas (`aggregation.flatten`) and applies an `AGGREGATORS`
 rule; the `dynamic` topology feeds HEARTBEAT/ELECT messages to a `Centre` and asks it who the

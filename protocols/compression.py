@@ -327,64 +327,58 @@ class Codec:
         return EncodedTensor(name, "none", shape, {}, (("values", "float32", _raw(flat)),))
 
     def _encode_topk(self, named: Mapping[str, np.ndarray]) -> EncodedDelta:
-        """All tensors in one pass: a top-k per tensor (argpartition on the tensor itself, no
-        concatenated copy), then one varint pass, one int8 pass and one residual pass over the
-        picks of all tensors together. Same tensors on the wire as encoding one by one."""
-        names = list(named)
-        xs, own = [], []  # flat float32 deltas (error feedback added); whether we own the copy
+        """Top-k of every tensor, then one varint pass over all tensors' indices (the costly
+        part for small tensors). Each tensor's residual is stored as soon as it is known, so
+        its previous one is freed and reused right away (no fresh pages for a big delta).
+        Same tensors on the wire as encoding one by one."""
+        names, shapes, picks, wire_values, scales = list(named), [], [], [], []
         for k in names:
+            shape = tuple(int(s) for s in np.shape(named[k]))
             x = np.asarray(named[k], dtype=np.float32).reshape(-1)
             fed = self.error_feedback and k in self.residual
-            xs.append(x + self.residual[k].reshape(-1) if fed else x)
-            own.append(fed)
-        sizes = [x.size for x in xs]
-        counts = np.array(
-            [min(n, max(1, math.ceil(self.fraction * n))) if n else 0 for n in sizes], np.int64
-        )
-        picks = []
-        for x, n, k in zip(xs, sizes, counts.tolist(), strict=True):
-            local = np.arange(n) if k == n else np.argpartition(np.abs(x), n - k)[n - k :]
+            if fed:
+                x = x + self.residual[k].reshape(-1)  # a new array: ours to reuse below
+            n = x.size
+            c = min(n, max(1, math.ceil(self.fraction * n))) if n else 0
+            local = np.arange(n) if c == n else np.argpartition(np.abs(x), n - c)[n - c :]
             local.sort()
+            values = x[local]
+            if self.name == "topk_int8":
+                q, scale = _int8(values)
+                sent, wire = q.astype(np.float32) * np.float32(scale), q
+            else:
+                scale, sent, wire = 0.0, values, values
+            if self.error_feedback:  # what was not sent stays for the next delta
+                rest = x if fed else x.copy()
+                rest[local] -= sent
+                self.residual[k] = rest.reshape(shape)
+            shapes.append(shape)
             picks.append(local)
+            wire_values.append(wire)
+            scales.append(scale)
+        counts = np.array([p.size for p in picks], dtype=np.int64)
         idx = np.concatenate(picks) if picks else np.zeros(0, np.int64)  # (K,) local indices
-        values = np.concatenate([x[i] for x, i in zip(xs, picks, strict=True)] or [idx[:0]])
-        first = np.concatenate([[0], np.cumsum(counts)[:-1]])  # each tensor's first pick
-        has = counts > 0
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])[counts > 0]
         gaps = np.diff(idx, prepend=np.int64(-1)) - 1
-        gaps[first[has]] = idx[first[has]]  # a tensor's first index is written as itself
+        gaps[first] = idx[first]  # a tensor's first index is written as itself
         varints, lengths = varint_bytes(gaps)
         byte_end = np.concatenate([[0], np.cumsum(lengths)])[np.cumsum(counts)].tolist()
-        scales = np.zeros(len(names))
-        if self.name == "topk_int8":
-            if idx.size:
-                peaks = np.maximum.reduceat(np.abs(values), first[has])
-                scales[has] = peaks.astype(np.float64) / 127.0  # as _int8: float64
-            rep = np.repeat(scales, counts)
-            safe = np.where(rep > 0, rep, 1.0)
-            q = np.clip(np.rint(values.astype(np.float64) / safe), -127, 127).astype(np.int8)
-            sent, wire_values, dtype = q.astype(np.float32) * rep.astype(np.float32), q, "int8"
-        else:
-            sent, wire_values, dtype = values, values, "float32"
+        dtype = "int8" if self.name == "topk_int8" else "float32"
         tensors, b0 = [], 0
         for t, k in enumerate(names):
-            shape = tuple(int(s) for s in np.shape(named[k]))
-            c, a, b1 = int(counts[t]), int(first[t]), byte_end[t]
-            if not sizes[t]:
-                tensors.append(EncodedTensor(k, "none", shape, {}, (("values", "float32", b""),)))
+            if not counts[t]:  # an empty tensor
+                empty = (("values", "float32", b""),)
+                tensors.append(EncodedTensor(k, "none", shapes[t], {}, empty))
                 continue
-            meta: dict[str, float | int] = {"count": c}
+            meta: dict[str, float | int] = {"count": int(counts[t])}
             if dtype == "int8":
-                meta["scale"] = float(scales[t])
+                meta["scale"] = scales[t]
             parts = (
-                ("index", "varint", _raw(varints[b0:b1])),
-                ("values", dtype, _raw(wire_values[a : a + c])),
+                ("index", "varint", _raw(varints[b0 : byte_end[t]])),
+                ("values", dtype, _raw(wire_values[t])),
             )
-            tensors.append(EncodedTensor(k, self.name, shape, meta, parts))
-            b0 = b1
-            if self.error_feedback:  # what was not sent stays for the next delta
-                rest = xs[t] if own[t] else xs[t].copy()
-                rest[picks[t]] -= sent[a : a + c]
-                self.residual[k] = rest.reshape(shape)
+            tensors.append(EncodedTensor(k, self.name, shapes[t], meta, parts))
+            b0 = byte_end[t]
         return EncodedDelta(tuple(tensors))
 
     def _encode_group(self, name: str, x: np.ndarray) -> EncodedTensor:
