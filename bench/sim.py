@@ -1,10 +1,13 @@
-"""World speed: agent-steps per second of drone_search under the scripted lawnmower.
+"""World speed: agent-steps per second of both worlds under their scripted policies.
 
     python -m bench.sim [--quick]
 
-Measures the vectorised world (observe + policy + step, fixed detector) at N = 16, 256, 1024
-drones on 64x64 and 256x256 maps, and, in the same run, a baseline: a plain per-agent Mesa
-loop where each drone is an agent that looks, scores and updates its own belief map in Python.
+Measures the vectorised world (observe + policy + step, fixed detector) of drone_search
+(lawnmower) and litter_patrol (cyclic_tour) at N = 16, 256, 1024 drones on 64x64 and 256x256
+maps, and the policies the learning brains use (belief_greedy, idleness_greedy) at N = 1024,
+each with the policy's own share (ms per tick in `act`, one shard of all N drones). In the
+same run, a baseline: a plain per-agent Mesa loop where each drone is an agent that looks,
+scores and updates its own belief map in Python; ratios are against it at N = 16.
 Prints a table and writes bench/results/sim.json. One core: BLAS threads are pinned to 1.
 """
 
@@ -25,25 +28,45 @@ import mesa  # noqa: E402
 import numpy as np  # noqa: E402
 from mesa.discrete_space import CellAgent, OrthogonalMooreGrid  # noqa: E402
 
-from scenarios.drone_search import Config, DroneSearch  # noqa: E402
+from scenarios.drone_search import Config as SearchConfig  # noqa: E402
+from scenarios.drone_search import DroneSearch  # noqa: E402
+from scenarios.litter_patrol import Config as PatrolConfig  # noqa: E402
+from scenarios.litter_patrol import LitterPatrol  # noqa: E402
 from scenarios.policies import fixed_detector, make_policy  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "sim.json"
+WORLDS = {
+    "drone_search": (DroneSearch, SearchConfig),
+    "litter_patrol": (LitterPatrol, PatrolConfig),
+}
+# (world, policy, drone counts): the scripted sweeps at every size, brain-facing ones at 1024
+CASES = [
+    ("drone_search", "lawnmower", (16, 256, 1024)),
+    ("drone_search", "belief_greedy", (1024,)),
+    ("litter_patrol", "cyclic_tour", (16, 256, 1024)),
+    ("litter_patrol", "idleness_greedy", (1024,)),
+]
 
 
-def vectorised_rate(size: int, n: int, ticks: int) -> float:
-    """Agent-steps/s of the real world + lawnmower (construction not timed)."""
-    world = DroneSearch(Config(height=size, width=size, horizon=ticks + 4), n, seed=0)
-    info = world.public_info()
-    pol = make_policy("lawnmower", info, np.arange(n), np.random.default_rng(0))
-    for _ in range(3):  # warm-up: first-call allocations are not the steady state
-        obs = world.observe()
-        world.step(pol.act(obs, fixed_detector(obs.tokens)))
+def vectorised_rate(world: str, policy: str, size: int, n: int, ticks: int) -> tuple[float, float]:
+    """(agent-steps/s of world + policy, ms per tick spent in policy.act); construction and
+    three warm-up ticks are not timed (first-call allocations are not the steady state)."""
+    cls, cfg_cls = WORLDS[world]
+    w = cls(cfg_cls(height=size, width=size, horizon=ticks + 4), n, seed=0)
+    pol = make_policy(policy, w.public_info(), np.arange(n), np.random.default_rng(0))
+    for _ in range(3):
+        obs = w.observe()
+        w.step(pol.act(obs, fixed_detector(obs.tokens)))
+    in_act = 0.0
     t0 = time.perf_counter()
     for _ in range(ticks):
-        obs = world.observe()
-        world.step(pol.act(obs, fixed_detector(obs.tokens)))
-    return n * ticks / (time.perf_counter() - t0)
+        obs = w.observe()
+        p = fixed_detector(obs.tokens)
+        a0 = time.perf_counter()
+        actions = pol.act(obs, p)
+        in_act += time.perf_counter() - a0
+        w.step(actions)
+    return n * ticks / (time.perf_counter() - t0), 1e3 * in_act / ticks
 
 
 class NaiveDrone(CellAgent):
@@ -110,10 +133,14 @@ def main(argv: list[str] | None = None) -> dict:
     ticks = 10 if args.quick else 40
     rows = []
     base = {n: naive_rate(64, n, ticks) for n in (16, 64)}
-    for size in (64, 256):
-        for n in (16, 256, 1024):
-            rate = vectorised_rate(size, n, ticks)
-            rows.append({"map": size, "drones": n, "agent_steps_per_s": rate})
+    for world, policy, counts in CASES:
+        for size in (64, 256):
+            for n in counts:
+                rate, act_ms = vectorised_rate(world, policy, size, n, ticks)
+                rows.append(
+                    {"world": world, "policy": policy, "map": size, "drones": n,
+                     "agent_steps_per_s": rate, "act_ms_per_tick": act_ms}
+                )  # fmt: skip
     for row in rows:
         row["vs_naive_mesa_n16"] = row["agent_steps_per_s"] / base[16]
     out = {
@@ -126,10 +153,12 @@ def main(argv: list[str] | None = None) -> dict:
         "numpy": np.__version__,
     }
     print(f"baseline (per-agent Mesa loop, 64x64): N=16 {base[16]:,.0f}  N=64 {base[64]:,.0f}")
-    print(f"{'map':>7} {'N':>5} {'agent-steps/s':>14} {'x naive':>8}")
+    head = f"{'world':<14} {'policy':<16} {'map':>7} {'N':>5} {'agent-steps/s':>14}"
+    print(f"{head} {'x naive':>8} {'act ms':>8}")
     for r in rows:
         m, rate = f"{r['map']}x{r['map']}", r["agent_steps_per_s"]
-        print(f"{m:>7} {r['drones']:>5} {rate:>14,.0f} {r['vs_naive_mesa_n16']:>8.1f}")
+        line = f"{r['world']:<14} {r['policy']:<16} {m:>7} {r['drones']:>5} {rate:>14,.0f}"
+        print(f"{line} {r['vs_naive_mesa_n16']:>8.1f} {r['act_ms_per_tick']:>8.2f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2))
     return out

@@ -170,14 +170,8 @@ class IdlenessGreedy(PatrolPolicy):
             pr, pc = self.poi[None, :, 0], self.poi[None, :, 1]
             idle = obs.tick - self.last_seen[due[:, None], pr, pc]  # (D, P)
             dist = np.abs(self.poi[None] - pos[due][:, None]).max(2)
-            score = (idle - dist).astype(np.float64)
-
-            def best(rows: np.ndarray, blocked: np.ndarray) -> np.ndarray:
-                s = np.where(blocked, -np.inf, score[rows])
-                arg = s.argmax(1)
-                return np.where(np.isfinite(s[np.arange(len(rows)), arg]), arg, -1)
-
-            pick = claim_sites(best, due.size, self.poi, self.shape, radius=2)
+            score = (idle - dist).astype(np.float32)
+            pick = claim_sites(score, self.poi, self.shape, radius=2)
             self.goal[due], self.planned[due] = self.poi[pick], obs.tick
         return self.goal.copy()
 

@@ -19,7 +19,6 @@ from scenarios.policy_base import Policy, footprints, step_toward
 __all__ = ["BeliefGreedy", "Lawnmower", "LevyWalk", "SearchPolicy"]
 
 _PIN = 20.0  # |log-odds| of a cell whose truth an inspection revealed
-_CHUNK = 1 << 21  # score elements per batch of re-planning drones (8 MB of float32)
 _BLOCK = 3  # side of the blocks drones claim: goals in non-touching blocks are 4+ cells apart
 
 
@@ -56,8 +55,10 @@ class SearchPolicy(Policy):
         take = np.abs(lo - self.prior_lo) > np.abs(mine - self.prior_lo)
         mine[take] = lo[take]
 
-    def fuse(self, obs: Observation, p: np.ndarray) -> None:
-        """Bayesian update of each drone's map from its own token (busy drones skip)."""
+    def fuse(self, obs: Observation, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bayesian update of each drone's map from its own token (busy drones skip).
+
+        Returns the (drone (S,), flat cell (S,)) entries it may have changed."""
         h, w = self.shape
         k, _, _, flat = footprints(obs.pose, self.info, self.shape)
         cand = obs.cells[:, 0] * w + obs.cells[:, 1]
@@ -71,6 +72,8 @@ class SearchPolicy(Policy):
         lo[idx, cand[idx]] = np.clip(lo[idx, cand[idx]] + lr[idx], -_PIN, _PIN)
         d, cell, v = self._labelled_cells(obs)
         lo[d, cell] = np.where(v > 0.5, _PIN, -_PIN)
+        seen = look[k]
+        return np.concatenate([k[seen], d]), np.concatenate([flat[seen], cell])
 
     def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
         """Flag when the detector is confident and the cell is not known to be empty."""
@@ -163,10 +166,11 @@ class BeliefGreedy(SearchPolicy):
     """Fly to the cell of highest belief, discounted by distance; drones of one shard keep
     apart. Flags when the fused belief of the candidate cell passes `flag_belief`.
 
-    Re-planning is batched over every due drone: each scores all cells at once (log-odds −
-    log1p(Chebyshev distance / dist_scale)), the scores are maxed over 3x3 blocks, and drones
-    claim blocks no two of which touch (`claims.claim_sites` on the block grid), so goals
-    lie at least 4 cells apart while room allows; the goal is the best cell of the block.
+    Re-planning is batched over every due drone on a grid of 3x3 blocks: each drone keeps the
+    best log-odds of every block (updated only where its map changed), scores blocks by that
+    minus log1p(Chebyshev distance to the block / dist_scale), and drones claim blocks no two
+    of which touch (`claims.claim_sites`), so goals lie at least 4 cells apart while room
+    allows; the goal is the block's best cell by the exact per-cell score.
     """
 
     params: ClassVar[dict[str, float]] = {
@@ -181,6 +185,8 @@ class BeliefGreedy(SearchPolicy):
         self.goal = np.zeros((self.k, 2), dtype=np.int64)
         self.planned = np.full(self.k, -np.inf)
         h, w = self.shape
+        top = np.arange(max(h, w) + 1, dtype=np.float32)
+        self._pen_table = np.log1p(top / np.float32(self.p["dist_scale"]))  # by distance
         self.bshape = (-(-h // _BLOCK), -(-w // _BLOCK))  # blocks per axis, rounded up
         self.blocks = np.argwhere(np.ones(self.bshape, dtype=bool))  # (B, 2) block row, col
         off = np.arange(_BLOCK)
@@ -188,6 +194,29 @@ class BeliefGreedy(SearchPolicy):
         c = self.blocks[:, None, 1:] * _BLOCK + off[None, None, :]  # (B, 1, 3)
         cells = np.where((r < h) & (c < w), r * w + c, -1)  # -1: padding past the map edge
         self.block_cells = cells.reshape(len(self.blocks), -1)  # (B, 9) flat cells
+        prior = np.where(cells >= 0, self.prior_lo.ravel()[np.maximum(cells, 0)], -np.inf)
+        # (K, B) best log-odds per block of each drone's map, kept in step with `lo`
+        self.block_lo = np.repeat(prior.reshape(1, -1, _BLOCK * _BLOCK).max(2), self.k, 0)
+
+    def _block_max(self, drones: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        """Best log-odds (n,) float32 of block `blocks[j]` in the map of drone `drones[j]`."""
+        cells = self.block_cells[blocks]  # (n, 9)
+        vals = self.lo.reshape(self.k, -1)[drones[:, None], np.maximum(cells, 0)]
+        return np.where(cells >= 0, vals, -np.inf).max(1)
+
+    def fuse(self, obs: Observation, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k, flat = super().fuse(obs, p)
+        w, bw = self.shape[1], self.bshape[1]
+        block = (flat // w // _BLOCK) * bw + (flat % w) // _BLOCK
+        key = np.unique(k * len(self.blocks) + block)  # each changed (drone, block) once
+        kk, bb = np.divmod(key, len(self.blocks))
+        self.block_lo[kk, bb] = self._block_max(kk, bb)
+        return k, flat
+
+    def _merge(self, i: int, other: np.ndarray) -> None:
+        super()._merge(i, other)
+        every = np.arange(len(self.blocks))
+        self.block_lo[i] = self._block_max(np.full_like(every, i), every)
 
     def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
         w = self.shape[1]
@@ -200,63 +229,36 @@ class BeliefGreedy(SearchPolicy):
         every = max(int(self.p["replan_every"]), 1)
         due = np.flatnonzero((obs.tick - self.planned >= every) | (pos == self.goal).all(1))
         if due.size:
-            score = self._block_scores(due, pos[due])  # (D, B)
-
-            def best(rows: np.ndarray, blocked: np.ndarray) -> np.ndarray:
-                s = np.where(blocked, -np.inf, score[rows])
-                arg = s.argmax(1)
-                return np.where(np.isfinite(s[np.arange(len(rows)), arg]), arg, -1)
-
-            pick = claim_sites(best, due.size, self.blocks, self.bshape, radius=1, rounds=8)
+            score = self.block_lo[due] - self._block_penalty(pos[due])  # (D, B)
+            pick = claim_sites(score, self.blocks, self.bshape, radius=1)
             self.goal[due] = self._cell_in_block(due, pos[due], pick)
             first = np.isinf(self.planned[due])
             # stagger the first plans so that later re-plans spread over `every` ticks
             self.planned[due] = obs.tick - first * (due % every)
         return step_toward(pos, self.goal)
 
-    def _penalty(self, pos: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """log1p(Chebyshev distance / dist_scale), float32, from pos (n, 2) to cells given by
-        `rows` (n, R) and `cols` (n, C) broadcast against each other (shape (n, R, C))."""
-        # log1p is monotone, so the penalty of the max axis distance is the max of the two
-        scale = np.float32(self.p["dist_scale"])
-        pr = np.log1p(np.abs(rows - pos[:, :1, None]).astype(np.float32) / scale)
-        pc = np.log1p(np.abs(cols - pos[:, 1:, None]).astype(np.float32) / scale)
-        return np.maximum(pr, pc)
+    def _penalty(self, dist: np.ndarray) -> np.ndarray:
+        """log1p(Chebyshev distance / dist_scale), float32, looked up per integer distance."""
+        return self._pen_table[dist]
 
-    def _block_scores(self, drones: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Best score in each 3x3 block, (n, B) float32 (-inf only for no cell), for local
-        `drones` (n,) at `pos` (n, 2); in chunks of drones so that big maps stay small."""
-        h, w = self.shape
-        (bh, bw), b = self.bshape, _BLOCK
-        out = np.empty((len(drones), bh * bw), dtype=np.float32)
-        step = max(1, _CHUNK // (h * w))
-        ar, ac = np.arange(h)[None, :, None], np.arange(w)[None, None, :]
-        for a in range(0, len(drones), step):
-            d = drones[a : a + step]
-            score = self.lo[d] - self._penalty(pos[a : a + step], ar, ac)  # (n, H, W)
-            if (bh * b, bw * b) != (h, w):
-                padded = np.full((len(d), bh * b, bw * b), -np.inf, dtype=np.float32)
-                padded[:, :h, :w] = score
-                score = padded
-            # strided maxima: far faster than reducing tiny axes of a 5-D reshape
-            cols = score[:, :, 0::b].copy()
-            for o in range(1, b):
-                np.maximum(cols, score[:, :, o::b], out=cols)
-            blocks = cols[:, 0::b].copy()
-            for o in range(1, b):
-                np.maximum(blocks, cols[:, o::b], out=blocks)
-            out[a : a + step] = blocks.reshape(len(d), -1)
-        return out
+    def _block_penalty(self, pos: np.ndarray) -> np.ndarray:
+        """Distance penalty (n, B) from pos (n, 2) to the nearest cell of every block; the
+        penalty is monotone in distance, so it is the max of the two per-axis penalties."""
+        out = []
+        for axis, n_blocks in enumerate(self.bshape):
+            first = np.arange(n_blocks) * _BLOCK
+            last = np.minimum(first + _BLOCK - 1, self.shape[axis] - 1)
+            p = pos[:, axis : axis + 1]
+            out.append(self._penalty(np.maximum(np.maximum(first - p, p - last), 0)))
+        return np.maximum(out[0][:, :, None], out[1][:, None, :]).reshape(len(pos), -1)
 
     def _cell_in_block(self, drones: np.ndarray, pos: np.ndarray, block: np.ndarray) -> np.ndarray:
-        """Best cell (n, 2) of each drone's claimed block (n,), by the same score."""
+        """Best cell (n, 2) of each drone's claimed block (n,), by the exact cell score."""
         w = self.shape[1]
         cells = self.block_cells[block]  # (n, 9), -1 past the map edge
         flat = np.maximum(cells, 0)
         r, c = np.divmod(flat, w)
-        near = self._penalty(pos, r[:, :, None], c[:, :, None])[:, :, 0]  # (n, 9)
-        score = np.where(
-            cells >= 0, self.lo.reshape(self.k, -1)[drones[:, None], flat] - near, -np.inf
-        )
-        best = flat[np.arange(len(drones)), score.argmax(1)]
+        dist = np.maximum(np.abs(r - pos[:, :1]), np.abs(c - pos[:, 1:]))
+        score = self.lo.reshape(self.k, -1)[drones[:, None], flat] - self._penalty(dist)
+        best = flat[np.arange(len(drones)), np.where(cells >= 0, score, -np.inf).argmax(1)]
         return np.column_stack(np.divmod(best, w))

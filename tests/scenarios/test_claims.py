@@ -19,23 +19,12 @@ def test_window_reduce_matches_brute_force():
             assert got_max[r, c] == (grid[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2] > 90).any()
 
 
-def _greedy(scores: np.ndarray):
-    """best() over a fixed (n, M) score table."""
-
-    def best(rows, blocked):
-        s = np.where(blocked, -np.inf, scores[rows])
-        arg = s.argmax(1)
-        return np.where(np.isfinite(s[np.arange(len(rows)), arg]), arg, -1)
-
-    return best
-
-
 def test_same_favourite_is_shared_out_in_index_order():
     sites = np.argwhere(np.ones((20, 20), bool))
     centre = np.array([10, 10])
     n = 5
     scores = np.repeat(-_cheb(sites, centre[None])[:, 0][None].astype(float), n, 0)
-    pick = claim_sites(_greedy(scores), n, sites, (20, 20), radius=3, rounds=6)
+    pick = claim_sites(scores, sites, (20, 20), radius=3, rounds=6, top=4)
     goals = sites[pick]
     assert tuple(goals[0]) == (10, 10)  # the lowest index gets the favourite
     d = _cheb(goals, goals)
@@ -45,7 +34,7 @@ def test_same_favourite_is_shared_out_in_index_order():
 def test_crowded_map_still_gives_everyone_a_site():
     sites = np.argwhere(np.ones((4, 4), bool))
     rng = np.random.default_rng(1)
-    pick = claim_sites(_greedy(rng.random((30, 16))), 30, sites, (4, 4), radius=3, rounds=4)
+    pick = claim_sites(rng.random((30, 16)), sites, (4, 4), radius=3, rounds=4)
     assert ((pick >= 0) & (pick < 16)).all()
 
 
@@ -55,6 +44,6 @@ def test_nearby_choosers_with_room_end_apart():
     n = 12
     pos = rng.integers(15, 25, size=(n, 2))
     scores = rng.random(1600)[None] - 0.05 * _cheb(pos, sites)
-    pick = claim_sites(_greedy(scores), n, sites, (40, 40), radius=3, rounds=n)
+    pick = claim_sites(scores, sites, (40, 40), radius=3, rounds=n)
     d = _cheb(sites[pick], sites[pick])
     assert (d[~np.eye(n, dtype=bool)] > 3).all()

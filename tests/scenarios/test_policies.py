@@ -83,7 +83,9 @@ def test_belief_greedy_shard_mates_take_goals_apart(search_cfg):
 def test_belief_greedy_heads_for_strong_evidence(search_cfg):
     w = DroneSearch(search_cfg, 1, seed=0)
     pol = make_policy("belief_greedy", w.public_info(), np.arange(1), np.random.default_rng(0))
-    pol.lo[0, 20, 25] = 10.0
+    strong = pol.belief[0].copy()
+    strong[20, 25] = 0.9999
+    pol.merge(0, strong)
     obs = w.observe()
     move = pol.act(obs, np.zeros(1, np.float32)).move[0]
     assert tuple(pol.goal[0]) == (20, 25)
@@ -113,3 +115,20 @@ def test_inspection_label_pins_the_flagged_cell(search_cfg):
     later = replace(obs, tick=3, label_drone=0 * one, label_tick=0 * one, label_value=np.ones(1))
     pol.act(later, np.array([0.5], np.float32))
     assert pol.belief[0, r, c] > 0.999  # the inspection found the target there
+
+
+def test_belief_greedy_block_maxima_track_the_maps(search_cfg):
+    """The per-block best log-odds are updated incrementally; they must equal a recount."""
+    cfg = search_cfg.model_copy(update={"height": 31, "width": 29})  # blocks past the edge
+    w = DroneSearch(cfg, 5, seed=2)
+    pol = make_policy("belief_greedy", w.public_info(), np.arange(5), np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    for t in range(12):
+        obs = w.observe()
+        w.step(pol.act(obs, rng.random(5).astype(np.float32) * 0.6))  # no inspections
+        if t == 6:
+            pol.merge(3, rng.random(w.shape).astype(np.float32))
+    pad = np.full((5, 33, 30), -np.inf, np.float32)
+    pad[:, :31, :29] = pol.lo
+    recount = pad.reshape(5, 11, 3, 10, 3).max(axis=(2, 4)).reshape(5, -1)
+    np.testing.assert_array_equal(pol.block_lo, recount)
