@@ -38,19 +38,15 @@ def _outcome(doc: dict) -> dict:
 @pytest.fixture
 def no_runtime(monkeypatch):
     """Fail the test if anything tries to start Ray or a host pool."""
+    # import first: modules that bind start_ray at import must get the real one, for later tests
+    import swarm.pool
+    import swarm.raylife
 
     def forbidden(*a, **k):
         raise AssertionError("Ray or the host pool was started for an invalid file")
 
-    import swarm.raylife
-
     monkeypatch.setattr(swarm.raylife, "start_ray", forbidden)
-    try:
-        import swarm.pool
-
-        monkeypatch.setattr(swarm.pool, "HostPool", forbidden)
-    except ImportError:
-        pass
+    monkeypatch.setattr(swarm.pool, "HostPool", forbidden)
 
 
 def test_invalid_file_exits_1_before_ray(tmp_path, capsys, no_runtime):
