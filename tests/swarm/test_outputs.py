@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from swarm.outputs import SCHEMA_VERSION, RunOutputs, atomic_write_json, run_dir_name, team_entry
-from swarm.plots import make_plots, read_ticks
 
 
 def _outputs(tmp_path, **kw):
@@ -109,28 +108,3 @@ def test_csv_rejects_new_columns(tmp_path):
     out.tick("swarm", 0, 1, {"coverage": 0.1}, last=False)
     with pytest.raises(ValueError, match="same keys every tick"):
         out.tick("swarm", 0, 2, {"coverage": 0.1, "surprise": 1.0}, last=False)
-
-
-def test_plots_written_and_non_empty(tmp_path):
-    out = _outputs(tmp_path)
-    for team, wire in (("swarm", 900), ("isolated", 0)):
-        for seed in (0, 1):
-            for tick in range(1, 11):
-                row = {"coverage": 0.05 * tick + 0.01 * seed, "found": 0.0}
-                out.tick(team, seed, tick, row, last=tick == 10)
-            out.record(team, _run(seed, seed == 0, 10 if seed == 0 else 50, wire))
-    out.finish("complete")
-    paths = make_plots(out.dir, out.doc)
-    names = sorted(p.name for p in paths)
-    assert names == [
-        "auc.png",
-        "survival.png",
-        "tick_coverage.png",
-        "tick_found.png",
-        "wire_bytes.png",
-    ]
-    for p in paths:
-        assert p.stat().st_size > 1000
-        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    ticks = read_ticks(out.csv_path)
-    assert sorted(ticks) == ["isolated", "swarm"] and len(ticks["swarm"][1]["tick"]) == 10
