@@ -5,7 +5,7 @@ plotting works on a headless machine and beside other threads.
 
 Written, when the data exist:
 - `survival.png`: Kaplan–Meier P(not found yet) over ticks per team (drone_search);
-- `auc.png`: detector AUC on the world's probe set over ticks, median over seeds per team;
+- `auc.png`: detector AUC on the world's probe set over ticks, a line per team x seed;
 - `wire_bytes.png`: bytes on the wire per team (median per seed, counted at the socket);
 - `tick_<column>.png`: each per-tick CSV column over time per team (coverage, idleness...).
 """
@@ -106,19 +106,18 @@ def _survival(directory: Path, teams: Mapping, colors: Mapping) -> list[Path]:
 
 
 def _auc(directory: Path, teams: Mapping, colors: Mapping) -> list[Path]:
-    fig, ax = _figure("detector AUC on the probe set", "tick", "AUC (median over seeds)")
+    # one line per seed: missions end at different ticks, so a median per tick would mix seeds
+    fig, ax = _figure("detector AUC on the probe set (a line per seed)", "tick", "AUC")
     drawn = False
     for name, team in teams.items():
-        by_tick: dict[int, list[float]] = defaultdict(list)
-        for run in team.get("runs", []):
-            for tick, auc in run.get("auc_curve", []):
-                if auc is not None:
-                    by_tick[int(tick)].append(float(auc))
-        if not by_tick:
-            continue
-        ts = sorted(by_tick)
-        ax.plot(ts, [np.median(by_tick[t]) for t in ts], "o-", color=colors[name], label=name)
-        drawn = True
+        for i, run in enumerate(team.get("runs", [])):
+            pts = [(int(t), float(a)) for t, a in run.get("auc_curve", []) if a is not None]
+            if not pts:
+                continue
+            ts, aucs = zip(*pts, strict=True)
+            label = name if i == 0 else None
+            ax.plot(ts, aucs, ".-", color=colors[name], alpha=0.7, label=label)
+            drawn = True
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     return [_save(fig, directory / "auc.png")] if drawn else []
 
