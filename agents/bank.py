@@ -26,6 +26,7 @@ from agents.learner import (
     stream_losses,
 )
 from agents.selective import balance_step
+from agents.step import yan_step
 from agents.yan import YanModel, init_state, yan_apply
 
 __all__ = ["BrainBank"]
@@ -143,9 +144,7 @@ class BrainBank:
                 f"{tuple(x.shape)}; check the scenario's token_spec against YanConfig.input_dim"
             )
         before = self.state
-        out, new, _ = yan_apply(
-            self._all(), self.cfg, self._view(x)[:, :, None], self._view(before), "recurrent"
-        )
+        out, new = yan_step(self._all(), self.cfg, self._view(x), self._view(before))
         self.state = new.reshape(self.k, *new.shape[2:])
         self.buffer.push(x, tick, before)
         res = {}

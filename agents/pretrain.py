@@ -46,8 +46,9 @@ RECIPE = {
 
 
 def default_recipe(cfg: YanConfig) -> dict:
-    """RECIPE, with fewer steps for big models so each size trains in about a minute."""
-    return {**RECIPE, "steps": 300 if count_params(cfg) <= 100_000 else 180}
+    """RECIPE, with fewer steps for big models so each size trains in under a minute on two
+    shared cores (large: 120 steps already reach the small model's source AUC)."""
+    return {**RECIPE, "steps": 300 if count_params(cfg) <= 100_000 else 120}
 
 
 def size_config(size: str) -> YanConfig:
@@ -67,12 +68,13 @@ def cache_dir() -> Path:
 
 
 def checkpoint_path(cfg: YanConfig, recipe: dict | None = None) -> Path:
-    """Cache file for `cfg` trained with `recipe` on the source distribution."""
+    """Cache file for `cfg` trained with `recipe` (over `default_recipe(cfg)`) on the source
+    distribution; the key holds the recipe actually used, so changing it retrains."""
     key = json.dumps(
         {
             "model": cfg.model_dump(),
             "data": SyntheticConfig.source().model_dump(),
-            "recipe": recipe or RECIPE,
+            "recipe": {**default_recipe(cfg), **(recipe or {})},
         },
         sort_keys=True,
         default=str,

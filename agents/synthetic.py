@@ -102,10 +102,12 @@ def _one_stream(cfg: SyntheticConfig, m: Mission, length: int, rng: np.random.Ge
     bg_idx = np.empty(length, dtype=int)
     gain = np.empty(length)
     bg_idx[0], gain[0] = rng.integers(cfg.n_backgrounds), rng.uniform(lo, hi)
+    b, g = int(bg_idx[0]), float(gain[0])
     for t in range(1, length):  # slow terrain and light changes give the state something to hold
-        stay = rng.random() < cfg.background_stay
-        bg_idx[t] = bg_idx[t - 1] if stay else rng.integers(cfg.n_backgrounds)
-        gain[t] = np.clip(gain[t - 1] + cfg.light_drift * rng.standard_normal(), lo, hi)
+        if rng.random() >= cfg.background_stay:
+            b = int(rng.integers(cfg.n_backgrounds))
+        g = min(max(g + cfg.light_drift * rng.standard_normal(), lo), hi)  # scalar clip: fast
+        bg_idx[t], gain[t] = b, g
     alt = np.clip(0.5 + np.cumsum(0.05 * rng.standard_normal(length)), 0.0, 1.0)
     tint = cfg.tint * rng.standard_normal(a)
     bg = m.backgrounds[bg_idx]

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from agents.config import YanConfig
 from agents.mcsd import MCSDMixer, mcsd_apply, state_width
 from agents.selective import SelectiveGeGLU, selective_apply
+from agents.step import yan_step
 
 __all__ = ["NEXT_HEAD", "YanModel", "init_state", "yan_apply"]
 
@@ -128,6 +129,19 @@ class YanModel(nn.Module):
         self.norm_f = _Norm(cfg.d_model)
         self.heads = nn.ModuleDict({n: _Linear(cfg.d_model, w, 0.1) for n, w in cfg.heads.items()})
         self.next_head = _Linear(cfg.d_model, cfg.input_dim, 0.1)
+        self._views: dict[str, Tensor] | None = None
+
+    def _apply(self, fn, recurse=True):  # .to(), .double(), ...: tensors may be replaced
+        self._views = None
+        return super()._apply(fn, recurse)
+
+    def _decode_views(self) -> dict[str, Tensor]:
+        """Weights as detached P = 1 views, built once: views share storage, so in-place
+        updates (optimiser steps, load_state_dict) show through without rebuilding."""
+        if self._views is None:
+            named = self.state_dict(keep_vars=True).items()
+            self._views = {n: t.detach().unsqueeze(0) for n, t in named}
+        return self._views
 
     def init_state(self, batch_size: int) -> Tensor:
         """Zero state (batch_size, n_layers, 2D + C): the model before any token."""
@@ -155,7 +169,17 @@ class YanModel(nn.Module):
         out, new, _ = yan_apply(p, self.cfg, x.unsqueeze(0), state.unsqueeze(0), mode, noise)
         return {k: v[0] for k, v in out.items()}, new[0]
 
+    @torch.no_grad()
     def step(self, x_t: Tensor, state: Tensor) -> tuple[dict[str, Tensor], Tensor]:
-        """One recurrent step. x_t (B, input_dim) -> ({head: (B, width)}, state)."""
-        out, new = self.forward(x_t.unsqueeze(1), state, mode="recurrent")
-        return {k: v[:, 0] for k, v in out.items()}, new
+        """One recurrent decode step (no gradient: train with `forward`).
+
+        x_t (B, input_dim), state (B, n_layers, 2D + C) -> ({head: (B, width)}, new state).
+        Same function as `forward(x_t[:, None], state, "recurrent")`, via the fast `yan_step`.
+        """
+        if x_t.dim() != 2 or x_t.shape[-1] != self.cfg.input_dim:
+            raise ValueError(
+                f"x_t must be (B, {self.cfg.input_dim}), got {tuple(x_t.shape)}; "
+                "step takes one token per sequence"
+            )
+        out, new = yan_step(self._decode_views(), self.cfg, x_t[None], state[None])
+        return {k: v[0] for k, v in out.items()}, new[0]

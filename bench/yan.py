@@ -2,8 +2,10 @@
 
     python -m bench.yan [--quick]      # table on stdout + bench/results/yan.json
 
-1. Decode time per token after T tokens: YanModel (recurrent step) vs a same-size Transformer
-   with a KV cache (bench/transformer.py); state bytes vs KV-cache bytes; RSS growth 256 -> max T.
+1. Decode time per token after prefilling T tokens (prefill not timed): YanModel.step vs a
+   same-size Transformer with a preallocated KV cache (bench/transformer.py), timed in
+   alternating blocks, median of block means; state bytes vs KV-cache bytes; RSS growth from the
+   first to the last T, each model alone in a fresh subprocess.
 2. BrainBank of K small brains: one batched act+learn step vs K separate YanModels (the
    separate cost is measured on up to 16 models and scaled linearly to K).
 3. Selective FFN decode: top-k groups gathered vs all groups (dense), at d_model 512 and 1024.
@@ -12,12 +14,17 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from agents.bank import BrainBank
 from agents.config import LearnerConfig, YanConfig
@@ -29,8 +36,9 @@ DECODE_CFG = YanConfig(d_model=256, n_layers=4, n_channels=8, ffn_groups=8)
 
 
 def _rss_mb() -> float:
+    """Resident set size of this process, MiB."""
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 2**20
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _time(fn, reps: int) -> float:
@@ -42,28 +50,98 @@ def _time(fn, reps: int) -> float:
 
 
 @torch.no_grad()
-def decode(lengths: list[int], reps: int) -> list[dict]:
+def _prefill(yan: YanModel, t: int, seg: int = 256) -> Tensor:
+    """Yan state after t random tokens, run through the chunked form seg tokens at a time
+    (bounded scratch memory, so RSS reflects the state, not the prefill)."""
+    state = yan.init_state(1)
+    for i in range(0, t, seg):
+        _, state = yan(torch.randn(1, min(seg, t - i), yan.cfg.input_dim), state)
+    return state
+
+
+def _block_ms(fn, n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return 1e3 * (time.perf_counter() - t0) / n
+
+
+@torch.no_grad()
+def decode(lengths: list[int], steps: int, blocks: int = 10) -> list[dict]:
+    """Per position T: prefill T tokens (not timed), then decode `steps` tokens, Yan and the
+    KV-cache Transformer in alternating blocks (so machine noise hits both alike); ms per token
+    is the median over blocks of the block mean."""
     cfg = DECODE_CFG
+    torch.manual_seed(0)
     yan, tf = YanModel(cfg), KVTransformer(cfg)
     x = torch.randn(1, cfg.input_dim)
-    rows, rss0 = [], None
+    n = max(steps // blocks, 1)
+    rows = []
     for t in lengths:
-        _, state = yan(torch.randn(1, t, cfg.input_dim), mode="chunked")  # state after T tokens
-        cache = tf.empty_cache(1, t)
-        rss = _rss_mb()
-        rss0 = rss if rss0 is None else rss0
+        holder = [_prefill(yan, t)]
+        cache = tf.new_cache(1, t + 2 * n * blocks + 1, filled=t)
+
+        def yan_tok(h=holder) -> None:
+            h[0] = yan.step(x, h[0])[1]
+
+        def tf_tok(c=cache) -> None:
+            tf.step(x, c)
+
+        yan_tok(), tf_tok()  # warm-up
+        y_ms, t_ms = [], []
+        for _ in range(blocks):
+            y_ms.append(_block_ms(yan_tok, n))
+            t_ms.append(_block_ms(tf_tok, n))
         rows.append(
             {
                 "T": t,
-                "yan_ms": 1e3 * _time(lambda s=state: yan.step(x, s), reps),
-                "transformer_ms": 1e3 * _time(lambda c=cache: tf.step(x, c), reps),
-                "yan_state_bytes": state.numel() * 4,
-                "kv_cache_bytes": sum(k.numel() + v.numel() for k, v in cache) * 4,
-                "rss_growth_mb": rss - rss0,
+                "yan_ms": float(np.median(y_ms)),
+                "transformer_ms": float(np.median(t_ms)),
+                "yan_state_bytes": holder[0].numel() * 4,
+                "kv_cache_bytes_at_T": cache.nbytes,
             }
         )
         del cache
     return rows
+
+
+@torch.no_grad()
+def rss_of(model: str, lengths: list[int]) -> list[float]:
+    """RSS (MiB) of this process after prefilling each T and decoding 16 tokens with one
+    model only; run in a fresh subprocess per model (see `rss`) so neither sees the other."""
+    torch.manual_seed(0)
+    cfg, out = DECODE_CFG, []
+    x = torch.randn(1, cfg.input_dim)
+    yan, tf = (YanModel(cfg), None) if model == "yan" else (None, KVTransformer(cfg))
+    keep = []
+    for t in lengths:
+        if yan is not None:
+            state = _prefill(yan, t)
+            for _ in range(16):
+                state = yan.step(x, state)[1]
+            keep = [state]
+        else:
+            keep = []  # drop the previous cache before allocating the next
+            cache = tf.new_cache(1, t + 16, filled=t)
+            for _ in range(16):
+                tf.step(x, cache)
+            keep = [cache]
+        gc.collect()
+        out.append(_rss_mb())
+    del keep
+    return out
+
+
+def rss(lengths: list[int]) -> dict:
+    """RSS growth from the first to each T, per model, each in its own fresh subprocess."""
+    res = {}
+    for model in ("yan", "transformer"):
+        cmd = [sys.executable, "-m", "bench.yan", "--rss-of", model]
+        cmd += ["--lengths", ",".join(map(str, lengths))]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        mb = json.loads(done.stdout.strip().splitlines()[-1])
+        res[model] = {"rss_mb": mb, "growth_mb": [m - mb[0] for m in mb]}
+    return res
 
 
 def bank(ks: list[int], ticks: int) -> list[dict]:
@@ -126,20 +204,29 @@ def selective(widths: list[int], reps: int) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Yan benchmarks")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, K up to 256")
+    ap.add_argument("--rss-of", choices=["yan", "transformer"], help=argparse.SUPPRESS)
+    ap.add_argument("--lengths", default="256,1024,2048,4096,8192")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    lengths = [int(v) for v in args.lengths.split(",")]
+    if args.rss_of:  # child process of `rss`: one model only
+        print(json.dumps(rss_of(args.rss_of, lengths)))
+        return
     reps = 10 if args.quick else 50
     res = {
         "decode_config": DECODE_CFG.model_dump(),
-        "decode": decode([256, 1024, 2048, 4096, 8192], reps),
+        "decode": decode(lengths, 100 if args.quick else 400),
+        "rss": rss(lengths),
         "bank": bank([16, 256] if args.quick else [16, 256, 1024], 3 if args.quick else 10),
         "selective": selective([512, 1024], reps * 4),
     }
     d = res["decode"]
     res["summary"] = {
-        "yan_t8k_over_t256": d[-1]["yan_ms"] / d[0]["yan_ms"],
-        "transformer_t8k_over_t256": d[-1]["transformer_ms"] / d[0]["transformer_ms"],
-        "yan_speedup_at_8k": d[-1]["transformer_ms"] / d[-1]["yan_ms"],
+        "yan_tmax_over_t256": d[-1]["yan_ms"] / d[0]["yan_ms"],
+        "transformer_tmax_over_t256": d[-1]["transformer_ms"] / d[0]["transformer_ms"],
+        "yan_speedup_at_tmax": d[-1]["transformer_ms"] / d[-1]["yan_ms"],
+        "yan_rss_growth_mb": res["rss"]["yan"]["growth_mb"][-1],
+        "transformer_rss_growth_mb": res["rss"]["transformer"]["growth_mb"][-1],
     }
     for name, rows in res.items():
         if isinstance(rows, list):
@@ -152,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
                     )
                 )
     print("\nsummary", json.dumps(res["summary"], indent=1))
-    out = Path(__file__).parent / "results" / "yan.json"
+    out = Path(__file__).parent / "results" / ("yan_quick.json" if args.quick else "yan.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
 

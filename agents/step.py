@@ -1,0 +1,123 @@
+"""One recurrent decode step of P stacked Yan models: the fast path behind `YanModel.step` and
+`BrainBank.act`.
+
+Same function as `yan_apply(..., mode="recurrent")` on one token (tests check they agree), but
+written for T = 1: batched matmuls instead of general einsums, the channel rates computed once
+per (C, dtype) and cached, no time axis, no stacking. Decoding is dominated by per-op overhead
+at these sizes, so fewer and cheaper ops is what makes a step cost the same at any position.
+
+Shapes: x (P, B, input_dim), state (P, B, L, 2D + C) packed per layer as [A (D) | Ē (D) | Z (C)]
+(see `agents.mcsd`); weights are the stacked named tensors of `agents.yan` (leading axis P).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from agents.config import YanConfig
+from agents.mcsd import log_rates
+from agents.selective import selective_apply
+
+__all__ = ["yan_step"]
+
+_EPS = 1e-6
+_ONE = torch.ones(())  # read-only constant: Z + 1 without wrapping a Python scalar each step
+
+
+@lru_cache(maxsize=32)
+def _rates(n_channels: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """γ_c and α_c as (C, 1) tensors, computed once per (C, dtype); never modified in place."""
+    lg, la = log_rates(n_channels)
+    return torch.exp(lg).to(dtype)[:, None], torch.exp(la).to(dtype)[:, None]
+
+
+def _rms(x: Tensor, w: Tensor) -> Tensor:
+    """RMSNorm over the last axis. x (P, B, D), w (P, D)."""
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + _EPS) * w.unsqueeze(1)
+
+
+def _lin(p: dict[str, Tensor], name: str, x: Tensor) -> Tensor:
+    """x (P, B, I) @ weight (P, I, O) + bias (P, O)."""
+    return torch.baddbmm(p[name + ".bias"].unsqueeze(1), x, p[name + ".weight"])
+
+
+def _mixer(p: dict[str, Tensor], pre: str, x: Tensor, s: Tensor, c: int) -> tuple[Tensor, Tensor]:
+    """MCSD on one token. x (P, B, D), s (P, B, 2D+C) -> y (P, B, D), new state.
+
+    V' = γA / γZ is A / Z (0 while nothing is past: then A = 0 too), so the division uses the
+    old sums and skips a select."""
+    pp, b, d = x.shape
+    dc = d // c
+    w = p[pre + "w_uvef"].reshape(pp * c, dc, 4 * dc)  # block-diagonal: one matmul per channel
+    xc = x.reshape(pp, b, c, dc).transpose(1, 2).reshape(pp * c, b, dc)
+    u, v, e, f = torch.bmm(xc, w).reshape(pp, c, b, 4, dc).transpose(1, 2).unbind(3)  # (P,B,C,Dc)
+    g, al = _rates(c, x.dtype)
+    a_old = s[..., :d].reshape(pp, b, c, dc)
+    z_old = s[..., 2 * d :].unsqueeze(-1)  # (P, B, C, 1)
+    e_sum = al * s[..., d : 2 * d].reshape(pp, b, c, dc)
+    v_avg = a_old / z_old.clamp_min(1e-30)
+    e_n = e_sum * torch.rsqrt(e_sum.pow(2).mean(-1, keepdim=True) + _EPS)
+    e_n = e_n * p[pre + "e_norm"].reshape(pp, 1, c, dc)
+    theta = torch.addcmul(u * F.silu(v_avg), torch.sigmoid(f), e_n).reshape(pp, b, d)
+    a_new = torch.addcmul(v, g, a_old).reshape(pp, b, d)
+    z_new = torch.addcmul(_ONE, g, z_old).reshape(pp, b, c)
+    new = torch.cat([a_new, (e_sum + e).reshape(pp, b, d), z_new], -1)
+    return torch.bmm(theta, p[pre + "w_o"]), new
+
+
+def _ffn(p: dict[str, Tensor], pre: str, x: Tensor, k: int) -> Tensor:
+    """Selective GeGLU on one token, reading only the k selected groups. x (P, B, D)."""
+    pp, b, d = x.shape
+    w_in, w_out = p[pre + "w_in"], p[pre + "w_out"]  # (P, G, D, 2Hg), (P, G, Hg, D)
+    g = w_in.shape[1]
+    if b * k > g:  # many streams on one weight set: all groups once beats gathering per stream
+        sub = {n: p[pre + n] for n in ("w_sel", "w_in", "w_out", "usage_bias")}
+        return selective_apply(sub, x[:, :, None], k, path="dense")[0][:, :, 0]
+    logits = torch.bmm(x, p[pre + "w_sel"])  # (P, B, G)
+    idx = torch.topk(logits + p[pre + "usage_bias"].unsqueeze(1), k, dim=-1).indices
+    gates = torch.sigmoid(torch.gather(logits, -1, idx))  # (P, B, k)
+    rows = (idx + _offsets(pp, g)).reshape(-1)  # selected groups as rows of (P·G, ...)
+    w_in = w_in.reshape(pp * g, d, -1).index_select(0, rows)  # (P·B·k, D, 2Hg), contiguous
+    w_out = w_out.reshape(pp * g, -1, d).index_select(0, rows)  # (P·B·k, Hg, D)
+    xs = x.unsqueeze(2).expand(pp, b, k, d).reshape(-1, 1, d)
+    y = torch.bmm(_geglu(torch.bmm(xs, w_in)), w_out).reshape(pp, b, k, d)
+    return torch.einsum("pbkd,pbk->pbd", y, gates)
+
+
+def _geglu(h: Tensor) -> Tensor:
+    a, gate = h.chunk(2, dim=-1)
+    return F.gelu(a) * gate
+
+
+@lru_cache(maxsize=64)
+def _offsets(pp: int, g: int) -> Tensor:
+    """(P, 1, 1) row offsets p·G of each weight set's groups; never modified in place."""
+    return (torch.arange(pp) * g).reshape(pp, 1, 1)
+
+
+def yan_step(
+    p: dict[str, Tensor], cfg: YanConfig, x: Tensor, state: Tensor
+) -> tuple[dict[str, Tensor], Tensor]:
+    """One token for P stacked models (no exploration noise: acting, not training).
+
+    x (P, B, input_dim), state (P, B, L, 2D+C) -> ({head: (P, B, width), "next": (P, B,
+    input_dim)}, new state (P, B, L, 2D+C)).
+    """
+    h = _lin(p, "embed", x)
+    states = []
+    for i in range(cfg.n_layers):
+        pre = f"layers.{i}."
+        mixed, s = _mixer(
+            p, pre + "mixer.", _rms(h, p[pre + "norm1.weight"]), state[:, :, i], cfg.n_channels
+        )
+        states.append(s)
+        h = h + mixed
+        h = h + _ffn(p, pre + "ffn.", _rms(h, p[pre + "norm2.weight"]), cfg.ffn_active)
+    h = _rms(h, p["norm_f.weight"])
+    out = {name: _lin(p, f"heads.{name}", h) for name in cfg.heads}
+    out["next"] = _lin(p, "next_head", h)
+    return out, torch.stack(states, 2)
