@@ -3,7 +3,8 @@
 Each brain's weights are one slice of stacked tensors (K, ...), evaluated together by
 `agents.yan.yan_apply` (batched einsums: one call costs about one model call, not K). Each brain
 still has its own weights, its own Adam moments (`StackedAdam` is per slice by construction),
-its own recurrent state and its own ring buffer. `shared=True` keeps one weight set for K
+its own recurrent state, its own ring buffer and its own replay reservoir of labelled
+tokens (`agents.learner.LabelReservoir`). `shared=True` keeps one weight set for K
 recurrent states (the central team's large model): then a learning step averages the K
 buffers' losses into one update.
 """

@@ -80,6 +80,7 @@ def decode(lengths: list[int], steps: int, blocks: int = 10) -> list[dict]:
     for t in lengths:
         holder = [_prefill(yan, t)]
         cache = tf.new_cache(1, t + 2 * n * blocks + 1, filled=t)
+        kv_bytes = cache.nbytes  # at position T, before decoding
 
         def yan_tok(h=holder) -> None:
             h[0] = yan.step(x, h[0])[1]
@@ -98,7 +99,7 @@ def decode(lengths: list[int], steps: int, blocks: int = 10) -> list[dict]:
                 "yan_ms": float(np.median(y_ms)),
                 "transformer_ms": float(np.median(t_ms)),
                 "yan_state_bytes": holder[0].numel() * 4,
-                "kv_cache_bytes_at_T": cache.nbytes,
+                "kv_cache_bytes_at_T": kv_bytes,
             }
         )
         del cache
