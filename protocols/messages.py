@@ -16,7 +16,8 @@ Per-kind `body` fields (small values, carried in the signed header; arrays go in
 | ELECT | `type` "request" / "vote", `candidate` int, `competence` float | - |
 | BYE | `reason` str | - |
 
-The term of HEARTBEAT and ELECT is the header's `term`.
+The term of HEARTBEAT and ELECT is the header's `term`. Since 1.2 a DELTA, BELIEF or
+HEARTBEAT may carry many brains' payloads (body `brains`; docs/protocol.md §3).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ __all__ = [
     "ProtocolError",
 ]
 
-PROTOCOL_VERSION = (1, 1)
+PROTOCOL_VERSION = (1, 2)
 """(major, minor) of the wire format; docs/protocol.md states the same."""
 
 BROADCAST = -1

@@ -3,9 +3,16 @@
 A round is a short sequence of *phases*; in each phase every host first sends (`outgoing`) and
 then receives exactly the messages the plan says it must (`expected`) before applying them
 (`apply`, sorted by (sender, seq), so a seed gives the same result whatever the timing). The
-host owns the sockets; exchanges only decide contents. Every message names one brain as its
-sender and goes once to each *host* that needs it (a host serving several neighbours of a
-brain gets one copy), the sender's own host included, so bytes are counted at a real socket.
+host owns the sockets; exchanges only decide contents.
+
+Messages are *batched* per (destination host, round, kind) (docs/protocol.md §3, batched
+messages): one signed message carries the payloads of all of a host's brains that the
+destination needs, body `brains` listing them, tensors named `"<brain>"` (a flat row) or
+`"<brain>/<tensor>"`. Each brain's payload is compressed once (`RowEncoder`: one vectorised pass
+over the host's (K, P) rows) even when it goes to several hosts; every copy still crosses a
+real socket, the sender's own host included, and is counted there. `per_brain` splits a
+delivery back into (brain, arrays) pairs; a receiver decodes each message once
+(`Receiver.accept`).
 
 The kinds of round are in `swarm.exchange_gossip` (graph topologies, CHOCO-Gossip) and
 `swarm.exchange_hub` (`star` and `dynamic`: aggregate at a hub, broadcast); `make_exchange`
@@ -14,6 +21,8 @@ picks one for a team plan.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +33,7 @@ from protocols.codec import Delivery
 from protocols.compression import EncodedTensor, decode_delta, get_codec
 from protocols.config import ProtocolConfig
 from protocols.messages import Kind, Message
+from protocols.rowcodec import RowCodec, sparse_tensors
 from protocols.topology import build
 from swarm.teams import TeamPlan
 
@@ -33,10 +43,16 @@ __all__ = [
     "Exchange",
     "NoExchange",
     "Outgoing",
+    "RowEncoder",
+    "batch_messages",
+    "batches",
     "make_exchange",
     "message",
+    "per_brain",
     "team_graph",
 ]
+
+BATCH_BRAINS = 1024  # brains per batched message at most (2 buffers each: under 4096 frames)
 
 
 @dataclass
@@ -94,6 +110,18 @@ class BeliefCopies:
         sparse[idx] = diff[idx]
         return codec.encode({"cells": sparse}).tensors if idx.size else ()
 
+    def update_rows(self, brains: Sequence[int], beliefs: np.ndarray) -> dict[int, EncodedTensor]:
+        """`update_tensors` for many brains at once: beliefs (K, H, W) of brains (K,).
+
+        Returns brain -> its sparse update (brains whose copy is current are left out)."""
+        ids = np.asarray(brains, np.int64)
+        new = np.asarray(beliefs, np.float32).reshape(ids.size, -1)
+        diff = new - self.maps[ids].reshape(ids.size, -1)
+        rows, cols = np.nonzero(np.abs(diff) > self.tol)
+        names = [f"{b}/cells" for b in ids.tolist()]  # as a batched message names them
+        tensors = sparse_tensors(names, (new.shape[1],), rows, cols, diff[rows, cols])
+        return {int(t.name.partition("/")[0]): t for t in tensors}
+
     def apply(self, brain: int, tensors: tuple[EncodedTensor, ...]) -> None:
         """Add an encoded sparse update (as sent) to brain's copy."""
         self.add(brain, decode_delta(tensors) if tensors else {})
@@ -128,6 +156,93 @@ class Exchange:
 
 class NoExchange(Exchange):
     """No sharing (`isolated`, `single_large`; `central` shares raw OBS every tick instead)."""
+
+
+class RowEncoder:
+    """Compresses the local brains' (K, P) rows, each once: `RowCodec` in one vectorised pass,
+    or (codec `group`, which needs each tensor's group axis) one `Codec` per brain."""
+
+    def __init__(
+        self,
+        kind: str,
+        fraction: float,
+        error_feedback: bool | None,
+        layout: Any,
+        group_axes: dict[str, int] | None,
+        k: int,
+    ) -> None:
+        self.layout, self.by_tensor = layout, kind == "group"
+        if self.by_tensor:
+            self.codecs = [
+                get_codec(
+                    kind, fraction=fraction, error_feedback=error_feedback, group_axes=group_axes
+                )
+                for _ in range(k)
+            ]
+        else:
+            self.rows = RowCodec(kind, fraction=fraction, error_feedback=error_feedback)
+
+    def encode(self, rows: np.ndarray, brains: Sequence[int]) -> dict[int, list[EncodedTensor]]:
+        """rows (K, P) of brains (K,) -> brain -> its tensors, named for a batched message."""
+        ids = [int(b) for b in brains]
+        if not self.by_tensor:
+            tensors = self.rows.encode_rows(rows, [str(b) for b in ids])
+            return {b: [t] for b, t in zip(ids, tensors, strict=True)}
+        out = {}
+        for r, b in enumerate(ids):
+            enc = self.codecs[r].encode(self.layout.pack(rows[r], True))
+            out[b] = [dataclasses.replace(t, name=f"{b}/{t.name}") for t in enc.tensors]
+        return out
+
+
+def batches(brains: Sequence[int], per_brain_bytes: int, max_bytes: int) -> list[list[int]]:
+    """Split a host's brains (ascending) into the batches of its messages to one host.
+
+    Depends only on the brain list and sizes, so a receiver computes the same count: at most
+    BATCH_BRAINS brains, and a worst-case size within half of the message limit."""
+    size = max(1, min(BATCH_BRAINS, (max_bytes // 2) // max(per_brain_bytes, 1)))
+    ids = [int(b) for b in brains]
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def batch_messages(
+    kind: Kind,
+    dest: int,
+    brains: Sequence[int],
+    tensors: dict[int, Iterable[EncodedTensor]],
+    round_idx: int,
+    per_brain_bytes: int,
+    max_bytes: int,
+    **kw: Any,
+) -> list[Outgoing]:
+    """Messages to host `dest` carrying `brains`' tensors (already encoded, shared between
+    destinations); body `brains` names them, the header's sender is the batch's first brain."""
+    body = dict(kw.pop("body", {}))
+    out = []
+    for batch in batches(brains, per_brain_bytes, max_bytes):
+        ts = tuple(t for b in batch for t in tensors.get(b, ()))
+        msg = message(kind, batch[0], round_idx, body={**body, "brains": batch}, tensors=ts, **kw)
+        out.append(Outgoing((dest,), msg))
+    return out
+
+
+def per_brain(d: Delivery) -> list[tuple[int, dict[str, np.ndarray]]]:
+    """(brain, its arrays) for every brain a delivery speaks for, in the body's order.
+
+    A batched message (body `brains`) names tensors `"<brain>"` (returned as `{"w": row}`) or
+    `"<brain>/<name>"` (returned as `{name: array}`); a brain without tensors gets `{}`. A
+    single message speaks for its header's sender with its arrays as they are."""
+    brains = d.message.body.get("brains")
+    if brains is None:
+        return [(d.message.sender, d.arrays)]
+    out: dict[int, dict[str, np.ndarray]] = {int(b): {} for b in brains}
+    for name, arr in d.arrays.items():
+        head, _, rest = name.partition("/")
+        b = int(head)
+        if b not in out:
+            raise ValueError(f"batched message carries a tensor of brain {b} not in its body")
+        out[b][rest or "w"] = arr
+    return list(out.items())
 
 
 def make_exchange(ctx: Context) -> Exchange:

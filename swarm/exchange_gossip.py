@@ -20,10 +20,19 @@ import numpy as np
 import torch
 
 from protocols.codec import Delivery
-from protocols.compression import get_codec
 from protocols.messages import Kind
 from protocols.topology import mixing_matrix
-from swarm.exchange import BeliefCopies, Context, Exchange, Outgoing, message, team_graph
+from swarm.exchange import (
+    BeliefCopies,
+    Context,
+    Exchange,
+    Outgoing,
+    RowEncoder,
+    batch_messages,
+    batches,
+    per_brain,
+    team_graph,
+)
 from swarm.shard import FlatWeights
 
 __all__ = ["GossipExchange", "mixing_rows"]
@@ -39,7 +48,10 @@ def mixing_rows(graph: nx.Graph, rows: np.ndarray) -> torch.Tensor:
 
 
 class GossipExchange(Exchange):
-    """One phase per round: send q_i (and belief updates), receive, mix."""
+    """One phase per round: send q_i (and belief updates), receive, mix.
+
+    Each host compresses all its brains' q_i in one pass and sends each destination host one
+    batched DELTA (and BELIEF) message holding the brains it needs (`swarm.exchange`)."""
 
     phases = 1
 
@@ -49,18 +61,24 @@ class GossipExchange(Exchange):
         self.exact = p.gossip == "exact"
         self.step = 1.0 if self.exact else p.gossip_step
         kind = "none" if self.exact else p.codec.kind
-        self.by_tensor = kind == "group"
-        axes = ctx.bank.group_axes() if self.by_tensor else None
-        # CHOCO needs no error feedback: what C drops stays in x_i − x̂_i for the next round.
-        self.codec = get_codec(
-            kind, fraction=p.codec.fraction, error_feedback=False, group_axes=axes
-        )
         self.layout = FlatWeights(ctx.bank)
+        axes = ctx.bank.group_axes() if kind == "group" else None
+        # CHOCO needs no error feedback: what C drops stays in x_i − x̂_i for the next round.
+        self.encoder = RowEncoder(kind, p.codec.fraction, False, self.layout, axes, ctx.local.size)
         init = self.layout.read()[0]  # every brain starts from the same checkpoint
         self.xhat = np.repeat(init[None], ctx.plan.n_brains, 0)  # (N, P) public copies
         belief = np.asarray(ctx.policy.belief, np.float32)
         self.beliefs = BeliefCopies(np.zeros((ctx.plan.n_brains, *belief.shape[1:]), np.float32))
         self.graph = team_graph(ctx)
+        self.max_bytes = p.max_message_bytes
+        self.delta_bytes = 8 * init.size + 256  # worst case per brain, any codec
+        self.belief_bytes = 8 * int(np.prod(belief.shape[1:])) + 256
+        # routes[h][d]: brains of host h whose messages host d needs (fixed: radio sends all)
+        plan = ctx.plan
+        self.routes = [[[] for _ in range(plan.n_hosts)] for _ in range(plan.n_hosts)]
+        for b in range(plan.n_brains):
+            for d in self._dests(b):
+                self.routes[int(plan.brain_owner[b])][d].append(b)
 
     # -- helpers --------------------------------------------------------------------------
     def _dests(self, brain: int) -> tuple[int, ...]:
@@ -77,40 +95,52 @@ class GossipExchange(Exchange):
         ctx = self.ctx
         if ctx.protocol.topology.kind == "radio":
             self.graph = team_graph(ctx)
-        out = []
-        share = ctx.protocol.share_beliefs
         diff = self.layout.read() - self.xhat[ctx.local]  # (K, P): x_i − x̂_i
-        for row, brain in enumerate(ctx.local.tolist()):
-            dests = self._dests(brain)
-            q = self.codec.encode(self.layout.pack(diff[row], self.by_tensor))
-            body = {"base_round": round_idx, "scale": 1.0}
-            out.append(
-                Outgoing(dests, message(Kind.DELTA, brain, round_idx, body=body, tensors=q.tensors))
+        q = self.encoder.encode(diff, ctx.local)  # each brain's payload encoded once
+        cells = {}
+        if ctx.protocol.share_beliefs:
+            cells = {
+                b: [t] for b, t in self.beliefs.update_rows(ctx.local, ctx.policy.belief).items()
+            }
+        out = []
+        body = {"base_round": round_idx, "scale": 1.0}
+        for dest, brains in enumerate(self.routes[ctx.host]):
+            if not brains:
+                continue
+            limit = self.max_bytes
+            out += batch_messages(
+                Kind.DELTA, dest, brains, q, round_idx, self.delta_bytes, limit, body=body
             )
-            if share:
-                cells = self.beliefs.update_tensors(brain, ctx.policy.belief[row])
-                shape = list(self.beliefs.maps.shape[1:])
-                out.append(
-                    Outgoing(
-                        dests,
-                        message(
-                            Kind.BELIEF, brain, round_idx, body={"shape": shape}, tensors=cells
-                        ),
-                    )
+            if ctx.protocol.share_beliefs:
+                shape = {"shape": list(self.beliefs.maps.shape[1:])}
+                out += batch_messages(
+                    Kind.BELIEF,
+                    dest,
+                    brains,
+                    cells,
+                    round_idx,
+                    self.belief_bytes,
+                    limit,
+                    body=shape,
                 )
         return out
 
     def expected(self, round_idx: int, phase: int) -> int:
-        per = 2 if self.ctx.protocol.share_beliefs else 1
-        me = self.ctx.host
-        return per * sum(me in self._dests(j) for j in range(self.ctx.plan.n_brains))
+        me, total = self.ctx.host, 0
+        for routes in self.routes:
+            total += len(batches(routes[me], self.delta_bytes, self.max_bytes))
+            if self.ctx.protocol.share_beliefs:
+                total += len(batches(routes[me], self.belief_bytes, self.max_bytes))
+        return total
 
     def apply(self, round_idx: int, phase: int, msgs: list[Delivery]) -> None:
         for d in msgs:
             if d.message.kind == Kind.DELTA:
-                self.xhat[d.message.sender] += self.layout.unpack(d.arrays)
+                for brain, arrays in per_brain(d):
+                    self.xhat[brain] += self.layout.unpack(arrays)
             elif d.message.kind == Kind.BELIEF:
-                self.beliefs.add(d.message.sender, d.arrays)
+                for brain, arrays in per_brain(d):
+                    self.beliefs.add(brain, arrays)
         self._mix()
         if self.ctx.protocol.share_beliefs:
             self._merge_beliefs()

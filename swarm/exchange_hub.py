@@ -3,13 +3,14 @@
 Every brain of the team holds the same common model after a round (they start from the same
 pretrained weights). During the next `sync_every` ticks each learns on its own; then:
 
-1. (`dynamic` only) every brain sends a HEARTBEAT with its competence (recent verified
-   precision) to every host; all hosts run the same election on the same numbers, so they
+1. (`dynamic` only) every brain's competence (recent verified precision) goes to every host
+   in its host's batched HEARTBEAT; all hosts run the same election on the same numbers, so they
    agree on the hub without a vote round trip: rounds are barriers and every host hears the
    same heartbeats (ties break by lowest id; a challenger must beat the hub by `hysteresis`;
    the term rises when the hub changes and heartbeats of older terms are ignored; a hub whose
    heartbeat is missing `heartbeat_timeout` rounds in a row is replaced).
-2. Upload: brain i sends DELTA d_i = x_i − x_common (its own codec, with error feedback) and a
+2. Upload: brain i sends DELTA d_i = x_i − x_common (its own codec state, with error
+   feedback; all of a host's brains compressed in one pass and batched into one message) and a
    sparse BELIEF update to the hub's host.
 3. Broadcast: the hub aggregates the deltas (mean, weighted mean by competence, coordinate
    median, trimmed mean, Krum), fuses the beliefs into its own map, and sends one DELTA D and
@@ -20,11 +21,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from protocols.aggregation import AGGREGATORS, flatten, unflatten
+from protocols.aggregation import AGGREGATORS
 from protocols.codec import Delivery
-from protocols.compression import get_codec
+from protocols.compression import decode_tensor, get_codec
 from protocols.messages import Kind
-from swarm.exchange import BeliefCopies, Context, Exchange, Outgoing, message
+from swarm.exchange import (
+    BeliefCopies,
+    Context,
+    Exchange,
+    Outgoing,
+    RowEncoder,
+    batch_messages,
+    batches,
+    message,
+    per_brain,
+)
 from swarm.shard import FlatWeights
 
 __all__ = ["HubExchange", "elect"]
@@ -57,10 +68,11 @@ class HubExchange(Exchange):
         n = ctx.plan.n_brains
         self.by_tensor = p.codec.kind == "group"
         axes = ctx.bank.group_axes() if self.by_tensor else None
-        self.codecs = [
-            get_codec(p.codec.kind, fraction=p.codec.fraction, group_axes=axes)
-            for _ in range(ctx.local.size)
-        ]
+        self.layout = FlatWeights(ctx.bank)
+        # one codec state per local brain (error feedback), all compressed in one pass
+        self.encoder = RowEncoder(
+            p.codec.kind, p.codec.fraction, None, self.layout, axes, ctx.local.size
+        )
         self.hub_codec = get_codec(p.codec.kind, fraction=p.codec.fraction, group_axes=axes)
         self.hub, self.term = 0, 0
         self.silent = np.zeros(n, np.int64)  # consecutive rounds without a heartbeat
@@ -72,8 +84,11 @@ class HubExchange(Exchange):
         self.bcast_heard = BeliefCopies(np.zeros((1, *shape), np.float32))
         self._aggregate: dict[str, np.ndarray] = {}
         # Every brain holds the common model after a round; it starts as the shared checkpoint.
-        self.layout = FlatWeights(ctx.bank)
         self.common = self.layout.read()[0]  # (P,)
+        self.max_bytes = p.max_message_bytes
+        self.delta_bytes = 8 * self.common.size + 256  # worst case per brain, any codec
+        self.belief_bytes = 8 * int(np.prod(shape)) + 256
+        self.beat_bytes = 64  # a heartbeat's body entries per brain, generously
 
     def _stage(self, phase: int) -> str:
         return ("elect", "upload", "broadcast")[phase + (0 if self.dynamic else 1)]
@@ -87,55 +102,65 @@ class HubExchange(Exchange):
         share = ctx.protocol.share_beliefs
         if stage == "elect":
             pos = ctx.positions
-            for row, brain in enumerate(ctx.local.tolist()):
-                body = {
-                    "competence": float(ctx.competence[row]),
-                    "hub": self.hub,
-                    "position": [float(v) for v in pos[brain]] if pos is not None else [],
-                }
-                out.append(
-                    Outgoing(
-                        every, message(Kind.HEARTBEAT, brain, round_idx, term=self.term, body=body)
-                    )
-                )
+            brains = ctx.local.tolist()
+            body = {
+                "competence": [float(c) for c in ctx.competence],
+                "hub": self.hub,
+                "position": [[float(v) for v in pos[b]] for b in brains] if pos is not None else [],
+            }
+            for dest in every:  # one batched heartbeat per host; the body lists are per brain
+                out += self._beats(dest, brains, body, round_idx)
         elif stage == "upload":
-            dest = (self._hub_host(),)
+            dest, brains = self._hub_host(), ctx.local.tolist()
             deltas = self.layout.read() - self.common  # (K, P): d_i = x_i − x_common
-            for row, brain in enumerate(ctx.local.tolist()):
-                enc = self.codecs[row].encode(self.layout.pack(deltas[row], self.by_tensor))
-                body = {"base_round": round_idx, "scale": 1.0}
-                out.append(
-                    Outgoing(
-                        dest,
-                        message(
-                            Kind.DELTA,
-                            brain,
-                            round_idx,
-                            term=self.term,
-                            recipient=self.hub,
-                            body=body,
-                            tensors=enc.tensors,
-                        ),
-                    )
+            q = self.encoder.encode(deltas, brains)
+            body = {"base_round": round_idx, "scale": 1.0}
+            kw = {"term": self.term, "recipient": self.hub}
+            out += batch_messages(
+                Kind.DELTA,
+                dest,
+                brains,
+                q,
+                round_idx,
+                self.delta_bytes,
+                self.max_bytes,
+                body=body,
+                **kw,
+            )
+            if share:
+                cells = self.sent.update_rows(brains, ctx.policy.belief)
+                for b, t in cells.items():
+                    self.sent.add(b, {"cells": decode_tensor(t)})
+                for b in brains:
+                    self.sent.known[b] = True
+                tensors = {b: [t] for b, t in cells.items()}
+                out += batch_messages(
+                    Kind.BELIEF,
+                    dest,
+                    brains,
+                    tensors,
+                    round_idx,
+                    self.belief_bytes,
+                    self.max_bytes,
+                    **kw,
                 )
-                if share:
-                    cells = self.sent.update_tensors(brain, ctx.policy.belief[row])
-                    self.sent.apply(brain, cells)
-                    out.append(
-                        Outgoing(
-                            dest,
-                            message(
-                                Kind.BELIEF,
-                                brain,
-                                round_idx,
-                                term=self.term,
-                                recipient=self.hub,
-                                tensors=cells,
-                            ),
-                        )
-                    )
         elif ctx.host == self._hub_host():
             out.extend(self._broadcast(round_idx, every))
+        return out
+
+    def _beats(self, dest: int, brains: list[int], body: dict, round_idx: int) -> list[Outgoing]:
+        """Batched HEARTBEATs to host `dest`: body lists (competence, position) per brain."""
+        out, at = [], 0
+        for batch in batches(brains, self.beat_bytes, self.ctx.protocol.max_message_bytes):
+            part = {
+                "brains": batch,
+                "hub": body["hub"],
+                "competence": body["competence"][at : at + len(batch)],
+                "position": body["position"][at : at + len(batch)],
+            }
+            at += len(batch)
+            msg = message(Kind.HEARTBEAT, batch[0], round_idx, term=self.term, body=part)
+            out.append(Outgoing((dest,), msg))
         return out
 
     def _broadcast(self, round_idx: int, every: tuple[int, ...]) -> list[Outgoing]:
@@ -164,12 +189,24 @@ class HubExchange(Exchange):
         return out
 
     def expected(self, round_idx: int, phase: int) -> int:
-        stage, n = self._stage(phase), self.ctx.plan.n_brains
+        stage = self._stage(phase)
         per = 2 if self.ctx.protocol.share_beliefs else 1
+        plan = self.ctx.plan
         if stage == "elect":
-            return n
+            return sum(
+                len(batches(plan.brains_on(h), self.beat_bytes, self.max_bytes))
+                for h in range(plan.n_hosts)
+            )
         if stage == "upload":
-            return per * n if self.ctx.host == self._hub_host() else 0
+            if self.ctx.host != self._hub_host():
+                return 0
+            total = 0
+            for h in range(plan.n_hosts):
+                on = plan.brains_on(h)
+                total += len(batches(on, self.delta_bytes, self.max_bytes)) if on.size else 0
+                if self.ctx.protocol.share_beliefs and on.size:
+                    total += len(batches(on, self.belief_bytes, self.max_bytes))
+            return total
         return per
 
     def apply(self, round_idx: int, phase: int, msgs: list[Delivery]) -> None:
@@ -185,8 +222,12 @@ class HubExchange(Exchange):
         seen = np.zeros(self.ctx.plan.n_brains, bool)
         for m in (d.message for d in msgs):
             if m.term >= self.term:  # messages of older terms are ignored
-                seen[m.sender] = True
-                self.heard_competence[m.sender] = float(m.body.get("competence", 0.0))
+                brains = m.body.get("brains", [m.sender])
+                comp = m.body.get("competence", 0.0)
+                comp = comp if isinstance(comp, list) else [comp]
+                for b, c in zip(brains, comp, strict=True):
+                    seen[b] = True
+                    self.heard_competence[b] = float(c)
         self.silent = np.where(seen, 0, self.silent + 1)
         alive = self.silent < self.ctx.protocol.topology.heartbeat_timeout
         hub = elect(self.heard_competence, alive, self.hub, self.ctx.protocol.topology.hysteresis)
@@ -194,21 +235,23 @@ class HubExchange(Exchange):
             self.hub, self.term = hub, self.term + 1
 
     def _collect(self, msgs: list[Delivery]) -> None:
-        deltas, weights = [], []
+        deltas: dict[int, np.ndarray] = {}
         for d in msgs:
             m = d.message
             if m.kind == Kind.DELTA:
-                deltas.append(d.arrays)
-                weights.append(max(float(self.heard_competence[m.sender]), 1e-3))
+                deltas.update((b, self.layout.unpack(a)) for b, a in per_brain(d))
             elif m.kind == Kind.BELIEF:
-                self.heard.add(m.sender, d.arrays)
+                for b, arrays in per_brain(d):
+                    self.heard.add(b, arrays)
         if not deltas:  # not the hub's host: nothing to aggregate here
             return
-        stacked = np.stack([flatten(d)[0] for d in deltas])  # (n, P) float64
+        order = sorted(deltas)  # brain order, whatever the batching
+        stacked = np.stack([deltas[b] for b in order]).astype(np.float64)  # (n, P)
+        weights = np.array([max(float(self.heard_competence[b]), 1e-3) for b in order])
         rule = AGGREGATORS[self.ctx.protocol.aggregation]
-        f = max(0, (len(deltas) - 3) // 4)  # Byzantine tolerance the robust rules assume
-        agg = rule(stacked, weights=np.array(weights), f=f)
-        self._aggregate = unflatten(agg, flatten(deltas[0])[1])
+        f = max(0, (len(order) - 3) // 4)  # Byzantine tolerance the robust rules assume
+        agg = rule(stacked, weights=weights, f=f)
+        self._aggregate = self.layout.pack(agg.astype(np.float32), self.by_tensor)
 
     def _adopt(self, msgs: list[Delivery]) -> None:
         ctx = self.ctx
