@@ -11,6 +11,7 @@ buffers' losses into one update.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -222,14 +223,32 @@ class BrainBank:
 
     def _replay_loss(self, p: dict[str, Tensor]) -> Tensor:
         """(K,) weighted BCE of the reservoir's tokens, each one recurrent step from the state
-        it was acted on (stored with it), under the current weights."""
+        it was acted on (stored with it), under the current weights.
+
+        Empty slots weigh 0, so without selection noise only the filled ones are evaluated
+        (each stream's filled slots first, padded to the fullest stream with empty ones of
+        weight 0): labels are rare, and a mostly empty reservoir then costs what it holds.
+        With noise the full layout is kept, so the noise draws stay those of every slot."""
         r = self.replay
         k, _, per = r.filled.shape
-        x = r.tokens.reshape(self.n_sets, -1, 1, self.cfg.input_dim)
-        st = r.states.reshape(self.n_sets, -1, *r.states.shape[3:])
-        out, _, _ = yan_apply(p, self.cfg, x, st, "recurrent", self._noise(), self._gen)
-        logits = out["detect"].reshape(k, 2, per)
-        return replay_losses(logits, r.values, r.class_weights(self.lcfg.pos_weight))
+        weights = r.class_weights(self.lcfg.pos_weight)
+        noise = self._noise()
+        if noise is None:
+            filled = r.filled.reshape(k, 2 * per)
+            m = max(int(filled.sum(1).max()), 1)
+            take = torch.argsort((~filled).to(torch.int8), dim=1, stable=True)[:, :m]  # (K, m)
+            rows = torch.arange(k)[:, None]
+            tokens = r.tokens.reshape(k, 2 * per, -1)[rows, take]  # (K, m, input_dim)
+            states = r.states.reshape(k, 2 * per, *r.states.shape[3:])[rows, take]
+            values = r.values.reshape(k, -1)[rows, take][:, None]  # (K, 1, m)
+            weights = weights.reshape(k, -1)[rows, take][:, None]
+        else:
+            m, tokens, states, values = 2 * per, r.tokens, r.states, r.values
+        x = tokens.reshape(self.n_sets, -1, 1, self.cfg.input_dim)
+        st = states.reshape(self.n_sets, -1, *r.states.shape[3:])
+        out, _, _ = yan_apply(p, self.cfg, x, st, "recurrent", noise, self._gen)
+        logits = out["detect"].reshape(values.shape)
+        return replay_losses(logits, values, weights)
 
     # -- weights in and out -------------------------------------------------------------
     def export_weights(self, i: int) -> dict[str, np.ndarray]:
@@ -270,6 +289,62 @@ class BrainBank:
                 raise ValueError(f"delta names buffer {n!r}; deltas carry parameters only")
             self.params[n][i] += scale * t
             self.ewc.shift(n, i, scale * t)
+
+    # -- whole-bank operations (knowledge rounds work on all brains at once) --------------
+    def flat_layout(self) -> list[tuple[str, tuple[int, ...]]]:
+        """(name, per-brain shape) of each parameter tensor, in the column order of
+        `read_flat` (sorted names); a row's length is `params_per_brain`."""
+        return [(n, self._shapes[n]) for n in sorted(self.params)]
+
+    def read_flat(self) -> np.ndarray:
+        """Every weight set's parameters as one (n_sets, P) float32 array (a copy), columns
+        in `flat_layout` order: the batched `export_weights` for a whole knowledge round."""
+        names = sorted(self.params)
+        rows = [self.params[n].detach().reshape(self.n_sets, -1) for n in names]
+        return torch.cat(rows, 1).numpy()
+
+    @torch.no_grad()
+    def add_flat(self, rows: np.ndarray | Tensor, scale: float = 1.0) -> None:
+        """Add scale × rows (n_sets, P) to every weight set at once, columns as `read_flat`.
+
+        The batched `apply_delta`: the online-EWC anchors move with the weights (shared
+        knowledge is not fought by the forgetting guard)."""
+        t = _as_tensor(rows)
+        if tuple(t.shape) != (self.n_sets, self.params_per_brain):
+            raise ValueError(
+                f"rows must be (n_sets={self.n_sets}, P={self.params_per_brain}), got "
+                f"{tuple(t.shape)}; build them with read_flat()'s column order"
+            )
+        if scale != 1.0:
+            t = t * scale
+        at = 0
+        for n in sorted(self.params):
+            size = math.prod(self._shapes[n])
+            part = t[:, at : at + size].reshape(self.params[n].shape)
+            self.params[n] += part
+            self.ewc.shift(n, slice(None), part)
+            at += size
+
+    @torch.no_grad()
+    def score(self, tokens: np.ndarray | Tensor) -> dict[str, np.ndarray]:
+        """What every weight set would say about each probe token as its next step, from its
+        current recurrent state (a shared model: its first stream's), without advancing it.
+
+        tokens (M, input_dim) -> {head: (n_sets, M) logits} (wider heads (n_sets, M, width))."""
+        x = _as_tensor(tokens)
+        if x.dim() != 2 or x.shape[1] != self.cfg.input_dim:
+            raise ValueError(
+                f"tokens must be (M, input_dim={self.cfg.input_dim}), got {tuple(x.shape)}"
+            )
+        p, m = self.n_sets, x.shape[0]
+        now = self._view(self.state)[:, :1]  # (P, 1, L, S)
+        state = now.expand(-1, m, -1, -1).contiguous()  # (P, M, L, S)
+        out, _ = yan_step(self._all(), self.cfg, x[None].expand(p, -1, -1), state)
+        res = {}
+        for name, width in self.cfg.heads.items():
+            y = out[name].reshape(p, m, width)
+            res[name] = (y[..., 0] if width == 1 else y).numpy().copy()
+        return res
 
     def group_axes(self) -> dict[str, int]:
         """Tensor name -> axis of its FFN groups, in the exported (per-brain) arrays."""

@@ -208,18 +208,24 @@ class StackedAdam:
         self.steps += 1
         b1, b2 = self.betas
         c1, c2 = 1 - b1**self.steps, 1 - b2**self.steps
+        # In place, few passes over the (P, ...) tensors: the step is memory-bound at K = 512.
         for n, p in self.params.items():
             g = grads[n] * _bcast(scale, grads[n])
-            mask = self._touched(n, task_grads[n]) if n in self.group_axes else None
-            m = b1 * self.m[n] + (1 - b1) * g
-            v = b2 * self.v[n] + (1 - b2) * g * g
-            upd = self.lr * (m / _bcast(c1, p)) / (torch.sqrt(v / _bcast(c2, p)) + self.eps)
-            if mask is not None:  # untouched groups keep weights and moments
-                m = mask * m + (1 - mask) * self.m[n]
-                v = mask * v + (1 - mask) * self.v[n]
-                upd = upd * mask
-            self.m[n], self.v[n] = m, v
-            p -= upd
+            m, v = self.m[n], self.v[n]
+            if n in self.group_axes:  # untouched groups keep weights and moments
+                keep = self._touched(n, task_grads[n]) == 0
+                m_new = torch.add(m * b1, g, alpha=1 - b1)
+                v_new = torch.addcmul(v * b2, g, g, value=1 - b2)
+                m.copy_(torch.where(keep, m, m_new))
+                v.copy_(torch.where(keep, v, v_new))
+            else:
+                m.mul_(b1).add_(g, alpha=1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = (v / _bcast(c2, p)).sqrt_().add_(self.eps)
+            upd = (m / _bcast(c1, p)).div_(denom).mul_(self.lr)
+            if n in self.group_axes:
+                upd.masked_fill_(keep, 0.0)
+            p.sub_(upd)
 
 
 class OnlineEWC:
@@ -245,9 +251,9 @@ class OnlineEWC:
     @torch.no_grad()
     def grad(self, params: dict[str, Tensor]) -> dict[str, Tensor]:
         """Analytic gradient of `penalty` per tensor, same shapes as params."""
-        mean = self._mean_fisher()
+        two_over = 2.0 / self._mean_fisher()
         return {
-            n: 2 * self.fisher[n] * (p - self.anchor[n]) / _bcast(mean, p)
+            n: (p - self.anchor[n]).mul_(self.fisher[n]).mul_(_bcast(two_over, p))
             for n, p in params.items()
         }
 
@@ -256,8 +262,8 @@ class OnlineEWC:
         """Fold one step's squared gradients and the new weights into the EMAs."""
         d = self.decay
         for n, p in params.items():
-            self.fisher[n].mul_(d).add_((1 - d) * grads[n].pow(2))
-            self.anchor[n].mul_(d).add_((1 - d) * p)
+            self.fisher[n].mul_(d).addcmul_(grads[n], grads[n], value=1 - d)
+            self.anchor[n].mul_(d).add_(p, alpha=1 - d)
 
     @torch.no_grad()
     def shift(self, name: str, index: int, delta: Tensor) -> None:

@@ -17,15 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from agents import BrainBank, LearnerConfig, YanConfig
-from agents.yan import yan_apply
 from scenarios.base import Actions, Observation, TokenSpec
 from scenarios.metrics import auc
 from scenarios.policies import make_policy
 
-__all__ = ["BrainShard", "FlatWeights", "add_to_all", "model_for", "stacked_params"]
+__all__ = ["BrainShard", "FlatWeights", "model_for"]
 
 COMPETENCE_DECAY = 0.98  # per tick: verified precision over roughly the last 50 ticks
 
@@ -35,45 +33,20 @@ def model_for(cfg: YanConfig, spec: TokenSpec) -> YanConfig:
     return cfg.model_copy(update={"input_dim": spec.input_dim, "heads": dict(spec.heads)})
 
 
-def stacked_params(bank: BrainBank) -> dict[str, np.ndarray]:
-    """Every brain's parameters at once: name -> (n_sets, ...) float32 (read-only use).
-
-    The batched counterpart of `bank.export_weights(i)` for a whole knowledge round: one
-    array per tensor instead of K dicts (a per-brain loop costs ~ms per brain).
-    """
-    return {n: p.detach().numpy() for n, p in bank.params.items()}
-
-
-@torch.no_grad()
-def add_to_all(bank: BrainBank, named: dict[str, np.ndarray]) -> None:
-    """Add name -> (n_sets, ...) arrays to every brain's weights at once.
-
-    Same effect as `bank.apply_delta(i, named[i])` for every i: the weights move and so do
-    their online-EWC anchors (shared knowledge is not fought by the forgetting guard).
-    """
-    for n, arr in named.items():
-        t = torch.from_numpy(np.ascontiguousarray(arr, np.float32))
-        if tuple(t.shape) != tuple(bank.params[n].shape):
-            raise ValueError(
-                f"{n}: shape {tuple(t.shape)}, bank holds {tuple(bank.params[n].shape)}"
-            )
-        bank.params[n] += t
-        bank.ewc.shift(n, slice(None), t)
-
-
 class FlatWeights:
     """All of a bank's brains as one (K, P) float32 matrix, and back (P params per brain).
 
-    Knowledge rounds work on whole rows (mixing, aggregation), so the K × tensors bookkeeping
-    happens once here; tensors are laid out in sorted name order.
+    Knowledge rounds work on whole rows (mixing, aggregation); the bank's batched operations
+    (`read_flat`, `add_flat`) do the K × tensors bookkeeping, in `bank.flat_layout()` order.
     """
 
     def __init__(self, bank: BrainBank) -> None:
-        first = bank.export_weights(0)
         self.bank = bank
-        self.names = sorted(first)
-        self.shapes = {n: first[n].shape for n in self.names}
-        self.offsets = np.concatenate([[0], np.cumsum([first[n].size for n in self.names])])
+        layout = bank.flat_layout()
+        self.names = [n for n, _ in layout]
+        self.shapes = dict(layout)
+        sizes = [int(np.prod(shape)) for _, shape in layout]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
     def flat(self, named: dict[str, np.ndarray]) -> np.ndarray:
         """One brain's named arrays -> (P,) float32."""
@@ -102,17 +75,11 @@ class FlatWeights:
 
     def read(self) -> np.ndarray:
         """(K, P) float32 copy of every brain's weights, one batched read."""
-        stacked = stacked_params(self.bank)
-        k = self.bank.n_sets
-        return np.concatenate([stacked[n].reshape(k, -1) for n in self.names], axis=1)
+        return self.bank.read_flat()
 
     def add(self, rows: np.ndarray) -> None:
-        """Add (K, P) to every brain's weights (`add_to_all`)."""
-        k = rows.shape[0]
-        add_to_all(
-            self.bank,
-            {n: self._cols(rows, i).reshape(k, *self.shapes[n]) for i, n in enumerate(self.names)},
-        )
+        """Add (K, P) to every brain's weights (and their EWC anchors), one batched call."""
+        self.bank.add_flat(rows)
 
     def _cols(self, x: np.ndarray, i: int) -> np.ndarray:
         return x[..., self.offsets[i] : self.offsets[i + 1]]
@@ -172,7 +139,6 @@ class BrainShard:
         p_detect = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
         return self.policy.act(obs, p_detect)
 
-    @torch.no_grad()
     def probe_aucs(self, tokens: np.ndarray, labels: np.ndarray) -> list[float]:
         """Detector AUC of each weight set on a probe set, without touching any brain's state.
 
@@ -181,12 +147,5 @@ class BrainShard:
         the field now; the state is not advanced). A shared model is scored from its first
         stream's state. Returns one AUC per weight set (K, or 1 shared).
         """
-        bank = self.bank
-        x = torch.as_tensor(np.asarray(tokens, np.float32))
-        p = bank.n_sets
-        x = x[None, :, None, :].expand(p, -1, -1, -1)  # (P, M, 1, input_dim)
-        now = bank.state.reshape(bank.n_sets, -1, *bank.state.shape[1:])[:, :1]  # (P, 1, L, S)
-        state = now.expand(-1, x.shape[1], -1, -1).contiguous()  # (P, M, L, S)
-        out, _, _ = yan_apply({**bank.params, **bank.buffers}, bank.cfg, x, state, "recurrent")
-        scores = out["detect"].reshape(p, -1).numpy()  # (P, M)
+        scores = self.bank.score(np.asarray(tokens, np.float32))["detect"]  # (P, M)
         return [auc(s, labels) for s in scores]

@@ -129,3 +129,44 @@ def test_clear_errors() -> None:
     del w["embed.bias"]
     with pytest.raises(ValueError, match="lacks"):
         bank.import_weights(0, w)
+
+
+def test_whole_bank_ops_equal_the_per_brain_ones() -> None:
+    cfg = YanConfig(input_dim=6)
+    a, b = (BrainBank(cfg, LearnerConfig(), k=3, seed=2) for _ in range(2))
+    flat = a.read_flat()
+    names = [n for n, _ in a.flat_layout()]
+    for i in range(3):
+        named = a.export_weights(i)
+        np.testing.assert_array_equal(flat[i], np.concatenate([named[n].ravel() for n in names]))
+    rows = np.random.default_rng(0).standard_normal(flat.shape).astype(np.float32)
+    a.add_flat(rows, scale=0.5)
+    col = 0
+    per_brain = []
+    for n, shape in a.flat_layout():
+        size = int(np.prod(shape))
+        per_brain.append((n, rows[:, col : col + size].reshape(3, *shape)))
+        col += size
+    for i in range(3):
+        b.apply_delta(i, {n: r[i] for n, r in per_brain}, scale=0.5)
+    np.testing.assert_allclose(a.read_flat(), b.read_flat(), atol=1e-6)
+    for n in a.params:
+        torch.testing.assert_close(a.ewc.anchor[n], b.ewc.anchor[n])
+    with pytest.raises(ValueError, match="read_flat"):
+        a.add_flat(rows[:, 1:])
+
+
+def test_score_is_the_next_step_without_advancing_state() -> None:
+    cfg = YanConfig(input_dim=6)
+    bank = BrainBank(cfg, LearnerConfig(), k=2, seed=1)
+    rng = np.random.default_rng(1)
+    bank.act(rng.standard_normal((2, 6)).astype(np.float32), 0)
+    probe = rng.standard_normal((5, 6)).astype(np.float32)
+    state = bank.state.clone()
+    got = bank.score(probe)["detect"]  # (2, 5)
+    assert torch.equal(bank.state, state)
+    for j in range(5):
+        twin = BrainBank(cfg, LearnerConfig(), k=2, seed=1)
+        twin.state = state.clone()
+        want = twin.act(np.repeat(probe[j : j + 1], 2, 0), 1)["detect"]
+        np.testing.assert_allclose(got[:, j], want, atol=1e-5)
