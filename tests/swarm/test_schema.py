@@ -73,22 +73,26 @@ def test_schema_cli_prints_json() -> None:
     assert json.loads(proc.stdout)["title"] == "swarm scenario file"
 
 
-def _documented() -> dict[str, list[str]]:
-    """docs/scenarios.md: model path -> field names in the table after its marker."""
-    text = (ROOT / "docs" / "scenarios.md").read_text()
-    out: dict[str, list[str]] = {}
+def _tables(text: str) -> dict[str, list[tuple[str, str, str]]]:
+    """Markdown with model markers -> model path -> (field, type, default) per table row."""
+    out: dict[str, list[tuple[str, str, str]]] = {}
     for block in re.split(r"<!-- model: ", text)[1:]:
         path, _, rest = block.partition(" -->")
         table = rest.split("\n\n", 2)[1] if rest.startswith("\n\n") else rest
-        out[path] = re.findall(r"^\| `([^`]+)` \|", table, flags=re.MULTILINE)
+        cell = r"((?:[^|\\]|\\.)*)"  # a cell may hold escaped pipes: `int \| null`
+        rows = re.findall(rf"^\| `([^`]+)` \| {cell} \| {cell} \|", table, flags=re.MULTILINE)
+        out[path] = [(n, t.strip(), d.strip()) for n, t, d in rows]
     return out
 
 
 def test_docs_list_every_field_of_every_model() -> None:
-    documented = _documented()
-    generated = re.findall(r"<!-- model: (\S+) -->", markdown_tables())
+    documented = _tables((ROOT / "docs" / "scenarios.md").read_text())
+    generated = _tables(markdown_tables())
     assert set(documented) == set(generated), "rerun `python -m swarm.schema --markdown`"
-    for path, names in documented.items():
+    for path, rows in documented.items():
         module, _, cls = path.rpartition(".")
         model = getattr(importlib.import_module(module), cls)
+        names = [name for name, _, _ in rows]
         assert names == list(model.model_fields), f"{path}: fields in docs/scenarios.md differ"
+        # types and defaults must be the models' own (the meaning column may be hand-written)
+        assert rows == generated[path], f"{path}: types or defaults in docs/scenarios.md differ"
