@@ -12,7 +12,7 @@ import numpy as np
 
 from scenarios.base import Actions, Observation
 
-__all__ = ["Policy", "footprints", "step_toward"]
+__all__ = ["Policy", "footprints", "group_rows", "step_toward"]
 
 
 def footprints(
@@ -39,6 +39,17 @@ def footprints(
     return k, rr, cc, rr * w + cc
 
 
+def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stable grouping of rows (M,) by value: (order (M,), group starts (U,), values (U,)).
+
+    rows[order] is sorted with equal rows kept in their original order; group u spans
+    order[starts[u]:starts[u+1]] and holds row values[u] (ascending, each once)."""
+    order = np.argsort(rows, kind="stable")
+    ranked = rows[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    return order, starts, ranked[starts]
+
+
 def step_toward(pos: np.ndarray, goal: np.ndarray) -> np.ndarray:
     """One Moore step (K, 2) int8 from pos (K, 2) toward goal (K, 2); zero when there."""
     return np.sign(goal.astype(np.int64) - pos).astype(np.int8)
@@ -48,7 +59,8 @@ class Policy:
     """Base of scripted policies (docs/architecture.md §2).
 
     `belief` (K, H, W) float32 is the per-drone map; `act(obs, p_detect)` returns Actions;
-    `merge(i, other)` fuses another brain's belief (H, W) into drone i's, elementwise.
+    `merge(i, other)` fuses another brain's belief (H, W) into drone i's, elementwise;
+    `merge_many(rows, others)` does many such merges at once, with the same result.
     Parameters come as keyword arguments; unknown ones raise a TypeError naming the valid ones.
     """
 
@@ -91,12 +103,49 @@ class Policy:
         if self._cache is not None:
             self._cache[i] = self._belief_rows(np.array([i]))[0]
 
+    def merge_many(self, rows: np.ndarray, others: np.ndarray) -> None:
+        """`merge(rows[m], others[m])` for m = 0..M-1 in order, in a few vectorised passes.
+
+        rows (M,) int local drone indices (repeats allowed: applied in order, exactly as the
+        sequential calls); others (M, H, W) the beliefs to fuse (a broadcast view of one map
+        is fine). The cached `belief` rows and any per-row bookkeeping end as after the calls.
+        """
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+            raise ValueError(f"merge_many needs rows as a 1-D integer array, got {rows!r}")
+        if np.shape(others) != (rows.size, *self.shape):
+            got = np.shape(others)
+            raise ValueError(
+                f"merge_many needs beliefs of shape ({rows.size}, {self.shape[0]}, "
+                f"{self.shape[1]}) for {rows.size} rows, got {got}"
+            )
+        if rows.size == 0:
+            return
+        if rows.min() < 0 or rows.max() >= self.k:
+            lo, hi = int(rows.min()), int(rows.max())
+            raise ValueError(f"merge_many rows must lie in [0, {self.k}), got {lo}..{hi}")
+        others = np.asarray(others)
+        if self._cache is not None and np.may_share_memory(others, self._cache):
+            # the maps are our own cached rows, which each merge rewrites: go one at a time
+            for i, other in zip(rows.tolist(), others, strict=True):
+                self.merge(i, other)
+            return
+        self._merge_many(rows.astype(np.int64), others)
+        if self._cache is not None:
+            done = np.unique(rows)
+            self._cache[done] = self._belief_rows(done)
+
     def _belief_rows(self, rows: np.ndarray) -> np.ndarray:
         """Belief maps (len(rows), H, W) float32 of the local drones `rows`."""
         raise NotImplementedError
 
     def _merge(self, i: int, other: np.ndarray) -> None:
         raise NotImplementedError
+
+    def _merge_many(self, rows: np.ndarray, others: np.ndarray) -> None:
+        """Subclass rule for `merge_many` (rows validated, int64); the default loops `_merge`."""
+        for i, other in zip(rows.tolist(), others, strict=True):
+            self._merge(i, other)
 
     def act(self, obs: Observation, p_detect: np.ndarray) -> Actions:
         """Validate shapes, then let the subclass decide; remembers flagged cells."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from scenarios.base import Actions, Observation
 from scenarios.claims import claim_sites
-from scenarios.policy_base import Policy, footprints, step_toward
+from scenarios.policy_base import Policy, footprints, group_rows, step_toward
 
 __all__ = ["BeliefGreedy", "Lawnmower", "LevyWalk", "SearchPolicy"]
 
@@ -54,6 +54,32 @@ class SearchPolicy(Policy):
         mine = self.lo[i]
         take = np.abs(lo - self.prior_lo) > np.abs(mine - self.prior_lo)
         mine[take] = lo[take]
+
+    def _merge_many(self, rows: np.ndarray, others: np.ndarray) -> None:
+        """`_merge` for every (rows[m], others[m]) in order: per drone and cell the result is
+        the first of (its own value, its incoming values in order) farthest from the prior,
+        which is what the sequential strict-`>` merges keep."""
+        m, hw = rows.size, self.shape[0] * self.shape[1]
+        flat = others.reshape(m, hw)
+        if m > 1 and flat.strides[0] == 0:  # one map broadcast to every row: convert it once
+            lo = np.broadcast_to(_logit(flat[:1].astype(np.float64)).astype(np.float32), (m, hw))
+        else:
+            lo = _logit(flat.astype(np.float64)).astype(np.float32)
+        order, starts, drones = group_rows(rows)
+        cand = lo[order]  # (M, HW), grouped by drone, arrival order kept within a group
+        prior = self.prior_lo.reshape(-1)
+        dev = np.abs(cand - prior)
+        best = np.fmax.reduceat(dev, starts, axis=0)  # (U, HW); fmax skips NaN like `>` does
+        table = self.lo.reshape(self.k, hw)
+        mine = table[drones]
+        win = best > np.abs(mine - prior)
+        if win.any():
+            group = np.repeat(np.arange(drones.size), np.diff(np.r_[starts, m]))
+            at = np.where(dev == best[group], np.arange(m, dtype=np.int64)[:, None], m)
+            first = np.minimum.reduceat(at, starts, axis=0)  # earliest entry reaching the best
+            u, c = np.nonzero(win)
+            mine[u, c] = cand[first[u, c], c]
+            table[drones] = mine
 
     def fuse(self, obs: Observation, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Bayesian update of each drone's map from its own token (busy drones skip).
@@ -217,6 +243,19 @@ class BeliefGreedy(SearchPolicy):
         super()._merge(i, other)
         every = np.arange(len(self.blocks))
         self.block_lo[i] = self._block_max(np.full_like(every, i), every)
+
+    def _merge_many(self, rows: np.ndarray, others: np.ndarray) -> None:
+        super()._merge_many(rows, others)
+        self.block_lo[np.unique(rows)] = self._block_rows(np.unique(rows))
+
+    def _block_rows(self, drones: np.ndarray) -> np.ndarray:
+        """Best log-odds (len(drones), B) of every block of each drone's map, recounted:
+        the maps padded with -inf to whole blocks and maxed over each block's cells."""
+        (h, w), (bh, bw) = self.shape, self.bshape
+        pad = np.full((drones.size, bh * _BLOCK, bw * _BLOCK), -np.inf, np.float32)
+        pad[:, :h, :w] = self.lo[drones]
+        blocks = pad.reshape(drones.size, bh, _BLOCK, bw, _BLOCK).max(axis=(2, 4))
+        return blocks.reshape(drones.size, -1)
 
     def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
         w = self.shape[1]

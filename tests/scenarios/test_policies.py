@@ -1,3 +1,4 @@
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -132,3 +133,137 @@ def test_belief_greedy_block_maxima_track_the_maps(search_cfg):
     pad[:, :31, :29] = pol.lo
     recount = pad.reshape(5, 11, 3, 10, 3).max(axis=(2, 4)).reshape(5, -1)
     np.testing.assert_array_equal(pol.block_lo, recount)
+
+
+def _flown(world, name: str, k: int, ticks: int):
+    """A policy of k drones after `ticks` ticks in `world` (random detector outputs)."""
+    pol = make_policy(name, world.public_info(), np.arange(k), np.random.default_rng(0))
+    rng = np.random.default_rng(5)
+    for _ in range(ticks):
+        world.step(pol.act(world.observe(), rng.random(k).astype(np.float32) * 0.6))
+    pol.act(world.observe(), rng.random(k).astype(np.float32))
+    return pol
+
+
+def _incoming(pol, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """m (row, map) pairs with repeated rows and many exactly tied cells: the drones' own
+    maps, coarse random maps (few distinct values) and near-prior ones, shuffled."""
+    k, (h, w) = pol.k, pol.shape
+    rows = rng.integers(0, k, size=m)
+    rows[: min(m, 4)] = 1  # one drone hears several maps in a row
+    base = np.asarray(pol.belief)[rng.integers(0, k, size=m)].copy()
+    coarse = rng.choice(np.array([0.001, 0.02, 0.5, 0.97, 0.999], np.float32), (m, h, w))
+    which = rng.integers(0, 3, size=(m, 1, 1))
+    near = base * np.float32(1.001)
+    return rows, np.where(which == 0, base, np.where(which == 1, coarse, near))
+
+
+@pytest.mark.parametrize("name", ["belief_greedy", "lawnmower", "levy"])
+def test_search_merge_many_equals_sequential_merges(search_cfg, name):
+    cfg = search_cfg.model_copy(update={"height": 31, "width": 29})  # blocks past the edge
+    pol = _flown(DroneSearch(cfg, 5, seed=2), name, 5, 6)
+    rng = np.random.default_rng(3)
+    for cached in (True, False):
+        rows, maps = _incoming(pol, rng, 13)
+        one, many = copy.deepcopy(pol), copy.deepcopy(pol)
+        if not cached:
+            one._cache = many._cache = None
+        for i, other in zip(rows, maps, strict=True):
+            one.merge(int(i), other)
+        many.merge_many(rows, maps)
+        np.testing.assert_array_equal(many.lo, one.lo)
+        np.testing.assert_array_equal(many.belief, one.belief)
+        if name == "belief_greedy":
+            np.testing.assert_array_equal(many.block_lo, one.block_lo)
+        assert (many.lo != pol.lo).any()  # the merges changed something
+
+
+@pytest.mark.parametrize("name", ["belief_greedy", "lawnmower"])
+def test_search_merge_many_breaks_ties_as_sequential_merges(search_cfg, name):
+    """Cells as far from the prior on either side: the first in order (own map, then the
+    incoming maps as they come) must win, as the strict `>` of sequential merges decides."""
+    pol = make_policy(
+        name,
+        DroneSearch(search_cfg, 3, seed=0).public_info(),
+        np.arange(3),
+        np.random.default_rng(0),
+    )
+    rng = np.random.default_rng(6)
+    pair = np.array([0.25, 0.75, 0.3, 0.7], np.float32)  # logits exactly +-L in float32
+    pol.prior_lo = np.zeros_like(pol.prior_lo)
+    pol.lo[:] = _logit_of(rng.choice(pair, pol.lo.shape))
+    rows = np.array([0, 2, 0, 0, 1, 2])
+    maps = rng.choice(pair, (6, *pol.shape))
+    one, many = copy.deepcopy(pol), copy.deepcopy(pol)
+    for i, other in zip(rows, maps, strict=True):
+        one.merge(int(i), other)
+    many.merge_many(rows, maps)
+    np.testing.assert_array_equal(many.lo, one.lo)
+    assert (many.lo != pol.lo).any()
+
+
+def _logit_of(p: np.ndarray) -> np.ndarray:
+    """float32 log-odds of probabilities p, as the search policies compute them."""
+    p = p.astype(np.float64)
+    return np.log(p / (1 - p)).astype(np.float32)
+
+
+def test_merge_many_of_one_broadcast_map(search_cfg, patrol_cfg):
+    """The hub's broadcast: one map for every row, passed as a broadcast view."""
+    for world, name in (
+        (DroneSearch(search_cfg, 4, seed=1), "belief_greedy"),
+        (LitterPatrol(patrol_cfg, 4, seed=1), "idleness_greedy"),
+    ):
+        pol = _flown(world, name, 4, 5)
+        hub = np.asarray(pol.belief[2]).copy()
+        rows = np.array([0, 1, 3])
+        one, many = copy.deepcopy(pol), copy.deepcopy(pol)
+        for i in rows:
+            one.merge(int(i), hub)
+        many.merge_many(rows, np.broadcast_to(hub, (3, *hub.shape)))
+        np.testing.assert_array_equal(many.belief, one.belief)
+
+
+@pytest.mark.parametrize("name", ["idleness_greedy", "cyclic_tour"])
+def test_patrol_merge_many_equals_sequential_merges(patrol_cfg, name):
+    pol = _flown(LitterPatrol(patrol_cfg, 4, seed=0), name, 4, 8)
+    rng = np.random.default_rng(4)
+    rows = np.array([1, 1, 0, 3, 1, 2, 0])
+    maps = np.asarray(pol.belief)[rng.integers(0, 4, size=7)] + rng.integers(-3, 4, (7, 32, 32))
+    maps = np.maximum(maps, 0).astype(np.float32)
+    one, many = copy.deepcopy(pol), copy.deepcopy(pol)
+    for i, other in zip(rows, maps, strict=True):
+        one.merge(int(i), other)
+    many.merge_many(rows, maps)
+    np.testing.assert_array_equal(many.last_seen, one.last_seen)
+    np.testing.assert_array_equal(many.belief, one.belief)
+    assert (many.last_seen != pol.last_seen).any()
+
+
+def test_merge_many_of_own_cached_rows_is_sequential(search_cfg):
+    """Maps that are views of the policy's own belief change as merges go: still sequential."""
+    pol = _flown(DroneSearch(search_cfg, 3, seed=0), "lawnmower", 3, 4)
+    one, many = copy.deepcopy(pol), copy.deepcopy(pol)
+    rows = np.array([1, 2, 0])  # drone 1 takes 0's map, 2 takes 1's (merged), 0 takes 2's
+    for m, i in enumerate(rows):
+        one.merge(int(i), one.belief[m])
+    many.merge_many(rows, many.belief)
+    np.testing.assert_array_equal(many.lo, one.lo)
+    np.testing.assert_array_equal(many.belief, one.belief)
+
+
+def test_merge_many_rejects_bad_input(search_cfg):
+    pol = make_policy(
+        "belief_greedy",
+        DroneSearch(search_cfg, 2, seed=0).public_info(),
+        np.arange(2),
+        np.random.default_rng(0),
+    )
+    maps = np.full((2, *pol.shape), 0.5, np.float32)
+    with pytest.raises(ValueError, match="shape"):
+        pol.merge_many(np.array([0]), maps)
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        pol.merge_many(np.array([0, 2]), maps)
+    with pytest.raises(ValueError, match="integer"):
+        pol.merge_many(np.array([0.0, 1.0]), maps)
+    pol.merge_many(np.zeros(0, np.int64), np.zeros((0, *pol.shape), np.float32))  # a no-op
