@@ -47,12 +47,14 @@ __all__ = [
     "batch_messages",
     "batches",
     "make_exchange",
+    "merge_beliefs",
     "message",
     "per_brain",
     "team_graph",
 ]
 
 BATCH_BRAINS = 1024  # brains per batched message at most (2 buffers each: under 4096 frames)
+MERGE_CHUNK_BYTES = 64 << 20  # belief maps gathered for one `merge_many` call, at most
 
 
 @dataclass
@@ -110,16 +112,26 @@ class BeliefCopies:
         sparse[idx] = diff[idx]
         return codec.encode({"cells": sparse}).tensors if idx.size else ()
 
-    def update_rows(self, brains: Sequence[int], beliefs: np.ndarray) -> dict[int, EncodedTensor]:
+    def update_rows(
+        self, brains: Sequence[int], beliefs: np.ndarray, apply: bool = False
+    ) -> dict[int, EncodedTensor]:
         """`update_tensors` for many brains at once: beliefs (K, H, W) of brains (K,).
 
-        Returns brain -> its sparse update (brains whose copy is current are left out)."""
+        Returns brain -> its sparse update (brains whose copy is current are left out).
+        `apply`: also add the updates to these copies and mark the brains known, as `add` of
+        the decoded tensors would (the values are the same fp32 numbers), without densifying
+        each update to a full map first."""
         ids = np.asarray(brains, np.int64)
         new = np.asarray(beliefs, np.float32).reshape(ids.size, -1)
         diff = new - self.maps[ids].reshape(ids.size, -1)
         rows, cols = np.nonzero(np.abs(diff) > self.tol)
+        values = diff[rows, cols]
         names = [f"{b}/cells" for b in ids.tolist()]  # as a batched message names them
-        tensors = sparse_tensors(names, (new.shape[1],), rows, cols, diff[rows, cols])
+        tensors = sparse_tensors(names, (new.shape[1],), rows, cols, values)
+        if apply:
+            r, c = np.divmod(cols, self.maps.shape[2])  # (row, col) of each changed cell
+            self.maps[ids[rows], r, c] += values
+            self.known[ids] = True
         return {int(t.name.partition("/")[0]): t for t in tensors}
 
     def apply(self, brain: int, tensors: tuple[EncodedTensor, ...]) -> None:
@@ -193,6 +205,18 @@ class RowEncoder:
             enc = self.codecs[r].encode(self.layout.pack(rows[r], True))
             out[b] = [dataclasses.replace(t, name=f"{b}/{t.name}") for t in enc.tensors]
         return out
+
+
+def merge_beliefs(policy: Any, rows: Sequence[int], maps: np.ndarray, which: Sequence[int]) -> None:
+    """`policy.merge(rows[m], maps[which[m]])` for every m, in order, batched.
+
+    maps (N, H, W) float32 belief copies; rows and which (M,) local rows and map indices.
+    Gathers at most MERGE_CHUNK_BYTES of maps per `merge_many` call (dense graphs ask for
+    many more merges than fit in memory at once); chunks in order equal the sequential calls."""
+    rows_a, which_a = np.asarray(rows, np.int64), np.asarray(which, np.int64)
+    per = max(1, MERGE_CHUNK_BYTES // max(maps[0].nbytes if len(maps) else 1, 1))
+    for at in range(0, rows_a.size, per):
+        policy.merge_many(rows_a[at : at + per], maps[which_a[at : at + per]])
 
 
 def batches(brains: Sequence[int], per_brain_bytes: int, max_bytes: int) -> list[list[int]]:

@@ -30,6 +30,7 @@ from swarm.exchange import (
     RowEncoder,
     batch_messages,
     batches,
+    merge_beliefs,
     per_brain,
     team_graph,
 )
@@ -156,9 +157,13 @@ class GossipExchange(Exchange):
         self.layout.add(mixed)
 
     def _merge_beliefs(self) -> None:
+        """Each local brain fuses its known neighbours' copies, ascending by neighbour id."""
         ctx = self.ctx
         known = self.beliefs.known
+        rows, which = [], []
         for row, brain in enumerate(ctx.local.tolist()):
             for j in sorted(self.graph.neighbors(brain)):
                 if known[j]:
-                    ctx.policy.merge(row, self.beliefs.maps[j])
+                    rows.append(row)
+                    which.append(j)
+        merge_beliefs(ctx.policy, rows, self.beliefs.maps, which)

@@ -23,7 +23,7 @@ import numpy as np
 
 from protocols.aggregation import AGGREGATORS
 from protocols.codec import Delivery
-from protocols.compression import decode_tensor, get_codec
+from protocols.compression import get_codec
 from protocols.messages import Kind
 from swarm.exchange import (
     BeliefCopies,
@@ -33,6 +33,7 @@ from swarm.exchange import (
     RowEncoder,
     batch_messages,
     batches,
+    merge_beliefs,
     message,
     per_brain,
 )
@@ -128,11 +129,8 @@ class HubExchange(Exchange):
                 **kw,
             )
             if share:
-                cells = self.sent.update_rows(brains, ctx.policy.belief)
-                for b, t in cells.items():
-                    self.sent.add(b, {"cells": decode_tensor(t)})
-                for b in brains:
-                    self.sent.known[b] = True
+                # what the hub will have of each brain, written in without densifying
+                cells = self.sent.update_rows(brains, ctx.policy.belief, apply=True)
                 tensors = {b: [t] for b, t in cells.items()}
                 out += batch_messages(
                     Kind.BELIEF,
@@ -176,9 +174,10 @@ class HubExchange(Exchange):
             )
         ]
         if ctx.protocol.share_beliefs:
-            for j in range(ctx.plan.n_brains):
-                if j != self.hub and self.heard.known[j]:
-                    ctx.policy.merge(hub_row, self.heard.maps[j])
+            known = self.heard.known.copy()
+            known[self.hub] = False
+            which = np.flatnonzero(known)  # ascending, as the hub fuses them
+            merge_beliefs(ctx.policy, np.full(which.size, hub_row), self.heard.maps, which)
             cells = self.bcast_sent.update_tensors(0, ctx.policy.belief[hub_row])
             self.bcast_sent.apply(0, cells)
             out.append(
@@ -262,6 +261,6 @@ class HubExchange(Exchange):
                 self.layout.add(self.common[None] - self.layout.read())  # every x_i := common
             elif m.kind == Kind.BELIEF:
                 self.bcast_heard.add(0, d.arrays)
-                for row, brain in enumerate(ctx.local.tolist()):
-                    if brain != self.hub:
-                        ctx.policy.merge(row, self.bcast_heard.maps[0])
+                rows = np.flatnonzero(ctx.local != self.hub)
+                hub_map = self.bcast_heard.maps[0]  # one map for all: a broadcast view
+                ctx.policy.merge_many(rows, np.broadcast_to(hub_map, (rows.size, *hub_map.shape)))

@@ -3,6 +3,9 @@
 import numpy as np
 import pytest
 
+import swarm.exchange
+from protocols.compression import decode_tensor
+from scenarios.policy_base import Policy
 from swarm.exchange import BeliefCopies
 from swarm.loop import make_world
 from swarm.pool import HostPool
@@ -127,3 +130,49 @@ def test_election_keeps_a_healthy_hub_against_a_near_equal_and_replaces_a_silent
     assert elect(comp, np.array([False, True, False]), hub=0, hysteresis=0.05) == 1  # failover
     with pytest.raises(RuntimeError, match="no brain sent a heartbeat"):
         elect(comp, np.zeros(3, bool), hub=0, hysteresis=0.05)
+
+
+def _one_by_one(policy, rows, others):
+    """The reference: `merge` per (row, map), in order."""
+    for i, other in zip(np.asarray(rows).tolist(), others, strict=True):
+        policy.merge(i, other)
+
+
+@pytest.mark.parametrize("topology", ["ring", "complete", "star"])
+def test_batched_belief_merges_equal_one_merge_at_a_time(tiny_cfg, monkeypatch, topology):
+    cfg = tiny_cfg(drones=6, protocol={"topology": {"kind": topology}, "sync_every": 3})
+    runs = []
+    for batched in (True, False):
+        with monkeypatch.context() as m:
+            if batched:  # chunks of two maps, so the chunking is exercised too
+                m.setattr(swarm.exchange, "MERGE_CHUNK_BYTES", 2 * 16 * 16 * 4)
+            else:
+                m.setattr(Policy, "merge_many", _one_by_one)
+            with HostPool(cfg, n_hosts=2, backend="local") as pool:
+                _, acts = fly(pool, cfg, "swarm", 9)
+                beliefs = np.concatenate(
+                    [np.asarray(h.shard.policy.belief) for h in pool.calls.hosts]
+                )
+                runs.append((acts, beliefs))
+    (a1, b1), (a2, b2) = runs
+    np.testing.assert_array_equal(b1, b2)
+    for x, y in zip(a1, a2, strict=True):
+        assert np.array_equal(x.move, y.move) and np.array_equal(x.flag, y.flag)
+
+
+def test_update_rows_applied_in_place_equals_adding_the_decoded_updates():
+    rng = np.random.default_rng(0)
+    start = rng.random((3, 5, 4)).astype(np.float32)
+    direct, decoded = BeliefCopies(start.copy()), BeliefCopies(start.copy())
+    beliefs = start[[2, 0]].copy()
+    beliefs[0, 1, 3] += 0.5
+    beliefs[1, 4, 0] -= 0.25
+    beliefs[1, 0, 0] += 1e-5  # below tol: not sent, not applied
+    sent = direct.update_rows([2, 0], beliefs, apply=True)
+    assert decoded.update_rows([2, 0], beliefs) == sent
+    for b, t in sent.items():
+        decoded.add(b, {"cells": decode_tensor(t)})
+    decoded.known[[2, 0]] = True
+    np.testing.assert_array_equal(direct.maps, decoded.maps)
+    assert direct.known.tolist() == [True, False, True]
+    assert direct.update_rows([2, 0], beliefs) == {}  # the copies are current now
