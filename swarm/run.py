@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -134,7 +135,12 @@ def _run_all(
     pool = None
     try:
         if backend == "ray":
-            info = start_ray(args.address or cfg.ray.address, num_cpus=cfg.ray.num_cpus)
+            address = args.address or cfg.ray.address
+            if not address:
+                # ray.init() without an address joins any cluster that /tmp/ray names (someone
+                # else's `ray start` on this machine); "local" keeps the run's own embedded Ray
+                os.environ.setdefault("RAY_ADDRESS", "local")
+            info = start_ray(address, num_cpus=cfg.ray.num_cpus)
             log.info("ray: %s", info)
         else:
             import torch
