@@ -14,7 +14,7 @@ import numpy as np
 from scenarios.base import Actions, Observation
 from scenarios.claims import claim_sites
 from scenarios.navigation import FlightMap
-from scenarios.policy_base import Policy, footprints, group_rows
+from scenarios.policy_base import Policy, footprints, row_layers
 
 __all__ = ["CyclicTour", "IdlenessGreedy", "PatrolPolicy"]
 
@@ -72,20 +72,19 @@ class PatrolPolicy(Policy):
         seen = self.now - np.asarray(other, dtype=np.float64)
         np.maximum(self.last_seen[i], seen.astype(np.int32), out=self.last_seen[i])
 
-    def _merge_many(self, rows: np.ndarray, others: np.ndarray) -> None:
-        """`_merge` for every (rows[m], others[m]): max is order-free, so each drone takes
-        the latest sighting of its group's maps and its own, per cell."""
-        m, hw = rows.size, self.shape[0] * self.shape[1]
-        flat = others.reshape(m, hw)
-        if m > 1 and flat.strides[0] == 0:  # one map broadcast to every row: convert it once
-            flat = flat[:1]
-            order, starts, drones = np.zeros(1, np.int64), np.zeros(1, np.int64), np.unique(rows)
-        else:
-            order, starts, drones = group_rows(rows)
+    def _merge_many(self, rows: np.ndarray, others: np.ndarray, which: np.ndarray) -> None:
+        """`_merge` of others[which[m]] into rows[m] for every m: max is order-free, so each
+        drone takes the latest sighting of its own map and all its incoming maps, per cell."""
+        hw = self.shape[0] * self.shape[1]
+        used, at = np.unique(which, return_inverse=True)  # each map converted once
+        flat = others[used].reshape(used.size, hw)
         seen = (self.now - flat.astype(np.float64)).astype(np.int32)
-        latest = np.maximum.reduceat(seen[order], starts, axis=0)  # (U or 1, HW)
         table = self.last_seen.reshape(self.k, hw)
-        table[drones] = np.maximum(table[drones], latest)
+        drones, layers = row_layers(rows)
+        latest = table[drones]  # (U, HW)
+        for entries, stack in layers:  # every drone at most once per layer
+            latest[stack] = np.maximum(latest[stack], seen[at[entries]])
+        table[drones] = latest
 
     def route(self, pos: np.ndarray, goal: np.ndarray, follow: np.ndarray) -> np.ndarray:
         """Next Moore step (K, 2) toward goal (K, 2): a straight line until it would enter a

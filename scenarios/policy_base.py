@@ -12,7 +12,7 @@ import numpy as np
 
 from scenarios.base import Actions, Observation
 
-__all__ = ["Policy", "footprints", "group_rows", "step_toward"]
+__all__ = ["Policy", "footprints", "row_layers", "step_toward"]
 
 
 def footprints(
@@ -39,15 +39,20 @@ def footprints(
     return k, rr, cc, rr * w + cc
 
 
-def group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stable grouping of rows (M,) by value: (order (M,), group starts (U,), values (U,)).
+def row_layers(rows: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Entries of rows (M,) in layers: the r-th layer holds each row's r-th occurrence.
 
-    rows[order] is sorted with equal rows kept in their original order; group u spans
-    order[starts[u]:starts[u+1]] and holds row values[u] (ascending, each once)."""
-    order = np.argsort(rows, kind="stable")
-    ranked = rows[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    return order, starts, ranked[starts]
+    Returns (drones (U,) the distinct rows ascending, layers): layer r is (entries (E,),
+    stack (E,)), input entry entries[e] being an occurrence of row drones[stack[e]]. Within
+    a layer every row appears once, so a layer is one vectorised step, and applying the
+    layers in order applies every row's entries in input order."""
+    drones, inv, counts = np.unique(rows, return_inverse=True, return_counts=True)
+    by_row = np.argsort(inv, kind="stable")
+    rank = np.empty(rows.size, np.int64)
+    rank[by_row] = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    by_rank = np.argsort(rank, kind="stable")
+    cuts = np.cumsum(np.bincount(rank))[:-1]
+    return drones, [(e, inv[e]) for e in np.split(by_rank, cuts)]
 
 
 def step_toward(pos: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -103,37 +108,51 @@ class Policy:
         if self._cache is not None:
             self._cache[i] = self._belief_rows(np.array([i]))[0]
 
-    def merge_many(self, rows: np.ndarray, others: np.ndarray) -> None:
+    def merge_many(
+        self, rows: np.ndarray, others: np.ndarray, which: np.ndarray | None = None
+    ) -> None:
         """`merge(rows[m], others[m])` for m = 0..M-1 in order, in a few vectorised passes.
 
         rows (M,) int local drone indices (repeats allowed: applied in order, exactly as the
-        sequential calls); others (M, H, W) the beliefs to fuse (a broadcast view of one map
-        is fine). The cached `belief` rows and any per-row bookkeeping end as after the calls.
+        sequential calls); others (M, H, W) the beliefs to fuse. With `which` (M,) int,
+        others is a pool (n, H, W) and rows[m] fuses others[which[m]] (a map that several
+        drones fuse is gathered and converted once). The cached `belief` rows and any
+        per-row bookkeeping end exactly as after the sequential calls.
         """
-        rows = np.asarray(rows)
-        if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
-            raise ValueError(f"merge_many needs rows as a 1-D integer array, got {rows!r}")
-        if np.shape(others) != (rows.size, *self.shape):
-            got = np.shape(others)
-            raise ValueError(
-                f"merge_many needs beliefs of shape ({rows.size}, {self.shape[0]}, "
-                f"{self.shape[1]}) for {rows.size} rows, got {got}"
-            )
+        rows, others, which = self._check_many(rows, others, which)
         if rows.size == 0:
             return
-        if rows.min() < 0 or rows.max() >= self.k:
-            lo, hi = int(rows.min()), int(rows.max())
-            raise ValueError(f"merge_many rows must lie in [0, {self.k}), got {lo}..{hi}")
-        others = np.asarray(others)
         if self._cache is not None and np.may_share_memory(others, self._cache):
             # the maps are our own cached rows, which each merge rewrites: go one at a time
-            for i, other in zip(rows.tolist(), others, strict=True):
-                self.merge(i, other)
+            for i, j in zip(rows.tolist(), which.tolist(), strict=True):
+                self.merge(i, others[j])
             return
-        self._merge_many(rows.astype(np.int64), others)
+        self._merge_many(rows, others, which)
         if self._cache is not None:
             done = np.unique(rows)
             self._cache[done] = self._belief_rows(done)
+
+    def _check_many(
+        self, rows: np.ndarray, others: np.ndarray, which: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Validated (rows (M,) int64, others (n, H, W), which (M,) int64) for merge_many."""
+        rows, others = np.asarray(rows), np.asarray(others)
+        for name, a in (("rows", rows), ("which", which)):
+            a = np.asarray(a if a is not None else rows)
+            if a.ndim != 1 or a.size != rows.size or (a.size and a.dtype.kind not in "iu"):
+                raise ValueError(f"merge_many needs {name} as a 1-D integer array of one length")
+        n = rows.size if which is None else len(others)
+        if others.shape != (n, *self.shape):
+            raise ValueError(
+                f"merge_many needs beliefs of shape ({n}, {self.shape[0]}, {self.shape[1]}), "
+                f"got {others.shape}"
+            )
+        which = np.arange(n) if which is None else np.asarray(which)
+        for name, a, top in (("rows", rows, self.k), ("which", which, n)):
+            if a.size and (a.min() < 0 or a.max() >= top):
+                got = f"{int(a.min())}..{int(a.max())}"
+                raise ValueError(f"merge_many {name} must lie in [0, {top}), got {got}")
+        return rows.astype(np.int64), others, which.astype(np.int64)
 
     def _belief_rows(self, rows: np.ndarray) -> np.ndarray:
         """Belief maps (len(rows), H, W) float32 of the local drones `rows`."""
@@ -142,10 +161,11 @@ class Policy:
     def _merge(self, i: int, other: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _merge_many(self, rows: np.ndarray, others: np.ndarray) -> None:
-        """Subclass rule for `merge_many` (rows validated, int64); the default loops `_merge`."""
-        for i, other in zip(rows.tolist(), others, strict=True):
-            self._merge(i, other)
+    def _merge_many(self, rows: np.ndarray, others: np.ndarray, which: np.ndarray) -> None:
+        """Subclass rule for `merge_many` (validated; rows[m] fuses others[which[m]]);
+        the default loops `_merge`."""
+        for i, j in zip(rows.tolist(), which.tolist(), strict=True):
+            self._merge(i, others[j])
 
     def act(self, obs: Observation, p_detect: np.ndarray) -> Actions:
         """Validate shapes, then let the subclass decide; remembers flagged cells."""

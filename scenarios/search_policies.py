@@ -14,7 +14,7 @@ import numpy as np
 
 from scenarios.base import Actions, Observation
 from scenarios.claims import claim_sites
-from scenarios.policy_base import Policy, footprints, group_rows, step_toward
+from scenarios.policy_base import Policy, footprints, row_layers, step_toward
 
 __all__ = ["BeliefGreedy", "Lawnmower", "LevyWalk", "SearchPolicy"]
 
@@ -55,31 +55,24 @@ class SearchPolicy(Policy):
         take = np.abs(lo - self.prior_lo) > np.abs(mine - self.prior_lo)
         mine[take] = lo[take]
 
-    def _merge_many(self, rows: np.ndarray, others: np.ndarray) -> None:
-        """`_merge` for every (rows[m], others[m]) in order: per drone and cell the result is
-        the first of (its own value, its incoming values in order) farthest from the prior,
-        which is what the sequential strict-`>` merges keep."""
-        m, hw = rows.size, self.shape[0] * self.shape[1]
-        flat = others.reshape(m, hw)
-        if m > 1 and flat.strides[0] == 0:  # one map broadcast to every row: convert it once
-            lo = np.broadcast_to(_logit(flat[:1].astype(np.float64)).astype(np.float32), (m, hw))
-        else:
-            lo = _logit(flat.astype(np.float64)).astype(np.float32)
-        order, starts, drones = group_rows(rows)
-        cand = lo[order]  # (M, HW), grouped by drone, arrival order kept within a group
-        prior = self.prior_lo.reshape(-1)
-        dev = np.abs(cand - prior)
-        best = np.fmax.reduceat(dev, starts, axis=0)  # (U, HW); fmax skips NaN like `>` does
-        table = self.lo.reshape(self.k, hw)
-        mine = table[drones]
-        win = best > np.abs(mine - prior)
-        if win.any():
-            group = np.repeat(np.arange(drones.size), np.diff(np.r_[starts, m]))
-            at = np.where(dev == best[group], np.arange(m, dtype=np.int64)[:, None], m)
-            first = np.minimum.reduceat(at, starts, axis=0)  # earliest entry reaching the best
-            u, c = np.nonzero(win)
-            mine[u, c] = cand[first[u, c], c]
-            table[drones] = mine
+    def _merge_many(self, rows: np.ndarray, others: np.ndarray, which: np.ndarray) -> None:
+        """`_merge` of others[which[m]] into rows[m] for every m in order: per drone and cell
+        the result is the first of (its own value, its incoming values in order) farthest
+        from the prior, which is what the sequential strict-`>` merges keep."""
+        hw = self.shape[0] * self.shape[1]
+        used, at = np.unique(which, return_inverse=True)  # each map converted once
+        lo = _logit(others[used].reshape(used.size, hw).astype(np.float64)).astype(np.float32)
+        prior, table = self.prior_lo.reshape(-1), self.lo.reshape(self.k, hw)
+        drones, layers = row_layers(rows)
+        mine = table[drones]  # (U, HW)
+        far = np.abs(mine - prior)
+        for entries, stack in layers:  # every drone at most once per layer: the strict `>`
+            new = lo[at[entries]]  # of sequential merges, one layer of arrivals at a time
+            dev = np.abs(new - prior)
+            take = dev > far[stack]
+            mine[stack] = np.where(take, new, mine[stack])
+            far[stack] = np.where(take, dev, far[stack])
+        table[drones] = mine
 
     def fuse(self, obs: Observation, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Bayesian update of each drone's map from its own token (busy drones skip).
@@ -244,9 +237,10 @@ class BeliefGreedy(SearchPolicy):
         every = np.arange(len(self.blocks))
         self.block_lo[i] = self._block_max(np.full_like(every, i), every)
 
-    def _merge_many(self, rows: np.ndarray, others: np.ndarray) -> None:
-        super()._merge_many(rows, others)
-        self.block_lo[np.unique(rows)] = self._block_rows(np.unique(rows))
+    def _merge_many(self, rows: np.ndarray, others: np.ndarray, which: np.ndarray) -> None:
+        super()._merge_many(rows, others, which)
+        done = np.unique(rows)
+        self.block_lo[done] = self._block_rows(done)
 
     def _block_rows(self, drones: np.ndarray) -> np.ndarray:
         """Best log-odds (len(drones), B) of every block of each drone's map, recounted:
@@ -254,7 +248,12 @@ class BeliefGreedy(SearchPolicy):
         (h, w), (bh, bw) = self.shape, self.bshape
         pad = np.full((drones.size, bh * _BLOCK, bw * _BLOCK), -np.inf, np.float32)
         pad[:, :h, :w] = self.lo[drones]
-        blocks = pad.reshape(drones.size, bh, _BLOCK, bw, _BLOCK).max(axis=(2, 4))
+        cols = pad[:, :, 0::_BLOCK]  # max over each block's columns, then its rows: strided
+        for j in range(1, _BLOCK):  # elementwise maxima are much faster than a 5-D reduce
+            cols = np.maximum(cols, pad[:, :, j::_BLOCK])
+        blocks = cols[:, 0::_BLOCK]
+        for j in range(1, _BLOCK):
+            blocks = np.maximum(blocks, cols[:, j::_BLOCK])
         return blocks.reshape(drones.size, -1)
 
     def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:

@@ -47,14 +47,12 @@ __all__ = [
     "batch_messages",
     "batches",
     "make_exchange",
-    "merge_beliefs",
     "message",
     "per_brain",
     "team_graph",
 ]
 
 BATCH_BRAINS = 1024  # brains per batched message at most (2 buffers each: under 4096 frames)
-MERGE_CHUNK_BYTES = 64 << 20  # belief maps gathered for one `merge_many` call, at most
 
 
 @dataclass
@@ -205,18 +203,6 @@ class RowEncoder:
             enc = self.codecs[r].encode(self.layout.pack(rows[r], True))
             out[b] = [dataclasses.replace(t, name=f"{b}/{t.name}") for t in enc.tensors]
         return out
-
-
-def merge_beliefs(policy: Any, rows: Sequence[int], maps: np.ndarray, which: Sequence[int]) -> None:
-    """`policy.merge(rows[m], maps[which[m]])` for every m, in order, batched.
-
-    maps (N, H, W) float32 belief copies; rows and which (M,) local rows and map indices.
-    Gathers at most MERGE_CHUNK_BYTES of maps per `merge_many` call (dense graphs ask for
-    many more merges than fit in memory at once); chunks in order equal the sequential calls."""
-    rows_a, which_a = np.asarray(rows, np.int64), np.asarray(which, np.int64)
-    per = max(1, MERGE_CHUNK_BYTES // max(maps[0].nbytes if len(maps) else 1, 1))
-    for at in range(0, rows_a.size, per):
-        policy.merge_many(rows_a[at : at + per], maps[which_a[at : at + per]])
 
 
 def batches(brains: Sequence[int], per_brain_bytes: int, max_bytes: int) -> list[list[int]]:

@@ -30,7 +30,6 @@ from swarm.exchange import (
     RowEncoder,
     batch_messages,
     batches,
-    merge_beliefs,
     per_brain,
     team_graph,
 )
@@ -166,4 +165,6 @@ class GossipExchange(Exchange):
                 if known[j]:
                     rows.append(row)
                     which.append(j)
-        merge_beliefs(ctx.policy, rows, self.beliefs.maps, which)
+        ctx.policy.merge_many(
+            np.array(rows, np.int64), self.beliefs.maps, np.array(which, np.int64)
+        )

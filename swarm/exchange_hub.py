@@ -33,7 +33,6 @@ from swarm.exchange import (
     RowEncoder,
     batch_messages,
     batches,
-    merge_beliefs,
     message,
     per_brain,
 )
@@ -177,7 +176,7 @@ class HubExchange(Exchange):
             known = self.heard.known.copy()
             known[self.hub] = False
             which = np.flatnonzero(known)  # ascending, as the hub fuses them
-            merge_beliefs(ctx.policy, np.full(which.size, hub_row), self.heard.maps, which)
+            ctx.policy.merge_many(np.full(which.size, hub_row), self.heard.maps, which)
             cells = self.bcast_sent.update_tensors(0, ctx.policy.belief[hub_row])
             self.bcast_sent.apply(0, cells)
             out.append(
@@ -262,5 +261,5 @@ class HubExchange(Exchange):
             elif m.kind == Kind.BELIEF:
                 self.bcast_heard.add(0, d.arrays)
                 rows = np.flatnonzero(ctx.local != self.hub)
-                hub_map = self.bcast_heard.maps[0]  # one map for all: a broadcast view
-                ctx.policy.merge_many(rows, np.broadcast_to(hub_map, (rows.size, *hub_map.shape)))
+                every = np.zeros(rows.size, np.int64)  # one map for all, converted once
+                ctx.policy.merge_many(rows, self.bcast_heard.maps, every)

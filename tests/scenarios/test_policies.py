@@ -208,6 +208,28 @@ def _logit_of(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p)).astype(np.float32)
 
 
+@pytest.mark.parametrize(
+    ("world_cls", "name"), [(DroneSearch, "belief_greedy"), (LitterPatrol, "idleness_greedy")]
+)
+def test_merge_many_from_a_pool_of_maps(search_cfg, patrol_cfg, world_cls, name):
+    """`which` picks each merge's map from a pool, shared by several drones, repeats too."""
+    cfg = search_cfg if world_cls is DroneSearch else patrol_cfg
+    pol = _flown(world_cls(cfg, 5, seed=2), name, 5, 6)
+    rng = np.random.default_rng(8)
+    _, pool = _incoming(pol, rng, 4)
+    pool = np.abs(pool)
+    rows, which = np.array([2, 0, 2, 4, 2, 1, 0]), np.array([3, 1, 0, 3, 3, 2, 0])
+    one, many = copy.deepcopy(pol), copy.deepcopy(pol)
+    for i, j in zip(rows, which, strict=True):
+        one.merge(int(i), pool[j])
+    many.merge_many(rows, pool, which)
+    np.testing.assert_array_equal(many.belief, one.belief)
+    if name == "belief_greedy":
+        np.testing.assert_array_equal(many.block_lo, one.block_lo)
+    with pytest.raises(ValueError, match=r"which must lie in \[0, 4\)"):
+        many.merge_many(rows, pool, which + 1)
+
+
 def test_merge_many_of_one_broadcast_map(search_cfg, patrol_cfg):
     """The hub's broadcast: one map for every row, passed as a broadcast view."""
     for world, name in (

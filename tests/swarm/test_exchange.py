@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import swarm.exchange
 from protocols.compression import decode_tensor
 from scenarios.policy_base import Policy
 from swarm.exchange import BeliefCopies
@@ -132,10 +131,11 @@ def test_election_keeps_a_healthy_hub_against_a_near_equal_and_replaces_a_silent
         elect(comp, np.zeros(3, bool), hub=0, hysteresis=0.05)
 
 
-def _one_by_one(policy, rows, others):
+def _one_by_one(policy, rows, others, which=None):
     """The reference: `merge` per (row, map), in order."""
-    for i, other in zip(np.asarray(rows).tolist(), others, strict=True):
-        policy.merge(i, other)
+    which = np.arange(len(rows)) if which is None else which
+    for i, j in zip(np.asarray(rows).tolist(), np.asarray(which).tolist(), strict=True):
+        policy.merge(i, others[j])
 
 
 @pytest.mark.parametrize("topology", ["ring", "complete", "star"])
@@ -144,9 +144,7 @@ def test_batched_belief_merges_equal_one_merge_at_a_time(tiny_cfg, monkeypatch, 
     runs = []
     for batched in (True, False):
         with monkeypatch.context() as m:
-            if batched:  # chunks of two maps, so the chunking is exercised too
-                m.setattr(swarm.exchange, "MERGE_CHUNK_BYTES", 2 * 16 * 16 * 4)
-            else:
+            if not batched:
                 m.setattr(Policy, "merge_many", _one_by_one)
             with HostPool(cfg, n_hosts=2, backend="local") as pool:
                 _, acts = fly(pool, cfg, "swarm", 9)
