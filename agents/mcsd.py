@@ -18,6 +18,7 @@ exp(log(rate) × n) with n ≥ 0, never as g^(−j), so nothing overflows at lon
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -54,13 +55,36 @@ def _rms_norm_channels(x: Tensor, weight: Tensor, c: int) -> Tensor:
     return xc.reshape(shp) * weight[:, None, None, :]
 
 
+class _Relayout(torch.autograd.Function):
+    """x.permute(order).contiguous() whose backward also returns a contiguous gradient.
+
+    A plain permute's backward hands the next op a transposed view, and every elementwise
+    backward op that then mixes it with contiguous saved tensors runs several times slower;
+    one explicit copy here keeps the whole backward pass on contiguous tensors."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, order: tuple[int, ...]) -> Tensor:
+        ctx.inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
+        return x.permute(order).contiguous()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        return grad.permute(ctx.inverse).contiguous(), None
+
+
+def _relayout(x: Tensor, *order: int) -> Tensor:
+    return _Relayout.apply(x, order)
+
+
 def _project(p: dict[str, Tensor], x: Tensor, c: int) -> Tensor:
-    """Block-diagonal u, v, e, f projections. x (P, B, T, D) -> (4, P, B, T, C, Dc)."""
+    """Block-diagonal u, v, e, f projections in one batched matmul.
+
+    x (P, B, T, D) -> (P, C, B, T, 4, Dc): one (B·T, Dc) @ (Dc, 4·Dc) product per (set,
+    channel), so the four projections cost one op and their outputs share one tensor."""
     pp, b, t, d = x.shape
-    xc = x.reshape(pp, b, t, c, d // c)  # (P, B, T, C, Dc)
-    w = p["w_uvef"]  # (P, C, Dc, 4, Dc)
-    out = torch.einsum("pbtci,pcikj->kpbtcj", xc, w)
-    return out
+    xc = x.reshape(pp, b * t, c, d // c).transpose(1, 2)  # (P, C, B·T, Dc)
+    w = p["w_uvef"].reshape(pp, c, d // c, 4 * (d // c))  # (P, C, Dc, 4·Dc)
+    return torch.matmul(xc, w).reshape(pp, c, b, t, 4, d // c)
 
 
 def _recurrent(v: Tensor, e: Tensor, state: Tensor, lg: Tensor, la: Tensor) -> tuple:
@@ -80,82 +104,76 @@ def _recurrent(v: Tensor, e: Tensor, state: Tensor, lg: Tensor, la: Tensor) -> t
     return torch.stack(vs, 2), torch.stack(es, 2), new
 
 
-def _decay_tables(log_rate: Tensor, n: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """For one chunk of n tokens and rates (C,): intra (C, n, n) with r^(t−s) for s < t,
-    from_start (C, n) = r^(t+1), to_end (C, n) = r^(n−1−s), across (C,) = r^n."""
-    idx = torch.arange(n, dtype=log_rate.dtype)
-    diff = idx[:, None] - idx[None, :]  # (n, n): t − s
-    intra = torch.exp(log_rate[:, None, None] * diff.clamp_min(0))  # exponent ≤ 0 always
-    intra = torch.where(diff > 0, intra, torch.zeros_like(intra))
-    from_start = torch.exp(log_rate[:, None] * (idx + 1))
-    to_end = torch.exp(log_rate[:, None] * (n - 1 - idx))
-    return intra, from_start, to_end, torch.exp(log_rate * n)
+@lru_cache(maxsize=64)
+def _block(n: int, c: int, dtype: torch.dtype) -> Tensor:
+    """Decay matrix of one chunk of n tokens with its carried state, (2C, n+1, n+1), for the
+    rates ordered (γ_0, ..., γ_{C−1}, α_0, ..., α_{C−1}). Column 0 is the carried sum,
+    column s+1 token s.
+    Row t < n gives the strictly-past sum at token t: r^(t+1) × state + Σ_{s<t} r^(t−s) x_s;
+    row n gives the carried sum after the chunk: r^n × state + Σ_s r^(n−1−s) x_s. Exponents
+    are non-negative integers times log r ≤ 0, so nothing overflows. Cached per (n, C, dtype);
+    never modified in place."""
+    lg, la = log_rates(c)
+    rates = torch.cat([lg, la]).reshape(2 * c, 1, 1)
+    t = torch.arange(n + 1, dtype=torch.float64)[:, None]
+    s = torch.arange(n + 1, dtype=torch.float64)[None, :]
+    power = torch.where(t < n, t + 1 - s, n - s)  # row n: inclusive of the last token
+    live = (s <= t) | (t == n)
+    return torch.where(live, torch.exp(rates * power.clamp_min(0)), 0.0).to(dtype)
 
 
-def _chunks(x: Tensor, n: int) -> Tensor:
-    """(P, B, T, C, Dc) with T = N·n -> (P, B, N, n, C, Dc)."""
-    pp, b, t, c, dc = x.shape
-    return x.reshape(pp, b, t // n, n, c, dc)
+@lru_cache(maxsize=64)
+def _count_tables(t: int, c: int, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Normaliser tables for T tokens, (C, T) and (C,): past_t = Σ_{j<t} γ^(t−j) (closed form
+    γ(1−γ^t)/(1−γ), via expm1 of non-positive exponents), carry_t = γ^(t+1), and after the
+    last token past_T = (1−γ^T)/(1−γ), carry_T = γ^T. Cached; never modified in place."""
+    lg = log_rates(c)[0][:, None]  # (C, 1)
+    idx = torch.arange(t, dtype=torch.float64)[None, :]
+    past = torch.exp(lg) * torch.expm1(lg * idx) / torch.expm1(lg)
+    last = (torch.expm1(lg * t) / torch.expm1(lg))[:, 0]
+    out = (past, torch.exp(lg * (idx + 1)), last, torch.exp(lg * t)[:, 0])
+    return tuple(x.to(dtype) for x in out)
 
 
-def _scan_chunks(x: Tensor, s0: Tensor, log_rate: Tensor, n: int) -> tuple[Tensor, Tensor]:
-    """Decayed strictly-past sums of x over equal chunks of n tokens, from carried sum s0.
+def _scan(ve: Tensor, s0: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
+    """Strictly-past decayed sums of v (rate γ) and e (rate α), chunk by chunk.
 
-    x (P, B, T, C, Dc) with T divisible by n; s0 (P, B, C, Dc). Returns the sums
-    (P, B, T, C, Dc) and the carried sum after the last token (P, B, C, Dc).
+    ve (2, C, T, N) with N = P·B·Dc columns, s0 (2, C, N) carried sums. Each chunk is one
+    batched matmul of its `_block` with [carried sum; chunk tokens], which also yields the
+    next carried sum. Returns the sums (2, C, T, N) and the carried sum after the last token.
     """
-    intra, from_start, to_end, across = (t.to(x.dtype) for t in _decay_tables(log_rate, n))
-    xc = _chunks(x, n)  # (P, B, N, n, C, Dc)
-    local = torch.einsum("cts,pbnscd->pbntcd", intra, xc)
-    ends = torch.einsum("cs,pbnscd->pbncd", to_end, xc)  # each chunk's own sum at its end
-    carried, s = [], s0
-    for i in range(xc.shape[2]):  # sequential over chunks only: N = T / n small steps
-        carried.append(s)
-        s = across[:, None] * s + ends[:, :, i]
-    starts = torch.stack(carried, 2)  # (P, B, N, C, Dc): sum before each chunk
-    out = local + from_start.T[None, None, None, :, :, None] * starts[:, :, :, None]
-    return out.reshape(x.shape), s
+    _, c, _, cols = ve.shape
+    outs, s = [], s0
+    for part in torch.split(ve, chunk, 2):  # one split: its backward is one concatenation
+        n = part.shape[2]
+        rhs = torch.cat([s.unsqueeze(2), part], 2).reshape(2 * c, n + 1, cols)
+        y = torch.bmm(_block(n, c, ve.dtype), rhs).reshape(2, c, n + 1, cols)
+        out, s = torch.split(y, [n, 1], 2)  # one split: its backward is one concatenation
+        outs.append(out)
+        s = s.squeeze(2)
+    return (outs[0] if len(outs) == 1 else torch.cat(outs, 2)), s
 
 
-def _scan(x: Tensor, s0: Tensor, log_rate: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
-    """`_scan_chunks` over any T: full chunks first, then the remainder as one short chunk."""
-    t = x.shape[2]
-    full = (t // chunk) * chunk
-    parts, s = [], s0
-    if full:
-        out, s = _scan_chunks(x[:, :, :full], s, log_rate, chunk)
-        parts.append(out)
-    if t > full:
-        out, s = _scan_chunks(x[:, :, full:], s, log_rate, t - full)
-        parts.append(out)
-    return torch.cat(parts, 2), s
+def _matrix_form(
+    ve: Tensor, state: Tensor, shape: tuple[int, ...], chunk: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Chunked (or, with chunk ≥ T, parallel Toeplitz) form.
 
-
-def _count(t: int, z0: Tensor, log_gamma: Tensor) -> tuple[Tensor, Tensor]:
-    """Normaliser Z_t = γ^(t+1)·z0 + Σ_{j<t} γ^(t−j) for t < T, and Z after the last token.
-
-    z0 (P, B, C). Closed forms: Σ_{j<t} γ^(t−j) = γ(1−γ^t)/(1−γ) and, after T tokens,
-    γ^T·z0 + (1−γ^T)/(1−γ); both evaluated with expm1 of non-positive multiples of log γ.
-    """
-    idx = torch.arange(t, dtype=log_gamma.dtype)[:, None]  # (T, 1)
-    lg = log_gamma[None, :]
-    past = torch.exp(lg) * torch.expm1(lg * idx) / torch.expm1(lg)  # (T, C)
-    z = past.to(z0.dtype) + torch.exp(lg * (idx + 1)).to(z0.dtype) * z0[:, :, None]
-    last = torch.exp(lg * t) * z0 + torch.expm1(lg * t) / torch.expm1(lg)
-    return z, last.to(z0.dtype)
-
-
-def _matrix_form(v: Tensor, e: Tensor, state: Tensor, lg: Tensor, la: Tensor, chunk: int):
-    """Chunked (or, with chunk ≥ T, parallel Toeplitz) form. Returns V', E', state."""
-    pp, b, t, c, dc = v.shape
-    a0, e0, z0 = _split_state(state, c * dc)
-    a_sum, a_last = _scan(v, a0.reshape(pp, b, c, dc), lg, chunk)
-    e_sum, e_last = _scan(e, e0.reshape(pp, b, c, dc), la, chunk)
-    z, z_last = _count(t, z0, lg)  # (P, B, T, C), (P, B, C)
-    zc = z[..., None]
-    v_avg = torch.where(zc > 0, a_sum / zc.clamp_min(1e-30), torch.zeros_like(a_sum))
-    new = torch.cat([a_last.reshape(pp, b, -1), e_last.reshape(pp, b, -1), z_last], -1)
-    return v_avg, e_sum, new
+    ve (2, C, T, P, B, Dc): v and e with the token axis before every (set, stream, feature)
+    column, so each chunk is one matmul; state (P, B, 2D+C); shape = (P, B, T, C, Dc).
+    Returns V', E' (C, T, P, B, Dc) each and the new state (P, B, 2D+C)."""
+    pp, b, t, c, dc = shape
+    d = c * dc
+    z0 = state[..., 2 * d :]  # (P, B, C)
+    s0 = state[..., : 2 * d].reshape(pp, b, 2, c, dc).permute(2, 3, 0, 1, 4)
+    sums, s_last = _scan(ve.reshape(2, c, t, -1), s0.reshape(2, c, -1), chunk)
+    a_sum, e_sum = sums.reshape(2, c, t, pp, b, dc).unbind(0)
+    past, carry, past_last, carry_last = _count_tables(t, c, state.dtype)
+    z = past[:, :, None, None] + carry[:, :, None, None] * z0.permute(2, 0, 1)[:, None]
+    inv = torch.where(z > 0, 1.0 / z.clamp_min(1e-30), 0.0)  # (C, T, P, B); V' = 0 if no past
+    s_last = s_last.reshape(2, c, pp, b, dc).permute(2, 3, 0, 1, 4).reshape(pp, b, 2 * d)
+    new = torch.cat([s_last, carry_last * z0 + past_last], -1)
+    return a_sum * inv[..., None], e_sum, new
 
 
 def mcsd_apply(
@@ -167,20 +185,26 @@ def mcsd_apply(
     "chunked" or "parallel" (one Toeplitz block of T×T per channel: reference only).
     """
     pp, b, t, d = x.shape
-    lg, la = (r.to(x.dtype) for r in log_rates(n_channels))
-    u, v, e, f = _project(p, x, n_channels)  # each (P, B, T, C, Dc)
+    c, dc = n_channels, d // n_channels
+    # one layout for everything after the projection: (u|v|e|f, C, T, P, B, Dc), so the scan
+    # is one matmul per chunk and the elementwise tail runs on contiguous tensors
+    proj = _relayout(_project(p, x, c), 4, 1, 3, 0, 2, 5)
+    u, ve, f = torch.split(proj, [1, 2, 1])  # one split: its backward is one concatenation
     if mode == "recurrent":
+        lg, la = (r.to(x.dtype) for r in log_rates(c))
+        v, e = (z.permute(2, 3, 1, 0, 4) for z in ve.unbind(0))  # (P, B, T, C, Dc)
         v_avg, e_sum, new = _recurrent(v, e, state, lg, la)
-    elif mode == "chunked":
-        v_avg, e_sum, new = _matrix_form(v, e, state, lg, la, chunk)
-    elif mode == "parallel":
-        v_avg, e_sum, new = _matrix_form(v, e, state, lg, la, max(t, 1))
+        v_avg, e_sum = (z.permute(3, 2, 0, 1, 4) for z in (v_avg, e_sum))  # (C, T, P, B, Dc)
+    elif mode in ("chunked", "parallel"):
+        n = max(chunk, 1) if mode == "chunked" else max(t, 1)
+        v_avg, e_sum, new = _matrix_form(ve, state, (pp, b, t, c, dc), n)
     else:
         raise ValueError(f"mode must be 'recurrent', 'chunked' or 'parallel', got {mode!r}")
-    e_n = _rms_norm_channels(e_sum.reshape(pp, b, t, d), p["e_norm"], n_channels)
-    theta = u.reshape(pp, b, t, d) * F.silu(v_avg.reshape(pp, b, t, d))
-    theta = theta + torch.sigmoid(f.reshape(pp, b, t, d)) * e_n
-    return torch.einsum("pbti,pio->pbto", theta, p["w_o"]), new
+    e_n = e_sum * torch.rsqrt(e_sum.pow(2).mean(-1, keepdim=True) + _EPS)
+    e_n = e_n * p["e_norm"].reshape(pp, c, dc).transpose(0, 1)[:, None, :, None]
+    theta = torch.addcmul(u[0] * F.silu(v_avg), torch.sigmoid(f[0]), e_n)  # (C, T, P, B, Dc)
+    theta = _relayout(theta, 2, 3, 1, 0, 4).reshape(pp, b * t, d)  # (P, B·T, D)
+    return torch.bmm(theta, p["w_o"]).reshape(pp, b, t, d), new
 
 
 class MCSDMixer(nn.Module):

@@ -23,10 +23,14 @@ __all__ = ["SelectiveGeGLU", "balance_step", "selective_apply"]
 
 
 def _select(
-    p: dict[str, Tensor], x: Tensor, k: int, noise_std: Tensor | None, gen: torch.Generator | None
+    p: dict[str, Tensor],
+    logits: Tensor,
+    k: int,
+    noise_std: Tensor | None,
+    gen: torch.Generator | None,
 ) -> tuple[Tensor, Tensor]:
-    """Pick k groups per token. Returns indices (P, B, T, k) and gates (P, B, T, k)."""
-    logits = torch.einsum("pbtd,pdg->pbtg", x, p["w_sel"])
+    """Pick k groups per token from selector logits (P, B, T, G). Returns indices and gates,
+    each (P, B, T, k)."""
     score = logits.detach() + p["usage_bias"][:, None, None, :]
     if noise_std is not None:
         noise = torch.randn(score.shape, generator=gen, dtype=score.dtype)
@@ -35,13 +39,33 @@ def _select(
     return idx, torch.sigmoid(torch.gather(logits, -1, idx))
 
 
-def _dense(p: dict[str, Tensor], x: Tensor, idx: Tensor, gates: Tensor) -> Tensor:
-    """All groups computed, unselected ones masked by a hard zero gate (training path)."""
-    h = torch.einsum("pbtd,pgdj->pbtgj", x, p["w_in"])  # (P, B, T, G, 2Hg)
-    a, b = h.chunk(2, dim=-1)
-    act = F.gelu(a) * b  # (P, B, T, G, Hg)
-    full = torch.zeros(act.shape[:-1], dtype=x.dtype).scatter(-1, idx, gates)  # (P, B, T, G)
-    return torch.einsum("pbtgh,pbtg,pghd->pbtd", act, full, p["w_out"])
+def _dense_in(p: dict[str, Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
+    """Selector logits (P, B, T, G) and every group's input projection (P, B·T, G, 2Hg) from
+    one batched matmul: the selector's columns ride along with the groups' (one weight copy
+    into (P, D, G + G·2Hg) instead of two small products)."""
+    pp, b, t, d = x.shape
+    g = p["w_sel"].shape[-1]
+    w = torch.cat([p["w_sel"], p["w_in"].permute(0, 2, 1, 3).reshape(pp, d, -1)], -1)
+    h = torch.bmm(x.reshape(pp, b * t, d), w)  # (P, B·T, G + G·2Hg)
+    logits, h = torch.split(h, [g, h.shape[-1] - g], -1)  # backward: one concatenation
+    return logits.reshape(pp, b, t, g), h.reshape(pp, b * t, g, -1)
+
+
+def _dense(p: dict[str, Tensor], h: Tensor, idx: Tensor, gates: Tensor) -> Tensor:
+    """Training path: every group's input projection h (P, B·T, G, 2Hg) comes from one
+    matmul, but only the k selected groups are activated (GELU on a quarter of the hidden
+    units at k/G = 2/8); their gated outputs are scattered into a zero (P, B·T, G·Hg) hidden
+    vector for one output matmul. Unselected groups get exactly zero gradient: their hidden
+    entries are constant zeros, and the gather passes no gradient to their projections."""
+    pp, n, g, two_hg = h.shape
+    k, hg = idx.shape[-1], two_hg // 2
+    sel = idx.reshape(pp, n, k)
+    picked = torch.gather(h, 2, sel[..., None].expand(pp, n, k, two_hg))  # (P, B·T, k, 2Hg)
+    a, lin = picked.chunk(2, dim=-1)
+    act = F.gelu(a) * (lin * gates.reshape(pp, n, k, 1))  # (P, B·T, k, Hg)
+    full = torch.zeros(pp, n, g, hg, dtype=h.dtype).scatter(2, sel[..., None].expand_as(act), act)
+    y = torch.bmm(full.reshape(pp, n, g * hg), p["w_out"].reshape(pp, g * hg, -1))
+    return y.reshape(*idx.shape[:-1], -1)
 
 
 def _gathered(p: dict[str, Tensor], x: Tensor, idx: Tensor, gates: Tensor) -> Tensor:
@@ -65,18 +89,22 @@ def selective_apply(
     """Selective GeGLU for P weight sets. x (P, B, T, D) -> y (P, B, T, D), load (P, G).
 
     `load` is the fraction of (token, slot) picks that went to each group. `path` is "gather"
-    (read k groups per token), "dense" (all groups, masked) or "auto": gather when the gathered
+    (read k groups per token), "dense" (one matmul for all groups' inputs, only the selected
+    ones activated) or "auto": gather when the gathered
     slices are no bigger than the whole weight (decode of few tokens), else dense.
     """
     pp, b, t, _ = x.shape
     g = p["w_in"].shape[1]
-    idx, gates = _select(p, x, k, noise_std, gen)
     if path == "auto":
         path = "gather" if b * t * k <= g else "dense"
     if path == "gather":
+        logits = torch.einsum("pbtd,pdg->pbtg", x, p["w_sel"])
+        idx, gates = _select(p, logits, k, noise_std, gen)
         y = _gathered(p, x, idx, gates)
     elif path == "dense":
-        y = _dense(p, x, idx, gates)
+        logits, h = _dense_in(p, x)
+        idx, gates = _select(p, logits, k, noise_std, gen)
+        y = _dense(p, h, idx, gates)
     else:
         raise ValueError(f"path must be 'auto', 'gather' or 'dense', got {path!r}")
     counts = torch.zeros(pp, g, dtype=x.dtype).scatter_add_(
