@@ -39,6 +39,8 @@ def start_ray(
     global _started_here
     for key, value in _RAY_ENV.items():
         os.environ.setdefault(key, value)
+    # RAY_ADDRESS set in the environment is the user's explicit choice of cluster
+    address = address or os.environ.get("RAY_ADDRESS") or None
     if not ray.is_initialized():
         common: dict[str, Any] = {
             "log_to_driver": not quiet,
@@ -55,7 +57,10 @@ def start_ray(
                     "or leave ray.address empty to run on this machine"
                 ) from err
         else:
+            # "local" always starts a fresh instance: a bare ray.init() would join any cluster
+            # that /tmp/ray names (someone else's `ray start` on this machine)
             ray.init(
+                address="local",
                 num_cpus=num_cpus,
                 include_dashboard=False,
                 _node_ip_address="127.0.0.1",

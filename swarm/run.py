@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -127,7 +126,7 @@ def _run_all(
     import ray
 
     from swarm.pool import HostPool
-    from swarm.raylife import stop_ray
+    from swarm.raylife import start_ray, stop_ray
 
     backend = "local" if args.local else "ray"
     # a Ray already running in this process (a test session, a notebook) belongs to its owner
@@ -136,8 +135,7 @@ def _run_all(
     try:
         if backend == "ray":
             address = args.address or cfg.ray.address
-            force_local = owns_ray and not address and not os.environ.get("RAY_ADDRESS")
-            info = _start(address, cfg.ray.num_cpus, force_local)
+            info = start_ray(address, num_cpus=cfg.ray.num_cpus)
             log.info("ray: %s", info)
         else:
             import torch
@@ -159,24 +157,6 @@ def _run_all(
                 log.exception("closing the host pool failed")
         if owns_ray:
             stop_ray()
-
-
-def _start(address: str | None, num_cpus: int | None, force_local: bool) -> dict[str, Any]:
-    """start_ray; `force_local`: a new embedded instance even if a local cluster is running.
-
-    ray.init() without an address joins any cluster that /tmp/ray names (someone else's
-    `ray start` on this machine). RAY_ADDRESS=local prevents that; it is set only for this
-    call, since it would also override later explicit addresses in this process.
-    """
-    from swarm.raylife import start_ray
-
-    if not force_local:
-        return start_ray(address, num_cpus=num_cpus)
-    os.environ["RAY_ADDRESS"] = "local"
-    try:
-        return start_ray(None, num_cpus=num_cpus)
-    finally:
-        del os.environ["RAY_ADDRESS"]
 
 
 def _one(

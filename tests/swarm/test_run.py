@@ -167,3 +167,25 @@ def test_smoke_through_ray_matches_local(tmp_path, ray_session):
     assert doc["ray"]["nodes"] >= 1
     assert main([*args, "--local", "--out", str(tmp_path / "local")]) == 0
     assert _outcome(doc) == _outcome(_results(tmp_path / "local"))
+
+
+def test_litter_patrol_every_team_end_to_end(tmp_path):
+    """The patrol scenario through the whole loop: patrol metrics per team, zero violations
+    by the brains' policy, and the swarm team's radio topology really moving bytes."""
+    text = (ROOT / "scenarios" / "litter_patrol.yaml").read_text()
+    assert "drones: 16" in text
+    patrol = tmp_path / "patrol.yaml"
+    patrol.write_text(text.replace("drones: 16", "drones: 4"))  # CI-size
+    out = tmp_path / "run"
+    assert main([str(patrol), "--local", "--out", str(out), "--seeds", "1", *FAST]) == 0
+    doc = _results(out)
+    assert doc["scenario"] == "litter_patrol" and doc["status"] == "complete"
+    assert set(doc["teams"]) == {"swarm", "isolated", "single_large", "central"}
+    for name, team in doc["teams"].items():
+        metrics = team["runs"][0]["metrics"]
+        for key in ("avg_idleness", "worst_idleness", "precision", "recall", "energy"):
+            assert key in metrics, (name, key)
+        assert metrics["avg_idleness"] >= 0 and metrics["worst_idleness"] >= 0
+        assert metrics["altitude_violations"] == 0 and metrics["nofly_violations"] == 0, name
+    assert doc["teams"]["swarm"]["wire_bytes"] > 0
+    assert doc["teams"]["isolated"]["wire_bytes"] == 0
