@@ -211,8 +211,7 @@ class BrainBank:
         }
         grads = task
         if lc.ewc_weight > 0:
-            ewc = self.ewc.grad(self.params)
-            grads = {n: g + lc.ewc_weight * ewc[n] for n, g in task.items()}
+            grads = self.ewc.plus_grad(self.params, task, lc.ewc_weight)
         self.opt.step(grads, task)
         self.ewc.update(self.params, task)
         for i, load in enumerate(loads):

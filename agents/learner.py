@@ -193,7 +193,8 @@ class StackedAdam:
         """Mask (broadcastable to grad) of groups with any non-zero task gradient."""
         axis = self.group_axes[name] + 1  # +1 for the weight-set axis
         others = [a for a in range(1, grad.dim()) if a != axis]
-        return (grad.abs().amax(dim=others, keepdim=True) > 0).to(grad.dtype)
+        peak = torch.linalg.vector_norm(grad, float("inf"), dim=others, keepdim=True)
+        return (peak > 0).to(grad.dtype)
 
     @torch.no_grad()
     def step(self, grads: dict[str, Tensor], task_grads: dict[str, Tensor] | None = None) -> None:
@@ -203,29 +204,29 @@ class StackedAdam:
         gradient (EWC) does not wake groups the selector did not pick.
         """
         task_grads = grads if task_grads is None else task_grads
-        norm = torch.sqrt(sum(_per_set(g.pow(2)) for g in grads.values()))
-        scale = (self.clip / (norm + 1e-12)).clamp(max=1.0)
+        pp = self.steps.shape[0]
+        sq = [torch.linalg.vector_norm(g.reshape(pp, -1), dim=1).square() for g in grads.values()]
+        scale = (self.clip / (torch.sqrt(sum(sq)) + 1e-12)).clamp(max=1.0)
         self.steps += 1
         b1, b2 = self.betas
         c1, c2 = 1 - b1**self.steps, 1 - b2**self.steps
-        # In place, few passes over the (P, ...) tensors: the step is memory-bound at K = 512.
+        # p -= lr·(m/c1) / (sqrt(v/c2) + eps) as one addcdiv_ with the per-set factors folded
+        # into the denominator: few passes over the (P, ...) tensors, the step is memory-bound
+        den_scale, den_eps = torch.rsqrt(c2) * c1 / self.lr, self.eps * c1 / self.lr
         for n, p in self.params.items():
             g = grads[n] * _bcast(scale, grads[n])
             m, v = self.m[n], self.v[n]
             if n in self.group_axes:  # untouched groups keep weights and moments
-                keep = self._touched(n, task_grads[n]) == 0
-                m_new = torch.add(m * b1, g, alpha=1 - b1)
-                v_new = torch.addcmul(v * b2, g, g, value=1 - b2)
-                m.copy_(torch.where(keep, m, m_new))
-                v.copy_(torch.where(keep, v, v_new))
+                touched = self._touched(n, task_grads[n])
+                m.lerp_(g, touched * (1 - b1))
+                v.lerp_(g.square_(), touched * (1 - b2))
             else:
-                m.mul_(b1).add_(g, alpha=1 - b1)
-                v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (v / _bcast(c2, p)).sqrt_().add_(self.eps)
-            upd = (m / _bcast(c1, p)).div_(denom).mul_(self.lr)
+                m.lerp_(g, 1 - b1)
+                v.lerp_(g.square_(), 1 - b2)
+            denom = torch.sqrt(v).mul_(_bcast(den_scale, p)).add_(_bcast(den_eps, p))
             if n in self.group_axes:
-                upd.masked_fill_(keep, 0.0)
-            p.sub_(upd)
+                denom.masked_fill_(touched == 0, float("inf"))  # m / inf = 0: weight kept
+            p.addcdiv_(m, denom, value=-1.0)
 
 
 class OnlineEWC:
@@ -258,12 +259,25 @@ class OnlineEWC:
         }
 
     @torch.no_grad()
+    def plus_grad(
+        self, params: dict[str, Tensor], task: dict[str, Tensor], weight: float
+    ) -> dict[str, Tensor]:
+        """task + weight × `grad(params)` per tensor, in one fresh tensor each (fewer passes
+        than adding the two dicts)."""
+        w = _bcast(weight * 2.0 / self._mean_fisher(), next(iter(params.values())))
+        out = {}
+        for n, p in params.items():
+            wn = w.reshape(-1, *([1] * (p.dim() - 1)))
+            out[n] = (p - self.anchor[n]).mul_(self.fisher[n]).mul_(wn).add_(task[n])
+        return out
+
+    @torch.no_grad()
     def update(self, params: dict[str, Tensor], grads: dict[str, Tensor]) -> None:
         """Fold one step's squared gradients and the new weights into the EMAs."""
         d = self.decay
         for n, p in params.items():
             self.fisher[n].mul_(d).addcmul_(grads[n], grads[n], value=1 - d)
-            self.anchor[n].mul_(d).add_(p, alpha=1 - d)
+            self.anchor[n].lerp_(p, 1 - d)
 
     @torch.no_grad()
     def shift(self, name: str, index: int, delta: Tensor) -> None:
