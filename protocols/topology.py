@@ -14,23 +14,17 @@ Random kinds draw with `seed` and, for erdos_renyi/small_world, redraw until con
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import networkx as nx
 import numpy as np
 
+from protocols.config import TopologyKind
+
 __all__ = ["KINDS", "build", "mixing_matrix", "neighbours", "rounds_bound", "spectral_gap"]
 
-KINDS = (
-    "star",
-    "ring",
-    "complete",
-    "random_regular",
-    "small_world",
-    "erdos_renyi",
-    "grid",
-    "radio",
-    "edges",
-)
+# every configurable kind but `dynamic`, which is a star whose hub moves (swarm/exchange_hub.py)
+KINDS = tuple(kind for kind in get_args(TopologyKind) if kind != "dynamic")
 MAX_REDRAWS = 100
 
 

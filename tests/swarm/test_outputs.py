@@ -5,37 +5,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import math
 import os
 
 import pytest
 import yaml
 
-from swarm.outputs import SCHEMA_VERSION, RunOutputs, atomic_write_json, run_dir_name, team_entry
-
-
-def _outputs(tmp_path, **kw):
-    return RunOutputs(
-        tmp_path / "run",
-        name="demo",
-        scenario="drone_search",
-        seeds=[0, 1],
-        teams=["swarm", "isolated"],
-        config={"name": "demo", "drones": 4, "learner": {"lr": 1e-3}},
-        **kw,
-    )
-
-
-def _run(seed, found, ttf, wire):
-    return {
-        "seed": seed,
-        "ticks": ttf,
-        "horizon": 50,
-        "metrics": {"found": found, "time_to_find": ttf, "coverage": 0.1 * seed + 0.2},
-        "stats": {"params_per_brain": 500, "brains": 4, "train_steps": 7, "wire_bytes": wire},
-        "auc_curve": [[0, 0.5], [25, 0.6 + 0.01 * seed], [ttf, math.nan]],
-        "wall_seconds": 1.0,
-    }
+from swarm.outputs import SCHEMA_VERSION, atomic_write_json, run_dir_name, team_entry
+from tests.swarm.run_records import demo_outputs, demo_run
 
 
 def test_run_dir_name_has_name_and_timestamp():
@@ -43,7 +19,7 @@ def test_run_dir_name_has_name_and_timestamp():
 
 
 def test_config_and_initial_results_are_written(tmp_path):
-    out = _outputs(tmp_path)
+    out = demo_outputs(tmp_path)
     assert yaml.safe_load(out.config_path.read_text()) == {
         "name": "demo",
         "drones": 4,
@@ -56,12 +32,12 @@ def test_config_and_initial_results_are_written(tmp_path):
 
 
 def test_results_rewritten_after_each_record(tmp_path):
-    out = _outputs(tmp_path)
+    out = demo_outputs(tmp_path)
     out.set_ray({"backend": "local", "nodes": 0, "hosts": 1})
-    out.record("swarm", _run(0, True, 20, 1000))
+    out.record("swarm", demo_run(0, True, 20, 1000))
     doc = json.loads(out.results_path.read_text())
     assert [r["seed"] for r in doc["teams"]["swarm"]["runs"]] == [0]
-    out.record("swarm", _run(1, False, 50, 3000))
+    out.record("swarm", demo_run(1, False, 50, 3000))
     doc = json.loads(out.results_path.read_text())
     team = doc["teams"]["swarm"]
     assert team["wire_bytes"] == 4000 and team["train_steps"] == 14
@@ -74,7 +50,7 @@ def test_results_rewritten_after_each_record(tmp_path):
 
 
 def test_team_entry_keeps_runs_and_summary():
-    entry = team_entry([_run(0, True, 10, 5), _run(1, True, 30, 7)])
+    entry = team_entry([demo_run(0, True, 10, 5), demo_run(1, True, 30, 7)])
     assert entry["summary"]["time_to_find"]["median"] == 20.0
     assert entry["wire_bytes"] == 12 and len(entry["runs"]) == 2
 
@@ -93,7 +69,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
 
 
 def test_csv_rows_and_csv_every(tmp_path):
-    out = _outputs(tmp_path, csv_every=2)
+    out = demo_outputs(tmp_path, csv_every=2)
     for tick in range(1, 6):
         row = {"tick": float(tick), "coverage": tick / 10, "found": False}  # a world's own tick
         out.tick("swarm", 0, tick, row, last=tick == 5)
@@ -104,7 +80,7 @@ def test_csv_rows_and_csv_every(tmp_path):
 
 
 def test_csv_rejects_new_columns(tmp_path):
-    out = _outputs(tmp_path)
+    out = demo_outputs(tmp_path)
     out.tick("swarm", 0, 1, {"coverage": 0.1}, last=False)
     with pytest.raises(ValueError, match="same keys every tick"):
         out.tick("swarm", 0, 2, {"coverage": 0.1, "surprise": 1.0}, last=False)

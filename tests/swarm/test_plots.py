@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-import math
-
-from swarm.outputs import RunOutputs
 from swarm.plots import make_plots, read_ticks
-
-
-def _outputs(tmp_path, **kw):
-    return RunOutputs(
-        tmp_path / "run",
-        name="demo",
-        scenario="drone_search",
-        seeds=[0, 1],
-        teams=["swarm", "isolated"],
-        config={"name": "demo", "drones": 4, "learner": {"lr": 1e-3}},
-        **kw,
-    )
-
-
-def _run(seed, found, ttf, wire):
-    return {
-        "seed": seed,
-        "ticks": ttf,
-        "horizon": 50,
-        "metrics": {"found": found, "time_to_find": ttf, "coverage": 0.1 * seed + 0.2},
-        "stats": {"params_per_brain": 500, "brains": 4, "train_steps": 7, "wire_bytes": wire},
-        "auc_curve": [[0, 0.5], [25, 0.6 + 0.01 * seed], [ttf, math.nan]],
-        "wall_seconds": 1.0,
-    }
+from tests.swarm.run_records import demo_outputs, demo_run
 
 
 def test_plots_written_and_non_empty(tmp_path):
-    out = _outputs(tmp_path)
+    out = demo_outputs(tmp_path)
     for team, wire in (("swarm", 900), ("isolated", 0)):
         for seed in (0, 1):
             for tick in range(1, 11):
                 row = {"coverage": 0.05 * tick + 0.01 * seed, "found": 0.0}
                 out.tick(team, seed, tick, row, last=tick == 10)
-            out.record(team, _run(seed, seed == 0, 10 if seed == 0 else 50, wire))
+            out.record(team, demo_run(seed, seed == 0, 10 if seed == 0 else 50, wire))
     out.finish("complete")
     paths = make_plots(out.dir, out.doc)
     names = sorted(p.name for p in paths)
@@ -58,5 +32,5 @@ def test_plots_written_and_non_empty(tmp_path):
 
 
 def test_no_data_no_plots(tmp_path):
-    out = _outputs(tmp_path)
+    out = demo_outputs(tmp_path)
     assert make_plots(out.dir, out.doc) == []  # nothing completed yet: nothing to draw
