@@ -5,6 +5,9 @@ Same function as `yan_apply(..., mode="recurrent")` on one token (tests check th
 written for T = 1: batched matmuls instead of general einsums, the channel rates computed once
 per (C, dtype) and cached, no time axis, no stacking. Decoding is dominated by per-op overhead
 at these sizes, so fewer and cheaper ops is what makes a step cost the same at any position.
+For the bank's one-row products with an 8-wide side (channels, groups, width-1 heads), a
+broadcast multiply-and-sum replaces batched GEMM, and the k selected groups' output rows are
+gathered as one (k·Hg, D) matrix per stream so one product also sums the gated groups.
 
 Shapes: x (P, B, input_dim), state (P, B, L, 2D + C) packed per layer as [A (D) | Ē (D) | Z (C)]
 (see `agents.mcsd`); weights are the stacked named tensors of `agents.yan` (leading axis P).
@@ -26,6 +29,7 @@ __all__ = ["yan_step"]
 
 _EPS = 1e-6
 _ONE = torch.ones(())  # read-only constant: Z + 1 without wrapping a Python scalar each step
+_SMALL = 16  # below this inner or outer width, one-row bmm batches lose to multiply-and-sum
 
 
 @lru_cache(maxsize=32)
@@ -36,13 +40,29 @@ def _rates(n_channels: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
 
 
 def _rms(x: Tensor, w: Tensor) -> Tensor:
-    """RMSNorm over the last axis. x (P, B, D), w (P, D)."""
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + _EPS) * w.unsqueeze(1)
+    """RMSNorm over the last axis. x (P, B, D), w (P, D). One fused op when P = 1."""
+    if w.shape[0] == 1:
+        return F.rms_norm(x, w.shape[1:], w[0], _EPS)
+    return F.rms_norm(x, w.shape[1:], None, _EPS) * w.unsqueeze(1)
+
+
+def _matvec(x: Tensor, w: Tensor) -> Tensor:
+    """x (N, B, I) @ w (N, I, O) -> (N, B, O).
+
+    With one row per matrix and a narrow side (I or O below 16, e.g. the bank's 8-wide
+    channels and groups), batched GEMM spends its time on per-matrix setup; a broadcast
+    multiply and a sum over I is one pass over w and several times faster there."""
+    if x.shape[1] == 1 and min(w.shape[1], w.shape[2]) < _SMALL:
+        return (x.transpose(1, 2) * w).sum(1, keepdim=True)
+    return torch.bmm(x, w)
 
 
 def _lin(p: dict[str, Tensor], name: str, x: Tensor) -> Tensor:
     """x (P, B, I) @ weight (P, I, O) + bias (P, O)."""
-    return torch.baddbmm(p[name + ".bias"].unsqueeze(1), x, p[name + ".weight"])
+    w, bias = p[name + ".weight"], p[name + ".bias"]
+    if x.shape[1] == 1 and min(w.shape[1], w.shape[2]) < _SMALL:
+        return _matvec(x, w) + bias.unsqueeze(1)
+    return torch.baddbmm(bias.unsqueeze(1), x, w)
 
 
 def _mixer(p: dict[str, Tensor], pre: str, x: Tensor, s: Tensor, c: int) -> tuple[Tensor, Tensor]:
@@ -52,45 +72,49 @@ def _mixer(p: dict[str, Tensor], pre: str, x: Tensor, s: Tensor, c: int) -> tupl
     old sums and skips a select."""
     pp, b, d = x.shape
     dc = d // c
-    w = p[pre + "w_uvef"].reshape(pp * c, dc, 4 * dc)  # block-diagonal: one matmul per channel
-    xc = x.reshape(pp, b, c, dc).transpose(1, 2).reshape(pp * c, b, dc)
-    u, v, e, f = torch.bmm(xc, w).reshape(pp, c, b, 4, dc).transpose(1, 2).unbind(3)  # (P,B,C,Dc)
+    w = p[pre + "w_uvef"].view(pp * c, dc, 4 * dc)  # block-diagonal: one matmul per channel
+    xc = x.view(pp, b, c, dc).transpose(1, 2).reshape(pp * c, b, dc)
+    proj = _matvec(xc, w).view(pp, c, b, 4, dc).transpose(1, 2)
+    u, v, e, f = proj.unbind(3)  # (P, B, C, Dc) each
     g, al = _rates(c, x.dtype)
-    a_old = s[..., :d].reshape(pp, b, c, dc)
+    a_old = s[..., :d].view(pp, b, c, dc)
     z_old = s[..., 2 * d :].unsqueeze(-1)  # (P, B, C, 1)
-    e_sum = al * s[..., d : 2 * d].reshape(pp, b, c, dc)
-    v_avg = a_old / z_old.clamp_min(1e-30)
-    e_n = e_sum * torch.rsqrt(e_sum.pow(2).mean(-1, keepdim=True) + _EPS)
-    e_n = e_n * p[pre + "e_norm"].reshape(pp, 1, c, dc)
-    theta = torch.addcmul(u * F.silu(v_avg), torch.sigmoid(f), e_n).reshape(pp, b, d)
-    a_new = torch.addcmul(v, g, a_old).reshape(pp, b, d)
-    z_new = torch.addcmul(_ONE, g, z_old).reshape(pp, b, c)
-    new = torch.cat([a_new, (e_sum + e).reshape(pp, b, d), z_new], -1)
-    return torch.bmm(theta, p[pre + "w_o"]), new
+    e_sum = al * s[..., d : 2 * d].view(pp, b, c, dc)
+    e_n = F.rms_norm(e_sum, (dc,), None, _EPS) * p[pre + "e_norm"].view(pp, 1, c, dc)
+    theta = torch.addcmul(u * F.silu(a_old / z_old.clamp_min(1e-30)), torch.sigmoid(f), e_n)
+    new = torch.cat(
+        [
+            torch.addcmul(v, g, a_old).reshape(pp, b, d),
+            (e_sum + e).reshape(pp, b, d),
+            torch.addcmul(_ONE, g, z_old).view(pp, b, c),
+        ],
+        -1,
+    )
+    return torch.bmm(theta.reshape(pp, b, d), p[pre + "w_o"]), new
 
 
 def _ffn(p: dict[str, Tensor], pre: str, x: Tensor, k: int) -> Tensor:
-    """Selective GeGLU on one token, reading only the k selected groups. x (P, B, D)."""
+    """Selective GeGLU on one token, reading only the k selected groups. x (P, B, D).
+
+    The gates scale each group's hidden units, so the k groups' output rows, gathered as one
+    (k·Hg, D) matrix per stream, give the gated sum in a single product."""
     pp, b, d = x.shape
     w_in, w_out = p[pre + "w_in"], p[pre + "w_out"]  # (P, G, D, 2Hg), (P, G, Hg, D)
-    g = w_in.shape[1]
+    g, two_hg = w_in.shape[1], w_in.shape[-1]
     if b * k > g:  # many streams on one weight set: all groups once beats gathering per stream
         sub = {n: p[pre + n] for n in ("w_sel", "w_in", "w_out", "usage_bias")}
         return selective_apply(sub, x[:, :, None], k, path="dense")[0][:, :, 0]
-    logits = torch.bmm(x, p[pre + "w_sel"])  # (P, B, G)
+    logits = _matvec(x, p[pre + "w_sel"])  # (P, B, G)
     idx = torch.topk(logits + p[pre + "usage_bias"].unsqueeze(1), k, dim=-1).indices
     gates = torch.sigmoid(torch.gather(logits, -1, idx))  # (P, B, k)
-    rows = (idx + _offsets(pp, g)).reshape(-1)  # selected groups as rows of (P·G, ...)
-    w_in = w_in.reshape(pp * g, d, -1).index_select(0, rows)  # (P·B·k, D, 2Hg), contiguous
-    w_out = w_out.reshape(pp * g, -1, d).index_select(0, rows)  # (P·B·k, Hg, D)
+    rows = (idx + _offsets(pp, g)).view(-1)  # selected groups as rows of (P·G, ...)
+    w_in = w_in.view(pp * g, d, two_hg).index_select(0, rows)  # (P·B·k, D, 2Hg), contiguous
+    w_out = w_out.view(pp * g, -1, d).index_select(0, rows)  # (P·B·k, Hg, D)
     xs = x.unsqueeze(2).expand(pp, b, k, d).reshape(-1, 1, d)
-    y = torch.bmm(_geglu(torch.bmm(xs, w_in)), w_out).reshape(pp, b, k, d)
-    return torch.einsum("pbkd,pbk->pbd", y, gates)
-
-
-def _geglu(h: Tensor) -> Tensor:
-    a, gate = h.chunk(2, dim=-1)
-    return F.gelu(a) * gate
+    a, lin = _matvec(xs, w_in).chunk(2, dim=-1)  # (P·B·k, 1, Hg) each
+    hid = F.gelu(a) * lin * gates.view(-1, 1, 1)
+    y = _matvec(hid.view(pp * b, 1, -1), w_out.view(pp * b, -1, d))  # sums the k groups
+    return y.view(pp, b, d)
 
 
 @lru_cache(maxsize=64)

@@ -18,6 +18,8 @@ torch.set_num_threads(1)
         (YanConfig(), 1),  # gather path: 1 stream x 2 active <= 8 groups
         (YanConfig(), 5),  # dense path: 5 streams x 2 active > 8 groups
         (YanConfig(d_model=64, n_layers=3, n_channels=8, ffn_groups=16, ffn_active=3), 2),
+        # one stream, one 8-wide group: every narrow product takes the multiply-and-sum path
+        (YanConfig(d_model=64, n_channels=8, ffn_groups=16, ffn_active=1), 1),
     ],
 )
 def test_step_equals_recurrent_form(cfg: YanConfig, batch: int) -> None:
