@@ -1,7 +1,7 @@
 """Batched delta compression: the deltas of K streams as the rows of one (K, P) matrix.
 
 A host that speaks for K brains compresses all their deltas in one vectorised pass instead of
-K calls of `Codec.encode` (~ms each): one per-row top-k (`argpartition` along rows), one
+K calls of `Codec.encode` (~ms each): one per-row top-k (a value `partition` along rows), one
 per-row int8 scale, one varint pass over every row's delta-coded indices. Each row comes out
 as exactly the `EncodedTensor` that `get_codec(name, fraction=f).encode({names[i]: row_i})`
 would give (same codec, meta and bytes; tests check it), so receivers need nothing new.
@@ -42,6 +42,26 @@ def _int8_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     q = np.clip(np.rint(x.astype(np.float64) / safe[:, None]), -127, 127).astype(np.int8)
     q[scale == 0] = 0
     return q, scale
+
+
+def _top_columns(mag: np.ndarray, c: int) -> np.ndarray:
+    """(K, c) int64 columns of each row's c largest magnitudes, ascending within the row.
+
+    The same picks as `np.argpartition(mag, n - c, axis=1)[:, n - c:]` sorted. Where a row's
+    c-th largest value is unique the set is {mag >= threshold}: a value-only `np.partition`
+    (no index shuffling, ~3x faster) finds the threshold and `np.flatnonzero` lists the columns
+    already sorted. Rows with ties at the threshold (or NaN) take argpartition's own picks.
+    """
+    k, n = mag.shape
+    thresh = np.partition(mag, n - c, axis=1)[:, n - c]  # (K,) c-th largest per row
+    mask = mag >= thresh[:, None]
+    tied = np.flatnonzero(np.count_nonzero(mask, axis=1) != c)
+    if tied.size:  # argpartition's tie-break decides, as in the per-stream codec
+        mask[tied] = False
+        picks = np.argpartition(mag[tied], n - c, axis=1)[:, n - c :]
+        mask[tied[:, None], picks] = True
+    flat = np.flatnonzero(mask).reshape(k, c)  # row-major: ascending within each row
+    return flat - (np.arange(k, dtype=np.int64) * n)[:, None]
 
 
 def _csr_tensors(
@@ -130,7 +150,10 @@ class RowCodec:
 
     def encode_rows(self, rows: np.ndarray, names: Sequence[str]) -> list[EncodedTensor]:
         """rows (K, P) float -> K EncodedTensors of shape (P,), named names[i]."""
-        x = np.array(rows, dtype=np.float32, copy=True, order="C")
+        # A private copy only where x is changed (error feedback) or sent as is (`none`):
+        # otherwise the codec only reads the caller's rows.
+        private = self.error_feedback or self.name == "none"
+        x = np.array(rows, dtype=np.float32, copy=True if private else None, order="C")
         if x.ndim != 2 or x.shape[0] != len(names):
             raise ValueError(f"rows must be (K, P) with K = len(names), got {x.shape}")
         if self.error_feedback and self.residual is not None:
@@ -176,8 +199,7 @@ class RowCodec:
         if c == n:
             local = np.broadcast_to(np.arange(n), (k, n)).copy()
         else:
-            local = np.argpartition(np.abs(x), n - c, axis=1)[:, n - c :]
-            local.sort(axis=1)
+            local = _top_columns(np.abs(x), c)
         values = np.take_along_axis(x, local, axis=1)  # (K, c)
         if self.name == "topk_int8":
             q, scale = _int8_rows(values)

@@ -49,10 +49,22 @@ __all__ = [
     "make_exchange",
     "message",
     "per_brain",
+    "row_index",
     "team_graph",
 ]
 
 BATCH_BRAINS = 1024  # brains per batched message at most (2 buffers each: under 4096 frames)
+
+
+def row_index(ids: np.ndarray) -> slice | np.ndarray:
+    """Index of rows `ids` (ascending ints) of a team array: a slice where they are one run.
+
+    A host's brains are usually consecutive ids; slicing then gives a view instead of a
+    (K, ...) gathered copy, with the same values."""
+    ids = np.asarray(ids, np.int64)
+    if ids.size and int(ids[-1]) - int(ids[0]) == ids.size - 1 and np.all(np.diff(ids) == 1):
+        return slice(int(ids[0]), int(ids[-1]) + 1)
+    return ids
 
 
 @dataclass
@@ -121,7 +133,7 @@ class BeliefCopies:
         each update to a full map first."""
         ids = np.asarray(brains, np.int64)
         new = np.asarray(beliefs, np.float32).reshape(ids.size, -1)
-        diff = new - self.maps[ids].reshape(ids.size, -1)
+        diff = new - self.maps[row_index(ids)].reshape(ids.size, -1)
         rows, cols = np.nonzero(np.abs(diff) > self.tol)
         values = diff[rows, cols]
         names = [f"{b}/cells" for b in ids.tolist()]  # as a batched message names them

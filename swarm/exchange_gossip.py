@@ -31,6 +31,7 @@ from swarm.exchange import (
     batch_messages,
     batches,
     per_brain,
+    row_index,
     team_graph,
 )
 from swarm.shard import FlatWeights
@@ -70,6 +71,8 @@ class GossipExchange(Exchange):
         belief = np.asarray(ctx.policy.belief, np.float32)
         self.beliefs = BeliefCopies(np.zeros((ctx.plan.n_brains, *belief.shape[1:]), np.float32))
         self.graph = team_graph(ctx)
+        self.rows = row_index(ctx.local)  # the local brains' rows of team arrays
+        self._w: torch.Tensor | None = None  # mixing rows of self.graph (rebuilt with it)
         self.max_bytes = p.max_message_bytes
         self.delta_bytes = 8 * init.size + 256  # worst case per brain, any codec
         self.belief_bytes = 8 * int(np.prod(belief.shape[1:])) + 256
@@ -94,8 +97,9 @@ class GossipExchange(Exchange):
     def outgoing(self, round_idx: int, phase: int) -> list[Outgoing]:
         ctx = self.ctx
         if ctx.protocol.topology.kind == "radio":
-            self.graph = team_graph(ctx)
-        diff = self.layout.read() - self.xhat[ctx.local]  # (K, P): x_i − x̂_i
+            self.graph, self._w = team_graph(ctx), None
+        diff = self.layout.read()  # a fresh copy: made x_i − x̂_i in place, (K, P)
+        diff -= self.xhat[self.rows]
         q = self.encoder.encode(diff, ctx.local)  # each brain's payload encoded once
         cells = {}
         if ctx.protocol.share_beliefs:
@@ -150,9 +154,12 @@ class GossipExchange(Exchange):
         ctx = self.ctx
         if ctx.local.size == 0:
             return
-        w = mixing_rows(self.graph, ctx.local)
-        xhat = torch.from_numpy(self.xhat)
-        mixed = self.step * (torch.sparse.mm(w, xhat).numpy() - self.xhat[ctx.local])  # (K, P)
+        if self._w is None:  # the graph changes only for radio, which resets this
+            self._w = mixing_rows(self.graph, ctx.local)
+        mixed = torch.sparse.mm(self._w, torch.from_numpy(self.xhat)).numpy()  # (K, P)
+        mixed -= self.xhat[self.rows]
+        if self.step != 1.0:  # γ (Σ_j w_ij x̂_j − x̂_i), in place: the same fp32 numbers
+            mixed *= np.float32(self.step)
         self.layout.add(mixed)
 
     def _merge_beliefs(self) -> None:

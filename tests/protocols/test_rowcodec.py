@@ -48,3 +48,27 @@ def test_bad_input_is_refused_with_a_hint():
     rc.encode_rows(np.ones((2, 4)), ["a", "b"])
     with pytest.raises(ValueError, match="residual"):
         rc.encode_rows(np.ones((3, 4)), ["a", "b", "c"])
+
+
+@pytest.mark.parametrize("name", ["topk", "topk_int8"])
+def test_rows_with_ties_at_the_threshold_pick_as_the_per_stream_codec(name):
+    # exact zeros and repeated magnitudes: the threshold value is shared by several entries
+    rng = np.random.default_rng(3)
+    k, n = 6, 200
+    x = np.round(rng.standard_normal((k, n)), 1).astype(np.float32)
+    x[0] = 0.0
+    x[1, ::2] = 0.0
+    x[2] = np.where(rng.random(n) < 0.5, 1.0, -1.0)  # every magnitude equal
+    rc = RowCodec(name, fraction=0.1, error_feedback=False)
+    got = rc.encode_rows(x, [str(i) for i in range(k)])
+    for i in range(k):
+        (want,) = get_codec(name, fraction=0.1, error_feedback=False).encode({str(i): x[i]}).tensors
+        _same(got[i], want)
+
+
+def test_encoding_leaves_the_callers_rows_alone():
+    x = np.random.default_rng(4).standard_normal((3, 50)).astype(np.float32)
+    before = x.copy()
+    for name in ROW_CODECS:
+        RowCodec(name, fraction=0.2).encode_rows(x, ["a", "b", "c"])
+        np.testing.assert_array_equal(x, before)

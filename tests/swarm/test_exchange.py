@@ -5,7 +5,7 @@ import pytest
 
 from protocols.compression import decode_tensor
 from scenarios.policy_base import Policy
-from swarm.exchange import BeliefCopies
+from swarm.exchange import BeliefCopies, row_index
 from swarm.loop import make_world
 from swarm.pool import HostPool
 
@@ -174,3 +174,12 @@ def test_update_rows_applied_in_place_equals_adding_the_decoded_updates():
     np.testing.assert_array_equal(direct.maps, decoded.maps)
     assert direct.known.tolist() == [True, False, True]
     assert direct.update_rows([2, 0], beliefs) == {}  # the copies are current now
+
+
+def test_row_index_is_a_slice_for_a_run_of_ids_and_the_ids_otherwise():
+    team = np.arange(40.0).reshape(10, 4)
+    for ids in ([3, 4, 5, 6], [0, 2, 3], [7], [1, 9]):
+        idx = row_index(np.array(ids))
+        assert isinstance(idx, slice) == (ids == list(range(ids[0], ids[-1] + 1)))
+        np.testing.assert_array_equal(team[idx], team[ids])
+    assert row_index(np.zeros(0, np.int64)).size == 0
