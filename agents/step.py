@@ -30,6 +30,7 @@ __all__ = ["yan_step"]
 _EPS = 1e-6
 _ONE = torch.ones(())  # read-only constant: Z + 1 without wrapping a Python scalar each step
 _SMALL = 16  # below this inner or outer width, one-row bmm batches lose to multiply-and-sum
+_MANY = 32  # ... when there are at least this many matrices (few: one GEMM call is cheaper)
 
 
 @lru_cache(maxsize=32)
@@ -40,27 +41,29 @@ def _rates(n_channels: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
 
 
 def _rms(x: Tensor, w: Tensor) -> Tensor:
-    """RMSNorm over the last axis. x (P, B, D), w (P, D). One fused op when P = 1."""
-    if w.shape[0] == 1:
-        return F.rms_norm(x, w.shape[1:], w[0], _EPS)
-    return F.rms_norm(x, w.shape[1:], None, _EPS) * w.unsqueeze(1)
+    """RMSNorm over the last axis. x (P, B, D), w (P, D)."""
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + _EPS) * w.unsqueeze(1)
 
 
 def _matvec(x: Tensor, w: Tensor) -> Tensor:
     """x (N, B, I) @ w (N, I, O) -> (N, B, O).
 
-    With one row per matrix and a narrow side (I or O below 16, e.g. the bank's 8-wide
-    channels and groups), batched GEMM spends its time on per-matrix setup; a broadcast
-    multiply and a sum over I is one pass over w and several times faster there."""
-    if x.shape[1] == 1 and min(w.shape[1], w.shape[2]) < _SMALL:
+    With many matrices of one row each and a narrow side (I or O below 16, e.g. the bank's
+    8-wide channels and groups), batched GEMM spends its time on per-matrix setup; a
+    broadcast multiply and a sum over I is one pass over w and several times faster there."""
+    if _narrow(x, w):
         return (x.transpose(1, 2) * w).sum(1, keepdim=True)
     return torch.bmm(x, w)
+
+
+def _narrow(x: Tensor, w: Tensor) -> bool:
+    return x.shape[1] == 1 and w.shape[0] >= _MANY and min(w.shape[1], w.shape[2]) < _SMALL
 
 
 def _lin(p: dict[str, Tensor], name: str, x: Tensor) -> Tensor:
     """x (P, B, I) @ weight (P, I, O) + bias (P, O)."""
     w, bias = p[name + ".weight"], p[name + ".bias"]
-    if x.shape[1] == 1 and min(w.shape[1], w.shape[2]) < _SMALL:
+    if _narrow(x, w):
         return _matvec(x, w) + bias.unsqueeze(1)
     return torch.baddbmm(bias.unsqueeze(1), x, w)
 
@@ -80,7 +83,8 @@ def _mixer(p: dict[str, Tensor], pre: str, x: Tensor, s: Tensor, c: int) -> tupl
     a_old = s[..., :d].view(pp, b, c, dc)
     z_old = s[..., 2 * d :].unsqueeze(-1)  # (P, B, C, 1)
     e_sum = al * s[..., d : 2 * d].view(pp, b, c, dc)
-    e_n = F.rms_norm(e_sum, (dc,), None, _EPS) * p[pre + "e_norm"].view(pp, 1, c, dc)
+    e_n = e_sum * torch.rsqrt(e_sum.pow(2).mean(-1, keepdim=True) + _EPS)
+    e_n = e_n * p[pre + "e_norm"].view(pp, 1, c, dc)
     theta = torch.addcmul(u * F.silu(a_old / z_old.clamp_min(1e-30)), torch.sigmoid(f), e_n)
     new = torch.cat(
         [
