@@ -73,6 +73,7 @@ class GossipExchange(Exchange):
         self.graph = team_graph(ctx)
         self.rows = row_index(ctx.local)  # the local brains' rows of team arrays
         self._w: torch.Tensor | None = None  # mixing rows of self.graph (rebuilt with it)
+        self._mixed: torch.Tensor | None = None  # (K, P) float32 scratch of _mix
         self.max_bytes = p.max_message_bytes
         self.delta_bytes = 8 * init.size + 256  # worst case per brain, any codec
         self.belief_bytes = 8 * int(np.prod(belief.shape[1:])) + 256
@@ -156,7 +157,10 @@ class GossipExchange(Exchange):
             return
         if self._w is None:  # the graph changes only for radio, which resets this
             self._w = mixing_rows(self.graph, ctx.local)
-        mixed = torch.sparse.mm(self._w, torch.from_numpy(self.xhat)).numpy()  # (K, P)
+        if self._mixed is None:  # kept between rounds: a fresh (K, P) faults in every page
+            self._mixed = torch.empty(ctx.local.size, self.xhat.shape[1])
+        # torch.mm with out= runs the same sparse kernel as torch.sparse.mm (same numbers)
+        mixed = torch.mm(self._w, torch.from_numpy(self.xhat), out=self._mixed).numpy()
         mixed -= self.xhat[self.rows]
         if self.step != 1.0:  # γ (Σ_j w_ij x̂_j − x̂_i), in place: the same fp32 numbers
             mixed *= np.float32(self.step)
