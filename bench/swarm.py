@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,37 +47,57 @@ def _config(n: int, ticks: int) -> Any:
     return load_config(ROOT / "scenarios" / "drone_search.yaml", over)
 
 
-def time_pool(pool: Any, cfg: Any, n: int, ticks: int, warmup: int) -> dict[str, float]:
-    """Seconds per tick of world, pool.act and exchange for N drones (after `warmup` ticks)."""
-    from swarm.loop import make_world
+def _timed_ticks(
+    world: Any,
+    act: Callable[[Any], Any],
+    exchange: Callable[[int], Any] | None,
+    sync: int,
+    ticks: int,
+    warmup: int,
+    on_warm: Callable[[], None] = lambda: None,
+) -> dict[str, float]:
+    """Mean seconds per tick of world (observe + step), act and exchange, after `warmup` ticks.
 
-    world = make_world(cfg, n, seed=0)
-    pool.configure("swarm", 0, world.public_info(), world.token_spec, n)
-    sync = cfg.protocol.sync_every
+    `exchange(round)` runs every `sync` ticks when given; `on_warm` runs once warm-up is over
+    (to reset counters the caller keeps). A mission that ends early times what was flown.
+    """
     spent = {"world": 0.0, "act": 0.0, "exchange": 0.0}
-    before = pool.stats()
     measured = 0
     for tick in range(warmup + ticks):
-        if world.done:  # target found: the mission is over, time what was flown
+        if world.done:
             break
+        if tick == warmup:
+            on_warm()
         t0 = time.perf_counter()
         obs = world.observe()
         t1 = time.perf_counter()
-        actions = pool.act(obs)
+        actions = act(obs)
         t2 = time.perf_counter()
         world.step(actions)
         t3 = time.perf_counter()
-        if (tick + 1) % sync == 0:
-            pool.exchange((tick + 1) // sync - 1)
+        if exchange is not None and (tick + 1) % sync == 0:
+            exchange((tick + 1) // sync - 1)
         t4 = time.perf_counter()
         if tick >= warmup:
             measured += 1
             spent["world"] += (t1 - t0) + (t3 - t2)
             spent["act"] += t2 - t1
             spent["exchange"] += t4 - t3
-    after = pool.stats()
     out = {k: v / max(measured, 1) for k, v in spent.items()}
     out["ticks"] = measured
+    return out
+
+
+def time_pool(pool: Any, cfg: Any, n: int, ticks: int, warmup: int) -> dict[str, float]:
+    """Seconds per tick of world, pool.act and exchange for N drones (after `warmup` ticks)."""
+    from swarm.loop import make_world
+
+    world = make_world(cfg, n, seed=0)
+    pool.configure("swarm", 0, world.public_info(), world.token_spec, n)
+    before = pool.stats()
+    sync = cfg.protocol.sync_every
+    out = _timed_ticks(world, pool.act, pool.exchange, sync, ticks, warmup)
+    after = pool.stats()
     out["train_steps"] = after["train_steps"] - before["train_steps"]
     out["wire_bytes"] = after["wire_bytes"] - before["wire_bytes"]
     return out
@@ -95,36 +116,22 @@ def time_inprocess(cfg: Any, n: int, ticks: int, warmup: int) -> dict[str, float
     shard = BrainShard(
         model, cfg.learner, np.arange(n), 0, init, False, policy, world.public_info()
     )
-    spent = {"world": 0.0, "act": 0.0, "policy": 0.0}
+    policy_time = [0.0]
     policy_act = shard.policy.act
 
     def timed_policy(*args: Any, **kwargs: Any) -> Any:
         # attributes the shard's act time to the policy (belief fusion + moves) vs the bank
         t = time.perf_counter()
         out = policy_act(*args, **kwargs)
-        spent["policy"] += time.perf_counter() - t
+        policy_time[0] += time.perf_counter() - t
         return out
 
+    def reset() -> None:
+        policy_time[0] = 0.0
+
     shard.policy.act = timed_policy
-    measured = 0
-    for tick in range(warmup + ticks):
-        if world.done:
-            break
-        t0 = time.perf_counter()
-        obs = world.observe()
-        t1 = time.perf_counter()
-        actions = shard.act(obs)
-        t2 = time.perf_counter()
-        world.step(actions)
-        t3 = time.perf_counter()
-        if tick < warmup:
-            spent["policy"] = 0.0
-        else:
-            measured += 1
-            spent["world"] += (t1 - t0) + (t3 - t2)
-            spent["act"] += t2 - t1
-    out = {k: v / max(measured, 1) for k, v in spent.items()}
-    out["ticks"] = measured
+    out = _timed_ticks(world, shard.act, None, 1, ticks, warmup, on_warm=reset)
+    out["policy"] = policy_time[0] / max(out["ticks"], 1)
     out["train_steps"] = float(shard.train_steps)
     return out
 
