@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from swarm.teams import team_drones
+
 __all__ = [
     "ADDITIVE_STATS",
     "Episode",
@@ -26,7 +28,6 @@ __all__ = [
     "make_world",
     "run_episode",
     "stat_delta",
-    "team_drones",
 ]
 
 #: Pool counters that grow during a run; an episode reports their growth, not their total.
@@ -67,11 +68,6 @@ class Episode:
         out.pop("team")
         out["auc_curve"] = [list(p) for p in self.auc_curve]
         return out
-
-
-def team_drones(team: str, drones: int) -> int:
-    """Drones a team flies: `single_large` is one drone with the large model, others fly N."""
-    return 1 if team == "single_large" else drones
 
 
 def make_world(cfg: Any, n_drones: int, seed: int) -> Any:

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 from rich.table import Table
 
+from swarm.loop import ADDITIVE_STATS
+
 __all__ = [
     "COST_KEYS",
     "HEADLINE_METRICS",
@@ -40,8 +42,6 @@ COST_KEYS = (
     "wire_bytes",
     "rejected_messages",
 )
-#: Cost counters that add up over seeds (the others are the same for every seed).
-_ADDITIVE = ("train_steps", "cpu_seconds", "messages_sent", "wire_bytes", "rejected_messages")
 #: Cost columns of the console table (results.json holds all of COST_KEYS).
 _TABLE_COST = tuple(k for k in COST_KEYS if k != "rejected_messages")
 #: Keys that measure time rather than outcome: excluded when comparing runs for determinism.
@@ -120,7 +120,7 @@ def cost_totals(stats: Sequence[Mapping[str, float]]) -> dict[str, float]:
         vals = [float(s[key]) for s in stats if key in s]
         if not vals:
             continue
-        total = sum(vals) if key in _ADDITIVE else max(vals)
+        total = sum(vals) if key in ADDITIVE_STATS else max(vals)
         out[key] = int(total) if key != "cpu_seconds" else round(total, 3)
     return out
 
@@ -177,7 +177,7 @@ def table(results: Mapping, metrics: Sequence[str] | None = None) -> Table:
         tab.add_row(label, *[_fmt_summary(t.get("summary", {}).get(m), m) for t in teams.values()])
     tab.add_section()
     for key in _TABLE_COST:
-        label = f"{key} (total)" if key in _ADDITIVE else key
+        label = f"{key} (total)" if key in ADDITIVE_STATS else key
         tab.add_row(label, *[_fmt_number(t.get(key)) for t in teams.values()], style="dim")
     return tab
 

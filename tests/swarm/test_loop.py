@@ -7,15 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from swarm.loop import make_world, run_episode, stat_delta, team_drones
+from swarm.loop import make_world, run_episode, stat_delta
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "scenarios" / "smoke.yaml"
-
-
-def test_team_drones():
-    assert team_drones("single_large", 16) == 1
-    assert [team_drones(t, 16) for t in ("swarm", "isolated", "central")] == [16, 16, 16]
 
 
 def test_stat_delta_counts_growth_of_counters_only():
