@@ -105,8 +105,6 @@ class BrainShard:
         k = int(drone_ids.size)
         self.drone_ids = np.asarray(drone_ids, np.int64)
         self.bank = BrainBank(model_cfg, learner_cfg, k=k, seed=seed, init=init, shared=shared)
-        for i in range(self.bank.n_sets):
-            self.bank.snapshot(i)
         name, params = policy
         rng = np.random.default_rng(seed)
         self.policy = make_policy(
