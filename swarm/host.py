@@ -122,7 +122,7 @@ class HostCore:
                 (cfg.policy.name, dict(cfg.policy.params)),
                 world_info,
             )
-        if self.shard is not None and plan.sharing in ("gossip", "hub"):
+        if self.shard is not None:  # make_exchange gives NoExchange for "none" and "central"
             ctx = Context(
                 self.index, plan, cfg.protocol, seed, self.shard.bank, self.shard.policy, brains
             )
