@@ -84,13 +84,7 @@ class BrainBank:
     def _initial(self, template: dict, seed: int, init: Mapping | None) -> dict[str, Tensor]:
         """Stacked (n_sets, ...) tensors: copies of `init`, or independent seeded inits."""
         if init is not None:
-            named = self._checked(init, require_all=False, what="checkpoint")
-            missing = sorted(n for n in template if n not in named and "usage_bias" not in n)
-            if missing:
-                raise ValueError(
-                    f"checkpoint lacks {missing[:5]} (of {len(missing)}); it was not saved "
-                    "from a YanModel of this config"
-                )
+            named = self._checked(init, require_all=True, what="checkpoint")
             base = {n: named.get(n, template[n]) for n in template}
             return {n: t.unsqueeze(0).repeat(self.n_sets, *[1] * t.dim()) for n, t in base.items()}
         sets = []
@@ -108,9 +102,14 @@ class BrainBank:
                 f"{sorted(self._shapes)[:3]} (see BrainBank.export_weights)"
             )
         if require_all:
-            missing = sorted(n for n in self._shapes if n not in named and "usage_bias" not in n)
+            missing = sorted(
+                n for n in self._shapes if n not in named and not n.endswith(_BUFFER_SUFFIX)
+            )
             if missing:
-                raise ValueError(f"{what} lacks {missing[:5]} (of {len(missing)})")
+                raise ValueError(
+                    f"{what} lacks {missing[:5]} (of {len(missing)}); was it saved from a "
+                    "YanModel of this config?"
+                )
         out = {}
         for n, v in named.items():
             t = _as_tensor(v)
@@ -217,7 +216,6 @@ class BrainBank:
         for i, load in enumerate(loads):
             balance_step(self.buffers[f"layers.{i}.ffn.usage_bias"], load, self.cfg.balance_rate)
         self.train_steps += self.n_sets
-        self.last_loss = loss.detach()
         return self.n_sets
 
     def _replay_loss(self, p: dict[str, Tensor]) -> Tensor:
