@@ -8,7 +8,7 @@ import torch
 
 from agents.bank import BrainBank
 from agents.config import LearnerConfig, YanConfig
-from agents.learner import LabelReservoir, RingBuffer, StackedAdam
+from agents.learner import LabelReservoir, OnlineEWC, RingBuffer, StackedAdam
 from agents.pretrain import load_pretrained
 from agents.synthetic import SyntheticConfig, make_mission, make_stream, probe_auc
 from agents.yan import YanModel
@@ -37,6 +37,26 @@ def test_adam_is_per_set_and_lazy_on_groups() -> None:
     opt.step({"w": g})
     assert torch.equal(p["w"][1], torch.ones(3, 4))  # set 1 untouched
     assert torch.equal(p["w"][0, 0], torch.ones(4)) and (p["w"][0, 1] < 1).all()
+
+
+def test_ewc_plus_grad_is_task_plus_the_penalty_gradient() -> None:
+    """plus_grad = task + weight × ∇ Σ F̂ (θ − θ̄)², F̂ = Fisher / its mean, per weight set."""
+    torch.manual_seed(0)
+    params = {"a": torch.randn(2, 3), "b": torch.randn(2, 4, 5)}
+    ewc = OnlineEWC(params, decay=0.5)
+    ewc.update(params, {n: torch.randn_like(p) for n, p in params.items()})
+    moved = {n: p + torch.randn_like(p) for n, p in params.items()}
+    task = {n: torch.randn_like(p) for n, p in params.items()}
+    got = ewc.plus_grad(moved, task, weight=0.3)
+    leaves = {n: p.clone().requires_grad_(True) for n, p in moved.items()}
+    mean = sum(f.reshape(2, -1).sum(1) for f in ewc.fisher.values()) / 23  # (P,) over 3 + 20
+    pen = sum(
+        (ewc.fisher[n] * (p - ewc.anchor[n]).pow(2)).reshape(2, -1).sum(1)
+        for n, p in leaves.items()
+    )
+    want = torch.autograd.grad((0.3 * pen / mean).sum(), list(leaves.values()))
+    for (n, g), w in zip(got.items(), want, strict=True):
+        torch.testing.assert_close(g, task[n] + w)
 
 
 def test_reservoir_keeps_newest_per_class_and_weights_like_the_stream() -> None:
