@@ -92,10 +92,11 @@ def _recurrent(v: Tensor, e: Tensor, state: Tensor, lg: Tensor, la: Tensor) -> t
     pp, b, t, c, dc = v.shape
     a_sum, e_sum, z = _split_state(state, c * dc)
     a_sum, e_sum = a_sum.reshape(pp, b, c, dc), e_sum.reshape(pp, b, c, dc)
-    g, al = torch.exp(lg)[:, None], torch.exp(la)[:, None]  # (C, 1)
+    gz = torch.exp(lg)  # (C,): decays the count
+    g, al = gz[:, None], torch.exp(la)[:, None]  # (C, 1)
     vs, es = [], []
     for i in range(t):
-        a_sum, z, e_sum = g * a_sum, torch.exp(lg) * z, al * e_sum
+        a_sum, z, e_sum = g * a_sum, gz * z, al * e_sum
         zc = z[..., None]
         vs.append(torch.where(zc > 0, a_sum / zc.clamp_min(1e-30), torch.zeros_like(a_sum)))
         es.append(e_sum)

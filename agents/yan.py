@@ -69,7 +69,7 @@ def yan_apply(
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     h = _linear(p, "embed", x)
-    states = []
+    states, loads = [], []
     for i in range(cfg.n_layers):
         lp = _sub(p, f"layers.{i}")
         mixed, s = mcsd_apply(
@@ -86,11 +86,11 @@ def yan_apply(
             _sub(lp, "ffn"), _rms(h, lp["norm2.weight"]), cfg.ffn_active, noise_std, gen, ffn_path
         )
         h = h + ffn_out
-        states.append(load)
+        loads.append(load)
     h = _rms(h, p["norm_f.weight"])
     out = {name: _linear(p, f"heads.{name}", h) for name in cfg.heads}
     out[NEXT_HEAD] = _linear(p, "next_head", h)
-    return out, torch.stack(states[0::2], 2), states[1::2]
+    return out, torch.stack(states, 2), loads
 
 
 class _Norm(nn.Module):
