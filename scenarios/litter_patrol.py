@@ -131,13 +131,9 @@ class LitterPatrol(Scenario):
             d = np.maximum(np.abs(rr - f // w), np.abs(cc - f % w)).astype(np.float64)
             d[self.nofly.ravel() | self.zone.ravel()] = np.inf
             per.append(np.argsort(d, kind="stable"))
-        order, seen = [], set()
-        for j in range(h * w):
-            for p in per:
-                if int(p[j]) not in seen:
-                    seen.add(int(p[j]))
-                    order.append(int(p[j]))
-        flat = np.array(order[:n])
+        dealt = np.stack(per, axis=1).ravel()  # j-th nearest of each station, then j+1-th
+        _, first = np.unique(dealt, return_index=True)  # a cell goes to its first dealing
+        flat = dealt[np.sort(first)[:n]]
         return np.column_stack([flat // w, flat % w]).astype(np.int32)
 
     @classmethod
