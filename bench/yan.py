@@ -98,7 +98,7 @@ def decode(lengths: list[int], steps: int, blocks: int = 10) -> list[dict]:
                 "T": t,
                 "yan_ms": float(np.median(y_ms)),
                 "transformer_ms": float(np.median(t_ms)),
-                "yan_state_bytes": holder[0].numel() * 4,
+                "yan_state_bytes": holder[0].numel() * holder[0].element_size(),
                 "kv_cache_bytes_at_T": kv_bytes,
             }
         )

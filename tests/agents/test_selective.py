@@ -46,7 +46,7 @@ def test_noise_explores_and_bias_balances() -> None:
     x = torch.randn(1, 64, 1, D)
     _, load_quiet = selective_apply(p, x, K)
     _, load_noisy = selective_apply(p, x, K, noise_std=torch.tensor([100.0]))
-    assert (load_noisy > 0).sum() >= (load_quiet > 0).sum()
+    assert (load_noisy > 0).all()  # 128 noisy picks reach every one of the 8 groups
     bias = p["usage_bias"].clone()
     balance_step(bias, load_quiet, 0.1)
     over, under = load_quiet[0] > 1 / G, load_quiet[0] < 1 / G
