@@ -106,7 +106,7 @@ class BeliefCopies:
 
     maps: np.ndarray
     tol: float = 1e-3
-    known: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    known: np.ndarray = field(init=False)  # (N,) bool: brains whose copy was ever updated
 
     def __post_init__(self) -> None:
         self.known = np.zeros(self.maps.shape[0], bool)
