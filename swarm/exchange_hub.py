@@ -148,7 +148,7 @@ class HubExchange(Exchange):
     def _beats(self, dest: int, brains: list[int], body: dict, round_idx: int) -> list[Outgoing]:
         """Batched HEARTBEATs to host `dest`: body lists (competence, position) per brain."""
         out, at = [], 0
-        for batch in batches(brains, self.beat_bytes, self.ctx.protocol.max_message_bytes):
+        for batch in batches(brains, self.beat_bytes, self.max_bytes):
             part = {
                 "brains": batch,
                 "hub": body["hub"],
@@ -199,10 +199,10 @@ class HubExchange(Exchange):
             if self.ctx.host != self._hub_host():
                 return 0
             total = 0
-            for h in range(plan.n_hosts):
+            for h in range(plan.n_hosts):  # a host without brains has no batches
                 on = plan.brains_on(h)
-                total += len(batches(on, self.delta_bytes, self.max_bytes)) if on.size else 0
-                if self.ctx.protocol.share_beliefs and on.size:
+                total += len(batches(on, self.delta_bytes, self.max_bytes))
+                if self.ctx.protocol.share_beliefs:
                     total += len(batches(on, self.belief_bytes, self.max_bytes))
             return total
         return per
