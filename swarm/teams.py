@@ -14,7 +14,7 @@ team name, the drone count and the host count: easy to test, identical on every 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -51,7 +51,6 @@ class TeamPlan:
     drone_shards: list[np.ndarray]
     brain_owner: np.ndarray
     centre_host: int = 0
-    topology: str = field(default="none")
 
     @property
     def n_brains(self) -> int:
@@ -88,4 +87,4 @@ def make_plan(team: str, n_drones: int, n_hosts: int, topology: str = "ring") ->
     if team == "isolated":
         return TeamPlan(team, n_drones, n_hosts, "small", False, "none", shards, owner)
     sharing: Sharing = "hub" if topology in HUB_TOPOLOGIES else "gossip"
-    return TeamPlan(team, n_drones, n_hosts, "small", False, sharing, shards, owner, 0, topology)
+    return TeamPlan(team, n_drones, n_hosts, "small", False, sharing, shards, owner)
