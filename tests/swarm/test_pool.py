@@ -47,7 +47,9 @@ def test_ray_hosts_match_in_process_hosts_exactly(pool):
     with HostPool(CFG, n_hosts=2, backend="local") as local:
         world_l, acts_l = fly(local, "swarm", 10, seed=1)
         bytes_l = local.stats()["wire_bytes"]
-    assert all(np.array_equal(x.move, y.move) for x, y in zip(acts_r, acts_l, strict=True))
+    for x, y in zip(acts_r, acts_l, strict=True):
+        assert np.array_equal(x.move, y.move) and np.array_equal(x.flag, y.flag)
+        np.testing.assert_array_equal(x.altitude, y.altitude)
     assert world_r.metrics() == world_l.metrics()
     assert bytes_r == bytes_l > 0
 
