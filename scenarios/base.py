@@ -209,7 +209,7 @@ class Scenario(mesa.Model):
         self._dirty = self._syncing = False
         self.tick = 0
         self.done = False
-        self._labels: list[tuple[np.ndarray, ...]] = []
+        self._labels: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # due first
 
     @property
     def grid(self) -> OrthogonalMooreGrid:
@@ -244,11 +244,11 @@ class Scenario(mesa.Model):
     def queue_labels(self, drone: np.ndarray, tick: np.ndarray, value: np.ndarray, due: int):
         """Deliver labels (drone d's token of tick t was a true/false positive) at tick `due`."""
         if len(drone):
-            self._labels.append((np.full(len(drone), due), drone, tick, value))
+            self._labels.append((int(due), drone, tick, value))
 
     def _due_labels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        due = [lab for lab in self._labels if lab[0][0] <= self.tick]
-        self._labels = [lab for lab in self._labels if lab[0][0] > self.tick]
+        due = [lab for lab in self._labels if lab[0] <= self.tick]
+        self._labels = [lab for lab in self._labels if lab[0] > self.tick]
         if not due:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
         return (
