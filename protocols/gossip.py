@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from protocols.compression import Codec, EncodedDelta, decode_delta, get_codec
+from protocols.topology import neighbours
 
 __all__ = ["ChocoNode", "ExactGossipNode", "disagreement", "run_rounds"]
 
@@ -232,7 +233,7 @@ def run_rounds(
     wire = 0
     for t in range(rounds):
         W = None if schedule is None else schedule(t)
-        sent = [n.payloads(None if W is None else _row(W, n.node)) for n in nodes]
+        sent = [n.payloads(None if W is None else neighbours(W, n.node)) for n in nodes]
         decoded: dict[int, Named] = {}  # id(payload) -> arrays: decode each payload once
         for i, out in enumerate(sent):
             for j, (payload, sync) in out.items():
@@ -244,10 +245,6 @@ def run_rounds(
         for n in nodes:
             n.finish_round()
     return wire
-
-
-def _row(W: np.ndarray, i: int) -> dict[int, float]:
-    return {int(j): float(W[i, j]) for j in np.flatnonzero(W[i]) if j != i}
 
 
 def disagreement(nodes: Sequence[ExactGossipNode | ChocoNode]) -> float:
