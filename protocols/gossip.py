@@ -234,14 +234,15 @@ def run_rounds(
     for t in range(rounds):
         W = None if schedule is None else schedule(t)
         sent = [n.payloads(None if W is None else neighbours(W, n.node)) for n in nodes]
-        decoded: dict[int, Named] = {}  # id(payload) -> arrays: decode each payload once
+        # id(payload) -> (arrays, wire bytes): decode and measure each payload once
+        seen: dict[int, tuple[Named, int]] = {}
         for i, out in enumerate(sent):
             for j, (payload, sync) in out.items():
-                if id(payload) not in decoded:
-                    decoded[id(payload)] = decode_delta(payload)
-                arrays = decoded[id(payload)]
+                if id(payload) not in seen:
+                    seen[id(payload)] = (decode_delta(payload), payload.wire_bytes)
+                arrays, nbytes = seen[id(payload)]
                 nodes[j].incoming(i, arrays, sync)
-                wire += payload.wire_bytes
+                wire += nbytes
         for n in nodes:
             n.finish_round()
     return wire
