@@ -234,8 +234,7 @@ class BeliefGreedy(SearchPolicy):
 
     def _merge(self, i: int, other: np.ndarray) -> None:
         super()._merge(i, other)
-        every = np.arange(len(self.blocks))
-        self.block_lo[i] = self._block_max(np.full_like(every, i), every)
+        self.block_lo[i] = self._block_rows(np.array([i]))[0]
 
     def _merge_many(self, rows: np.ndarray, others: np.ndarray, which: np.ndarray) -> None:
         super()._merge_many(rows, others, which)
