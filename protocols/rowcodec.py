@@ -21,17 +21,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from protocols.compression import EncodedTensor
+from protocols.compression import EncodedTensor, _raw
 from protocols.varint import varint_bytes
 
 __all__ = ["ROW_CODECS", "RowCodec", "sparse_tensors"]
 
 ROW_CODECS = ("none", "fp16", "int8", "topk", "topk_int8")
-
-
-def _raw(a: np.ndarray) -> memoryview:
-    """Zero-copy byte view of a C-contiguous 1-D array."""
-    return memoryview(np.ascontiguousarray(a).reshape(-1)).cast("B")
 
 
 def _int8_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
