@@ -3,6 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
+from protocols.aggregation import AGGREGATORS
 from protocols.codec import Limits, Receiver
 from protocols.compression import CODECS
 from protocols.config import ProtocolConfig
@@ -14,6 +15,10 @@ def test_defaults_agree_with_the_code():
     assert cfg.max_message_bytes == Limits().max_message_bytes
     assert cfg.replay_window == Receiver("r", b"k").window
     assert cfg.codec.kind in CODECS
+    codec_kinds = ProtocolConfig.model_fields["codec"].annotation.model_fields["kind"].annotation
+    assert set(codec_kinds.__args__) == set(CODECS)  # every configurable codec exists, and back
+    rules = ProtocolConfig.model_fields["aggregation"].annotation.__args__
+    assert set(rules) <= set(AGGREGATORS)
 
 
 def test_every_config_kind_is_buildable_or_dynamic():
