@@ -14,7 +14,7 @@ from agents.config import LearnerConfig, YanConfig, count_params, scaled
 
 __all__ = ["BrainBank", "LearnerConfig", "YanConfig", "YanModel", "count_params", "scaled"]
 
-_LAZY = {"BrainBank": "agents.bank", "YanModel": "agents.yan"}
+_LAZY = {"BrainBank": "agents.bank", "YanModel": "agents.model"}
 
 
 def __getattr__(name: str) -> Any:

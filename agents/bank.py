@@ -1,7 +1,7 @@
 """`BrainBank`: K Yan brains of one host as one batched computation (docs/architecture.md §3).
 
 Each brain's weights are one slice of stacked tensors (K, ...), evaluated together by
-`agents.yan.yan_apply` (batched einsums: one call costs about one model call, not K). Each brain
+`agents.model.yan_apply` (batched einsums: one call costs about one model call, not K). Each brain
 still has its own weights, its own Adam moments (`StackedAdam` is per slice by construction),
 its own recurrent state, its own ring buffer and its own replay reservoir of labelled
 tokens (`agents.learner.LabelReservoir`). `shared=True` keeps one weight set for K
@@ -27,9 +27,7 @@ from agents.learner import (
     replay_losses,
     stream_losses,
 )
-from agents.selective import balance_step
-from agents.step import yan_step
-from agents.yan import YanModel, init_state, yan_apply
+from agents.model import YanModel, YanWeights, balance_step, init_state, yan_apply, yan_step
 
 __all__ = ["BrainBank"]
 
@@ -127,8 +125,8 @@ class BrainBank:
         return i
 
     # -- acting and learning ------------------------------------------------------------
-    def _all(self) -> dict[str, Tensor]:
-        return {**self.params, **self.buffers}
+    def _all(self) -> YanWeights:
+        return YanWeights.from_named({**self.params, **self.buffers}, self.cfg)
 
     def _view(self, x: Tensor) -> Tensor:
         """(K, ...) streams -> (P, B, ...) for yan_apply."""
@@ -188,8 +186,9 @@ class BrainBank:
         self._last_learn = tick
         tokens, labels, start = self.buffer.ordered()
         params = {n: p.detach().requires_grad_(True) for n, p in self.params.items()}
+        weights = YanWeights.from_named({**params, **self.buffers}, self.cfg)
         out, _, loads = yan_apply(
-            {**params, **self.buffers},
+            weights,
             self.cfg,
             self._view(tokens),
             self._view(start),
@@ -200,7 +199,7 @@ class BrainBank:
         flat = {n: o.reshape(self.k, *o.shape[2:]) for n, o in out.items()}
         loss = stream_losses(flat, tokens, labels, lc.pos_weight, lc.ssl_weight)
         if lc.replay_per_class and lc.replay_weight > 0 and not self.replay.empty:
-            loss = loss + lc.replay_weight * self._replay_loss({**params, **self.buffers})
+            loss = loss + lc.replay_weight * self._replay_loss(weights)
         raw = torch.autograd.grad(
             loss.sum() / (self.k // self.n_sets), list(params.values()), allow_unused=True
         )  # heads without a loss term (e.g. "next" at ssl_weight 0) get no gradient
@@ -218,7 +217,7 @@ class BrainBank:
         self.train_steps += self.n_sets
         return self.n_sets
 
-    def _replay_loss(self, p: dict[str, Tensor]) -> Tensor:
+    def _replay_loss(self, p: YanWeights) -> Tensor:
         """(K,) weighted BCE of the reservoir's tokens, each one recurrent step from the state
         it was acted on (stored with it), under the current weights.
 

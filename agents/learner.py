@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from agents.yan import NEXT_HEAD
+from agents.model import NEXT_HEAD
 
 __all__ = [
     "LabelReservoir",

@@ -20,9 +20,8 @@ import torch
 
 from agents.config import YanConfig, count_params, scaled
 from agents.learner import stream_losses
-from agents.selective import balance_step
+from agents.model import YanModel, balance_step, yan_apply
 from agents.synthetic import SyntheticConfig, make_stream, probe_auc
-from agents.yan import YanModel, yan_apply
 
 __all__ = [
     "cache_dir",
@@ -97,9 +96,9 @@ def pretrain(cfg: YanConfig, recipe: dict | None = None, log: bool = False) -> Y
     for step in range(r["steps"]):
         x, y = make_stream(data, r["batch"], r["length"], seed=r["seed"] * 100_003 + step)
         x, y = torch.from_numpy(x), torch.from_numpy(y)
-        p = {n: t.unsqueeze(0) for n, t in model.state_dict(keep_vars=True).items()}
         noise = torch.tensor([cfg.select_noise * cfg.select_noise_decay**step])
-        out, _, loads = yan_apply(p, cfg, x[None], model.init_state(len(x))[None], "chunked", noise)
+        start = model.init_state(len(x))[None]
+        out, _, loads = yan_apply(model.weights(), cfg, x[None], start, "chunked", noise)
         out = {k: v[0] for k, v in out.items()}
         loss = stream_losses(out, x, y, r["pos_weight"], r["ssl"]).mean()
         opt.zero_grad()

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.yan import YanModel
+from agents.model import YanModel
 
 __all__ = ["Mission", "SyntheticConfig", "make_mission", "make_stream", "probe_auc", "roc_auc"]
 

@@ -28,8 +28,7 @@ from torch import Tensor
 
 from agents.bank import BrainBank
 from agents.config import LearnerConfig, YanConfig
-from agents.selective import SelectiveGeGLU, selective_apply
-from agents.yan import YanModel
+from agents.model import FFNWeights, SelectiveGeGLU, YanModel, selective_apply
 from bench.transformer import KVTransformer
 
 DECODE_CFG = YanConfig(d_model=256, n_layers=4, n_channels=8, ffn_groups=8)
@@ -185,7 +184,7 @@ def selective(widths: list[int], reps: int) -> list[dict]:
     rows = []
     for d in widths:
         m = SelectiveGeGLU(d, 4 * d, 16)
-        p = {n: w.unsqueeze(0) for n, w in m.state_dict().items()}
+        p = FFNWeights(**{n: w.unsqueeze(0) for n, w in m.state_dict().items()})
         x = torch.randn(1, 1, 1, d)
         t_k = _time(lambda p=p, x=x: selective_apply(p, x, 2, path="gather"), reps)
         t_d = _time(lambda p=p, x=x: selective_apply(p, x, 2, path="dense"), reps)
