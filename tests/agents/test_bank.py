@@ -8,7 +8,7 @@ import torch
 
 from agents.bank import BrainBank
 from agents.config import LearnerConfig, YanConfig
-from agents.yan import YanModel
+from agents.model import YanModel
 
 torch.set_num_threads(1)
 CFG = YanConfig(chunk_size=8)

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from agents.config import LearnerConfig, YanConfig, count_params, scaled
-from agents.yan import YanModel
+from agents.model import YanModel
 
 
 @pytest.mark.parametrize("cfg", [YanConfig(), YanConfig(d_model=48, n_channels=6, ffn_groups=4)])

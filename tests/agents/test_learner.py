@@ -9,9 +9,9 @@ import torch
 from agents.bank import BrainBank
 from agents.config import LearnerConfig, YanConfig
 from agents.learner import LabelReservoir, OnlineEWC, RingBuffer, StackedAdam
+from agents.model import YanModel
 from agents.pretrain import load_pretrained
 from agents.synthetic import SyntheticConfig, make_mission, make_stream, probe_auc
-from agents.yan import YanModel
 
 torch.set_num_threads(1)
 
