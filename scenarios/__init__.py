@@ -9,6 +9,7 @@ The contract is docs/architecture.md §1–2; `Scenario`'s docstring shows how t
 from typing import Any
 
 from scenarios.base import Actions, Observation, Scenario, TokenSpec, build_tokens
+from scenarios.info import PatrolInfo, SearchInfo, WorldInfo, WorldKind
 from scenarios.metrics import auc
 from scenarios.policies import POLICIES, fixed_detector, make_policy
 
@@ -19,8 +20,12 @@ __all__ = [
     "DroneSearch",
     "LitterPatrol",
     "Observation",
+    "PatrolInfo",
     "Scenario",
+    "SearchInfo",
     "TokenSpec",
+    "WorldInfo",
+    "WorldKind",
     "auc",
     "build_tokens",
     "fixed_detector",

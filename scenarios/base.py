@@ -6,6 +6,7 @@ every per-drone quantity is a numpy array with the drones on the first axis.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -15,6 +16,7 @@ from mesa.discrete_space import CellAgent, OrthogonalMooreGrid
 from pydantic import BaseModel
 
 from scenarios.bodies import DroneBodies
+from scenarios.info import WorldInfo
 
 __all__ = ["Actions", "Drone", "Observation", "Scenario", "TokenSpec", "build_tokens"]
 
@@ -157,7 +159,7 @@ class Drone(CellAgent):
         return float(self.model.bodies.battery[self.i])
 
 
-class Scenario(mesa.Model):
+class Scenario(mesa.Model, ABC):
     """Base of every world. A scenario author's tutorial, in six steps.
 
     1. **Config.** In `scenarios/<name>.py` write `class Config(BaseModel)` with
@@ -171,7 +173,9 @@ class Scenario(mesa.Model):
        (`self.bodies`: positions, altitude, battery as arrays) and one `Drone` agent each
        (call `self.mark_moved()` after moving bodies; agents resync when looked at). Then
        build your maps (plain `(H, W)` numpy arrays) and hidden truth. Never store truth in
-       anything `observe()` or `public_info()` returns.
+       anything `observe()` or `public_info()` returns. `public_info()` returns a frozen
+       `scenarios.info.WorldInfo` subclass (`SearchInfo`, `PatrolInfo`, or your own with its
+       `kind`); policies name the info type they read.
     3. **token_spec / observe.** Tokens follow docs/architecture.md §1 (`build_tokens`); the
        camera (`scenarios.sensors.Camera`) picks each drone's candidate cell without truth.
        `observe()` returns an `Observation` and delivers late labels queued with
@@ -179,6 +183,7 @@ class Scenario(mesa.Model):
     4. **step / metrics.** `step(actions)` validates, moves bodies (`self.bodies.move`),
        resolves flags, advances `self.tick` and sets `self.done`. `metrics()` is the summary so
        far, `tick_metrics()` a cheap row per tick. All work is vectorised over drones.
+       Override `probe_set()` if the world can score detectors on held-out tokens.
     5. **Policies.** Add scripted policies to `scenarios/policies.py` (`make_policy`) so the
        world runs on its own, and a `__main__` calling `scenarios.scripted.main(MyWorld)`.
     6. **Registry and YAML.** Add the class to `REGISTRY` in `scenarios/__init__.py`, write
@@ -257,7 +262,7 @@ class Scenario(mesa.Model):
             np.concatenate([d[3] for d in due]).astype(np.float32),
         )
 
-    # The contract; subclasses implement these.
+    # The contract. Subclasses implement the abstract methods; the rest have defaults.
     @classmethod
     def check(cls, cfg: BaseModel, n_drones: int) -> list[str]:
         """Cross-field problems with `cfg` for `n_drones` drones, as messages to the user."""
@@ -265,20 +270,39 @@ class Scenario(mesa.Model):
 
     @property
     def token_spec(self) -> TokenSpec:
+        """Tokens of 3A + 2 features (`build_tokens`) and one "detect" head, A = appearance."""
         return TokenSpec(input_dim=3 * int(self.cfg.appearance_dim) + 2)
 
     @property
     def appearance_dim(self) -> int:
+        """A: features of one appearance vector."""
         return int(self.cfg.appearance_dim)
 
-    def public_info(self) -> dict[str, np.ndarray | float | int]:
-        raise NotImplementedError
+    @abstractmethod
+    def public_info(self) -> WorldInfo:
+        """Static facts brains and policies may know (maps (H, W), limits), never truth; a
+        fresh frozen dataclass each call."""
 
+    @abstractmethod
     def observe(self) -> Observation:
-        raise NotImplementedError
+        """This tick's batch for all N drones: tokens (N, input_dim), cells (N, 2), pose
+        (N, 4), busy (N,), and the late labels now due (M,); same result within a tick."""
 
+    @abstractmethod
+    def step(self, actions: Actions) -> None:
+        """Apply actions for all N drones (move (N, 2), altitude (N,), flag (N,)), advance
+        `tick` by one and set `done` at the end of the mission."""
+
+    @abstractmethod
     def metrics(self) -> dict[str, float]:
-        raise NotImplementedError
+        """The mission's summary so far: metric name -> value."""
 
+    @abstractmethod
     def tick_metrics(self) -> dict[str, float]:
-        raise NotImplementedError
+        """A cheap row for this tick (one line of ticks.csv): metric name -> value."""
+
+    def probe_set(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Held-out tokens (P, input_dim) float32 and labels (P,) in {0, 1} to score detectors
+        on, the same every call; None (the default) where the world has none. Evaluation only:
+        its labels come from truth and must never reach a brain's learning."""
+        return None

@@ -6,9 +6,10 @@ rejected (`extra="forbid"`) so a typo in YAML fails loudly instead of being igno
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["WorldConfig", "common_problems"]
+__all__ = ["WorldConfig", "common_problems", "footprint_radius"]
 
 
 class WorldConfig(BaseModel):
@@ -37,6 +38,14 @@ class WorldConfig(BaseModel):
     climb_j_per_m: float = Field(30.0, ge=0, description="extra energy per metre climbed, J")
 
 
+def footprint_radius(alt: np.ndarray | float, fov_deg: float, cell_m: float) -> np.ndarray:
+    """Half-width in cells of the square camera footprint at altitude `alt` m (any shape):
+    floor(alt · tan(fov/2) / cell_m), int32. The one formula the camera, the policies and the
+    config checks share."""
+    half = np.asarray(alt, dtype=np.float64) * np.tan(np.radians(fov_deg) / 2)
+    return np.floor(half / cell_m).astype(np.int32)
+
+
 def common_problems(cfg: WorldConfig, n_drones: int, free_cells: int | None = None) -> list[str]:
     """Cross-field checks every world shares (messages say what to change)."""
     out: list[str] = []
@@ -49,9 +58,7 @@ def common_problems(cfg: WorldConfig, n_drones: int, free_cells: int | None = No
         out.append(f"min_alt_m ({cfg.min_alt_m}) is above max_alt_m ({cfg.max_alt_m})")
     if not cfg.min_alt_m <= cfg.start_alt_m <= cfg.max_alt_m:
         out.append(f"start_alt_m ({cfg.start_alt_m}) must lie in [min_alt_m, max_alt_m]")
-    from scenarios.sensors import footprint_radius  # local: sensors imports this module
-
-    r = int(footprint_radius(cfg, cfg.max_alt_m))
+    r = int(footprint_radius(cfg.max_alt_m, cfg.fov_deg, cfg.cell_m))
     if 2 * r + 1 > min(cfg.height, cfg.width):
         out.append(
             f"camera footprint at max_alt_m ({2 * r + 1} cells wide) is larger than the map "

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from scenarios.base import Observation, Scenario
 from scenarios.config import WorldConfig, common_problems
+from scenarios.info import SearchInfo
 from scenarios.sensors import Camera
 from scenarios.terrain import (
     Lighting,
@@ -124,29 +125,28 @@ class DroneSearch(Scenario):
         return out
 
     # -- the contract --------------------------------------------------------------------
-    def public_info(self) -> dict[str, np.ndarray | float | int]:
+    def public_info(self) -> SearchInfo:
         """Static facts every brain may know: maps, prior, the photo, flight limits."""
         c = self.cfg
-        return {
-            "mode": "search",
-            "height": self.shape[0],
-            "width": self.shape[1],
-            "cell_m": c.cell_m,
-            "tick_s": c.tick_s,
-            "horizon": c.horizon,
-            "terrain": self.terrain.copy(),
-            "trail": self.trail.copy(),
-            "prior": self.prior.astype(np.float32),
-            "refs": self.signature[None, :].copy(),
-            "n_targets": c.n_targets,
-            "min_alt_m": c.min_alt_m,
-            "max_alt_m": c.max_alt_m,
-            "start_alt_m": c.start_alt_m,
-            "inspect_alt_m": c.inspect_alt_m,
-            "fov_deg": c.fov_deg,
-            "nofly": np.zeros(self.shape, dtype=bool),
-            "zone_min_alt": np.zeros(self.shape, dtype=np.float32),
-        }
+        return SearchInfo(
+            height=self.shape[0],
+            width=self.shape[1],
+            cell_m=c.cell_m,
+            tick_s=c.tick_s,
+            horizon=c.horizon,
+            terrain=self.terrain.copy(),
+            trail=self.trail.copy(),
+            prior=self.prior.astype(np.float32),
+            refs=self.signature[None, :].copy(),
+            n_targets=c.n_targets,
+            min_alt_m=c.min_alt_m,
+            max_alt_m=c.max_alt_m,
+            start_alt_m=c.start_alt_m,
+            inspect_alt_m=c.inspect_alt_m,
+            fov_deg=c.fov_deg,
+            nofly=np.zeros(self.shape, dtype=bool),
+            zone_min_alt=np.zeros(self.shape, dtype=np.float32),
+        )
 
     def observe(self) -> Observation:
         """Camera tokens for all drones (cached within a tick) plus labels now due."""

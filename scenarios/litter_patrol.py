@@ -17,6 +17,7 @@ from pydantic import Field
 
 from scenarios.base import Observation, Scenario
 from scenarios.config import WorldConfig, common_problems
+from scenarios.info import PatrolInfo
 from scenarios.litter_events import LitterEvents
 from scenarios.metrics import censored_mean, safe_ratio
 from scenarios.sensors import Camera
@@ -147,25 +148,25 @@ class LitterPatrol(Scenario):
             out.append("too many bins and stations for the map: use fewer or a larger map")
         return out
 
-    def public_info(self) -> dict[str, np.ndarray | float | int]:
+    def public_info(self) -> PatrolInfo:
         """Maps, rules of the air, stations, known litter signatures (not the new kinds)."""
         c, w = self.cfg, self.shape[1]
-        info = {k: getattr(c, k) for k in ("cell_m", "tick_s", "horizon", "min_alt_m",
-                "max_alt_m", "start_alt_m", "fov_deg", "battery_wh", "hover_w", "move_j_per_m",
-                "charge_w", "crew_delay", "climb_mps", "climb_j_per_m")}  # fmt: skip
-        return info | {
-            "mode": "patrol",
-            "height": self.shape[0],
-            "width": w,
-            "terrain": self.terrain.copy(),
-            "refs": self.sigs[: c.n_kinds_known].copy(),
-            "nofly": self.nofly.copy(),
-            "zone_min_alt": (self.zone * c.zone_min_alt_m).astype(np.float32),
-            "stations": np.column_stack([self.station_flat // w, self.station_flat % w]),
-            "bins": np.column_stack([self.bin_flat // w, self.bin_flat % w]),
-            "river": self.river.copy(),
-            "poi": self.poi.copy(),
-        }
+        copied = ("cell_m", "tick_s", "horizon", "min_alt_m", "max_alt_m", "start_alt_m",
+                  "fov_deg", "battery_wh", "hover_w", "move_j_per_m", "charge_w", "crew_delay",
+                  "climb_mps", "climb_j_per_m")  # fmt: skip
+        return PatrolInfo(
+            **{k: getattr(c, k) for k in copied},
+            height=self.shape[0],
+            width=w,
+            terrain=self.terrain.copy(),
+            refs=self.sigs[: c.n_kinds_known].copy(),
+            nofly=self.nofly.copy(),
+            zone_min_alt=(self.zone * c.zone_min_alt_m).astype(np.float32),
+            stations=np.column_stack([self.station_flat // w, self.station_flat % w]),
+            bins=np.column_stack([self.bin_flat // w, self.bin_flat % w]),
+            river=self.river.copy(),
+            poi=self.poi.copy(),
+        )
 
     def observe(self) -> Observation:
         """Camera tokens (ref = nearest known signature) and crew answers now due."""

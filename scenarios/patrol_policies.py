@@ -13,6 +13,7 @@ import numpy as np
 
 from scenarios.base import Actions, Observation
 from scenarios.claims import claim_sites
+from scenarios.info import PatrolInfo
 from scenarios.navigation import FlightMap
 from scenarios.policy_base import Policy, footprints, row_layers
 
@@ -36,15 +37,17 @@ class PatrolPolicy(Policy):
         "home_factor": 1.2,
     }
 
-    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+    info_type: ClassVar[type[PatrolInfo]] = PatrolInfo
+
+    def __init__(self, info: PatrolInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         h, w = self.shape
         self.now = 0
         self.last_seen = np.zeros((self.k, h, w), dtype=np.int32)
-        self.nofly = np.asarray(info["nofly"], dtype=bool)
-        self.zone = np.asarray(info["zone_min_alt"], dtype=np.float32)
-        self.stations = np.asarray(info["stations"], dtype=np.int64)
-        self.poi = np.argwhere(np.asarray(info["poi"], dtype=bool))  # (P, 2)
+        self.nofly = np.asarray(info.nofly, dtype=bool)
+        self.zone = np.asarray(info.zone_min_alt, dtype=np.float32)
+        self.stations = np.asarray(info.stations, dtype=np.int64)
+        self.poi = np.argwhere(np.asarray(info.poi, dtype=bool))  # (P, 2)
         self.returning = np.zeros(self.k, dtype=bool)
         self.nav = FlightMap(self.nofly)
         self.station_flat = self.stations[:, 0] * w + self.stations[:, 1]
@@ -54,13 +57,13 @@ class PatrolPolicy(Policy):
         self._reported = np.zeros(0, dtype=np.int64)  # sorted drone * H*W + cell, unanswered
         self._energy(info)
 
-    def _energy(self, info: dict) -> None:
+    def _energy(self, info: PatrolInfo) -> None:
         """Battery fractions: per moving tick (hover + a diagonal cell) and per landing tick."""
-        joules = info["battery_wh"] * 3600.0
-        hover = info["hover_w"] * info["tick_s"]
-        self.per_move = (hover + info["move_j_per_m"] * info["cell_m"] * np.sqrt(2)) / joules
+        joules = info.battery_wh * 3600.0
+        hover = info.hover_w * info.tick_s
+        self.per_move = (hover + info.move_j_per_m * info.cell_m * np.sqrt(2)) / joules
         self.per_hover = hover / joules
-        self.descent_m = float(info["climb_mps"]) * info["tick_s"]  # metres per tick
+        self.descent_m = float(info.climb_mps) * info.tick_s  # metres per tick
         self.top_m = max(self.p["cruise_m"], float(self.zone.max(initial=0)) + self.p["margin_m"])
 
     def _belief_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -171,7 +174,7 @@ class IdlenessGreedy(PatrolPolicy):
 
     params: ClassVar[dict[str, float]] = {**PatrolPolicy.params, "replan_every": 10}
 
-    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+    def __init__(self, info: PatrolInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         self.goal = np.zeros((self.k, 2), dtype=np.int64)
         self.planned = np.full(self.k, -(10**9))
@@ -194,7 +197,7 @@ class CyclicTour(PatrolPolicy):
     """One closed tour over all points of interest (nearest-neighbour order from the first
     station); drones start evenly spaced along it and follow it forever."""
 
-    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+    def __init__(self, info: PatrolInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         self.tour = self._tour()
         self.at = (np.arange(self.k) * len(self.tour)) // max(self.k, 1)

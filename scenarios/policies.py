@@ -10,31 +10,36 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenarios.info import WorldInfo, WorldKind
 from scenarios.patrol_policies import CyclicTour, IdlenessGreedy
 from scenarios.policy_base import Policy
 from scenarios.search_policies import BeliefGreedy, Lawnmower, LevyWalk
 
 __all__ = ["POLICIES", "Policy", "fixed_detector", "make_policy"]
 
-POLICIES: dict[str, tuple[str, type[Policy]]] = {
-    "lawnmower": ("search", Lawnmower),
-    "levy": ("search", LevyWalk),
-    "belief_greedy": ("search", BeliefGreedy),
-    "idleness_greedy": ("patrol", IdlenessGreedy),
-    "cyclic_tour": ("patrol", CyclicTour),
+_CLASSES: dict[str, type[Policy]] = {
+    "lawnmower": Lawnmower,
+    "levy": LevyWalk,
+    "belief_greedy": BeliefGreedy,
+    "idleness_greedy": IdlenessGreedy,
+    "cyclic_tour": CyclicTour,
+}
+# name -> (kind of world it flies, class); the kind comes from the info type the class reads
+POLICIES: dict[str, tuple[WorldKind, type[Policy]]] = {
+    name: (cls.info_type.kind, cls) for name, cls in _CLASSES.items()
 }
 
 
 def make_policy(
-    name: str, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params: float
+    name: str, info: WorldInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params: float
 ) -> Policy:
     """Build the scripted policy `name` for the drones `drone_ids` of a world with `info`."""
     if name not in POLICIES:
         raise ValueError(f"unknown policy {name!r}; choose one of {sorted(POLICIES)}")
-    mode, cls = POLICIES[name]
-    if info.get("mode") != mode:
-        fits = sorted(k for k, (m, _) in POLICIES.items() if m == info.get("mode"))
-        raise ValueError(f"policy {name!r} is for {mode} worlds; this world takes {fits}")
+    kind, cls = POLICIES[name]
+    if info.kind != kind:
+        fits = sorted(k for k, (m, _) in POLICIES.items() if m == info.kind)
+        raise ValueError(f"policy {name!r} is for {kind} worlds; this world takes {fits}")
     return cls(info, drone_ids, rng, **params)
 
 

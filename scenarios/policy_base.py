@@ -1,6 +1,7 @@
 """What every scripted policy shares: footprints from poses, moves toward goals, the contract.
 
-A policy serves K drones (a shard). It reads only `public_info()` and observations, never the
+A policy serves K drones (a shard). It reads only the world's public info (a
+`scenarios.info.WorldInfo` of the type it names in `info_type`) and observations, never the
 world: the same classes drive the standalone scripted runs and the learning brains.
 """
 
@@ -11,12 +12,14 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.base import Actions, Observation
+from scenarios.config import footprint_radius
+from scenarios.info import WorldInfo
 
 __all__ = ["Policy", "footprints", "row_layers", "step_toward"]
 
 
 def footprints(
-    pose: np.ndarray, info: dict, shape: tuple[int, int]
+    pose: np.ndarray, info: WorldInfo, shape: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Camera footprints of K drones from their poses (K, 4), as the world's camera sees them.
 
@@ -24,8 +27,7 @@ def footprints(
     footprint cell; S = sum of footprint areas. The last item is each entry's flat index.
     """
     h, w = shape
-    half = pose[:, 2].astype(np.float64) * np.tan(np.radians(info["fov_deg"]) / 2)
-    r = np.floor(half / info["cell_m"]).astype(np.int32)
+    r = footprint_radius(pose[:, 2], info.fov_deg, info.cell_m)
     big = int(r.max(initial=0))
     off = np.arange(-big, big + 1)
     dr, dc = (g.ravel() for g in np.meshgrid(off, off, indexing="ij"))
@@ -70,8 +72,14 @@ class Policy:
     """
 
     params: ClassVar[dict[str, float]] = {}
+    info_type: ClassVar[type[WorldInfo]] = WorldInfo  # the public info this policy reads
 
-    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+    def __init__(self, info: WorldInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+        if not isinstance(info, self.info_type):
+            raise TypeError(
+                f"{type(self).__name__} reads a {self.info_type.__name__}, got "
+                f"{type(info).__name__}; pass the world's public_info()"
+            )
         unknown = set(params) - set(self.params)
         if unknown:
             raise TypeError(
@@ -83,7 +91,7 @@ class Policy:
         self.ids = np.asarray(drone_ids, dtype=np.int64)
         self.k = len(self.ids)
         self.rng = rng
-        self.shape = (int(info["height"]), int(info["width"]))
+        self.shape = info.shape
         # flags awaiting their label: key tick * K + local drone (sorted) -> flat cell
         self._flag_key = np.zeros(0, dtype=np.int64)
         self._flag_cell = np.zeros(0, dtype=np.int64)

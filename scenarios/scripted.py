@@ -13,12 +13,13 @@ import json
 import numpy as np
 
 from scenarios.base import Scenario
+from scenarios.info import WorldKind
 from scenarios.metrics import auc
 from scenarios.policies import POLICIES, fixed_detector, make_policy
 
 __all__ = ["DEFAULT_POLICY", "main", "run_scripted"]
 
-DEFAULT_POLICY = {"search": "lawnmower", "patrol": "cyclic_tour"}
+DEFAULT_POLICY = {WorldKind.SEARCH: "lawnmower", WorldKind.PATROL: "cyclic_tour"}
 
 
 def run_scripted(
@@ -27,16 +28,16 @@ def run_scripted(
     """Run `world` to its end under a scripted policy; metrics (+ detector_auc if it has a
     probe set). The policy's own rng is seeded from `seed`, so runs are reproducible."""
     info = world.public_info()
-    name = policy or DEFAULT_POLICY[str(info["mode"])]
+    name = policy or DEFAULT_POLICY[info.kind]
     rng = np.random.default_rng([seed, 7])
     pol = make_policy(name, info, np.arange(world.n_drones), rng, **params)
     while not world.done:
         obs = world.observe()
         world.step(pol.act(obs, fixed_detector(obs.tokens)))
     out = world.metrics()
-    probe = getattr(world, "probe_set", None)
+    probe = world.probe_set()
     if probe is not None:
-        tokens, labels = probe()
+        tokens, labels = probe
         out["detector_auc"] = auc(fixed_detector(tokens), labels)
     return out
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from scenarios.base import Actions, Observation
 from scenarios.claims import claim_sites
+from scenarios.info import SearchInfo
 from scenarios.policy_base import Policy, footprints, row_layers, step_toward
 
 __all__ = ["BeliefGreedy", "Lawnmower", "LevyWalk", "SearchPolicy"]
@@ -37,9 +38,11 @@ class SearchPolicy(Policy):
         "altitude_m": 30.0,
     }
 
-    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+    info_type: ClassVar[type[SearchInfo]] = SearchInfo
+
+    def __init__(self, info: SearchInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
-        prior = np.clip(info["prior"] * info["n_targets"], 1e-6, 1 - 1e-6)
+        prior = np.clip(info.prior * info.n_targets, 1e-6, 1 - 1e-6)
         self.prior_lo = _logit(prior).astype(np.float32)
         self.lo = np.broadcast_to(self.prior_lo, (self.k, *self.shape)).copy()  # (K, H, W)
 
@@ -115,10 +118,10 @@ class Lawnmower(SearchPolicy):
     """Boustrophedon sweep: the map is cut into K tiles (row bands, split into column slices
     when there are more drones than bands); each drone sweeps lanes one swath apart."""
 
-    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+    def __init__(self, info: SearchInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         h, w = self.shape
-        half = self.p["altitude_m"] * np.tan(np.radians(info["fov_deg"]) / 2) / info["cell_m"]
+        half = self.p["altitude_m"] * np.tan(np.radians(info.fov_deg) / 2) / info.cell_m
         swath = 2 * int(np.floor(half)) + 1
         bands = max(1, min(self.k, h // swath))
         tiles = []
@@ -158,7 +161,7 @@ class LevyWalk(SearchPolicy):
 
     params: ClassVar[dict[str, float]] = {**SearchPolicy.params, "mu": 2.0, "min_len": 1.0}
 
-    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+    def __init__(self, info: SearchInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         self.heading = np.zeros((self.k, 2), dtype=np.int8)
         self.left = np.zeros(self.k, dtype=np.int64)
@@ -199,7 +202,7 @@ class BeliefGreedy(SearchPolicy):
         "replan_every": 5,
     }
 
-    def __init__(self, info: dict, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+    def __init__(self, info: SearchInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         self.goal = np.zeros((self.k, 2), dtype=np.int64)
         self.planned = np.full(self.k, -np.inf)

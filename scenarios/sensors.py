@@ -12,15 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenarios.base import build_tokens
-from scenarios.config import WorldConfig
+from scenarios.config import WorldConfig, footprint_radius
 
-__all__ = ["Camera", "Look", "footprint_radius"]
-
-
-def footprint_radius(cfg: WorldConfig, alt: np.ndarray | float) -> np.ndarray:
-    """Half-width of the square footprint in cells at altitude `alt` m: floor(h tan(fov/2)/cell)."""
-    half = np.asarray(alt, dtype=np.float64) * np.tan(np.radians(cfg.fov_deg) / 2)
-    return np.floor(half / cfg.cell_m).astype(np.int32)
+__all__ = ["Camera", "Look"]
 
 
 @dataclass
@@ -62,7 +56,7 @@ class Camera:
         """
         h, w, a = app.shape
         n = len(pos)
-        r = footprint_radius(self.cfg, alt)
+        r = footprint_radius(alt, self.cfg.fov_deg, self.cfg.cell_m)
         big = int(r.max(initial=0))
         off = np.arange(-big, big + 1)
         dr, dc = (g.ravel() for g in np.meshgrid(off, off, indexing="ij"))  # (F,)

@@ -128,7 +128,7 @@ def run_episode(
     pool.configure(team, seed, world.public_info(), world.token_spec, n)
     before = pool.stats()
     # a world without a probe set (optional in the contract) simply has no AUC curve
-    probe = world.probe_set() if hasattr(world, "probe_set") else None
+    probe = world.probe_set()
     curve: list[tuple[int, float]] = []
 
     def score(at: int) -> None:

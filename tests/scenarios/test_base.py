@@ -69,3 +69,22 @@ def test_build_tokens_layout_and_sim():
     np.testing.assert_allclose(tok[:, -1], [1.0, -1.0], atol=1e-6)
     same = build_tokens(ctx, ctx, ref, np.zeros(2))  # no contrast: sim is 0, not NaN
     np.testing.assert_array_equal(same[:, -1], [0.0, 0.0])
+
+
+def test_scenario_is_abstract_and_probe_set_is_optional(patrol_cfg):
+    from scenarios.base import Scenario
+    from scenarios.litter_patrol import LitterPatrol
+
+    assert Scenario.__abstractmethods__ == {
+        "public_info", "observe", "step", "metrics", "tick_metrics"
+    }  # fmt: skip
+
+    class Half(Scenario):  # a world that forgot part of the contract cannot be built
+        Config = LitterPatrol.Config
+
+        def observe(self) -> Observation:
+            raise AssertionError("never reached")
+
+    with pytest.raises(TypeError, match=r"abstract.*public_info"):
+        Half(patrol_cfg, 2, seed=0)
+    assert LitterPatrol(patrol_cfg, 2, seed=0).probe_set() is None

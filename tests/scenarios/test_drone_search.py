@@ -46,7 +46,7 @@ def test_observation_holds_no_truth(search_cfg):
         w1.step(hold)
         w2.step(hold)
     info = w1.public_info()
-    for v in info.values():
+    for v in vars(info).values():
         if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "iu":
             assert not np.array_equal(v, w1.target_flat)
 

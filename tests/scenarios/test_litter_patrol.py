@@ -86,7 +86,7 @@ def test_new_kinds_appear_and_are_not_public(patrol_cfg):
         w.observe()
         w.step(Actions.hold(1, 20.0))
     assert (w.events.kind >= cfg.n_kinds_known).any()
-    assert len(w.public_info()["refs"]) == cfg.n_kinds_known
+    assert len(w.public_info().refs) == cfg.n_kinds_known
 
 
 def test_river_litter_drifts_downstream(patrol_cfg):

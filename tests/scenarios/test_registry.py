@@ -15,7 +15,7 @@ def test_every_registered_world_runs(name):
     assert isinstance(world.token_spec, TokenSpec)
     assert world.token_spec.input_dim == 3 * world.appearance_dim + 2
     info = world.public_info()
-    pol = make_policy(DEFAULT_POLICY[info["mode"]], info, np.arange(5), np.random.default_rng(0))
+    pol = make_policy(DEFAULT_POLICY[info.kind], info, np.arange(5), np.random.default_rng(0))
     while not world.done:
         obs = world.observe()
         assert isinstance(obs, Observation)
