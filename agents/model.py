@@ -461,6 +461,14 @@ def balance_step(usage_bias: Tensor, load: Tensor, rate: float) -> None:
 # ------------------------------------------------------------------------------------------
 
 
+def _check_weights(w: object) -> None:
+    if not isinstance(w, YanWeights):
+        raise TypeError(
+            f"weights must be YanWeights, got {type(w).__name__}; wrap stacked tensors named "
+            "as in YanModel's state dict with YanWeights.from_named(named, cfg)"
+        )
+
+
 def _linear(lin: Linear, x: Tensor) -> Tensor:
     """x (P, B, T, I) @ weight (P, I, O) + bias (P, O)."""
     return torch.einsum("pbti,pio->pbto", x, lin.weight) + lin.bias[:, None, None, :]
@@ -482,6 +490,7 @@ def yan_apply(
     (P, B, L, 2D+C) and each layer's group load (P, G). `noise_std` (P,) turns on selection
     noise (training), drawn from `gen`.
     """
+    _check_weights(w)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     h = _linear(w.embed, x)
@@ -618,6 +627,7 @@ def yan_step(
     x (P, B, input_dim), state (P, B, L, 2D+C) -> ({head: (P, B, width), "next": (P, B,
     input_dim)}, new state (P, B, L, 2D+C)).
     """
+    _check_weights(w)
     h = _linear_step(w.embed, x)
     states = []
     for i, layer in enumerate(w.layers):

@@ -295,3 +295,12 @@ def test_typed_weights_cover_the_state_dict() -> None:
     assert len(got) == len(named)
     assert {t.data_ptr() for t in got} == {t.data_ptr() for t in named.values()}
     assert list(w.heads) == ["detect", "kind"] and len(w.layers) == 3
+
+
+def test_named_dict_weights_get_a_clear_error() -> None:
+    named = {n: t.unsqueeze(0) for n, t in YanModel(CFG).state_dict().items()}
+    x, state = torch.zeros(1, 1, CFG.input_dim), init_state(CFG, 1, 1)
+    with pytest.raises(TypeError, match=r"YanWeights\.from_named"):
+        yan_step(named, CFG, x, state)
+    with pytest.raises(TypeError, match=r"YanWeights\.from_named"):
+        yan_apply(named, CFG, x[:, :, None], state)
