@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
+from scipy.stats import mannwhitneyu
 
 from agents.model import YanModel
 
@@ -140,18 +141,15 @@ def make_stream(
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve (Mann–Whitney, ties averaged); NaN without both classes."""
+    """Area under the ROC curve of scores (any shape) for labels > 0.5: U / (n_pos · n_neg)
+    (`scipy.stats.mannwhitneyu`, ties averaged), the rule of `scenarios.metrics.auc`. Raises
+    ValueError without both classes (AUC is undefined then)."""
     scores, labels = np.asarray(scores, float).ravel(), np.asarray(labels).ravel() > 0.5
-    n_pos, n_neg = labels.sum(), (~labels).sum()
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_s = scores[order]
-    _, first, counts = np.unique(sorted_s, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2.0  # 1-based average rank of each tie block
-    ranks[order] = np.repeat(avg, counts)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+        raise ValueError("roc_auc needs at least one positive and one negative label")
+    u = mannwhitneyu(scores[labels], scores[~labels], method="asymptotic").statistic
+    return float(u / (n_pos * n_neg))
 
 
 @torch.no_grad()

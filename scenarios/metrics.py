@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import mannwhitneyu
 
 __all__ = ["auc", "censored_mean", "safe_ratio"]
 
@@ -10,8 +11,12 @@ __all__ = ["auc", "censored_mean", "safe_ratio"]
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve: P(score of a random positive > a random negative), ties 1/2.
 
-    scores (P,) any real; labels (P,) in {0, 1}. Computed from average ranks (Mann–Whitney U),
-    O(P log P). Raises ValueError if either class is missing (AUC is undefined then).
+    scores (P,) any real; labels (P,) in {0, 1}. AUC = U / (n_pos · n_neg) with U the
+    Mann–Whitney statistic of the positives (`scipy.stats.mannwhitneyu`, average ranks for
+    ties). Raises ValueError if either class is missing (AUC is undefined then): a probe set
+    without both classes is a broken world, better stopped at the first probe than recorded
+    as NaN. `agents.synthetic.roc_auc` is the same rule for the pretraining probes (agents
+    cannot import scenarios).
     """
     s = np.asarray(scores, dtype=np.float64).ravel()
     y = np.asarray(labels).ravel()
@@ -23,14 +28,7 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
     if n_pos == 0 or n_neg == 0:
         raise ValueError("auc needs at least one positive and one negative label")
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s))
-    sorted_s = s[order]
-    # Average ranks over runs of equal scores, so ties count one half.
-    _, start, counts = np.unique(sorted_s, return_index=True, return_counts=True)
-    avg = start + (counts + 1) / 2.0
-    ranks[order] = np.repeat(avg, counts)
-    u = ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0
+    u = mannwhitneyu(s[pos], s[~pos], method="asymptotic").statistic  # p-value unused
     return float(u / (n_pos * n_neg))
 
 
