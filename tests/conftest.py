@@ -16,6 +16,25 @@ import pytest
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+_RAY_FIXTURES = frozenset({"ray_session", "no_ray"})  # the fixtures that start or stop Ray
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that starts Ray must carry the `ray` marker (so `-m "not ray"` really runs
+    without Ray): a test reaching a Ray fixture, directly or through another fixture, without
+    it stops the collection with the list to fix."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if _RAY_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("ray") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that start Ray must be marked @pytest.mark.ray (or a module-level "
+            f"pytestmark): {unmarked}"
+        )
+
 
 @pytest.fixture(scope="session")
 def _ray_teardown() -> Iterator[None]:

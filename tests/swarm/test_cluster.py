@@ -14,6 +14,8 @@ from tests.conftest import make_tiny_cfg
 
 N_NODES = 3
 
+pytestmark = pytest.mark.ray  # a three-node Ray cluster on loopback
+
 
 @pytest.fixture
 def cluster(no_ray):

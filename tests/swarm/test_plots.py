@@ -1,20 +1,68 @@
-"""Plots of a run from results.json and ticks.csv: every PNG written, non-empty, valid."""
+"""Plots of a run from results.json and ticks.csv: every PNG written, and each figure draws the
+data it was given (titles, axis labels, one series per team or seed, the values themselves),
+read back from the matplotlib objects that were saved."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from swarm.plots import make_plots, read_ticks
 from tests.swarm.run_records import demo_outputs, demo_run
 
+TEAMS = (("swarm", 900), ("isolated", 0))  # team, wire bytes per run
+SEEDS = (0, 1)
+TICKS = np.arange(1, 11)
 
-def test_plots_written_and_non_empty(tmp_path):
+
+def _coverage(tick, seed):
+    return 0.05 * tick + 0.01 * seed
+
+
+@pytest.fixture
+def saved(monkeypatch) -> dict[str, Axes]:
+    """The axes of every figure `make_plots` saves, by file name (the real savefig still runs)."""
+    figures: dict[str, Axes] = {}
+    real = Figure.savefig
+
+    def keep(fig: Figure, path, *args, **kwargs):
+        figures[Path(path).name] = fig.axes[0]
+        return real(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return figures
+
+
+@pytest.fixture
+def run(tmp_path):
     out = demo_outputs(tmp_path)
-    for team, wire in (("swarm", 900), ("isolated", 0)):
-        for seed in (0, 1):
-            for tick in range(1, 11):
-                row = {"coverage": 0.05 * tick + 0.01 * seed, "found": 0.0}
-                out.tick(team, seed, tick, row, last=tick == 10)
-            out.record(team, demo_run(seed, seed == 0, 10 if seed == 0 else 50, wire))
+    records = {}
+    for team, wire in TEAMS:
+        for seed in SEEDS:
+            for tick in TICKS:
+                row = {"coverage": _coverage(tick, seed), "found": 0.0}
+                out.tick(team, seed, int(tick), row, last=tick == TICKS[-1])
+            # seed 0 finds the target at tick 10, seed 1 runs to the horizon (50) without
+            records[team, seed] = demo_run(seed, seed == 0, 10 if seed == 0 else 50, wire)
+            out.record(team, records[team, seed])
     out.finish("complete")
+    return out, records
+
+
+def _labels(ax: Axes) -> tuple[str, str, str]:
+    return ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
+
+
+def _legend(ax: Axes) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_plots_written_as_png(run):
+    out, _ = run
     paths = make_plots(out.dir, out.doc)
     names = sorted(p.name for p in paths)
     assert names == [
@@ -25,10 +73,60 @@ def test_plots_written_and_non_empty(tmp_path):
         "wire_bytes.png",
     ]
     for p in paths:
-        assert p.stat().st_size > 1000
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ticks = read_ticks(out.csv_path)
     assert sorted(ticks) == ["isolated", "swarm"] and len(ticks["swarm"][1]["tick"]) == 10
+
+
+def test_survival_is_one_step_curve_per_team(run, saved):
+    out, _ = run
+    make_plots(out.dir, out.doc)
+    ax = saved["survival.png"]
+    assert _labels(ax) == ("time to find (Kaplan–Meier)", "tick", "P(target not found yet)")
+    assert [line.get_label() for line in ax.get_lines()] == ["swarm", "isolated"]
+    for line in ax.get_lines():
+        t, s = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        assert s[0] == 1.0 and (np.diff(s) <= 0).all()
+        assert s[-1] == 0.5  # one of the two seeds found the target
+        assert t[np.argmax(s < 1.0)] == 10  # ... at tick 10
+
+
+def test_auc_draws_each_seeds_curve_and_chance(run, saved):
+    out, records = run
+    make_plots(out.dir, out.doc)
+    ax = saved["auc.png"]
+    assert _labels(ax) == ("detector AUC on the probe set (a line per seed)", "tick", "AUC")
+    lines = ax.get_lines()
+    assert len(lines) == len(TEAMS) * len(SEEDS) + 1  # + the chance line
+    for line, key in zip(lines[:-1], [(t, s) for t, _ in TEAMS for s in SEEDS], strict=True):
+        ts, aucs = zip(*records[key]["auc_curve"], strict=True)
+        np.testing.assert_array_equal(line.get_xdata(), ts)
+        np.testing.assert_array_equal(line.get_ydata(), aucs)  # NaN where AUC is undefined
+    assert set(lines[-1].get_ydata()) == {0.5}
+    assert _legend(ax) == ["swarm", "isolated"]
+
+
+def test_tick_columns_draw_every_seed_of_every_team(run, saved):
+    out, _ = run
+    make_plots(out.dir, out.doc)
+    ax = saved["tick_coverage.png"]
+    assert _labels(ax) == ("coverage over time", "tick", "coverage")
+    lines = ax.get_lines()
+    assert len(lines) == len(TEAMS) * len(SEEDS)
+    for line, seed in zip(lines, [s for _ in TEAMS for s in SEEDS], strict=True):
+        np.testing.assert_array_equal(line.get_xdata(), TICKS)
+        np.testing.assert_allclose(line.get_ydata(), _coverage(TICKS, seed))
+    assert _legend(ax) == ["swarm", "isolated"]
+    assert _labels(saved["tick_found.png"])[2] == "found"
+
+
+def test_wire_bytes_is_a_bar_per_team_at_its_median(run, saved):
+    out, _ = run
+    make_plots(out.dir, out.doc)
+    ax = saved["wire_bytes.png"]
+    assert _labels(ax) == ("bytes on the wire per run", "team", "bytes (median over seeds)")
+    assert [p.get_height() for p in ax.patches] == [float(w) for _, w in TEAMS]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [t for t, _ in TEAMS]
 
 
 def test_no_data_no_plots(tmp_path):

@@ -15,6 +15,8 @@ from tests.conftest import make_tiny_cfg
 
 CFG = make_tiny_cfg(drones=4)  # the same large model as the other tests: pretrained once
 
+pytestmark = pytest.mark.ray  # every test here runs on the session's embedded Ray
+
 
 @pytest.fixture(scope="module")
 def pool(ray_session):
