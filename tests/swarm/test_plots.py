@@ -16,6 +16,7 @@ from tests.swarm.run_records import demo_outputs, demo_run
 
 TEAMS = (("swarm", 900), ("isolated", 0))  # team, wire bytes per run
 SEEDS = (0, 1)
+RUNS = [(team, seed) for team, _ in TEAMS for seed in SEEDS]  # the order plots draw them in
 TICKS = np.arange(1, 11)
 
 
@@ -53,6 +54,13 @@ def run(tmp_path):
     return out, records
 
 
+@pytest.fixture
+def drawn(run, saved) -> dict[str, Axes]:
+    out, _ = run
+    make_plots(out.dir, out.doc)
+    return saved
+
+
 def _labels(ax: Axes) -> tuple[str, str, str]:
     return ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
 
@@ -78,10 +86,8 @@ def test_plots_written_as_png(run):
     assert sorted(ticks) == ["isolated", "swarm"] and len(ticks["swarm"][1]["tick"]) == 10
 
 
-def test_survival_is_one_step_curve_per_team(run, saved):
-    out, _ = run
-    make_plots(out.dir, out.doc)
-    ax = saved["survival.png"]
+def test_survival_is_one_step_curve_per_team(drawn):
+    ax = drawn["survival.png"]
     assert _labels(ax) == ("time to find (Kaplan–Meier)", "tick", "P(target not found yet)")
     assert [line.get_label() for line in ax.get_lines()] == ["swarm", "isolated"]
     for line in ax.get_lines():
@@ -91,39 +97,31 @@ def test_survival_is_one_step_curve_per_team(run, saved):
         assert t[np.argmax(s < 1.0)] == 10  # ... at tick 10
 
 
-def test_auc_draws_each_seeds_curve_and_chance(run, saved):
-    out, records = run
-    make_plots(out.dir, out.doc)
-    ax = saved["auc.png"]
+def test_auc_draws_each_seeds_curve_and_chance(run, drawn):
+    records = run[1]
+    ax = drawn["auc.png"]
     assert _labels(ax) == ("detector AUC on the probe set (a line per seed)", "tick", "AUC")
-    lines = ax.get_lines()
-    assert len(lines) == len(TEAMS) * len(SEEDS) + 1  # + the chance line
-    for line, key in zip(lines[:-1], [(t, s) for t, _ in TEAMS for s in SEEDS], strict=True):
+    *lines, chance = ax.get_lines()
+    for line, key in zip(lines, RUNS, strict=True):
         ts, aucs = zip(*records[key]["auc_curve"], strict=True)
         np.testing.assert_array_equal(line.get_xdata(), ts)
         np.testing.assert_array_equal(line.get_ydata(), aucs)  # NaN where AUC is undefined
-    assert set(lines[-1].get_ydata()) == {0.5}
+    assert set(chance.get_ydata()) == {0.5}
     assert _legend(ax) == ["swarm", "isolated"]
 
 
-def test_tick_columns_draw_every_seed_of_every_team(run, saved):
-    out, _ = run
-    make_plots(out.dir, out.doc)
-    ax = saved["tick_coverage.png"]
+def test_tick_columns_draw_every_seed_of_every_team(drawn):
+    ax = drawn["tick_coverage.png"]
     assert _labels(ax) == ("coverage over time", "tick", "coverage")
-    lines = ax.get_lines()
-    assert len(lines) == len(TEAMS) * len(SEEDS)
-    for line, seed in zip(lines, [s for _ in TEAMS for s in SEEDS], strict=True):
+    for line, (_, seed) in zip(ax.get_lines(), RUNS, strict=True):
         np.testing.assert_array_equal(line.get_xdata(), TICKS)
         np.testing.assert_allclose(line.get_ydata(), _coverage(TICKS, seed))
     assert _legend(ax) == ["swarm", "isolated"]
-    assert _labels(saved["tick_found.png"])[2] == "found"
+    assert _labels(drawn["tick_found.png"])[2] == "found"
 
 
-def test_wire_bytes_is_a_bar_per_team_at_its_median(run, saved):
-    out, _ = run
-    make_plots(out.dir, out.doc)
-    ax = saved["wire_bytes.png"]
+def test_wire_bytes_is_a_bar_per_team_at_its_median(drawn):
+    ax = drawn["wire_bytes.png"]
     assert _labels(ax) == ("bytes on the wire per run", "team", "bytes (median over seeds)")
     assert [p.get_height() for p in ax.patches] == [float(w) for _, w in TEAMS]
     assert [t.get_text() for t in ax.get_xticklabels()] == [t for t, _ in TEAMS]
