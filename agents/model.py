@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -142,19 +142,30 @@ class YanWeights:
             return Linear(named[f"{pre}.weight"], named[f"{pre}.bias"])
 
         def part(kind: type, pre: str):
-            return kind(**{f.name: named[f"{pre}.{f.name}"] for f in fields(kind)})
+            return kind(**{n: named[f"{pre}.{n}"] for n in _field_names(kind)})
 
-        layers = tuple(
-            LayerWeights(
-                named[f"layers.{i}.norm1.weight"],
-                part(MixerWeights, f"layers.{i}.mixer"),
-                named[f"layers.{i}.norm2.weight"],
-                part(FFNWeights, f"layers.{i}.ffn"),
+        try:
+            layers = tuple(
+                LayerWeights(
+                    named[f"layers.{i}.norm1.weight"],
+                    part(MixerWeights, f"layers.{i}.mixer"),
+                    named[f"layers.{i}.norm2.weight"],
+                    part(FFNWeights, f"layers.{i}.ffn"),
+                )
+                for i in range(cfg.n_layers)
             )
-            for i in range(cfg.n_layers)
-        )
-        heads = {name: lin(f"heads.{name}") for name in cfg.heads}
-        return cls(lin("embed"), layers, named["norm_f.weight"], heads, lin("next_head"))
+            heads = {name: lin(f"heads.{name}") for name in cfg.heads}
+            return cls(lin("embed"), layers, named["norm_f.weight"], heads, lin("next_head"))
+        except KeyError as missing:
+            raise ValueError(
+                f"named weights lack {missing.args[0]!r}: pass the names of "
+                "YanModel(cfg).state_dict() (each tensor with a leading weight-set axis)"
+            ) from None
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
 
 
 # ------------------------------------------------------------------------------------------

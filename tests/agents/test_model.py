@@ -295,6 +295,9 @@ def test_typed_weights_cover_the_state_dict() -> None:
     assert len(got) == len(named)
     assert {t.data_ptr() for t in got} == {t.data_ptr() for t in named.values()}
     assert list(w.heads) == ["detect", "kind"] and len(w.layers) == 3
+    del named["layers.2.ffn.w_out"]
+    with pytest.raises(ValueError, match=r"lack 'layers\.2\.ffn\.w_out'"):
+        YanWeights.from_named(named, cfg)
 
 
 def test_named_dict_weights_get_a_clear_error() -> None:
