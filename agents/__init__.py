@@ -1,5 +1,6 @@
-"""agents: the Yan-style brain (MCSD mixer, selective FFN), its online learner and the
-batched `BrainBank` of K brains (docs/architecture.md §3). No Ray, no Mesa.
+"""agents: the Yan-style brain (`agents.model`: MCSD mixer, selective FFN, one file), its
+online learner and the batched `BrainBank` of K brains (docs/architecture.md §3). No Ray, no
+Mesa.
 
 The torch-backed names load on first use, so reading a config (`agents.config`, as
 `swarm.validate` does) does not pay torch's import.
