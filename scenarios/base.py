@@ -185,7 +185,9 @@ class Scenario(mesa.Model, ABC):
        far, `tick_metrics()` a cheap row per tick. All work is vectorised over drones.
        Override `probe_set()` if the world can score detectors on held-out tokens.
     5. **Policies.** Add scripted policies to `scenarios/policies.py` (`make_policy`) so the
-       world runs on its own, and a `__main__` calling `scenarios.scripted.main(MyWorld)`.
+       world runs on its own, name the brains' `default_policy` and the standalone
+       `scripted_policy` on the class, and add a `__main__` calling
+       `scenarios.scripted.main(MyWorld)`.
     6. **Registry and YAML.** Add the class to `REGISTRY` in `scenarios/__init__.py`, write
        `scenarios/<name>.yaml` from the Config defaults, and add the world to the smoke test
        (tests/scenarios/test_registry.py runs every entry).
@@ -193,6 +195,8 @@ class Scenario(mesa.Model, ABC):
 
     name: ClassVar[str] = "base"
     Config: ClassVar[type[BaseModel]]
+    default_policy: ClassVar[str]  # what the brains fly with unless the run config names one
+    scripted_policy: ClassVar[str]  # the simple baseline of standalone scripted runs
     stream_names: ClassVar[tuple[str, ...]] = ("terrain", "truth", "sensor", "events", "probe")
 
     def __init__(self, cfg: BaseModel, n_drones: int, seed: int) -> None:

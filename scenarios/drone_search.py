@@ -51,6 +51,8 @@ class DroneSearch(Scenario):
 
     name: ClassVar[str] = "drone_search"
     Config: ClassVar[type[Config]] = Config
+    default_policy: ClassVar[str] = "belief_greedy"
+    scripted_policy: ClassVar[str] = "lawnmower"
 
     def __init__(self, cfg: Config, n_drones: int, seed: int) -> None:
         super().__init__(cfg, n_drones, seed)

@@ -68,6 +68,8 @@ class LitterPatrol(Scenario):
 
     name: ClassVar[str] = "litter_patrol"
     Config: ClassVar[type[Config]] = Config
+    default_policy: ClassVar[str] = "idleness_greedy"
+    scripted_policy: ClassVar[str] = "cyclic_tour"
 
     def __init__(self, cfg: Config, n_drones: int, seed: int) -> None:
         super().__init__(cfg, n_drones, seed)

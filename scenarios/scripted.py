@@ -13,13 +13,10 @@ import json
 import numpy as np
 
 from scenarios.base import Scenario
-from scenarios.info import WorldKind
 from scenarios.metrics import auc
 from scenarios.policies import POLICIES, fixed_detector, make_policy
 
-__all__ = ["DEFAULT_POLICY", "main", "run_scripted"]
-
-DEFAULT_POLICY = {WorldKind.SEARCH: "lawnmower", WorldKind.PATROL: "cyclic_tour"}
+__all__ = ["main", "run_scripted"]
 
 
 def run_scripted(
@@ -28,7 +25,7 @@ def run_scripted(
     """Run `world` to its end under a scripted policy; metrics (+ detector_auc if it has a
     probe set). The policy's own rng is seeded from `seed`, so runs are reproducible."""
     info = world.public_info()
-    name = policy or DEFAULT_POLICY[info.kind]
+    name = policy or world.scripted_policy
     rng = np.random.default_rng([seed, 7])
     pol = make_policy(name, info, np.arange(world.n_drones), rng, **params)
     while not world.done:

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from scenarios import REGISTRY, Observation, TokenSpec, make_policy
-from scenarios.scripted import DEFAULT_POLICY
+from scenarios import POLICIES, REGISTRY, Observation, TokenSpec, make_policy
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -15,7 +14,7 @@ def test_every_registered_world_runs(name):
     assert isinstance(world.token_spec, TokenSpec)
     assert world.token_spec.input_dim == 3 * world.appearance_dim + 2
     info = world.public_info()
-    pol = make_policy(DEFAULT_POLICY[info.kind], info, np.arange(5), np.random.default_rng(0))
+    pol = make_policy(cls.scripted_policy, info, np.arange(5), np.random.default_rng(0))
     while not world.done:
         obs = world.observe()
         assert isinstance(obs, Observation)
@@ -42,3 +41,12 @@ def test_mesa_agents_follow_the_arrays():
         assert d.cell.coordinate == tuple(world.bodies.pos[d.i].tolist())
         assert d in world.grid[d.cell.coordinate].agents
     assert sum(len(c.agents) for c in world.grid.all_cells) == 6
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_world_names_policies_that_fly_it(name):
+    cls = REGISTRY[name]
+    info = cls(cls.Config(height=24, width=24, horizon=12), n_drones=2, seed=0).public_info()
+    for policy in (cls.default_policy, cls.scripted_policy):
+        kind, _ = POLICIES[policy]
+        assert kind == info.kind, f"{name}.{policy} is a {kind} policy"
