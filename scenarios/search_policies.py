@@ -14,6 +14,7 @@ import numpy as np
 
 from scenarios.base import Actions, Observation
 from scenarios.claims import claim_sites
+from scenarios.config import footprint_radius
 from scenarios.info import SearchInfo
 from scenarios.policy_base import Policy, footprints, row_layers, step_toward
 
@@ -121,8 +122,7 @@ class Lawnmower(SearchPolicy):
     def __init__(self, info: SearchInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         h, w = self.shape
-        half = self.p["altitude_m"] * np.tan(np.radians(info.fov_deg) / 2) / info.cell_m
-        swath = 2 * int(np.floor(half)) + 1
+        swath = 2 * int(footprint_radius(self.p["altitude_m"], info.fov_deg, info.cell_m)) + 1
         bands = max(1, min(self.k, h // swath))
         tiles = []
         for b in range(bands):
