@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["WorldConfig", "common_problems", "footprint_radius"]
+__all__ = ["WorldConfig", "altitude_for_radius", "common_problems", "footprint_radius"]
 
 
 class WorldConfig(BaseModel):
@@ -44,6 +44,12 @@ def footprint_radius(alt: np.ndarray | float, fov_deg: float, cell_m: float) -> 
     config checks share."""
     half = np.asarray(alt, dtype=np.float64) * np.tan(np.radians(fov_deg) / 2)
     return np.floor(half / cell_m).astype(np.int32)
+
+
+def altitude_for_radius(radius: float, fov_deg: float, cell_m: float) -> float:
+    """The altitude (m) at which the footprint's half-width reaches `radius` cells:
+    radius · cell_m / tan(fov/2), the inverse of `footprint_radius` before its floor."""
+    return float(radius * cell_m / np.tan(np.radians(fov_deg) / 2))
 
 
 def common_problems(cfg: WorldConfig, n_drones: int, free_cells: int | None = None) -> list[str]:

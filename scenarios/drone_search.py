@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from scenarios.base import Observation, Scenario
-from scenarios.config import WorldConfig, common_problems
+from scenarios.config import WorldConfig, altitude_for_radius, common_problems
 from scenarios.info import SearchInfo
 from scenarios.sensors import Camera
 from scenarios.terrain import (
@@ -252,7 +252,7 @@ class DroneSearch(Scenario):
         app = self.base_app.copy()
         flat_app = app.reshape(h * w, -1)
         # Lowest altitude whose footprint has context (3x3): below it sim is 0 by construction.
-        lo_alt = min(cfg.cell_m / np.tan(np.radians(cfg.fov_deg) / 2), cfg.max_alt_m / 2)
+        lo_alt = min(altitude_for_radius(1, cfg.fov_deg, cfg.cell_m), cfg.max_alt_m / 2)
         tokens, labels = [], []
         for k in kind:
             f = int(rng.choice(land))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from scenarios.config import WorldConfig, common_problems, footprint_radius
+from scenarios.config import WorldConfig, altitude_for_radius, common_problems, footprint_radius
 from scenarios.drone_search import DroneSearch
 from scenarios.policy_base import footprints
 
@@ -38,3 +38,10 @@ def test_footprint_wider_than_the_map_is_a_problem():
 def test_drone_count_problems(n):
     problems = common_problems(WorldConfig(height=8, width=8, max_alt_m=20.0, start_alt_m=10.0), n)
     assert len(problems) == 1
+
+
+def test_altitude_for_radius_inverts_the_footprint():
+    for radius in (1, 2, 5):
+        alt = altitude_for_radius(radius, 60.0, 10.0)
+        assert footprint_radius(alt * 1.001, 60.0, 10.0) == radius
+        assert footprint_radius(alt * 0.999, 60.0, 10.0) == radius - 1
