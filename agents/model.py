@@ -66,6 +66,7 @@ __all__ = [
     "init_state",
     "log_rates",
     "mcsd_apply",
+    "rms_norm",
     "selective_apply",
     "state_width",
     "yan_apply",
