@@ -26,7 +26,7 @@ class WorldKind(StrEnum):
     PATROL = "patrol"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)  # eq on arrays is ambiguous: none
 class WorldInfo:
     """Facts every world shares.
 
@@ -72,7 +72,7 @@ class WorldInfo:
         return (int(self.height), int(self.width))
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class SearchInfo(WorldInfo):
     """drone_search: trail (H, W) bool trail cells; prior (H, W) float32 P(a person in cell)
     per person, summing to about 1; n_targets people to find; inspect_alt_m the hover
@@ -89,7 +89,7 @@ class SearchInfo(WorldInfo):
         return (*super()._maps(), "trail", "prior")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class PatrolInfo(WorldInfo):
     """litter_patrol: energy model (battery_wh Wh, hover_w W, move_j_per_m and climb_j_per_m J
     per metre, climb_mps m/s, charge_w W at a station), crew_delay ticks before a report is
