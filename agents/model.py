@@ -83,7 +83,7 @@ _EPS = 1e-6
 # ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Linear:
     """An affine map stored as (in, out): weight (P, I, O), bias (P, O)."""
 
@@ -91,7 +91,7 @@ class Linear:
     bias: Tensor
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MixerWeights:
     """One MCSD mixer: w_uvef (P, C, Dc, 4, Dc) block-diagonal u|v|e|f projections, e_norm
     (P, D) the per-channel RMSNorm gain of E', w_o (P, D, D) the output projection."""
@@ -101,7 +101,7 @@ class MixerWeights:
     w_o: Tensor
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FFNWeights:
     """One selective GeGLU: selector w_sel (P, D, G), group inputs w_in (P, G, D, 2Hg), group
     outputs w_out (P, G, Hg, D), and the usage-balancing bias (P, G) (a buffer, not trained)."""
@@ -112,7 +112,7 @@ class FFNWeights:
     usage_bias: Tensor
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerWeights:
     """One block: RMSNorm gains norm1, norm2 (P, D) before the mixer and the FFN."""
 
@@ -122,7 +122,7 @@ class LayerWeights:
     ffn: FFNWeights
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class YanWeights:
     """A whole model: embed (input_dim -> D), the layers, the final norm gain (P, D), the
     supervised heads (D -> width, in `YanConfig.heads` order) and the next-token head."""
