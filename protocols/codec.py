@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,14 @@ import msgpack
 import numpy as np
 
 from protocols.compression import CodecError, EncodedTensor, decode_delta
-from protocols.messages import BROADCAST, PROTOCOL_VERSION, Kind, Message, ProtocolError
+from protocols.messages import (
+    BROADCAST,
+    MAX_SEQ_JUMP,
+    PROTOCOL_VERSION,
+    Kind,
+    Message,
+    ProtocolError,
+)
 from protocols.wire_checks import check_header, check_manifest
 
 __all__ = [
@@ -173,12 +181,44 @@ def decode(frames: Sequence[Any], key: bytes, limits: Limits | None = None) -> M
     )
 
 
+def _non_finite_field(tree: Any) -> bool:
+    """Whether any float inside a decoded msgpack value (maps, arrays, scalars) is NaN or ±inf.
+
+    Iterative, so a deeply nested body cannot exhaust the Python stack."""
+    stack = [tree]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
 def open_payload(message: Message) -> dict[str, np.ndarray]:
-    """Dense float32 arrays of a decoded message; ProtocolError("payload") if inconsistent."""
+    """Dense float32 arrays of a decoded message; ProtocolError("payload") if inconsistent.
+
+    Every decoded value and every float field (body, codec meta) must be finite: one NaN
+    accepted into a weight spreads to every brain that averages with it. Checking the dense
+    result also catches codec overflow (an int8 `scale` of 3e38 times 127 is inf in fp32).
+    """
+    if _non_finite_field(message.body):
+        raise ProtocolError("payload", "a body field is NaN or infinite")
+    for t in message.tensors:
+        if _non_finite_field(t.meta):
+            raise ProtocolError("payload", f"{t.name}: a meta value is NaN or infinite")
     try:
-        return decode_delta(message.tensors)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught just below
+            arrays = decode_delta(message.tensors)
     except CodecError as e:
         raise ProtocolError("payload", str(e)) from None
+    for name, a in arrays.items():
+        if not np.isfinite(a).all():
+            raise ProtocolError("payload", f"{name}: decodes to NaN or infinite values")
+    return arrays
 
 
 class Session:
@@ -215,41 +255,67 @@ class Delivery:
 
 @dataclass
 class _Window:
-    """Anti-replay window over one sender's sequence numbers (bit i: highest - i was seen)."""
+    """Anti-replay window over one sender's sequence numbers (bit i: highest - i was seen).
+
+    O(window) memory whatever the sequence numbers: a jump of `size` or more clears the
+    bitmap instead of shifting it (a shift by 2**63 would allocate 2**60 bytes)."""
 
     size: int
     highest: int = 0
     seen: int = 0
 
     def check(self, seq: int) -> None:
+        """ProtocolError("jump" / "stale" / "replay") unless `seq` may be accepted now."""
         if seq > self.highest:
-            self.seen = ((self.seen << (seq - self.highest)) | 1) & ((1 << self.size) - 1)
-            self.highest = seq
+            if seq - self.highest > MAX_SEQ_JUMP:
+                raise ProtocolError(
+                    "jump", f"seq {seq} is more than {MAX_SEQ_JUMP} above {self.highest}"
+                )
             return
         back = self.highest - seq
         if back >= self.size:
             raise ProtocolError("stale", f"seq {seq} older than window {self.size}")
         if self.seen >> back & 1:
             raise ProtocolError("replay", f"seq {seq} already received")
-        self.seen |= 1 << back
+
+    def admit(self, seq: int) -> None:
+        """Mark a checked `seq` as received (only once the whole message is accepted)."""
+        if seq > self.highest:
+            jump = seq - self.highest
+            mask = (1 << self.size) - 1
+            self.seen = 1 if jump >= self.size else ((self.seen << jump) | 1) & mask
+            self.highest = seq
+        else:
+            self.seen |= 1 << (self.highest - seq)
 
 
 @dataclass
 class Receiver:
     """The receiving side of one node: verifies, de-duplicates, counts rejects by reason.
 
-    me: this node's id (messages to another id are rejected; None accepts any recipient).
+    me: the node id, or the collection of ids, this receiver speaks for (a host holds many
+    brains); a message addressed to any other id is rejected (`recipient`). None accepts any
+    recipient (tools and tests only).
     window: how many sequence numbers behind a sender's highest are still accepted once.
+    A rejected message changes no state; any exception while checking one is counted as
+    `error` and raised as a ProtocolError, so a caller that skips ProtocolError never crashes.
     """
 
     run_id: str
     key: bytes
-    me: int | None = None
+    me: int | Collection[int] | None = None
     window: int = 1024
     limits: Limits = field(default_factory=Limits)
     rejects: Counter = field(default_factory=Counter)
     accepted: int = 0
     _windows: dict[int, _Window] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.me is None:
+            self._me: frozenset[int] | None = None
+        else:
+            ids = [self.me] if isinstance(self.me, int | np.integer) else list(self.me)
+            self._me = frozenset(int(i) for i in ids) | {BROADCAST}
 
     def accept(self, frames: Sequence[Any]) -> Delivery:
         """Verify frames; returns the Delivery or raises ProtocolError (after counting it)."""
@@ -257,12 +323,18 @@ class Receiver:
             msg = decode(frames, self.key, self.limits)
             if msg.run_id != self.run_id:
                 raise ProtocolError("run", f"run {msg.run_id!r} is not {self.run_id!r}")
-            if self.me is not None and msg.recipient not in (self.me, BROADCAST):
+            if self._me is not None and msg.recipient not in self._me:
                 raise ProtocolError("recipient", f"addressed to {msg.recipient}")
-            self._windows.setdefault(msg.sender, _Window(self.window)).check(msg.seq)
+            window = self._windows.get(msg.sender) or _Window(self.window)
+            window.check(msg.seq)
             arrays = open_payload(msg)
+            window.admit(msg.seq)
+            self._windows[msg.sender] = window
         except ProtocolError as e:
             self.rejects[e.reason] += 1
             raise
+        except Exception as e:  # a receiver bug must cost one message, never the node
+            self.rejects["error"] += 1
+            raise ProtocolError("error", f"{type(e).__name__}: {e}") from e
         self.accepted += 1
         return Delivery(msg, arrays)

@@ -32,6 +32,7 @@ from protocols.compression import EncodedTensor
 
 __all__ = [
     "BROADCAST",
+    "MAX_SEQ_JUMP",
     "PROTOCOL_VERSION",
     "REJECT_REASONS",
     "Kind",
@@ -39,8 +40,13 @@ __all__ = [
     "ProtocolError",
 ]
 
-PROTOCOL_VERSION = (1, 2)
-"""(major, minor) of the wire format; docs/protocol.md states the same."""
+PROTOCOL_VERSION = (1, 3)
+"""(major, minor) of the wire format; docs/protocol.md states the same. 1.3 changed no byte
+layout, only what a receiver rejects (non-finite values, sequence jumps, unique identities)."""
+
+MAX_SEQ_JUMP = 2**32
+"""How far above a sender's highest accepted `seq` a message may be (`jump` reject beyond):
+one signed message must not burn a sender's whole sequence space (docs/protocol.md §6)."""
 
 BROADCAST = -1
 """Recipient id meaning "every peer that receives this"."""
@@ -68,9 +74,11 @@ REJECT_REASONS = (
     "manifest",  # manifest malformed or inconsistent with the buffers
     "run",  # header run id differs from the receiver's
     "recipient",  # addressed to someone else
+    "jump",  # sequence number more than MAX_SEQ_JUMP above the sender's highest
     "replay",  # sequence number already seen inside the window
     "stale",  # sequence number older than the window
-    "payload",  # buffers inconsistent with their codec (sizes, indices)
+    "payload",  # buffers inconsistent with their codec, or a non-finite value anywhere
+    "error",  # an unforeseen exception while checking: the message is dropped, never a crash
 )
 """Every reason a receiver can reject a message, in the order checks run."""
 

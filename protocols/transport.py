@@ -10,6 +10,9 @@
 
 The transport moves frames; it does not trust them: the identity it reports is the DEALER's
 routing id, unauthenticated. Authenticate with the signed header (`codec.Receiver`).
+Routing ids are `<node id>:<16 random hex digits>` (`routing_id`), unique per socket: a ROUTER
+silently drops a second peer with an identity it already knows, so a bare node id (a host's
+index, a drone's id) would let one peer shadow another (docs/protocol.md §1).
 
 CurveZMQ (`curve=CurveKeys.generate()`): the ROUTER is a CURVE server whose ZAP handler (a
 pyzmq ThreadAuthenticator) admits only client public keys in `authorized`, by default the
@@ -20,6 +23,7 @@ Byte counts are the frames' payload bytes at the socket API (ZMTP framing not in
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +31,14 @@ from typing import Any
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
-__all__ = ["CurveKeys", "Endpoint", "TransportStats"]
+__all__ = ["CurveKeys", "Endpoint", "TransportStats", "routing_id"]
 
 SEND_TIMEOUT_MS = 10_000  # a send blocks only when a peer's queue is full; never hang forever
+
+
+def routing_id(node_id: int) -> bytes:
+    """A fresh DEALER identity: ASCII `<node id>:<16 hex digits>`, unique per socket."""
+    return f"{node_id}:{secrets.token_hex(8)}".encode()
 
 
 @dataclass(frozen=True)
@@ -126,7 +135,7 @@ class Endpoint:
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
-        sock.setsockopt(zmq.IDENTITY, str(self.node_id).encode())
+        sock.setsockopt(zmq.IDENTITY, routing_id(self.node_id))
         if self.curve is not None:
             sock.curve_secretkey = self.curve.secret
             sock.curve_publickey = self.curve.public

@@ -45,11 +45,19 @@ def check_header(h: Any, major: int, minor: int) -> dict[str, Any]:
     return h
 
 
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
 def _check_entry(e: Any) -> tuple[dict[str, Any], int]:
-    """One manifest entry and its number of dense elements."""
+    """One manifest entry and its number of dense elements.
+
+    Every field's type is checked before its value is used (a list where a string belongs
+    must be a `manifest` reject, not an unhashable-type crash in a set lookup)."""
     if not isinstance(e, dict):
         raise ProtocolError("manifest", "each manifest entry must be a map")
-    if not isinstance(e.get("name"), str) or e.get("codec") not in CODECS:
+    name, codec = e.get("name"), e.get("codec")
+    if not _is_str(name) or not _is_str(codec) or codec not in CODECS:
         raise ProtocolError("manifest", f"bad name or codec in {str(e)[:80]}")
     shape = e.get("shape")
     if (
@@ -57,23 +65,24 @@ def _check_entry(e: Any) -> tuple[dict[str, Any], int]:
         or len(shape) > MAX_NDIM
         or not all(_is_int(s, 0) for s in shape)
     ):
-        raise ProtocolError("manifest", f"{e['name']}: shape must be <= {MAX_NDIM} ints >= 0")
+        raise ProtocolError("manifest", f"{name}: shape must be <= {MAX_NDIM} ints >= 0")
     meta = e.get("meta")
     if not isinstance(meta, dict) or not all(
-        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+        _is_str(k) and isinstance(v, int | float) and not isinstance(v, bool)
         for k, v in meta.items()
     ):
-        raise ProtocolError("manifest", f"{e['name']}: meta must map str to numbers")
+        raise ProtocolError("manifest", f"{name}: meta must map str to numbers")
     parts = e.get("parts")
     if not isinstance(parts, list) or not all(
         isinstance(p, list)
         and len(p) == 3
-        and isinstance(p[0], str)
+        and _is_str(p[0])
+        and _is_str(p[1])
         and p[1] in PART_DTYPES
         and _is_int(p[2], 0)
         for p in parts
     ):
-        raise ProtocolError("manifest", f"{e['name']}: parts must be [name, dtype, nbytes]")
+        raise ProtocolError("manifest", f"{name}: parts must be [name, dtype, nbytes]")
     return e, math.prod(shape)
 
 
@@ -81,12 +90,15 @@ def check_manifest(m: Any, buffers: list[memoryview], max_elements: int) -> list
     """The manifest entries, checked against the buffer frames that follow it."""
     if not isinstance(m, list):
         raise ProtocolError("manifest", "manifest must be a msgpack array")
-    entries, elements = [], 0
+    entries, elements, names = [], 0, set()
     for raw in m:
         e, n = _check_entry(raw)
         elements += n
         if elements > max_elements:
             raise ProtocolError("oversize", f"more than {max_elements} dense elements")
+        if e["name"] in names:  # decoded arrays are keyed by name: a second one would hide
+            raise ProtocolError("manifest", f"tensor name {e['name']!r} appears twice")
+        names.add(e["name"])
         entries.append(e)
     sizes = [p[2] for e in entries for p in e["parts"]]
     if len(sizes) != len(buffers):

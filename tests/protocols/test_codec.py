@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from protocols.codec import MAGIC, Limits, Receiver, Session, decode, encode, new_key
 from protocols.compression import CODECS, decode_delta, get_codec
-from protocols.messages import PROTOCOL_VERSION, REJECT_REASONS, Kind, Message, ProtocolError
+from protocols.messages import (
+    MAX_SEQ_JUMP,
+    PROTOCOL_VERSION,
+    REJECT_REASONS,
+    Kind,
+    Message,
+    ProtocolError,
+)
 
 KEY = b"k" * 32
 BODIES = {
@@ -181,3 +188,163 @@ def test_reasons_are_listed_and_keys_required():
         encode(_message(), b"")
     with pytest.raises(ValueError, match=r"\.item\(\)"):
         Session("run", 1, KEY).encode(Kind.HEARTBEAT, body={"competence": np.float32(0.5)})
+
+
+# -- hostile but correctly signed messages (issue: hardening) ---------------------------------
+
+
+def _resigned(frames, header=None, manifest=None, buffers=None):
+    """The frames of a valid message with header / manifest / buffers replaced, signed again."""
+    frames = [bytes(f) for f in frames]
+    h = msgpack.unpackb(frames[2]) if header is None else header
+    m = msgpack.unpackb(frames[3]) if manifest is None else manifest
+    b = frames[4:] if buffers is None else buffers
+    return _signed(msgpack.packb(h), msgpack.packb(m), b)
+
+
+def _reject_reason(receiver, frames):
+    with pytest.raises(ProtocolError) as info:
+        receiver.accept(frames)
+    return info.value.reason
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("codec", ["none", "topk", "group"])
+def test_non_finite_float32_values_are_a_payload_reject(codec, bad):
+    frames = [bytes(f) for f in encode(_message(codec=codec), KEY)]
+    manifest = msgpack.unpackb(frames[3])
+    values = next(
+        i for i, p in enumerate(p for e in manifest for p in e["parts"]) if p[1] == "float32"
+    )
+    buf = bytearray(frames[4 + values])
+    buf[:4] = np.float32(bad).tobytes()
+    r = Receiver("run", KEY)
+    assert (
+        _reject_reason(
+            r,
+            _resigned(frames, buffers=[*frames[4 : 4 + values], bytes(buf), *frames[5 + values :]]),
+        )
+        == "payload"
+    )
+    assert r.rejects == {"payload": 1} and r.accepted == 0
+    r.accept(encode(_message(codec=codec, seq=2), KEY))  # the sender's next good message is fine
+
+
+def test_fp16_infinity_and_int8_scale_overflow_are_rejected():
+    frames = [bytes(f) for f in encode(_message(codec="fp16"), KEY)]
+    inf16 = np.full(len(frames[4]) // 2, np.inf, np.float16).tobytes()
+    assert (
+        _reject_reason(Receiver("run", KEY), _resigned(frames, buffers=[inf16, *frames[5:]]))
+        == "payload"
+    )
+    for codec in ("int8", "topk_int8"):
+        frames = [bytes(f) for f in encode(_message(codec=codec), KEY)]
+        manifest = msgpack.unpackb(frames[3])
+        for e in manifest:
+            e["meta"]["scale"] = 3e38  # finite itself, but 127 * 3e38 is inf in float32
+        got = _reject_reason(Receiver("run", KEY), _resigned(frames, manifest=manifest))
+        assert got == "payload", codec
+
+
+@pytest.mark.parametrize(
+    "where", [("body", "competence"), ("body", "position"), ("meta", "scale"), ("meta", "extra")]
+)
+def test_non_finite_float_fields_are_a_payload_reject(where):
+    frames = [bytes(f) for f in encode(_message(Kind.HEARTBEAT, codec="int8"), KEY)]
+    header, manifest = msgpack.unpackb(frames[2]), msgpack.unpackb(frames[3])
+    section, key = where
+    if section == "body":
+        header["body"][key] = [1.0, float("nan")] if key == "position" else float("inf")
+    else:
+        manifest[0]["meta"][key] = float("nan")
+    assert _reject_reason(Receiver("run", KEY), _resigned(frames, header, manifest)) == "payload"
+
+
+def test_sequence_jump_is_bounded_and_the_window_stays_small():
+    r = Receiver("run", KEY, window=64)
+    s = Session("run", 1, KEY)
+    s.seq = 2**63 - 2  # the next message carries the largest seq the header allows
+    assert _reject_reason(r, s.encode(Kind.BYE)) == "jump"
+    s.seq = MAX_SEQ_JUMP - 1  # the largest jump allowed from nothing: accepted, window cleared
+    r.accept(s.encode(Kind.BYE))
+    w = r._windows[1]
+    assert (w.highest, w.seen) == (MAX_SEQ_JUMP, 1)
+    s.seq += MAX_SEQ_JUMP - 1
+    r.accept(s.encode(Kind.BYE))  # a second big jump: still one bit, no 2**32-bit shift
+    assert r._windows[1].seen == 1 and r._windows[1].seen.bit_length() <= 64
+    assert r.rejects == {"jump": 1} and r.accepted == 2
+
+
+def test_rejected_message_does_not_consume_its_sequence_number():
+    s, r = Session("run", 1, KEY), Receiver("run", KEY)
+    good = s.encode(Kind.HEARTBEAT, body=BODIES[Kind.HEARTBEAT])
+    header = msgpack.unpackb(bytes(good[2]))
+    header["body"]["competence"] = float("nan")
+    assert _reject_reason(r, _resigned(good, header)) == "payload"
+    r.accept(good)  # same seq, now valid: accepted once
+    assert _reject_reason(r, good) == "replay"
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("part dtype", ["float32"]),
+        ("part dtype", {"a": 1}),
+        ("part name", ["values"]),
+        ("codec", ["none"]),
+        ("codec", {"none": 1}),
+        ("name", ["w"]),
+        ("meta key", None),
+        ("shape", [[3]]),
+        ("nbytes", "12"),
+    ],
+)
+def test_every_manifest_field_is_type_checked(field, value):
+    frames = [bytes(f) for f in encode(_message(codec="none"), KEY)]
+    manifest = msgpack.unpackb(frames[3])
+    e = manifest[0]
+    if field == "part dtype":
+        e["parts"][0][1] = value
+    elif field == "part name":
+        e["parts"][0][0] = value
+    elif field == "nbytes":
+        e["parts"][0][2] = value
+    elif field == "meta key":
+        e["meta"] = {1: 2.0}
+    else:
+        e[field] = value
+    packed = msgpack.packb(manifest, strict_types=False)
+    frames = _signed(frames[2], packed, frames[4:])
+    assert _reject_reason(Receiver("run", KEY), frames) == "manifest"
+
+
+def test_duplicate_tensor_names_are_rejected():
+    frames = [bytes(f) for f in encode(_message(codec="none"), KEY)]
+    manifest = msgpack.unpackb(frames[3])
+    manifest[1]["name"] = manifest[0]["name"]
+    assert _reject_reason(Receiver("run", KEY), _resigned(frames, manifest=manifest)) == "manifest"
+
+
+def test_recipient_check_for_a_node_holding_many_ids():
+    r = Receiver("run", KEY, me=np.array([4, 5, 9]).tolist())
+    r.accept(encode(_message(), KEY))  # addressed to 5
+    bcast = Message(Kind.BYE, sender=3, recipient=-1, run_id="run", seq=1, body={})
+    r.accept(encode(bcast, KEY))
+    other = Message(Kind.HEARTBEAT, sender=3, recipient=12345, run_id="run", seq=2,
+                    body=BODIES[Kind.HEARTBEAT])  # fmt: skip
+    assert _reject_reason(r, encode(other, KEY)) == "recipient"
+    nobody = Receiver("run", KEY, me=())  # a host without brains takes broadcasts only
+    assert _reject_reason(nobody, encode(_message(), KEY)) == "recipient"
+    Receiver("run", KEY, me=np.int64(5)).accept(encode(_message(), KEY))
+
+
+def test_any_exception_while_checking_is_a_counted_reject(monkeypatch):
+    import protocols.codec as codec_module
+
+    def broken(tensors):  # stands for a bug anywhere below accept()
+        raise IndexError("boom")
+
+    monkeypatch.setattr(codec_module, "decode_delta", broken)
+    r = Receiver("run", KEY)
+    assert _reject_reason(r, encode(_message(), KEY)) == "error"
+    assert r.rejects == {"error": 1} and r.accepted == 0

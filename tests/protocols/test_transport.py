@@ -33,13 +33,33 @@ def test_signed_delta_crosses_and_is_counted():
         )
         a.send(2, frames)
         ident, got = _recv(b)
-        assert ident == b"1"
+        assert ident.startswith(b"1:") and len(ident) == 2 + 16  # node id, 16 hex digits
         out = Receiver("r", KEY, me=2).accept(got)
         assert np.array_equal(out.arrays["w"], delta["w"])
         size = sum(memoryview(f).nbytes for f in frames)
         assert (a.stats.messages_sent, a.stats.bytes_sent) == (1, size)
         assert (b.stats.messages_received, b.stats.bytes_received) == (1, size)
         assert b.recv(timeout_ms=10) is None
+
+
+def test_a_peer_named_by_its_node_id_does_not_shadow_a_host():
+    """Spec §1 once said a DEALER's identity is its node id: a drone with id 1 using b"1" must
+    still reach a ROUTER that host 1 already talks to (a ROUTER drops a duplicate identity)."""
+    import zmq
+
+    with Endpoint(1) as host1, Endpoint(2) as b:
+        host1.connect(2, b.address)
+        host1.send(2, [b"from host"])
+        assert _recv(b)[1][0].tobytes() == b"from host"
+        with zmq.Context() as ctx, ctx.socket(zmq.DEALER) as drone:
+            drone.setsockopt(zmq.LINGER, 0)
+            drone.setsockopt(zmq.IDENTITY, b"1")
+            drone.connect(b.address)
+            drone.send_multipart([b"from drone"])
+            got = _recv(b)
+            assert got is not None and got[0] == b"1" and got[1][0].tobytes() == b"from drone"
+        host1.send(2, [b"again"])
+        assert _recv(b)[1][0].tobytes() == b"again"
 
 
 def test_port_in_use_is_a_clear_error_or_falls_back():
