@@ -101,7 +101,11 @@ class HostCore:
         if self.shard is not None:
             self.train_steps += self.shard.train_steps
         self.receiver = Receiver(
-            run_id=run, key=self.key, window=cfg.protocol.replay_window, limits=self.limits
+            run_id=run,
+            key=self.key,
+            me=plan.brains_on(self.index).tolist(),  # messages to other hosts' brains: rejected
+            window=cfg.protocol.replay_window,
+            limits=self.limits,
         )
         self.sessions = {}
         self._run = run

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocols.codec import MAGIC, Limits, Receiver, Session, decode, encode, new_key
-from protocols.compression import CODECS, decode_delta, get_codec
+from protocols.compression import CODECS, EncodedTensor, decode_delta, get_codec
 from protocols.messages import (
     MAX_SEQ_JUMP,
     PROTOCOL_VERSION,
@@ -19,6 +19,7 @@ from protocols.messages import (
     Message,
     ProtocolError,
 )
+from protocols.transport import Endpoint
 
 KEY = b"k" * 32
 BODIES = {
@@ -348,3 +349,169 @@ def test_any_exception_while_checking_is_a_counted_reject(monkeypatch):
     r = Receiver("run", KEY)
     assert _reject_reason(r, encode(_message(), KEY)) == "error"
     assert r.rejects == {"error": 1} and r.accepted == 0
+
+
+# -- fuzz: mutated, correctly signed messages against a live receiver --------------------------
+
+_HOSTILE = (
+    None, True, False, 0, -1, 1, 7, 2**63 - 1, -(2**63), 2**64 - 1, 0.5, float("nan"),
+    float("inf"), -float("inf"), 3e38, "", "x" * 300, "float32", "none", "run", [], [1],
+    [[1]], [float("nan"), 1.0], {}, {"a": float("nan")}, {"float32": 1}, b"\x00",
+)  # fmt: skip
+_HEADER_KEYS = ("v", "kind", "from", "to", "run", "seq", "round", "term", "ts", "body", "new")
+_BAD_FLOATS = (
+    np.float32(np.nan).tobytes(), np.float32(np.inf).tobytes(), np.float32(-np.inf).tobytes(),
+    np.float16(np.inf).tobytes() * 2, np.float16(np.nan).tobytes() * 2,
+)  # fmt: skip
+# op weights: buffer and meta mutations (reach the codec and finite checks) more often
+_OP_WEIGHTS = np.array([2, 1, 2, 2, 2, 3, 4, 5, 3, 1, 1, 1, 1]) / 28
+FUZZ_SENDERS = (1, 2, 3)  # the valid traffic afterwards comes from sender 777, never fuzzed
+
+
+def _templates():
+    """(header, manifest, buffers) of valid messages: every kind, every codec, a batch."""
+    out = []
+    for i, (kind, codec) in enumerate(
+        [(k, c) for k in (Kind.DELTA, Kind.BELIEF) for c in CODECS] + [(k, "none") for k in Kind]
+    ):
+        msg = Message(kind, sender=FUZZ_SENDERS[i % 3], recipient=5, run_id="run", seq=1,
+                      round=2, body=BODIES[kind], tensors=_tensors(codec, seed=i))  # fmt: skip
+        frames = [bytes(f) for f in encode(msg, KEY)]
+        out.append((msgpack.unpackb(frames[2]), msgpack.unpackb(frames[3]), frames[4:]))
+    batch = {"base_round": 1, "scale": 1.0, "brains": [1, 4, 6]}
+    tensors = [
+        EncodedTensor(f"{b}/{t.name}", t.codec, t.shape, t.meta, t.parts)
+        for b in (1, 4, 6)
+        for t in _tensors("topk_int8", seed=b)
+    ]
+    msg = Message(Kind.DELTA, 1, 5, "run", 1, 2, body=batch, tensors=tuple(tensors))
+    frames = [bytes(f) for f in encode(msg, KEY)]
+    out.append((msgpack.unpackb(frames[2]), msgpack.unpackb(frames[3]), frames[4:]))
+    return out
+
+
+def _list(v):
+    return v if isinstance(v, list) else []
+
+
+def _mutate(rng, header, manifest, buffers, seqs):
+    """One to three random mutations of a message's parts, in place; returns packed parts."""
+    pick = lambda seq: seq[int(rng.integers(len(seq)))]  # noqa: E731
+    header["from"] = pick(FUZZ_SENDERS)
+    seqs[0] += 1  # one counter for all senders: a forged `from` is then never far ahead
+    header["seq"] = seqs[0]
+    raw_header = raw_manifest = None
+    for _ in range(int(rng.integers(1, 3))):
+        op = int(rng.choice(13, p=_OP_WEIGHTS))
+        entry = pick(manifest) if manifest else None
+        if op == 0:
+            header[pick(_HEADER_KEYS)] = pick(_HOSTILE)
+        elif op == 1:
+            header.pop(pick(_HEADER_KEYS), None)
+        elif op == 2 and isinstance(header.get("body"), dict):
+            keys = [*header["body"], "brains", "sync", "scale"]
+            header["body"][pick(keys)] = pick(_HOSTILE)
+        elif op == 3 and entry is not None:
+            entry[pick(("name", "codec", "shape", "meta", "parts", "x"))] = pick(_HOSTILE)
+        elif op == 4 and entry is not None and _list(entry["parts"]):
+            part = pick(entry["parts"])
+            if isinstance(part, list) and len(part) == 3:
+                part[int(rng.integers(3))] = pick(_HOSTILE)
+        elif op == 5 and entry is not None and isinstance(entry["meta"], dict):
+            entry["meta"][pick(("scale", "count", "axis", "z"))] = pick(_HOSTILE)
+        elif op in (6, 7) and buffers:
+            i = int(rng.integers(len(buffers)))
+            buf = bytearray(buffers[i])
+            if buf and op == 6:
+                buf[int(rng.integers(len(buf)))] ^= 1 << int(rng.integers(8))
+            elif len(buf) >= 4:
+                at = 4 * int(rng.integers(len(buf) // 4))
+                buf[at : at + 4] = pick(_BAD_FLOATS)
+            buffers[i] = bytes(buf)
+        elif op == 8 and buffers:
+            i = int(rng.integers(len(buffers)))
+            buffers[i] = buffers[i][: int(rng.integers(len(buffers[i]) + 1))] + b"\x01" * int(
+                rng.integers(3)
+            )
+            parts = [p for e in manifest for p in _list(e.get("parts"))]
+            if rng.random() < 0.5 and i < len(parts) and _list(parts[i])[2:]:
+                parts[i][2] = len(buffers[i])  # consistent sizes: reach the codec checks
+        elif op == 9:
+            if manifest and rng.random() < 0.5:
+                manifest.append(manifest[0]) if rng.random() < 0.5 else manifest.pop()
+            elif buffers:
+                buffers.append(buffers[0]) if rng.random() < 0.5 else buffers.pop()
+        elif op == 10:
+            ahead = seqs[0] + int(rng.integers(1, 1000))
+            header["seq"] = pick((1, seqs[0] - 1, 2**63 - 1, seqs[0] + 2**32 + 1, ahead))
+            seqs[0] = max(seqs[0], ahead if header["seq"] == ahead else 0)
+        elif op == 11 and entry is not None and isinstance(entry.get("shape"), list):
+            entry["shape"] = pick(([2**31, 2**31], [0], [*entry["shape"], 1], [1] * 9, []))
+        elif op == 12:
+            raw_header = bytearray(msgpack.packb(header))
+            raw_header[int(rng.integers(len(raw_header)))] = int(rng.integers(256))
+    h = bytes(raw_header) if raw_header is not None else msgpack.packb(header)
+    m = raw_manifest if raw_manifest is not None else msgpack.packb(manifest)
+    return h, m
+
+
+def _fuzz(count: int, seed: int) -> None:
+    """`count` mutated, signed messages over real sockets to a live Receiver, then valid ones."""
+    rng = np.random.default_rng(seed)
+    templates = [msgpack.packb([h, m]) for h, m, _ in _templates()]
+    buffers_of = [b for _, _, b in _templates()]
+    receiver = Receiver("run", KEY, me=5)
+    seqs = [0]
+    seen, batch = 0, 256
+    with Endpoint(0) as tx, Endpoint(5) as rx:
+        tx.connect(5, rx.address)
+        for start in range(0, count, batch):
+            n = min(batch, count - start)
+            for _ in range(n):
+                t = int(rng.integers(len(templates)))
+                header, manifest = msgpack.unpackb(templates[t])
+                buffers = list(buffers_of[t])
+                h, m = _mutate(rng, header, manifest, buffers, seqs)
+                tx.send(5, _signed(h, m, buffers))
+            for _ in range(n):
+                got = rx.recv(timeout_ms=10_000)
+                assert got is not None, "a message was lost on loopback"
+                seen += 1
+                try:
+                    d = receiver.accept(got[1])
+                except ProtocolError:
+                    continue
+                seqs[0] = max(seqs[0], d.message.seq)  # a forged jump moved the window: follow
+                for name, a in d.arrays.items():
+                    assert np.isfinite(a).all(), f"non-finite values accepted in {name}"
+                assert not _has_non_finite(d.message.body)
+        assert seen == count == receiver.accepted + sum(receiver.rejects.values())
+        assert receiver.rejects["error"] == 0, "a check raised something other than a reject"
+        assert receiver.accepted > 0, "the mutations never produced a valid message"
+        good = Session("run", 777, KEY)
+        for kind in Kind:
+            for codec in CODECS:
+                tensors = _tensors(codec, seed=3)
+                tx.send(5, good.encode(kind, recipient=5, body=BODIES[kind], tensors=tensors))
+                d = receiver.accept(rx.recv(timeout_ms=10_000)[1])
+                want = decode_delta(tensors)
+                assert all(np.array_equal(d.arrays[k], want[k]) for k in want)
+
+
+def _has_non_finite(tree):
+    if isinstance(tree, float):
+        return not np.isfinite(tree)
+    if isinstance(tree, dict):
+        return any(_has_non_finite(v) for v in tree.values())
+    if isinstance(tree, list):
+        return any(_has_non_finite(v) for v in tree)
+    return False
+
+
+def test_fuzz_100k_mutated_signed_messages_against_a_live_receiver():
+    _fuzz(100_000, seed=0)
+
+
+@pytest.mark.slow
+def test_fuzz_1m_mutated_signed_messages_against_a_live_receiver():
+    _fuzz(1_000_000, seed=1)

@@ -103,3 +103,33 @@ def test_act_before_configure_says_what_to_do(tiny_cfg):
         world = make_world(tiny_cfg(), 4, 0)
         with pytest.raises(RuntimeError, match="configure"):
             pool.act(world.observe())
+
+
+def test_nan_delta_and_wrong_recipient_are_rejected_and_the_run_goes_on(tiny_cfg):
+    """Correctly signed but hostile: a DELTA full of NaN to a brain on the host, and a
+    HEARTBEAT addressed to a brain no host holds. Both are counted rejects; no NaN lands."""
+    cfg = tiny_cfg(drones=4)
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = configure(pool, cfg, "swarm")
+        world.step(pool.act(world.observe()))
+        target = pool.calls.hosts[1]
+        mine = int(target.plan.brains_on(1)[0])
+        nan = {"w": np.full(4, np.nan, np.float32)}
+        session = Session(target._run, 0, target.key)
+        poisoned = session.encode(
+            Kind.DELTA, recipient=mine, body={"base_round": 0, "scale": 1.0},
+            tensors=get_codec("none").encode(nan).tensors,
+        )  # fmt: skip
+        astray = session.encode(
+            Kind.HEARTBEAT, recipient=12345, body={"position": [0.0, 0.0], "competence": 0.5}
+        )
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.connect(target.address())
+        for frames in (poisoned, astray):
+            sock.send_multipart(frames)
+        pool.exchange(0)
+        pool.exchange(1)
+        sock.close(linger=0)
+        assert target.receiver.rejects == {"payload": 1, "recipient": 1}
+        for host in pool.calls.hosts:
+            assert torch.isfinite(host.shard.bank.state).all()
