@@ -36,7 +36,7 @@ def test_document_states_frame_zero_bounds_and_reason_order():
     assert f"`{frame0}`" in SPEC, f"section 2 must show frame 0 as {frame0}"
     exponent = MAX_SEQ_JUMP.bit_length() - 1
     sup = str(exponent).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
-    assert MAX_SEQ_JUMP == 2**exponent and f"more than 2{sup} above" in SPEC
+    assert 2**exponent == MAX_SEQ_JUMP and f"more than 2{sup} above" in SPEC
     limits = Limits()
     assert f"4 + {limits.max_buffers}" in SPEC and f"{limits.max_message_bytes >> 20} MiB" in SPEC
     table = re.findall(r"^\| (\d+) \| `(\w+)` \|", SPEC, re.MULTILINE)
