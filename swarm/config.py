@@ -16,6 +16,7 @@ like any other field error. A concrete subclass's own `model_validate` skips tho
 
 from __future__ import annotations
 
+import collections
 import copy
 import difflib
 import functools
@@ -77,19 +78,26 @@ def _or_auto(value_type: Any) -> Any:
     ]
 
 
+MAX_SEEDS = 10_000
+"""Most seeds one run may list: each is a full mission per team, so more never finishes."""
+
+
 def _seed_count(v: Any) -> Any:
-    """`seeds: n` means seeds 0..n-1; a list is kept as given."""
+    """`seeds: n` means seeds 0..n-1; a list is kept as given (at most MAX_SEEDS either way)."""
     if isinstance(v, bool):
         raise ValueError("give a seed count (3) or a list of seeds ([0, 7, 42]), not true/false")
     if isinstance(v, int):
-        if v < 1:
-            raise ValueError(f"a seed count must be at least 1, got {v}")
+        if not 1 <= v <= MAX_SEEDS:
+            raise ValueError(f"a seed count must be in 1..{MAX_SEEDS}")
         return list(range(v))
+    if isinstance(v, list) and len(v) > MAX_SEEDS:
+        raise ValueError(f"at most {MAX_SEEDS} seeds, got a list of {len(v)}")
     return v
 
 
 def _unique(v: list[Any]) -> list[Any]:
-    dupes = sorted({str(x) for x in v if v.count(x) > 1})
+    counts = collections.Counter(map(str, v))  # linear: a long seed list must not take minutes
+    dupes = sorted(k for k, n in counts.items() if n > 1)
     if dupes:
         raise ValueError(f"each entry may appear once; repeated: {', '.join(dupes)}")
     return v

@@ -88,8 +88,8 @@ def _scenario_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
     problems = []
     for message in check(world, cfg.drones):
         loc = scenario_check_loc(message, world_fields, run_fields)
-        if loc == ("world", "horizon") and cfg.ticks is not None:
-            loc = ("ticks",)
+        if cfg.ticks is not None and re.search(r"\bhorizon\b", message):
+            loc = ("ticks",)  # `ticks` is the horizon checked here: blame it, not the world
         match = _FIELD_PREFIX.match(message)
         prefixed = match is not None and loc[-1] == match.group(1).split(".")[-1]
         text = match.group(2) if prefixed else message

@@ -23,10 +23,17 @@ run.log        what happened, tracebacks included
 
 Because the file is replaced atomically (write a temporary file, then `os.replace`), a reader
 or a crash never sees half a document: what is on disk is always the last completed run.
+
+A run never writes into another run's folder: `RunOutputs` refuses a folder that already holds
+run files (`RunFolderInUse`), and `new_run_dir` makes the default folder with `mkdir`, adding
+`-2`, `-3`, ... when the timestamped name is taken (two runs started in the same second). A
+write that fails (full or read-only disk) raises `OutputWriteError` naming the file; `finish`
+then still tries to mark results.json `failed`, in place if the disk has no room for a copy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -43,16 +50,59 @@ import yaml
 
 from swarm.scorecard import cost_totals, summarize_runs
 
-__all__ = ["SCHEMA_VERSION", "RunOutputs", "atomic_write_json", "run_dir_name", "team_entry"]
+__all__ = [
+    "RUN_FILES",
+    "SCHEMA_VERSION",
+    "OutputWriteError",
+    "RunFolderInUse",
+    "RunOutputs",
+    "atomic_write_json",
+    "new_run_dir",
+    "run_dir_name",
+    "team_entry",
+]
 
 SCHEMA_VERSION = 1
 _KEYS = ("team", "seed", "tick")  # the CSV's leading columns
+RUN_FILES = ("results.json", "config.yaml", "ticks.csv", "run.log")
+"""Files whose presence marks a folder as holding a run (never overwritten)."""
+
+
+class RunFolderInUse(FileExistsError):
+    """The output folder already holds a run; the message says what to do."""
+
+
+class OutputWriteError(OSError):
+    """Writing a run's outputs failed (full or read-only disk); the message names the file."""
+
+
+def _write_error(path: Path, err: OSError) -> OutputWriteError:
+    out = OutputWriteError(f"cannot write {path}: {err.strerror or err}")
+    out.errno = err.errno
+    return out
 
 
 def run_dir_name(name: str, when: dt.datetime | None = None) -> str:
     """`<name>-<YYYYmmdd-HHMMSS>`: the default output folder of a run under `output.dir`."""
     when = when or dt.datetime.now()
     return f"{name}-{when:%Y%m%d-%H%M%S}"
+
+
+def new_run_dir(parent: Path, name: str, when: dt.datetime | None = None) -> Path:
+    """Create and return a fresh `parent/<run_dir_name>` folder, `-2`, `-3`... if taken.
+
+    `mkdir` without exist_ok is the claim, so two runs started in the same second (even in
+    two processes) never share a folder."""
+    base = run_dir_name(name, when)
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    for i in range(1, 10_000):
+        path = Path(parent) / (base if i == 1 else f"{base}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunFolderInUse(f"{parent}: 9999 runs named {base}-*; clean up or choose --out DIR")
 
 
 def atomic_write_json(path: Path, doc: Mapping[str, Any]) -> None:
@@ -100,6 +150,12 @@ class RunOutputs:
             raise ValueError(f"csv_every must be >= 1, got {csv_every}")
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
+        taken = [f for f in RUN_FILES if (self.dir / f).exists()]
+        if taken:
+            raise RunFolderInUse(
+                f"{self.dir} already holds a run ({', '.join(taken)}); runs are never "
+                "overwritten: choose another --out DIR, or leave --out off for a new folder"
+            )
         self.results_path = self.dir / "results.json"
         self.csv_path = self.dir / "ticks.csv"
         self.log_path = self.dir / "run.log"
@@ -108,6 +164,7 @@ class RunOutputs:
         self._csv_fields: list[str] | None = None
         self._csv_file = None
         self._runs: dict[str, list[dict[str, Any]]] = {t: [] for t in teams}
+        self._on_disk: dict[str, Any] = {}  # the results.json last written in full
         now = _now()
         self.doc: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
@@ -123,15 +180,18 @@ class RunOutputs:
             "ray": {},
             "teams": {},
         }
-        with self.config_path.open("w") as fh:
-            yaml.safe_dump(_jsonable(config), fh, sort_keys=False)
+        try:
+            with self.config_path.open("w") as fh:
+                yaml.safe_dump(_jsonable(config), fh, sort_keys=False)
+        except OSError as err:
+            raise _write_error(self.config_path, err) from None
         self._flush()
 
     def logger(self) -> logging.Logger:
         """A logger writing to run.log (one handler per folder, added once)."""
         log = logging.getLogger(f"swarm.run.{self.dir.resolve()}")
         if not log.handlers:
-            handler = logging.FileHandler(self.log_path)
+            handler = _QuietFileHandler(self.log_path)
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
             log.addHandler(handler)
             log.setLevel(logging.INFO)
@@ -160,7 +220,12 @@ class RunOutputs:
                 "a scenario's tick_metrics() must return the same keys every tick"
             )
         vals = {**row, "team": team, "seed": seed, "tick": tick}
-        csv.writer(self._csv_file).writerow([_csv_cell(vals.get(k, "")) for k in self._csv_fields])
+        try:
+            csv.writer(self._csv_file).writerow(
+                [_csv_cell(vals.get(k, "")) for k in self._csv_fields]
+            )
+        except OSError as err:
+            raise _write_error(self.csv_path, err) from None
 
     def record(self, team: str, run: dict[str, Any]) -> None:
         """Add one completed team x seed run and rewrite results.json atomically."""
@@ -170,21 +235,73 @@ class RunOutputs:
         self._runs[team].append(run)
         self.doc["teams"][team] = team_entry(self._runs[team])
         if self._csv_file is not None:
-            self._csv_file.flush()
+            try:
+                self._csv_file.flush()
+            except OSError as err:
+                raise _write_error(self.csv_path, err) from None
         self._flush()
 
     def finish(self, status: str, error: str | None = None) -> None:
-        """Close the CSV and write the final status ("complete", "interrupted" or "failed")."""
+        """Close the CSV and write the final status ("complete", "interrupted" or "failed").
+
+        Runs to the end whatever fails: a CSV that cannot be flushed does not keep the status
+        from being written. When even a small copy of results.json does not fit on the disk,
+        the file is rewritten in place (it shrinks or keeps its size, so no new space is
+        needed); an `OutputWriteError` is raised only if results.json could not be updated."""
         if self._csv_file is not None:
-            self._csv_file.close()
+            # a full disk: the status below matters more than the CSV's last rows
+            with contextlib.suppress(OSError):
+                self._csv_file.close()
             self._csv_file = None
         self.doc["status"] = status
         self.doc["error"] = error
-        self._flush()
+        try:
+            self._flush()
+        except OutputWriteError as err:
+            if not self._rewrite_in_place():
+                raise err from None
 
     def _flush(self) -> None:
         self.doc["updated"] = _now()
-        atomic_write_json(self.results_path, self.doc)
+        plain = _jsonable(self.doc)  # a copy: what is on disk if the write succeeds
+        try:
+            atomic_write_json(self.results_path, plain)
+        except OSError as err:
+            raise _write_error(self.results_path, err) from None
+        self._on_disk = plain
+
+    def _rewrite_in_place(self) -> bool:
+        """Overwrite results.json with its last written document, marked with the current
+        status and error, if that needs no new disk space.
+
+        The runs on disk are kept (a run whose record never reached the disk stays lost); a
+        written compact, it fits in the old indented file's bytes (a very long error text is
+        cut until it does), and the rest is padded with spaces (valid JSON whitespace)."""
+        try:
+            old = self.results_path.stat().st_size
+            doc = {**self._on_disk, "status": self.doc["status"], "error": self.doc["error"]}
+            compact = {"separators": (",", ":"), "allow_nan": False}  # frees the indentation
+            text = json.dumps(doc, **compact).encode()
+            while len(text) > old and doc["error"]:
+                doc["error"] = doc["error"][: max(len(doc["error"]) - (len(text) - old), 0)]
+                text = json.dumps(doc, **compact).encode()
+            if len(text) > old:
+                return False
+            with self.results_path.open("r+b") as fh:
+                fh.write(text + b" " * (old - len(text)))
+                fh.flush()
+                os.fsync(fh.fileno())
+            return True
+        except OSError:
+            return False
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """run.log; a failed write (full disk) is dropped silently instead of printing a
+    traceback: the run's own one-line error says what happened."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
 
 
 def _umask() -> int:

@@ -11,16 +11,23 @@ start an embedded Ray on 127.0.0.1 or join `--address` / `ray.address` -> start 
 pool -> for each team, for each seed: one mission (swarm.loop) on the same world seeds,
 results.json rewritten after each -> plots, scorecard table, Ray shut down.
 
-Exit codes: 0 all runs completed; 1 invalid configuration; 2 a run failed (e.g. a host
-died); 130 interrupted (Ctrl-C). In every case the completed runs stay in results.json.
-`--local` runs the same hosts in this process (no Ray): for tests and debugging.
+Exit codes: 0 every planned run completed; 1 invalid input (the file, a flag, or an `--out`
+folder that already holds a run); 2 a run failed (e.g. a host died, the disk is full); 130
+interrupted by Ctrl-C (SIGINT), 143 by SIGTERM (`timeout`, `docker stop`, a scheduler), 129 by
+SIGHUP (the terminal closed): 128 + the signal number, as a shell reports it. SIGTERM and
+SIGHUP stop a run exactly like Ctrl-C: results.json says `interrupted`, the completed runs stay
+in it, plots are written and the workers stopped. `status: complete` is written only when every
+planned team x seed completed. `--local` runs the same hosts in this process (no Ray): for
+tests and debugging.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,20 +35,71 @@ from typing import Any
 from rich.console import Console
 
 from swarm.loop import Episode, PoolLike, run_episode
-from swarm.outputs import RunOutputs, run_dir_name
+from swarm.outputs import OutputWriteError, RunFolderInUse, RunOutputs, new_run_dir
 from swarm.progress import RunProgress, headline
 from swarm.scorecard import table
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "main", "parse_args"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_HANGUP",
+    "EXIT_INTERRUPTED",
+    "EXIT_INVALID",
+    "EXIT_TERMINATED",
+    "Stopped",
+    "main",
+    "parse_args",
+]
 
 EXIT_INVALID = 1
 EXIT_FAILED = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_HANGUP = 129  # 128 + SIGHUP
+_STOP_SIGNALS = {signal.SIGTERM: EXIT_TERMINATED, signal.SIGHUP: EXIT_HANGUP}
+_FLAGS = {"seeds": "--seeds", "ticks": "--ticks", "teams": "--teams"}  # RunConfig field -> flag
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: a KeyboardInterrupt, so every layer stops as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: Any) -> None:
+    _ignore_stop_signals()  # one starts the orderly stop; a repeat must not break its cleanup
+    raise Stopped(signum)
+
+
+def _ignore_stop_signals() -> None:
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def _trap_stop_signals() -> dict[int, Any]:
+    """Route SIGTERM and SIGHUP to `Stopped`; returns the handlers they had (main thread only).
+
+    Called again once Ray is up: `ray.init` installs its own SIGTERM handler (`sys.exit`),
+    which would skip the orderly stop."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _stop) for sig in _STOP_SIGNALS}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors (`--seeds abc`) exit with EXIT_INVALID, not argparse's 2
+    (which is this CLI's "run failed")."""
+
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
-    ap = argparse.ArgumentParser(prog="python -m swarm.run", description=__doc__.split("\n")[0])
+    ap = _Parser(prog="python -m swarm.run", description=__doc__.split("\n")[0])
     ap.add_argument("file", type=Path, help="scenario YAML file, e.g. scenarios/drone_search.yaml")
     ap.add_argument("--out", type=Path, help="output folder (default: runs/<name>-<time>/)")
     ap.add_argument("--seeds", type=int, help="run seeds 0..N-1 instead of the file's seeds")
@@ -69,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see the module docstring)."""
     from swarm.config import ConfigError, load_config
 
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except SystemExit as done:  # --help (0) or a usage error (EXIT_INVALID)
+        return int(done.code or 0)
     console = Console()
     if not console.is_terminal:  # a log file or pipe: room for the scorecard's four teams
         console = Console(width=140)
@@ -77,10 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.file, overrides_from(args))
     except ConfigError as err:
         for line in err.errors:
-            print(line, file=sys.stderr)
+            print(_name_flag(line, args), file=sys.stderr)
         return EXIT_INVALID
-    out_dir = args.out or Path(cfg.output.dir) / run_dir_name(cfg.name)
+    out_dir = args.out
     try:
+        out_dir = out_dir or new_run_dir(Path(cfg.output.dir), cfg.name)
         outputs = RunOutputs(
             out_dir,
             name=cfg.name,
@@ -90,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             config=cfg.model_dump(mode="json"),
             csv_every=cfg.output.csv_every,
         )
+    except RunFolderInUse as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_INVALID
     except OSError as err:
         print(
             f"{out_dir}: cannot write the run's outputs ({err}); choose --out DIR", file=sys.stderr
@@ -97,26 +162,79 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     log = outputs.logger()
     log.info("run %s: %s, teams %s, seeds %s", cfg.name, cfg.scenario, cfg.teams, cfg.seeds)
-    status, error, code = "complete", None, 0
+    previous = _trap_stop_signals()
+    try:
+        return _run_and_finish(cfg, args, outputs, console, log)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_and_finish(
+    cfg: Any, args: argparse.Namespace, outputs: RunOutputs, console: Console, log: logging.Logger
+) -> int:
+    """Fly every run, then write the final status, plots and scorecard; the exit code."""
+    status, error, code = "failed", "the run stopped before its end", EXIT_FAILED
+    disk_ok = True
     try:
         _run_all(cfg, args, outputs, console, log)
+        status, error, code = _completion(cfg, outputs)
+    except Stopped as stop:
+        name = signal.Signals(stop.signum).name
+        status, error, code = "interrupted", f"stopped by {name}", _STOP_SIGNALS[stop.signum]
+        log.warning("interrupted by %s", name)
     except KeyboardInterrupt:
         status, error, code = "interrupted", "interrupted by the user (Ctrl-C)", EXIT_INTERRUPTED
         log.warning("interrupted")
+    except OutputWriteError as err:
+        status, error, code, disk_ok = "failed", str(err), EXIT_FAILED, False
     except Exception as err:
         status, error, code = "failed", f"{type(err).__name__}: {err}", EXIT_FAILED
         log.exception("run failed")
-    finally:
+    except SystemExit as err:  # a library's own signal handler (Ray's sys.exit on SIGTERM)
+        status, error, code = "interrupted", f"exited early ({err.code})", EXIT_TERMINATED
+        log.warning("exited early (%s)", err.code)
+    _ignore_stop_signals()  # the wrap-up below is short and keeps what the run did
+    status_written = True
+    try:
         outputs.finish(status, error)
-    _epilogue(cfg, outputs, console, log)
+    except OutputWriteError as err:
+        status_written = disk_ok = False
+        status, error, code = "failed", str(err), EXIT_FAILED
+    if disk_ok:  # plots would fail the same way on a full disk
+        _epilogue(cfg, outputs, console, log)
     if code:
         done = sum(len(t["runs"]) for t in outputs.doc["teams"].values())
-        print(
-            f"run {status}: {error}\n{done} completed team x seed run(s) kept in "
-            f"{outputs.results_path}; details in {outputs.log_path}",
-            file=sys.stderr,
+        kept = (
+            f"{done} completed team x seed run(s) kept in {outputs.results_path}"
+            if status_written
+            else f"{outputs.results_path} keeps the last completed run but says 'running'"
         )
+        print(f"run {status}: {error}; {kept}; details in {outputs.log_path}", file=sys.stderr)
     return code
+
+
+def _completion(cfg: Any, outputs: RunOutputs) -> tuple[str, str | None, int]:
+    """`complete` only when every planned team x seed has its record."""
+    planned = len(cfg.teams) * len(cfg.seeds)
+    done = sum(len(t["runs"]) for t in outputs.doc["teams"].values())
+    if done == planned:
+        return "complete", None, 0
+    return "failed", f"{done} of {planned} planned runs completed", EXIT_FAILED
+
+
+def _name_flag(line: str, args: argparse.Namespace) -> str:
+    """A config error caused by a flag names the flag (`--ticks 3: ...`), not a file field."""
+    suffix = " (set on the command line)"
+    if not line.endswith(suffix):
+        return line
+    for field, flag in _FLAGS.items():
+        value = getattr(args, field, None)
+        marker = f": {field}: "
+        if value is not None and marker in line:
+            path, rest = line.split(marker, 1)
+            return f"{path}: {flag} {value}: {rest[: -len(suffix)]}"
+    return line
 
 
 def _run_all(
@@ -136,6 +254,7 @@ def _run_all(
         if backend == "ray":
             address = args.address or cfg.ray.address
             info = start_ray(address, num_cpus=cfg.ray.num_cpus)
+            _trap_stop_signals()  # ray.init replaced the SIGTERM handler with its own
             log.info("ray: %s", info)
         else:
             import torch

@@ -10,7 +10,15 @@ import os
 import pytest
 import yaml
 
-from swarm.outputs import SCHEMA_VERSION, atomic_write_json, run_dir_name, team_entry
+from swarm.outputs import (
+    SCHEMA_VERSION,
+    OutputWriteError,
+    RunFolderInUse,
+    atomic_write_json,
+    new_run_dir,
+    run_dir_name,
+    team_entry,
+)
 from tests.swarm.run_records import demo_outputs, demo_run
 
 
@@ -84,3 +92,52 @@ def test_csv_rejects_new_columns(tmp_path):
     out.tick("swarm", 0, 1, {"coverage": 0.1}, last=False)
     with pytest.raises(ValueError, match="same keys every tick"):
         out.tick("swarm", 0, 2, {"coverage": 0.1, "surprise": 1.0}, last=False)
+
+
+def test_default_run_folders_are_unique_within_one_second(tmp_path):
+    when = dt.datetime(2024, 5, 6, 7, 8, 9)
+    first, second = new_run_dir(tmp_path, "demo", when), new_run_dir(tmp_path, "demo", when)
+    assert (first.name, second.name) == ("demo-20240506-070809", "demo-20240506-070809-2")
+    assert first.is_dir() and second.is_dir()
+
+
+def test_a_folder_holding_a_run_is_never_written_again(tmp_path):
+    out = demo_outputs(tmp_path)
+    out.record("swarm", demo_run(0, True, 20, 1000))
+    out.finish("complete")
+    before = {p.name: p.read_bytes() for p in out.dir.iterdir()}
+    with pytest.raises(RunFolderInUse, match="already holds a run"):
+        demo_outputs(tmp_path)
+    assert {p.name: p.read_bytes() for p in out.dir.iterdir()} == before
+
+
+def test_full_disk_still_marks_results_failed_in_place(tmp_path, monkeypatch):
+    import errno
+
+    import swarm.outputs as outputs_mod
+
+    out = demo_outputs(tmp_path)
+    out.record("swarm", demo_run(0, True, 20, 1000))
+
+    def no_space(path, doc):  # no room for the temporary copy an atomic write needs
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs_mod, "atomic_write_json", no_space)
+    with pytest.raises(OutputWriteError, match=r"results\.json: No space left"):
+        out.record("swarm", demo_run(1, True, 20, 1000))
+    out.finish("failed", "cannot write results.json: No space left on device " + "x" * 10_000)
+    doc = json.loads(out.results_path.read_text())  # valid JSON, padded in place
+    assert doc["status"] == "failed" and doc["error"].startswith("cannot write results.json")
+    assert [r["seed"] for r in doc["teams"]["swarm"]["runs"]] == [0]  # what reached the disk
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_csv_on_a_full_device_names_the_file_and_finish_still_writes_the_status(tmp_path):
+    out = demo_outputs(tmp_path)
+    out.tick("swarm", 0, 0, {"coverage": 0.1}, False)
+    out._csv_file.close()
+    out._csv_file = open("/dev/full", "w", buffering=1)  # noqa: SIM115 -- ENOSPC per line
+    with pytest.raises(OutputWriteError, match=r"ticks\.csv: No space left on device"):
+        out.tick("swarm", 0, 1, {"coverage": 0.2}, False)
+    out.finish("failed", "disk full")
+    assert json.loads(out.results_path.read_text())["status"] == "failed"

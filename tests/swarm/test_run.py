@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,115 @@ def test_litter_patrol_every_team_end_to_end(tmp_path):
         assert metrics["altitude_violations"] == 0 and metrics["nofly_violations"] == 0, name
     assert doc["teams"]["swarm"]["wire_bytes"] > 0
     assert doc["teams"]["isolated"]["wire_bytes"] == 0
+
+
+def _start_run(out: Path, *extra: str) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "swarm.run", str(SMOKE), "--out", str(out), "--quiet"]
+    return subprocess.Popen(
+        [*argv, "--teams", "isolated", "--seeds", "6", "--ticks", "24", *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _signal_after_first_run(proc: subprocess.Popen, out: Path, sig: int) -> tuple[int, str]:
+    """Send `sig` once results.json holds a completed run; (exit code, stderr)."""
+    import time
+
+    deadline = time.monotonic() + 240  # a guard against a hang, not a measurement
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if _results(out)["teams"].get("isolated", {}).get("runs"):
+                break
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            pass
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the run ended before the signal: {proc.stderr.read()}"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=240)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"),
+    [(signal.SIGTERM, run_mod.EXIT_TERMINATED), (signal.SIGHUP, run_mod.EXIT_HANGUP)],
+)
+def test_sigterm_and_sighup_stop_like_ctrl_c(tmp_path, sig, code):
+    out = tmp_path / "run"
+    proc = _start_run(out, "--local")
+    rc, err = _signal_after_first_run(proc, out, sig)
+    assert rc == code, err
+    doc = _results(out)
+    assert doc["status"] == "interrupted" and signal.Signals(sig).name in doc["error"]
+    runs = doc["teams"]["isolated"]["runs"]
+    assert 1 <= len(runs) < 6 and [r["seed"] for r in runs] == list(range(len(runs)))
+    assert "run interrupted" in err and "Traceback" not in err
+
+
+@pytest.mark.ray
+def test_sigterm_through_ray_is_not_taken_by_rays_own_handler(tmp_path):
+    """ray.init installs a SIGTERM handler (sys.exit): the run must still stop in order."""
+    out = tmp_path / "run"
+    rc, err = _signal_after_first_run(_start_run(out), out, signal.SIGTERM)
+    assert rc == run_mod.EXIT_TERMINATED, err
+    assert _results(out)["status"] == "interrupted"
+
+
+def test_complete_only_when_every_planned_run_completed(tmp_path, monkeypatch, capsys):
+    real = run_mod.RunOutputs.record
+
+    def drop_second(self, team, run):  # a record lost without an exception
+        if run["seed"] != 1:
+            real(self, team, run)
+
+    monkeypatch.setattr(run_mod.RunOutputs, "record", drop_second)
+    out = tmp_path / "run"
+    argv = [str(SMOKE), "--local", "--out", str(out), "--seeds", "2", "--teams", "isolated"]
+    assert main([*argv, *FAST]) == EXIT_FAILED
+    doc = _results(out)
+    assert doc["status"] == "failed" and doc["error"] == "1 of 2 planned runs completed"
+
+
+def test_bad_flag_value_is_invalid_input_and_names_the_flag(tmp_path, capsys, no_runtime):
+    assert main([str(SMOKE), "--seeds", "abc"]) == EXIT_INVALID
+    assert "--seeds" in capsys.readouterr().err
+    assert main([str(SMOKE), "--ticks", "3", "--out", str(tmp_path / "o")]) == EXIT_INVALID
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"{SMOKE}: --ticks 3: inspect_ticks must be shorter than the horizon"]
+    assert main([str(SMOKE), "--seeds", "100000", "--out", str(tmp_path / "o")]) == EXIT_INVALID
+    assert "--seeds 100000: a seed count must be in 1..10000" in capsys.readouterr().err
+
+
+def test_reused_out_folder_is_refused_and_left_alone(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = [str(SMOKE), "--local", "--out", str(out), "--seeds", "1", "--teams", "isolated"]
+    assert main([*argv, *FAST]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert main([*argv, *FAST]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and "--out" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_full_disk_fails_with_one_line_and_a_valid_failed_results(tmp_path, monkeypatch, capsys):
+    import errno
+
+    real = run_mod.RunOutputs.tick
+
+    def full_after_first_run(self, team, seed, *a):
+        if seed == 1:  # the disk fills up during the second run
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, team, seed, *a)
+
+    monkeypatch.setattr(run_mod.RunOutputs, "tick", full_after_first_run)
+    out = tmp_path / "run"
+    argv = [str(SMOKE), "--local", "--out", str(out), "--seeds", "2", "--teams", "isolated"]
+    assert main([*argv, *FAST]) == EXIT_FAILED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0], err
+    doc = _results(out)
+    assert doc["status"] == "failed" and "No space left" in doc["error"]
+    assert [r["seed"] for r in doc["teams"]["isolated"]["runs"]] == [0]
