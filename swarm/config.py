@@ -44,7 +44,7 @@ from agents.config import LearnerConfig, YanConfig
 from protocols.config import ProtocolConfig
 from swarm.config_checks import cross_checks, default_policy, registry
 from swarm.config_errors import format_errors
-from swarm.yaml_lines import Loc, YamlLoadError, load_yaml
+from swarm.yaml_lines import Loc, YamlDoc, YamlLoadError, load_yaml, string_coercions
 
 __all__ = [
     "TEAMS",
@@ -190,7 +190,8 @@ class RunConfig(_Strict):
     scenario: str = Field(description="registered scenario name (scenarios.REGISTRY)")
     seeds: Seeds = Field(
         default_factory=lambda: [0, 1, 2],
-        description="world seeds: a count n (seeds 0..n-1) or a list of distinct seeds",
+        description="world seeds: a count n (seeds 0..n-1) or a list of distinct seeds; "
+        "at most MAX_SEEDS (10000)",
     )
     ticks: PositiveInt | None = Field(None, description="horizon in ticks (empty: the world's)")
     drones: PositiveInt = Field(16, description="drones N in the swarm, isolated, central teams")
@@ -324,9 +325,24 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     data = copy.deepcopy(doc.data)
     overridden = _apply_overrides(data, overrides)
     try:
-        return RunConfig.model_validate(data)
+        cfg = RunConfig.model_validate(data)
     except ValidationError as err:
         scenario = data.get("scenario")
         known = isinstance(scenario, str) and scenario in registry()
         model = run_config_class(scenario) if known else RunConfig
         raise ConfigError(format_errors(err, doc, model, overridden)) from None
+    coerced = string_coercions(data, cfg.model_dump())  # strict types: no "yes" -> True
+    if coerced:
+        raise ConfigError([_coercion_message(doc, *c) for c in coerced])
+    return cfg
+
+
+def _coercion_message(doc: YamlDoc, loc: Loc, text: str, kind: str) -> str:
+    where = ".".join(str(p) for p in loc)
+    hint = (
+        "write true or false (yes/no/on/off are strings in YAML 1.2)"
+        if kind == "bool"
+        else "write a bare number, without quotes (YAML 1.2 has no base-60 like 1:20)"
+    )
+    line = doc.line_of(loc)
+    return f"{doc.path}:{line}: {where}: expected a {kind}, got the string {text!r}; {hint}"

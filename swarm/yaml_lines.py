@@ -5,10 +5,19 @@ every mapping key and sequence item, the 1-based line it starts on. Paths are tu
 and list indices, the same shape as a pydantic error's `loc`: `("world", "size")` or
 `("protocol", "topology", "edges", 2)`.
 
-Two departures from PyYAML's YAML 1.1 defaults, both because authors expect them:
-- `1e-4`, `1E5`, `.5e3` read as floats (YAML 1.1 wants a dot and a signed exponent, so
-  PyYAML reads `1e-4` as the *string* "1e-4");
-- a key given twice in one mapping is an error instead of the last one silently winning.
+Scalars are read as YAML 1.2 (core schema), not PyYAML's YAML 1.1, because authors expect it:
+- `1e-4`, `1E5`, `.5e3` are floats (YAML 1.1 wants a dot and a signed exponent, so PyYAML
+  reads `1e-4` as the *string* "1e-4");
+- no base 60: `1:20` is the string "1:20" (YAML 1.1 reads 80), and `010` is ten, not octal;
+- only `true` / `false` are booleans: `yes`, `no`, `on`, `off`, `y`, `n` are strings (a field
+  that wants a number or a boolean then rejects them; see `string_coercions`);
+- no timestamps: `2024-05-06` is a string.
+
+And three limits keep a hostile or broken file from hanging the loader, each a
+`FILE:LINE: message` error: at most MAX_FILE_BYTES of text, MAX_DEPTH levels of nesting
+(counted with aliases expanded), and MAX_NODES values with aliases expanded (an "alias bomb"
+of 471 bytes expands to 10^7 values). Anchors, aliases and merge keys (`<<: *base`) otherwise
+work as usual. A key given twice in one mapping is an error instead of the last one winning.
 """
 
 from __future__ import annotations
@@ -20,24 +29,62 @@ from typing import Any
 
 import yaml
 
-__all__ = ["LineLoader", "YamlDoc", "YamlLoadError", "load_yaml", "parse_yaml"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "LineLoader",
+    "YamlDoc",
+    "YamlLoadError",
+    "load_yaml",
+    "parse_yaml",
+    "string_coercions",
+]
 
 Loc = tuple[str | int, ...]
 
-# YAML 1.2 core-schema floats that YAML 1.1 misses: an exponent without a dot or without a
-# sign. Dotted forms are already floats under PyYAML's resolver; listing them again is harmless.
-_FLOAT_12 = re.compile(
-    r"""^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$""",
-    re.VERBOSE,
-)
+MAX_FILE_BYTES = 2**20
+"""Largest scenario file read (1 MiB; the shipped ones are about 2 KB)."""
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and lists (the config itself is 4 levels deep)."""
+MAX_NODES = 200_000
+"""Most values (keys' values, list items, scalars) a file may hold with aliases expanded."""
+
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_T = "tag:yaml.org,2002:"
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), ints before floats
+_BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT_12 = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
 
 
 class LineLoader(yaml.SafeLoader):
-    """`yaml.SafeLoader` that also reads YAML 1.2 exponent floats (`1e-4` is a float)."""
+    """`yaml.SafeLoader` reading YAML 1.2 core-schema scalars (see the module docstring)."""
 
 
-LineLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+# PyYAML's YAML 1.1 bool/int/float/timestamp resolvers are dropped, the 1.2 ones added
+LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in {_T + t for t in ("bool", "int",
+                                                               "float", "timestamp")}]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}  # fmt: skip
+LineLoader.add_implicit_resolver(_T + "bool", _BOOL_12, list("tTfF"))
+LineLoader.add_implicit_resolver(_T + "int", _INT_12, list("-+0123456789"))
+LineLoader.add_implicit_resolver(_T + "float", _FLOAT_12, list("-+0123456789."))
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """YAML 1.2 ints: decimal (leading zeros allowed, no octal), `0o17`, `0x1F`."""
+    text = str(loader.construct_scalar(node))
+    if text[:2] in ("0o", "0x"):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)
+
+
+LineLoader.add_constructor(_T + "int", _construct_int)
 
 
 class YamlLoadError(Exception):
@@ -73,10 +120,40 @@ class YamlDoc:
         return min(self.lines.values(), default=1)
 
 
-def _walk(node: yaml.Node, loc: Loc, doc: YamlDoc, errors: list[str], stack: set[int]) -> None:
-    """Record lines below `node` (at path `loc`) and report duplicate keys into `errors`."""
+class _TooBig(Exception):
+    """The walk crossed MAX_NODES or MAX_DEPTH at `line`."""
+
+    def __init__(self, line: int, what: str) -> None:
+        super().__init__(what)
+        self.line, self.what = line, what
+
+
+def _walk(
+    node: yaml.Node,
+    loc: Loc,
+    doc: YamlDoc,
+    errors: list[str],
+    stack: set[int],
+    budget: list[int],
+) -> None:
+    """Record lines below `node` (at path `loc`) and report duplicate keys into `errors`.
+
+    budget: [values left]; aliased nodes are walked (and counted) once per use, so the walk
+    costs what the expanded document would, and stops at MAX_NODES or MAX_DEPTH."""
     if id(node) in stack:  # a recursive alias: its lines are already recorded
         return
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig(
+            node.start_mark.line + 1,
+            f"with aliases expanded the file holds more than {MAX_NODES} values; write the "
+            "repeated section out once, or use fewer aliases",
+        )
+    if len(loc) > MAX_DEPTH:
+        raise _TooBig(
+            node.start_mark.line + 1,
+            f"nested more than {MAX_DEPTH} levels deep (aliases expanded); flatten it",
+        )
     stack = stack | {id(node)}
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -98,15 +175,15 @@ def _walk(node: yaml.Node, loc: Loc, doc: YamlDoc, errors: list[str], stack: set
                 continue
             seen[key] = line
             doc.lines[(*loc, key)] = line
-            _walk(value_node, (*loc, key), doc, errors, stack)
+            _walk(value_node, (*loc, key), doc, errors, stack, budget)
         for source in merged:
             before = dict(doc.lines)
-            _walk(source, loc, doc, [], stack)  # duplicates belong to the anchor's own mapping
+            _walk(source, loc, doc, [], stack, budget)  # its duplicates are the anchor's own
             doc.lines.update(before)  # keys written here win over the merged defaults
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             doc.lines[(*loc, i)] = item.start_mark.line + 1
-            _walk(item, (*loc, i), doc, errors, stack)
+            _walk(item, (*loc, i), doc, errors, stack, budget)
 
 
 def _syntax_message(exc: yaml.MarkedYAMLError, path: str) -> str:
@@ -124,20 +201,48 @@ def _syntax_message(exc: yaml.MarkedYAMLError, path: str) -> str:
     return f"{path}{line}: YAML syntax error: {what}"
 
 
+def _check_shape(text: str, path: str) -> None:
+    """Size and nesting depth of the text, before anything recursive sees it.
+
+    PyYAML's composer and constructor recurse once per level, so a 500-level file would end
+    in RecursionError; its parser is an iterative state machine, so the events are safe."""
+    if len(text) > MAX_FILE_BYTES:
+        line = text.count("\n", 0, MAX_FILE_BYTES) + 1
+        raise YamlLoadError(
+            [f"{path}:{line}: the file is longer than {MAX_FILE_BYTES} characters "
+             f"(the limit is crossed on this line); a scenario file is a few KB"]
+        )  # fmt: skip
+    depth = 0
+    for event in yaml.parse(text, Loader=LineLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1
+                raise YamlLoadError(
+                    [f"{path}:{line}: nested more than {MAX_DEPTH} levels deep; flatten it"]
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def parse_yaml(text: str, path: str = "<string>") -> YamlDoc:
     """Parse one YAML document from `text`; `path` is only used in messages.
 
     Raises `YamlLoadError` for a syntax error (with its line), several documents in one
-    stream, or duplicate keys.
+    stream, duplicate keys, or a file over the limits (MAX_FILE_BYTES, MAX_DEPTH, MAX_NODES).
     """
     loader = LineLoader(text)
     try:
+        _check_shape(text, path)
         node = loader.get_single_node()
         doc = YamlDoc(path=path, data=None)
         if node is None:
             return doc
         errors: list[str] = []
-        _walk(node, (), doc, errors, set())
+        try:
+            _walk(node, (), doc, errors, set(), [MAX_NODES])
+        except _TooBig as big:
+            raise YamlLoadError([f"{path}:{big.line}: {big.what}"]) from None
         if errors:
             raise YamlLoadError(errors)
         doc.data = loader.construct_document(node)
@@ -164,7 +269,31 @@ def load_yaml(path: str | Path) -> YamlDoc:
     if p.is_dir():
         raise YamlLoadError([f"{name}: is a directory; give a .yaml file"])
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open(encoding="utf-8") as fh:  # never more than the limit (+1 to notice it)
+            text = fh.read(MAX_FILE_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlLoadError([f"{name}: cannot read the file ({exc})"]) from None
     return parse_yaml(text, name)
+
+
+def string_coercions(given: Any, validated: Any, loc: Loc = ()) -> list[tuple[Loc, str, str]]:
+    """Where a string in the file became a number or a boolean during validation.
+
+    pydantic's lax mode turns `"yes"`, `"true"` or `"3"` into True or 3; scenario files are
+    strict instead (YAML 1.2: `n_channels: yes` or `plots: "true"` is a mistake). `given` is
+    the parsed file, `validated` the model's `model_dump()`, walked side by side; returns
+    `(loc, string, type name)` for each coerced string.
+    """
+    if isinstance(given, str):
+        if isinstance(validated, bool | int | float):
+            return [(loc, given, type(validated).__name__)]
+        return []
+    out: list[tuple[Loc, str, str]] = []
+    if isinstance(given, dict) and isinstance(validated, dict):
+        for key, value in given.items():
+            if key in validated:
+                out += string_coercions(value, validated[key], (*loc, key))
+    elif isinstance(given, list) and isinstance(validated, list | tuple):
+        for i, (a, b) in enumerate(zip(given, validated, strict=False)):
+            out += string_coercions(a, b, (*loc, i))
+    return out

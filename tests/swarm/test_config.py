@@ -186,7 +186,8 @@ def test_overrides(tmp_path: Path) -> None:
 def test_ticks_override_is_checked_against_world(tmp_path: Path) -> None:
     path = write(tmp_path, BASE + "  inspect_ticks: 5\n")
     (line,) = errors_of(path, {"ticks": 3})
-    assert line.startswith(f"{path}:9: world.inspect_ticks:") and "horizon" in line
+    # the horizon checked is `ticks`: the error blames the override, not the world's line
+    assert line.startswith(f"{path}: ticks:") and "horizon" in line and "command line" in line
     assert load_config(path, {"ticks": 6}).ticks == 6
 
 

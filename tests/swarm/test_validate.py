@@ -92,3 +92,36 @@ def test_cli_subprocess_shipped_and_bad_files(files: dict[str, Path]) -> None:
 def test_no_arguments_prints_usage(capsys: pytest.CaptureFixture) -> None:
     assert main([]) == 2
     assert "usage" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "wanted"),
+    [
+        ("learner: {learn_every: 1:20}", "learner.learn_every", "1:20"),  # YAML 1.1: 80
+        ("model: {small: {n_channels: yes}}", "model.small.n_channels", "yes"),  # YAML 1.1: 1
+        ('output: {plots: "true"}', "output.plots", "expected a bool"),
+        ("output: {plots: no}", "output.plots", "expected a bool"),
+        ('drones: "4"', "drones", "expected a int"),
+    ],
+)
+def test_strict_yaml_12_types(tmp_path: Path, edit: str, field: str, wanted: str) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(GOOD.replace("drones: 4\n", "") + ("" if "drones" in edit else "drones: 4\n")
+                    + edit + "\n")  # fmt: skip
+    (line,) = check_file(str(path))
+    assert line.startswith(f"{path}:") and f": {field}: " in line and wanted in line
+
+
+def test_seed_count_has_a_documented_maximum(tmp_path: Path) -> None:
+    from swarm.config import MAX_SEEDS
+
+    for seeds in (MAX_SEEDS + 1, 1_000_000_000):
+        path = tmp_path / "many.yaml"
+        path.write_text(GOOD + f"seeds: {seeds}\n")
+        (line,) = check_file(str(path))
+        assert line == f"{path}:4: seeds: a seed count must be in 1..{MAX_SEEDS} (got {seeds})"
+    path.write_text(GOOD + "seeds: [" + ", ".join(map(str, range(MAX_SEEDS + 1))) + "]\n")
+    (line,) = check_file(str(path))
+    assert f"at most {MAX_SEEDS} seeds" in line
+    path.write_text(GOOD + f"seeds: {MAX_SEEDS}\n")  # the maximum itself is fine (and linear)
+    assert check_file(str(path)) == []
