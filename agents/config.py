@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["LearnerConfig", "YanConfig", "count_params", "scaled"]
+__all__ = ["MAX_PARAMS", "LearnerConfig", "YanConfig", "count_params", "scaled"]
+
+
+MAX_PARAMS = 2**27
+"""Most parameters one model, or all brains of a team together, may have (512 MiB fp32)."""
 
 
 class YanConfig(BaseModel):
@@ -23,14 +27,15 @@ class YanConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input_dim: int = Field(26, ge=1, description="features per input token")
-    d_model: int = Field(32, ge=2, description="residual width D")
-    n_layers: int = Field(2, ge=1, description="mixer + FFN layers")
-    n_channels: int = Field(4, ge=1, description="MCSD channels C; D must divide by C")
-    ffn_groups: int = Field(8, ge=1, description="neuron groups G in the selective FFN")
+    # upper bounds: what a workstation can still build and train (MAX_PARAMS checks the whole)
+    input_dim: int = Field(26, ge=1, le=4096, description="features per input token")
+    d_model: int = Field(32, ge=2, le=8192, description="residual width D")
+    n_layers: int = Field(2, ge=1, le=256, description="mixer + FFN layers")
+    n_channels: int = Field(4, ge=1, le=1024, description="MCSD channels C; D must divide by C")
+    ffn_groups: int = Field(8, ge=1, le=4096, description="neuron groups G in the selective FFN")
     ffn_active: int = Field(2, ge=1, description="groups that fire per token (top-k)")
-    ffn_mult: int = Field(2, ge=1, description="FFN hidden width H = ffn_mult * d_model")
-    chunk_size: int = Field(32, ge=1, description="tokens per chunk in the chunked form")
+    ffn_mult: int = Field(2, ge=1, le=64, description="FFN hidden width H = ffn_mult * d_model")
+    chunk_size: int = Field(32, ge=1, le=65536, description="tokens per chunk in the chunked form")
     heads: dict[str, int] = Field(default_factory=lambda: {"detect": 1})
     select_noise: float = Field(
         1.0, ge=0, description="initial std of the selector's exploration noise (training only)"
@@ -59,6 +64,13 @@ class YanConfig(BaseModel):
             )
         if "next" in self.heads:
             raise ValueError("head name 'next' is reserved for next-token prediction; rename it")
+        n = count_params(self)
+        if n > MAX_PARAMS:
+            raise ValueError(
+                f"this model has {n:,} parameters, more than the limit of {MAX_PARAMS:,} "
+                f"({4 * MAX_PARAMS // 2**20} MiB of float32 weights, several times that to "
+                "train); use a smaller d_model, n_layers or ffn_mult"
+            )
         return self
 
 

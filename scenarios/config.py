@@ -19,7 +19,7 @@ class WorldConfig(BaseModel):
 
     height: int = Field(64, ge=4, le=4096, description="map rows (cells)")
     width: int = Field(64, ge=4, le=4096, description="map columns (cells)")
-    cell_m: float = Field(10.0, gt=0, description="cell side in metres")
+    cell_m: float = Field(10.0, ge=0.1, le=10_000, description="cell side in metres")
     tick_s: float = Field(1.0, gt=0, description="seconds per tick (a move is one cell)")
     horizon: int = Field(400, ge=1, description="ticks before the mission is cut off")
     appearance_dim: int = Field(8, ge=2, le=64, description="appearance vector size A")

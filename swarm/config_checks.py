@@ -151,6 +151,38 @@ def _policy_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
     return problems
 
 
+MAX_BELIEF_CELLS = 2**27
+"""Most map cells over all drones' belief maps (512 MiB as float32; a hub keeps two more)."""
+
+
+def _size_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
+    """Sizes that validate field by field but cannot run on a workstation, with the limit.
+
+    Checked before the scenario's own check, which builds maps of the world's size."""
+    from agents.config import MAX_PARAMS, count_params
+
+    height, width = getattr(cfg.world, "height", 1), getattr(cfg.world, "width", 1)
+    cells = cfg.drones * height * width
+    if cells > MAX_BELIEF_CELLS:
+        return [(("drones",), f"{cfg.drones} drones x {height} x {width} cells = {cells:,} "
+                 f"belief cells, more than the limit of {MAX_BELIEF_CELLS:,} (each drone keeps "
+                 "a map); use fewer drones or a smaller map")]  # fmt: skip
+    small = count_params(cfg.model.small)
+    if cfg.drones * small > MAX_PARAMS and {"swarm", "isolated"} & set(cfg.teams):
+        return [(("drones",), f"{cfg.drones} brains x {small:,} parameters = "
+                 f"{cfg.drones * small:,}, more than the limit of {MAX_PARAMS:,}; use fewer "
+                 "drones or a smaller model.small")]  # fmt: skip
+    if {"single_large", "central"} & set(cfg.teams):
+        large = count_params(cfg.large_model())
+        if large > MAX_PARAMS:
+            return [(("model", "large"), f"the large model has {large:,} parameters, more "
+                     f"than the limit of {MAX_PARAMS:,}; give a smaller model.large")]  # fmt: skip
+    return []
+
+
 def cross_checks(cfg: RunConfig) -> list[tuple[Loc, str]]:
     """Every cross-section problem of `cfg` as `(loc, message)`; empty when consistent."""
+    too_big = _size_problems(cfg)
+    if too_big:  # the other checks would build what is too big
+        return too_big
     return _scenario_problems(cfg) + _topology_problems(cfg) + _policy_problems(cfg)

@@ -125,3 +125,26 @@ def test_seed_count_has_a_documented_maximum(tmp_path: Path) -> None:
     assert f"at most {MAX_SEEDS} seeds" in line
     path.write_text(GOOD + f"seeds: {MAX_SEEDS}\n")  # the maximum itself is fine (and linear)
     assert check_file(str(path)) == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "where", "wanted"),
+    [
+        ("model: {small: {d_model: 100000}}", "model.small.d_model", "less than or equal"),
+        ("model: {small: {d_model: 4096, n_layers: 8}}", "model.small", "more than the limit"),
+        ("world: {height: 16, width: 16, cell_m: 1.0e-300}", "world.cell_m", "0.1"),
+        ("drones: 4000\nworld: {height: 4096, width: 4096}", "drones", "belief cells"),
+        ("drones: 400\nmodel: {small: {d_model: 1024}}", "drones", "brains x"),
+        (
+            "teams: [single_large]\nmodel: {small: {d_model: 16}, large: {d_model: 8192, "
+            "n_layers: 256}}",
+            "model.large",
+            "more than the limit",
+        ),
+    ],
+)
+def test_sizes_that_cannot_run_are_refused_with_the_limit(tmp_path, edit, where, wanted):
+    path = tmp_path / "big.yaml"
+    path.write_text("scenario: drone_search\n" + edit + "\n")
+    problems = check_file(str(path))
+    assert any(f": {where}: " in p and wanted in p for p in problems), problems
