@@ -1,5 +1,6 @@
 """Wire codec: round trips, tampering, replay window, hostile input never crashes."""
 
+import copy
 import hashlib
 import hmac
 
@@ -397,6 +398,7 @@ def _list(v):
 def _mutate(rng, header, manifest, buffers, seqs):
     """One to three random mutations of a message's parts, in place; returns packed parts."""
     pick = lambda seq: seq[int(rng.integers(len(seq)))]  # noqa: E731
+    hostile = lambda: copy.deepcopy(pick(_HOSTILE))  # noqa: E731 -- never share a container
     header["from"] = pick(FUZZ_SENDERS)
     seqs[0] += 1  # one counter for all senders: a forged `from` is then never far ahead
     header["seq"] = seqs[0]
@@ -405,20 +407,20 @@ def _mutate(rng, header, manifest, buffers, seqs):
         op = int(rng.choice(13, p=_OP_WEIGHTS))
         entry = pick(manifest) if manifest else None
         if op == 0:
-            header[pick(_HEADER_KEYS)] = pick(_HOSTILE)
+            header[pick(_HEADER_KEYS)] = hostile()
         elif op == 1:
             header.pop(pick(_HEADER_KEYS), None)
         elif op == 2 and isinstance(header.get("body"), dict):
             keys = [*header["body"], "brains", "sync", "scale"]
-            header["body"][pick(keys)] = pick(_HOSTILE)
+            header["body"][pick(keys)] = hostile()
         elif op == 3 and entry is not None:
-            entry[pick(("name", "codec", "shape", "meta", "parts", "x"))] = pick(_HOSTILE)
+            entry[pick(("name", "codec", "shape", "meta", "parts", "x"))] = hostile()
         elif op == 4 and entry is not None and _list(entry["parts"]):
             part = pick(entry["parts"])
             if isinstance(part, list) and len(part) == 3:
-                part[int(rng.integers(3))] = pick(_HOSTILE)
+                part[int(rng.integers(3))] = hostile()
         elif op == 5 and entry is not None and isinstance(entry["meta"], dict):
-            entry["meta"][pick(("scale", "count", "axis", "z"))] = pick(_HOSTILE)
+            entry["meta"][pick(("scale", "count", "axis", "z"))] = hostile()
         elif op in (6, 7) and buffers:
             i = int(rng.integers(len(buffers)))
             buf = bytearray(buffers[i])
@@ -455,7 +457,7 @@ def _mutate(rng, header, manifest, buffers, seqs):
     return h, m
 
 
-def _fuzz(count: int, seed: int) -> None:
+def _fuzz(count: int, seed: int) -> Receiver:
     """`count` mutated, signed messages over real sockets to a live Receiver, then valid ones."""
     rng = np.random.default_rng(seed)
     templates = [msgpack.packb([h, m]) for h, m, _ in _templates()]
@@ -496,6 +498,7 @@ def _fuzz(count: int, seed: int) -> None:
                 d = receiver.accept(rx.recv(timeout_ms=10_000)[1])
                 want = decode_delta(tensors)
                 assert all(np.array_equal(d.arrays[k], want[k]) for k in want)
+    return receiver
 
 
 def _has_non_finite(tree):
