@@ -128,6 +128,46 @@ class _TooBig(Exception):
         self.line, self.what = line, what
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expanded(root: yaml.Node) -> None:
+    """_TooBig if the document, aliases expanded, holds more than MAX_NODES values or nests
+    deeper than MAX_DEPTH. Each distinct node is counted once (memoised, iterative), so an
+    alias bomb costs what its text costs; a recursive alias counts as one value."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    todo: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_: set[int] = set()
+    while todo:
+        node, done = todo.pop()
+        key = id(node)
+        if done:
+            kids = [k for k in _children(node) if id(k) in size]
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0) if kids else 0
+            open_.discard(key)
+            line = node.start_mark.line + 1
+            if size[key] > MAX_NODES:
+                raise _TooBig(line, f"with aliases expanded the file holds more than "
+                              f"{MAX_NODES} values; write the repeated section out once, or "
+                              "use fewer aliases")  # fmt: skip
+            if depth[key] > MAX_DEPTH:
+                raise _TooBig(line, f"nested more than {MAX_DEPTH} levels deep (aliases "
+                              "expanded); flatten it")  # fmt: skip
+            continue
+        if key in size or key in open_:  # counted already, or a recursive alias
+            continue
+        open_.add(key)
+        todo.append((node, True))
+        todo.extend((k, False) for k in _children(node) if id(k) not in size)
+
+
 def _walk(
     node: yaml.Node,
     loc: Loc,
@@ -240,6 +280,7 @@ def parse_yaml(text: str, path: str = "<string>") -> YamlDoc:
             return doc
         errors: list[str] = []
         try:
+            _check_expanded(node)
             _walk(node, (), doc, errors, set(), [MAX_NODES])
         except _TooBig as big:
             raise YamlLoadError([f"{path}:{big.line}: {big.what}"]) from None
