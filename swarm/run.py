@@ -6,7 +6,9 @@ python -m swarm.run scenarios/drone_search.yaml [--out DIR] [--seeds N] [--ticks
 ```
 
 Order of events: validate the file (an invalid one stops here: the validator's
-`FILE:LINE: field: message` lines, exit 1, Ray never started) -> create the output folder ->
+`FILE:LINE: field: message` lines, exit 1, Ray never started) -> create the output folder (a
+fresh `runs/<name>-<time>/`, suffixed `-2`, `-3`... if taken; `--out DIR` is refused, exit 1,
+when DIR already holds a run) ->
 start an embedded Ray on 127.0.0.1 or join `--address` / `ray.address` -> start the host
 pool -> for each team, for each seed: one mission (swarm.loop) on the same world seeds,
 results.json rewritten after each -> plots, scorecard table, Ray shut down.
