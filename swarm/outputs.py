@@ -261,6 +261,11 @@ class RunOutputs:
             if not self._rewrite_in_place():
                 raise err from None
 
+    def runs_on_disk(self) -> int:
+        """Completed team x seed runs in the results.json last written (a full disk may have
+        kept the latest records from reaching it)."""
+        return sum(len(t["runs"]) for t in self._on_disk.get("teams", {}).values())
+
     def _flush(self) -> None:
         self.doc["updated"] = _now()
         plain = _jsonable(self.doc)  # a copy: what is on disk if the write succeeds

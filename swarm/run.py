@@ -206,7 +206,7 @@ def _run_and_finish(
     if disk_ok:  # plots would fail the same way on a full disk
         _epilogue(cfg, outputs, console, log)
     if code:
-        done = sum(len(t["runs"]) for t in outputs.doc["teams"].values())
+        done = outputs.runs_on_disk()
         kept = (
             f"{done} completed team x seed run(s) kept in {outputs.results_path}"
             if status_written
