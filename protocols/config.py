@@ -68,7 +68,10 @@ class ProtocolConfig(BaseModel):
     )
     share_beliefs: bool = True
     security: Literal["hmac", "curve"] = "hmac"
-    max_message_bytes: int = Field(64 * 2**20, ge=1024)
+    max_message_bytes: int = Field(64 * 2**20, ge=1024, le=2**30)
     replay_window: int = Field(
-        1024, ge=1, description="sequence numbers behind a sender's highest still accepted once"
+        1024,
+        ge=1,
+        le=2**16,  # one bit per number and sender: 8 KiB each at the bound
+        description="sequence numbers behind a sender's highest still accepted once",
     )
