@@ -88,7 +88,7 @@ class LearnerConfig(BaseModel):
     enabled: bool = True
     lr: float = Field(2e-3, gt=0, description="optimiser learning rate")
     learn_every: int = Field(4, ge=1, description="ticks between optimiser steps")
-    window: int = Field(64, ge=2, description="ring-buffer length W in tokens")
+    window: int = Field(64, ge=2, le=8192, description="ring-buffer length W in tokens")
     ssl_weight: float = Field(0.1, ge=0, description="weight of next-token prediction loss")
     ewc_weight: float = Field(1.0, ge=0, description="weight of the online-EWC forgetting guard")
     ewc_decay: float = Field(
@@ -97,7 +97,10 @@ class LearnerConfig(BaseModel):
     pos_weight: float = Field(4.0, gt=0, description="weight of positive labels (rare)")
     grad_clip: float = Field(1.0, gt=0, description="per-brain gradient-norm clip")
     replay_per_class: int = Field(
-        32, ge=0, description="labelled tokens kept per class in each brain's replay reservoir"
+        32,
+        ge=0,
+        le=8192,
+        description="labelled tokens kept per class in each brain's replay reservoir",
     )
     replay_weight: float = Field(1.0, ge=0, description="weight of the replayed-label loss")
 
