@@ -1,5 +1,9 @@
 """HostCore on real sockets: every team acts, bad frames are rejected and counted, faults."""
 
+import hashlib
+import hmac
+
+import msgpack
 import numpy as np
 import pytest
 import torch
@@ -105,9 +109,19 @@ def test_act_before_configure_says_what_to_do(tiny_cfg):
             pool.act(world.observe())
 
 
-def test_nan_delta_and_wrong_recipient_are_rejected_and_the_run_goes_on(tiny_cfg):
-    """Correctly signed but hostile: a DELTA full of NaN to a brain on the host, and a
-    HEARTBEAT addressed to a brain no host holds. Both are counted rejects; no NaN lands."""
+def _resign(key, frames, manifest):
+    """frames with their manifest replaced, signed again with the run's key."""
+    frame0, body = frames[0], [frames[2], msgpack.packb(manifest), *frames[4:]]
+    mac = hmac.new(key, frame0, hashlib.sha256)
+    for part in body:
+        mac.update(len(part).to_bytes(8, "big") + part)
+    return [frame0, mac.digest(), *body]
+
+
+def test_hostile_signed_messages_are_rejected_and_the_run_goes_on(tiny_cfg):
+    """Correctly signed but hostile: a DELTA full of NaN to a brain on the host, a HEARTBEAT
+    addressed to a brain no host holds, a seq of 2**63 - 1 and a list where a part dtype
+    belongs. Each is a counted reject; the rounds complete and no NaN lands in any brain."""
     cfg = tiny_cfg(drones=4)
     with HostPool(cfg, n_hosts=2, backend="local") as pool:
         world = configure(pool, cfg, "swarm")
@@ -115,6 +129,7 @@ def test_nan_delta_and_wrong_recipient_are_rejected_and_the_run_goes_on(tiny_cfg
         target = pool.calls.hosts[1]
         mine = int(target.plan.brains_on(1)[0])
         nan = {"w": np.full(4, np.nan, np.float32)}
+        tensors = get_codec("none").encode({"w": np.ones(4, np.float32)}).tensors
         session = Session(target._run, 0, target.key)
         poisoned = session.encode(
             Kind.DELTA, recipient=mine, body={"base_round": 0, "scale": 1.0},
@@ -123,13 +138,22 @@ def test_nan_delta_and_wrong_recipient_are_rejected_and_the_run_goes_on(tiny_cfg
         astray = session.encode(
             Kind.HEARTBEAT, recipient=12345, body={"position": [0.0, 0.0], "competence": 0.5}
         )
+        far = Session(target._run, 1, target.key)
+        far.seq = 2**63 - 2  # the next message carries seq 2**63 - 1 (once a MemoryError)
+        jump = far.encode(Kind.BYE, body={"reason": "x"})
+        listed = [bytes(f) for f in session.encode(Kind.DELTA, recipient=mine, tensors=tensors)]
+        manifest = msgpack.unpackb(listed[3])
+        manifest[0]["parts"][0][1] = ["float32"]  # a list dtype (once an unhashable TypeError)
+        listed = _resign(target.key, listed, manifest)
         sock = zmq.Context.instance().socket(zmq.DEALER)
         sock.connect(target.address())
-        for frames in (poisoned, astray):
+        for frames in (poisoned, astray, jump, listed):
             sock.send_multipart(frames)
-        pool.exchange(0)
-        pool.exchange(1)
+        for round_idx in range(10):  # a round reads what it needs; the rest waits for the next
+            pool.exchange(round_idx)
+            if sum(target.receiver.rejects.values()) == 4:
+                break
         sock.close(linger=0)
-        assert target.receiver.rejects == {"payload": 1, "recipient": 1}
+        assert target.receiver.rejects == {"payload": 1, "recipient": 1, "jump": 1, "manifest": 1}
         for host in pool.calls.hosts:
             assert torch.isfinite(host.shard.bank.state).all()
