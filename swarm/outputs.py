@@ -16,10 +16,24 @@ run.log        what happened, tracebacks included
      "ray": {"backend": "ray" | "local", "nodes": int, "hosts": int},
      "teams": {team: {
          "runs": [{"seed", "ticks", "horizon", "metrics": {name: float}, "stats": {pool counters},
-                   "auc_curve": [[tick, auc]], "wall_seconds"}],
-         "summary": {metric: {"median", "lo", "hi", "mean", "n"}},   # over seeds, metrics + stats
+                   "auc_curve": [[tick, auc]], "wall_seconds",
+                   "drones": int, "at_ticks": {tick: {tick metric: float}}}],
+         "summary": {metric: {"median", "lo", "hi", "mean", "n"}},   # spread over seeds
+         "estimates": {"end": {metric: ESTIMATE}, "at_ticks": {tick: {metric: ESTIMATE}}},
          "params_per_brain", "brains", "train_steps", "cpu_seconds", "messages_sent",
-         "wire_bytes", "rejected_messages"}}}                          # cost over all seeds
+         "wire_bytes", "rejected_messages"}},                          # cost over all seeds
+     "comparison": {"reference": team, "level": 0.95,
+                    "metrics": {metric: {"better": "higher" | "lower" | "neither", "kind"}},
+                    "teams": {team: {"end": {metric: DIFF}, "at_ticks": {tick: {metric: DIFF}}}}}}
+
+`summary` describes the seeds that ran (median and the 2.5-97.5 % spread of per-seed values);
+`estimates` are 95 % confidence intervals: ESTIMATE is `swarm.stats.Estimate` (`stat`: mean,
+rate or KM median; `value`, `lo`, `hi`, `n`, `interval`, `events`, `reached`), DIFF is
+`swarm.stats.PairedDiff` (`diff` = team - reference over the seeds both ran, `lo`, `hi`, `p`,
+`test`, `n`, `better`, `winner`). `at_ticks` holds the per-tick metrics at fixed fractions of
+the horizon (`swarm.scorecard.CHECKPOINT_FRACTIONS`; a mission that ended earlier keeps its
+last row). These keys were added to schema 1 without changing any older key, so readers of
+schema 1 keep working; a null bound is one that does not exist (a KM median not reached).
 
 Because the file is replaced atomically (write a temporary file, then `os.replace`), a reader
 or a crash never sees half a document: what is on disk is always the last completed run.
@@ -48,7 +62,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from swarm.scorecard import cost_totals, summarize_runs
+from swarm.scorecard import comparison, cost_totals, summarize_runs, team_estimates
 
 __all__ = [
     "RUN_FILES",
@@ -123,7 +137,11 @@ def atomic_write_json(path: Path, doc: Mapping[str, Any]) -> None:
 
 def team_entry(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """A team's section of results.json from its per-seed run records (see module docstring)."""
-    entry: dict[str, Any] = {"runs": runs, "summary": summarize_runs(runs)}
+    entry: dict[str, Any] = {
+        "runs": runs,
+        "summary": summarize_runs(runs),
+        "estimates": team_estimates(runs),
+    }
     entry.update(cost_totals([r.get("stats", {}) for r in runs]))
     return entry
 
@@ -132,7 +150,8 @@ class RunOutputs:
     """The output folder of one run; `record` is called after each completed team x seed.
 
     `config` is the resolved configuration as plain data (`RunConfig.model_dump(mode="json")`);
-    `csv_every` keeps every n-th tick in the CSV (the last tick of a run is always kept).
+    `csv_every` keeps every n-th tick in the CSV (the last tick of a run is always kept);
+    `reference` is the team others are compared with (None: `swarm`, else the first team).
     """
 
     def __init__(
@@ -145,6 +164,7 @@ class RunOutputs:
         teams: list[str],
         config: Mapping[str, Any],
         csv_every: int = 1,
+        reference: str | None = None,
     ) -> None:
         if csv_every < 1:
             raise ValueError(f"csv_every must be >= 1, got {csv_every}")
@@ -161,6 +181,7 @@ class RunOutputs:
         self.log_path = self.dir / "run.log"
         self.config_path = self.dir / "config.yaml"
         self.csv_every = csv_every
+        self.reference = reference
         self._csv_fields: list[str] | None = None
         self._csv_file = None
         self._runs: dict[str, list[dict[str, Any]]] = {t: [] for t in teams}
@@ -179,6 +200,7 @@ class RunOutputs:
             "config": dict(config),
             "ray": {},
             "teams": {},
+            "comparison": comparison({}, reference),
         }
         try:
             with self.config_path.open("w") as fh:
@@ -234,6 +256,7 @@ class RunOutputs:
             self.doc["teams_order"].append(team)
         self._runs[team].append(run)
         self.doc["teams"][team] = team_entry(self._runs[team])
+        self.doc["comparison"] = comparison(self.doc["teams"], self.reference)
         if self._csv_file is not None:
             try:
                 self._csv_file.flush()

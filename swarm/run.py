@@ -39,7 +39,8 @@ from rich.console import Console
 from swarm.loop import Episode, PoolLike, run_episode
 from swarm.outputs import OutputWriteError, RunFolderInUse, RunOutputs, new_run_dir
 from swarm.progress import RunProgress, headline
-from swarm.scorecard import table
+from swarm.scorecard import CheckpointRows, table
+from swarm.teams import team_drones
 
 __all__ = [
     "EXIT_FAILED",
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             teams=list(cfg.teams),
             config=cfg.model_dump(mode="json"),
             csv_every=cfg.output.csv_every,
+            reference=cfg.reference,
         )
     except RunFolderInUse as err:
         print(str(err), file=sys.stderr)
@@ -267,8 +269,8 @@ def _run_all(
         with RunProgress(console, enabled=not args.quiet) as progress:
             for team in cfg.teams:
                 for seed in cfg.seeds:
-                    ep = _one(cfg, team, seed, pool, outputs, progress)
-                    outputs.record(team, ep.record())
+                    ep, record = _one(cfg, team, seed, pool, outputs, progress)
+                    outputs.record(team, record)
                     log.info("%s seed %d: %d ticks, %s", team, seed, ep.ticks, ep.metrics)
     finally:
         if pool is not None:
@@ -282,19 +284,30 @@ def _run_all(
 
 def _one(
     cfg: Any, team: str, seed: int, pool: PoolLike, outputs: RunOutputs, progress: RunProgress
-) -> Episode:
-    """One mission with its CSV rows and progress bar."""
+) -> tuple[Episode, dict[str, Any]]:
+    """One mission with its CSV rows and progress bar; returns it and its results record.
+
+    The record adds the drones flown and the per-tick metrics at the scorecard's fixed ticks
+    (`at_ticks`) to `Episode.record()`.
+    """
+    checkpoints = CheckpointRows(None)
 
     def on_start(horizon: int | None) -> None:
+        nonlocal checkpoints
+        checkpoints = CheckpointRows(horizon)
         progress.start(team, seed, horizon)
 
     def on_tick(tick: int, row: Mapping[str, float], last: bool) -> None:
         outputs.tick(team, seed, tick, row, last)
+        checkpoints.add(tick, row)
         progress.update(tick, row)
 
     ep = run_episode(cfg, team, seed, pool, on_start=on_start, on_tick=on_tick)
     progress.done(headline(ep.metrics))
-    return ep
+    record = ep.record()
+    record["drones"] = team_drones(team, cfg.drones)
+    record["at_ticks"] = checkpoints.rows()
+    return ep, record
 
 
 def _epilogue(cfg: Any, outputs: RunOutputs, console: Console, log: logging.Logger) -> None:

@@ -9,23 +9,40 @@ statistics).
 With few seeds that interval is close to [min, max]; it describes the spread of outcomes
 across worlds, it is not a confidence interval for the median. Non-finite values (e.g. an AUC
 that could not be computed) are left out and `n` says how many values were used.
+
+Estimates with confidence intervals and paired differences against a reference team (the
+`swarm.stats` table) are driven by `METRICS`, one typed row per metric saying which direction
+is better and how it is estimated: a new metric is one row there.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from rich.table import Table
 
 from swarm.loop import ADDITIVE_STATS
+from swarm.stats import LEVEL, Better, Estimate, MetricKind, estimate, paired_diff
 
 __all__ = [
+    "CHECKPOINT_FRACTIONS",
+    "CheckpointRows",
     "COST_KEYS",
     "HEADLINE_METRICS",
+    "METRICS",
     "TIME_KEYS",
+    "Metric",
+    "checkpoint_ticks",
+    "comparison",
+    "metric_spec",
+    "reference_team",
     "cost_totals",
+    "survival_band",
+    "team_estimates",
     "summarize",
     "summarize_runs",
     "survival_curve",
@@ -60,6 +77,88 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
         "auc",
     ),
 }
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How one metric is read: which direction is better, how it is estimated (`swarm.stats`).
+
+    `event` names the 0/1 metric saying whether a `TIME_TO_EVENT` metric's event happened
+    (else the run is censored at that value); `cost` puts it on the scorecard's cost side.
+    """
+
+    name: str
+    better: Better
+    kind: MetricKind = MetricKind.CONTINUOUS
+    event: str | None = None
+    cost: bool = False
+
+
+_H, _L, _N = Better.HIGHER, Better.LOWER, Better.NEITHER
+#: Every metric the scorecard knows, by name; a metric missing here is estimated as
+#: continuous with no better direction (no winner is named for it).
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("time_to_find", _L, MetricKind.TIME_TO_EVENT, event="found"),
+        Metric("found", _H, MetricKind.RATE),
+        Metric("coverage", _H),
+        Metric("prob_weighted_coverage", _H),
+        Metric("false_alarms", _L),
+        Metric("inspections", _N),
+        Metric("auc", _H),
+        Metric("avg_idleness", _L),
+        Metric("worst_idleness", _L),
+        Metric("detection_latency", _L),
+        Metric("precision", _H),
+        Metric("recall", _H),
+        Metric("altitude_violations", _L),
+        Metric("nofly_violations", _L),
+        Metric("ticks", _N),
+        Metric("energy", _L, cost=True),
+        Metric("distance", _L, cost=True),
+    )
+}
+#: Fractions of the horizon at which the per-tick metrics are also scored (the end is 1.0):
+#: a team that ends its mission early is compared with the others at the same ticks.
+CHECKPOINT_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+
+
+def metric_spec(name: str) -> Metric:
+    """The `METRICS` row of `name` (continuous, no better direction, when it has none)."""
+    return METRICS.get(name) or Metric(name, Better.NEITHER)
+
+
+def checkpoint_ticks(horizon: int) -> tuple[int, ...]:
+    """The ticks (>= 1, ascending, distinct) at `CHECKPOINT_FRACTIONS` of `horizon`."""
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    return tuple(sorted({max(1, round(f * horizon)) for f in CHECKPOINT_FRACTIONS}))
+
+
+class CheckpointRows:
+    """A mission's per-tick metrics kept at `checkpoint_ticks(horizon)` (none without one).
+
+    A mission that ends before a checkpoint keeps its last row there: what a finished
+    mission achieved stays achieved (found stays found, covered cells stay covered).
+    """
+
+    def __init__(self, horizon: int | None) -> None:
+        self.ticks = checkpoint_ticks(horizon) if horizon else ()
+        self._rows: dict[int, dict[str, float]] = {}
+        self._last: dict[str, float] | None = None
+
+    def add(self, tick: int, row: Mapping[str, float]) -> None:
+        """Offer the row of tick `tick` (every tick, in order)."""
+        self._last = dict(row)
+        if tick in self.ticks:
+            self._rows[tick] = self._last
+
+    def rows(self) -> dict[str, dict[str, float]]:
+        """`{str(tick): row}` for every checkpoint (JSON keys are strings)."""
+        if self._last is None:
+            return {}
+        return {str(t): self._rows.get(t, self._last) for t in self.ticks}
 
 
 def summarize(values: Iterable[float], level: float = 0.95) -> dict[str, float | int | None]:
@@ -133,53 +232,308 @@ def survival_curve(
     `times[i]` is seed i's time to find in ticks (censored at the horizon when `found[i]` is
     false). Returns `(t, s)`, both shape (horizon + 1,); `s` starts at 1 and never increases.
     """
+    t, s, _, _ = survival_band(times, found, horizon)
+    return t, s
+
+
+def survival_band(
+    times: Sequence[float], found: Sequence[bool], horizon: int, level: float = LEVEL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`survival_curve` with its pointwise `level` confidence band (lifelines' KM fit).
+
+    Returns `(t, s, lo, hi)`, each shape (horizon + 1,); with no runs `s` is all ones and
+    the band is [0, 1].
+    """
+    from lifelines import KaplanMeierFitter
+
     if len(times) != len(found):
         raise ValueError(f"times ({len(times)}) and found ({len(found)}) differ in length")
     if horizon < 0:
         raise ValueError(f"horizon must be >= 0, got {horizon}")
     t = np.arange(horizon + 1)
-    s = np.ones(horizon + 1)
-    tt = np.asarray(times, dtype=np.float64)
-    ff = np.asarray(found, dtype=bool)
-    surv = 1.0
-    for tick in np.unique(tt[ff]):
-        at_risk = int(np.sum(tt >= tick))
-        events = int(np.sum((tt == tick) & ff))
-        if at_risk:
-            surv *= 1.0 - events / at_risk
-        s[t >= tick] = surv
-    return t, s
+    if not len(times):
+        return t, np.ones(t.size), np.zeros(t.size), np.ones(t.size)
+    kmf = KaplanMeierFitter(alpha=1.0 - level)
+    kmf.fit(np.asarray(times, float), np.asarray(found, bool), timeline=t)
+    s = kmf.survival_function_.to_numpy()[:, 0]
+    band = kmf.confidence_interval_survival_function_.to_numpy()
+    return t, s, band[:, 0], band[:, 1]
+
+
+def _by_seed(runs: Sequence[Mapping]) -> dict[int, Mapping]:
+    return {int(r.get("seed", i)): r for i, r in enumerate(runs)}
+
+
+def _column(rows: Sequence[Mapping], name: str) -> list[float]:
+    return [float(r[name]) if _is_number(r.get(name)) else math.nan for r in rows]
+
+
+def _events(rows: Sequence[Mapping], spec: Metric) -> list[bool] | None:
+    if spec.kind is not MetricKind.TIME_TO_EVENT:
+        return None
+    return [bool(r.get(spec.event or "", False)) for r in rows]
+
+
+def _names(rows: Iterable[Mapping]) -> list[str]:
+    out: list[str] = []
+    for row in rows:
+        out += [k for k, v in row.items() if k not in out and _is_number(v)]
+    return out
+
+
+def _estimates(rows: Sequence[Mapping], level: float) -> dict[str, dict]:
+    out = {}
+    for name in _names(rows):
+        spec = metric_spec(name)
+        vals = _column(rows, name)
+        out[name] = estimate(spec.kind, vals, _events(rows, spec), level).as_dict()
+    return out
+
+
+def _checkpoint_rows(runs: Sequence[Mapping]) -> dict[str, list[Mapping]]:
+    """`{tick: [row per run]}` of the runs' `at_ticks` (ticks every run has)."""
+    keys = [set(r.get("at_ticks", {})) for r in runs]
+    common = set.intersection(*keys) if keys else set()
+    return {t: [r["at_ticks"][t] for r in runs] for t in sorted(common, key=int)}
+
+
+def team_estimates(runs: Sequence[Mapping], level: float = LEVEL) -> dict[str, Any]:
+    """A team's estimates with `level` CIs (`swarm.stats.estimate`), at the end and at ticks.
+
+    `runs` are results.json run records; returns `{"end": {metric: Estimate}, "at_ticks":
+    {tick: {metric: Estimate}}}` as plain data, from each run's `metrics` and `at_ticks`.
+    """
+    ends = [r.get("metrics", {}) for r in runs]
+    at = {t: _estimates(rows, level) for t, rows in _checkpoint_rows(runs).items()}
+    return {"end": _estimates(ends, level), "at_ticks": at}
+
+
+def _diffs(rows: Sequence[Mapping], ref_rows: Sequence[Mapping], team: str, ref: str, level: float):
+    out = {}
+    for name in _names(rows):
+        if not any(name in r for r in ref_rows):
+            continue
+        spec = metric_spec(name)
+        d = paired_diff(
+            spec.kind,
+            spec.better,
+            team,
+            ref,
+            _column(rows, name),
+            _column(ref_rows, name),
+            _events(rows, spec),
+            _events(ref_rows, spec),
+            level,
+        )
+        out[name] = d.as_dict()
+    return out
+
+
+def reference_team(teams: Sequence[str], reference: str | None) -> str | None:
+    """The team others are compared with: `reference`, else `swarm`, else the first team."""
+    if reference is not None:
+        return reference
+    if "swarm" in teams:
+        return "swarm"
+    return teams[0] if teams else None
+
+
+def comparison(
+    teams: Mapping[str, Mapping], reference: str | None = None, level: float = LEVEL
+) -> dict[str, Any]:
+    """Paired differences `team - reference` over the seeds both ran (`swarm.stats`).
+
+    `teams` is results.json's `teams` section. Returns `{"reference", "level", "metrics":
+    {name: {"better", "kind"}}, "teams": {team: {"end": {metric: PairedDiff}, "at_ticks":
+    {tick: {metric: PairedDiff}}}}}` as plain data; `teams` is empty until the reference
+    team has runs.
+    """
+    ref = reference_team(list(teams), reference)
+    out: dict[str, Any] = {"reference": ref, "level": level, "metrics": {}, "teams": {}}
+    if ref is None or not teams.get(ref, {}).get("runs"):
+        return out
+    ref_runs = _by_seed(teams[ref]["runs"])
+    for name, team in teams.items():
+        if name == ref:
+            continue
+        runs = _by_seed(team.get("runs", []))
+        seeds = [s for s in runs if s in ref_runs]
+        if not seeds:
+            continue
+        mine, theirs = [runs[s] for s in seeds], [ref_runs[s] for s in seeds]
+        end = _diffs(
+            [r.get("metrics", {}) for r in mine],
+            [r.get("metrics", {}) for r in theirs],
+            name,
+            ref,
+            level,
+        )
+        mine_at, theirs_at = _checkpoint_rows(mine), _checkpoint_rows(theirs)
+        at = {
+            t: _diffs(mine_at[t], theirs_at[t], name, ref, level) for t in mine_at if t in theirs_at
+        }
+        out["teams"][name] = {"end": end, "at_ticks": at}
+        for m in end:
+            spec = metric_spec(m)
+            out["metrics"][m] = {"better": spec.better.value, "kind": spec.kind.value}
+    return out
 
 
 def table(results: Mapping, metrics: Sequence[str] | None = None) -> Table:
-    """The console scorecard: one column per team; a row per metric, then the cost rows.
+    """The console scorecard: one column per team; estimates, paired differences, costs.
 
-    Metric cells are `median [lo, hi]` over seeds (`found`: the success rate); cost cells are
-    totals over seeds (sizes as they are). `results` is the `results.json` document (see
-    `swarm.outputs`); `metrics` defaults to the scenario's headline metrics present in it.
-    Teams are columns so the table stays narrow whatever the number of metrics.
+    Sections: each metric's estimate with its 95% CI (`estimates` of results.json; for an
+    older document without them, the median and spread over seeds); the same metrics at
+    fixed ticks; `team - reference` paired differences with CI and p-value, marked
+    `better`/`worse` when the CI excludes 0 (`comparison`); the cost side (drones, energy,
+    distance per run, then totals over seeds). `metrics` defaults to the scenario's headline
+    metrics present. Teams are columns so the table stays narrow.
     """
     teams: Mapping = results.get("teams", {})
     if metrics is None:
         wanted = HEADLINE_METRICS.get(results.get("scenario", ""), ())
         present = {m for t in teams.values() for m in t.get("summary", {})}
         metrics = [m for m in wanted if m in present] or sorted(present - set(COST_KEYS))[:6]
+    with_ci = any("estimates" in t for t in teams.values())
+    comp = results.get("comparison") or {}
+    ref = comp.get("reference")
     tab = Table(
         title=f"scorecard: {results.get('name', '')} ({results.get('scenario', '')})",
-        caption="metrics: median [95% interval] over seeds; cost: totals over seeds",
+        caption=_caption(with_ci, ref),
     )
     tab.add_column("metric", style="bold")
     for name in teams:
         tab.add_column(name, justify="right")
     tab.add_row("seeds", *[str(len(t.get("runs", []))) for t in teams.values()])
     for m in metrics:
-        label = f"{m} (rate)" if m == "found" else m
-        tab.add_row(label, *[_fmt_summary(t.get("summary", {}).get(m), m) for t in teams.values()])
+        cells = [
+            _fmt_estimate(t["estimates"]["end"].get(m))
+            if with_ci and "estimates" in t
+            else _fmt_summary(t.get("summary", {}).get(m), m)
+            for t in teams.values()
+        ]
+        tab.add_row(_label(m), *cells)
+    if with_ci:
+        _at_tick_rows(tab, teams, metrics)
+        _diff_rows(tab, teams, comp, [*metrics, *_COST_METRICS])
     tab.add_section()
+    tab.add_row("drones", *[_fmt_number(_drones(t)) for t in teams.values()], style="dim")
+    for m in _COST_METRICS:
+        if any(m in t.get("estimates", {}).get("end", {}) for t in teams.values()):
+            cells = [
+                _fmt_estimate(t.get("estimates", {}).get("end", {}).get(m)) for t in teams.values()
+            ]
+            tab.add_row(f"{_label(m)} per run", *cells, style="dim")
     for key in _TABLE_COST:
         label = f"{key} (total)" if key in ADDITIVE_STATS else key
         tab.add_row(label, *[_fmt_number(t.get(key)) for t in teams.values()], style="dim")
     return tab
+
+
+_COST_METRICS = tuple(m.name for m in METRICS.values() if m.cost)
+_ARROW = {Better.HIGHER: " ↑", Better.LOWER: " ↓", Better.NEITHER: ""}
+
+
+def _label(metric: str) -> str:
+    return f"{metric}{_ARROW[metric_spec(metric).better]}"
+
+
+def _caption(with_ci: bool, ref: str | None) -> str:
+    if not with_ci:
+        return "metrics: median [2.5-97.5% spread over seeds]; cost: totals over seeds"
+    lines = [
+        "↑/↓: higher/lower is better. metrics: mean [95% bootstrap CI]; rates: [95% Wilson CI];",
+        "time to event: Kaplan–Meier median [95% CI] (n.r.: not reached within the horizon);",
+    ]
+    if ref:
+        lines.append(
+            f"Δ vs {ref}: mean per-seed difference [95% bootstrap CI] (times: difference of KM "
+            "medians), p: Wilcoxon / sign test / log-rank; better/worse: CI excludes 0"
+        )
+    lines.append("cost: drones and per-run mean [95% CI]; then totals over seeds")
+    return "\n".join(lines)
+
+
+def _drones(team: Mapping) -> float | None:
+    vals = [r["drones"] for r in team.get("runs", []) if _is_number(r.get("drones"))]
+    return max(vals) if vals else None
+
+
+def _horizon(team: Mapping) -> float | None:
+    vals = [r.get("horizon") or r.get("ticks") for r in team.get("runs", [])]
+    vals = [v for v in vals if _is_number(v)]
+    return max(vals) if vals else None
+
+
+def _at_tick_rows(tab: Table, teams: Mapping, metrics: Sequence[str]) -> None:
+    ticks = sorted(
+        {k for t in teams.values() for k in t.get("estimates", {}).get("at_ticks", {})}, key=int
+    )
+    horizons = {_horizon(t) for t in teams.values()}
+    rows = []
+    for tick in ticks:
+        if {int(tick)} == horizons:
+            continue  # the end, shown above
+        for m in metrics:
+            if metric_spec(m).better is Better.NEITHER:
+                continue
+            cells = [
+                t.get("estimates", {}).get("at_ticks", {}).get(tick, {}).get(m)
+                for t in teams.values()
+            ]
+            if any(cells):
+                rows.append((f"{_label(m)} @t{tick}", [_fmt_estimate(c) for c in cells]))
+    if rows:
+        tab.add_section()
+        for label, cells in rows:
+            tab.add_row(label, *cells)
+
+
+def _diff_rows(tab: Table, teams: Mapping, comp: Mapping, metrics: Sequence[str]) -> None:
+    ref = comp.get("reference")
+    diffs = comp.get("teams", {})
+    if not ref or not diffs:
+        return
+    tab.add_section()
+    for m in metrics:
+        if not any(m in d.get("end", {}) for d in diffs.values()):
+            continue
+        cells = [
+            "(reference)"
+            if name == ref
+            else _fmt_diff(diffs.get(name, {}).get("end", {}).get(m), name)
+            for name in teams
+        ]
+        tab.add_row(f"Δ {_label(m)} vs {ref}", *cells)
+
+
+def _fmt_estimate(e: Mapping | None) -> str:
+    if not e:
+        return "-"
+    if e.get("value") is None:
+        if e.get("stat") == "KM median" and e.get("n"):
+            return "n.r."
+        return "-"
+    val = f"{e['value']:.2f}" if e.get("stat") == "rate" else _fmt_number(e["value"])
+    if e.get("lo") is None and e.get("hi") is None:
+        return f"{val} (n={e['n']})" if e.get("n", 0) < 2 else val
+    lo = "-inf" if e.get("lo") is None else _fmt_number(e["lo"])
+    hi = "n.r." if e.get("hi") is None else _fmt_number(e["hi"])
+    return f"{val} [{lo}, {hi}]"
+
+
+def _fmt_diff(d: Mapping | None, team: str) -> str:
+    if not d or d.get("n", 0) == 0:
+        return "-"
+    diff = "n/a" if d.get("diff") is None else f"{float(d['diff']):+.3g}"
+    ci = ""
+    if d.get("lo") is not None and d.get("hi") is not None:
+        ci = f" [{float(d['lo']):+.3g}, {float(d['hi']):+.3g}]"
+    p = "" if d.get("p") is None else f" p={float(d['p']):.2g}"
+    verdict = ""
+    if d.get("winner"):
+        verdict = " better" if d["winner"] == team else " worse"
+    return f"{diff}{ci}{p}{verdict}"
 
 
 def _fmt_summary(s: Mapping | None, metric: str = "") -> str:
