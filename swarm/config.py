@@ -44,6 +44,7 @@ from agents.config import LearnerConfig, YanConfig
 from protocols.config import ProtocolConfig
 from swarm.config_checks import cross_checks, default_policy, registry
 from swarm.config_errors import format_errors
+from swarm.variants import TeamVariant, variant_problems
 from swarm.yaml_lines import Loc, YamlDoc, YamlLoadError, load_yaml, string_coercions
 
 __all__ = [
@@ -60,7 +61,6 @@ __all__ = [
 ]
 
 TEAMS: tuple[str, ...] = ("swarm", "isolated", "single_large", "central")
-TeamName = Literal["swarm", "isolated", "single_large", "central"]
 
 # Union tags appear in a pydantic error's loc; `swarm.config_load` drops them from messages.
 AUTO_TAG, VALUE_TAG = "<auto>", "<value>"
@@ -200,8 +200,15 @@ class RunConfig(_Strict):
     model: ModelsConfig = Field(default_factory=ModelsConfig)
     learner: LearnerConfig = Field(default_factory=LearnerConfig)
     protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
-    teams: Annotated[list[TeamName], AfterValidator(_unique), Field(min_length=1)] = Field(
-        default_factory=lambda: list(TEAMS), description="teams to score, a subset of the four"
+    teams: Annotated[list[str], AfterValidator(_unique), Field(min_length=1)] = Field(
+        default_factory=lambda: list(TEAMS),
+        description="teams to score: presets (swarm, isolated, single_large, central) and variants",
+    )
+    reference: str | None = Field(
+        None, description="team the others are compared with (empty: swarm, else the first team)"
+    )
+    variants: list[TeamVariant] = Field(
+        default_factory=list, description="teams defined on a preset (swarm.variants)"
     )
     hosts: HostsConfig = Field(default_factory=HostsConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
@@ -238,7 +245,7 @@ class RunConfig(_Strict):
         if cls is not RunConfig or not isinstance(scenario, str) or scenario not in registry():
             return super().model_validate(obj, **kwargs)
         cfg = run_config_class(scenario).model_validate(obj, **kwargs)
-        problems = cross_checks(cfg)
+        problems = cross_checks(cfg) + variant_problems(cfg)
         if problems:
             raise ValidationError.from_exception_data(
                 "RunConfig",
@@ -260,6 +267,12 @@ class RunConfig(_Strict):
         from agents.config import scaled
 
         return scaled(self.model.small, float(self.drones))
+
+    def team_config(self, team: str) -> tuple[str, RunConfig]:
+        """`(base preset, configuration)` team `team` flies with (`swarm.variants.resolve`)."""
+        from swarm.variants import resolve
+
+        return resolve(self, team)
 
     def horizon(self, world_default: int) -> int:
         """Ticks to run: `ticks` if set, else the world's own horizon `world_default`."""

@@ -90,9 +90,13 @@ class HostCore:
         world_info: dict[str, Any],
         spec: TokenSpec,
         init: dict[str, np.ndarray] | None,
+        team_cfg: Any = None,
     ) -> None:
-        """Fresh brains, policy and protocol session for one team × seed."""
-        cfg = self.cfg
+        """Fresh brains, policy and protocol session for one team × seed.
+
+        `team_cfg`: the configuration of a team variant (None: the run's).
+        """
+        cfg = team_cfg if team_cfg is not None else self.cfg
         self.plan, self.seed = plan, seed
         run = f"{self.run_id}/{plan.team}/{seed}"
         if self.receiver is not None:

@@ -40,7 +40,13 @@ class PoolLike(Protocol):
     """What the loop needs of `swarm.pool.HostPool` (its docstring is the full API)."""
 
     def configure(
-        self, team: str, seed: int, world_info: dict, token_spec: Any, n_drones: int
+        self,
+        team: str,
+        seed: int,
+        world_info: dict,
+        token_spec: Any,
+        n_drones: int,
+        team_cfg: Any = None,
     ) -> None: ...
     def act(self, obs: Any) -> Any: ...
     def exchange(self, round_idx: int) -> None: ...
@@ -113,7 +119,9 @@ def run_episode(
 ) -> Episode:
     """Fly one mission of `team` on world seed `seed` with an already started `pool`.
 
-    `cfg` is a RunConfig (scenario, world, drones, ticks, protocol.sync_every). The mission
+    `cfg` is the RunConfig this team flies with (`RunConfig.team_config`: the run's, or a
+    variant's; scenario, world, drones, ticks, protocol.sync_every) and `team` its base
+    preset (`swarm.teams.TEAMS`). The mission
     stops when the world says done or after `cfg.ticks` ticks when that is set. `probe_every`
     defaults to a tenth of the horizon. `on_start(horizon)` is called once the world exists;
     `on_tick(tick, tick_metrics, last)` after every step (tick counts from 1).
@@ -125,7 +133,8 @@ def run_episode(
     every = probe_every or max(1, (horizon or 100) // 10)
     if on_start is not None:
         on_start(horizon)
-    pool.configure(team, seed, world.public_info(), world.token_spec, n)
+    # cfg travels with the team: a team variant flies other models/learner/protocol
+    pool.configure(team, seed, world.public_info(), world.token_spec, n, cfg)
     before = pool.stats()
     # a world without a probe set (optional in the contract) simply has no AUC curve
     probe = world.probe_set()

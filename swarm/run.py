@@ -268,8 +268,9 @@ def _run_all(
         outputs.set_ray({"backend": backend, **pool.ray_info()})
         with RunProgress(console, enabled=not args.quiet) as progress:
             for team in cfg.teams:
+                base, team_cfg = cfg.team_config(team)  # a variant: its base and overrides
                 for seed in cfg.seeds:
-                    ep, record = _one(cfg, team, seed, pool, outputs, progress)
+                    ep, record = _one(team_cfg, team, base, seed, pool, outputs, progress)
                     outputs.record(team, record)
                     log.info("%s seed %d: %d ticks, %s", team, seed, ep.ticks, ep.metrics)
     finally:
@@ -283,9 +284,15 @@ def _run_all(
 
 
 def _one(
-    cfg: Any, team: str, seed: int, pool: PoolLike, outputs: RunOutputs, progress: RunProgress
+    cfg: Any,
+    team: str,
+    base: str,
+    seed: int,
+    pool: PoolLike,
+    outputs: RunOutputs,
+    progress: RunProgress,
 ) -> tuple[Episode, dict[str, Any]]:
-    """One mission with its CSV rows and progress bar; returns it and its results record.
+    """One mission of `team` (preset `base`) flying with `cfg`; returns it and its record.
 
     The record adds the drones flown and the per-tick metrics at the scorecard's fixed ticks
     (`at_ticks`) to `Episode.record()`.
@@ -302,10 +309,10 @@ def _one(
         checkpoints.add(tick, row)
         progress.update(tick, row)
 
-    ep = run_episode(cfg, team, seed, pool, on_start=on_start, on_tick=on_tick)
+    ep = run_episode(cfg, base, seed, pool, on_start=on_start, on_tick=on_tick)
     progress.done(headline(ep.metrics))
     record = ep.record()
-    record["drones"] = team_drones(team, cfg.drones)
+    record["drones"] = team_drones(base, cfg.drones)
     record["at_ticks"] = checkpoints.rows()
     return ep, record
 

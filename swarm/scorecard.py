@@ -448,7 +448,7 @@ def _caption(with_ci: bool, ref: str | None) -> str:
     if ref:
         lines.append(
             f"Δ vs {ref}: mean per-seed difference [95% bootstrap CI] (times: difference of KM "
-            "medians), p: Wilcoxon / sign test / log-rank; better/worse: CI excludes 0"
+            "medians), p: Wilcoxon / sign test / log-rank; better/worse: CI excludes 0 and p < 0.05"
         )
     lines.append("cost: drones and per-run mean [95% CI]; then totals over seeds")
     return "\n".join(lines)
@@ -525,10 +525,10 @@ def _fmt_estimate(e: Mapping | None) -> str:
 def _fmt_diff(d: Mapping | None, team: str) -> str:
     if not d or d.get("n", 0) == 0:
         return "-"
-    diff = "n/a" if d.get("diff") is None else f"{float(d['diff']):+.3g}"
+    diff = "n/a" if d.get("diff") is None else _signed(d["diff"])
     ci = ""
     if d.get("lo") is not None and d.get("hi") is not None:
-        ci = f" [{float(d['lo']):+.3g}, {float(d['hi']):+.3g}]"
+        ci = f" [{_signed(d['lo'])}, {_signed(d['hi'])}]"
     p = "" if d.get("p") is None else f" p={float(d['p']):.2g}"
     verdict = ""
     if d.get("winner"):
@@ -544,6 +544,10 @@ def _fmt_summary(s: Mapping | None, metric: str = "") -> str:
     if s["n"] == 1 or s["lo"] == s["hi"]:
         return _fmt_number(s["median"])
     return f"{_fmt_number(s['median'])} [{_fmt_number(s['lo'])}, {_fmt_number(s['hi'])}]"
+
+
+def _signed(x: float) -> str:
+    return ("-" if float(x) < 0 else "+") + _fmt_number(abs(float(x)))
 
 
 def _fmt_number(x: float | int | None) -> str:

@@ -95,8 +95,9 @@ class PairedDiff:
     """`team - reference` over the seeds both ran, with a 95% CI and a test's p-value.
 
     `diff` is the mean per-seed difference (difference of KM medians for time to event,
-    with no CI). `winner` is the better team when the CI excludes 0 (or, without a CI,
-    when p < 1 - level), else None; always None for `Better.NEITHER` metrics.
+    with no CI). `winner` is the better team when the CI excludes 0 (where there is one) and
+    the test rejects no difference (p < 1 - level), else None; always None for
+    `Better.NEITHER` metrics.
     """
 
     diff: float | None
@@ -317,10 +318,11 @@ def _winner(
     """The better team when the evidence excludes no difference, else None."""
     if better is Better.NEITHER or diff is None:
         return None
-    if lo is not None and hi is not None:
-        if lo <= 0.0 <= hi:
-            return None
-    elif p is None or p >= 1.0 - level:
+    # both must agree: a bootstrap CI of a handful of seeds can exclude 0 while the exact
+    # test cannot reject (2 seeds: p >= 0.5), and naming a winner then would mislead
+    if lo is not None and hi is not None and lo <= 0.0 <= hi:
+        return None
+    if p is None or p >= 1.0 - level:
         return None
     if diff == 0:
         return None

@@ -1,0 +1,204 @@
+"""Team variants: named teams an author defines in YAML on top of a built-in preset.
+
+```yaml
+teams: [swarm, isolated, swarm_no_beliefs, frozen_swarm]
+reference: swarm                    # paired differences are taken against this team
+variants:
+  - name: swarm_no_beliefs          # a new team name
+    base: swarm                     # the preset it starts from (swarm.teams.TEAMS)
+    protocol: {share_beliefs: false}
+  - name: frozen_swarm
+    base: swarm
+    learner: {enabled: false}       # brains keep their pretrained weights
+  - name: single_large_budget
+    base: single_large
+    world: {battery_wh: 960.0}      # the budget: 16 drones' batteries in one body
+```
+
+A variant overrides, for its own runs only, the run's `drones`, `model`, `learner`,
+`protocol` (the sharing switches: `share_beliefs`, ...) and `world` (its flight budget:
+`battery_wh`, ...). Within a section only the fields written replace the run's values; a
+sub-section written (`topology: {kind: star}`) replaces the run's sub-section whole. The
+base decides how brains are placed and whether they share (`swarm.teams`).
+
+`variant_problems` lists what is wrong as `(loc, message)` pairs, so each error points at
+its file line; `resolve` gives the base team and the configuration one team flies with.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+from agents.config import LearnerConfig
+from protocols.config import ProtocolConfig
+from swarm.teams import TEAMS
+
+if TYPE_CHECKING:
+    from swarm.config import RunConfig
+
+__all__ = ["OVERRIDES", "TeamVariant", "resolve", "variant_problems"]
+
+Loc = tuple[str | int, ...]
+
+#: The RunConfig sections a variant may override (docs/scenarios.md lists them).
+OVERRIDES = ("drones", "model", "learner", "protocol", "world")
+
+
+class VariantModels(BaseModel):
+    """Model overrides of a variant: the small and/or large model section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    small: dict[str, Any] | None = Field(None, description="fields of model.small to replace")
+    large: dict[str, Any] | None = Field(None, description="fields of model.large to replace")
+
+
+class TeamVariant(BaseModel):
+    """One team defined in YAML: a preset `base` with some of the run's sections overridden."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", description="the team's name in teams and results"
+    )
+    base: str = Field(description=f"the preset it starts from: {', '.join(TEAMS)}")
+    drones: PositiveInt | None = Field(None, description="drones flown (empty: the run's)")
+    model: VariantModels | None = Field(None, description="model.small / model.large fields")
+    learner: LearnerConfig | None = Field(None, description="learner fields (enabled: false...)")
+    protocol: ProtocolConfig | None = Field(None, description="protocol fields (share_beliefs..)")
+    world: dict[str, Any] | None = Field(None, description="world fields (budget: battery_wh)")
+
+    @field_validator("base")
+    @classmethod
+    def _known_base(cls, v: str) -> str:
+        if v not in TEAMS:
+            raise PydanticCustomError(
+                "unknown_team", "{reason}", {"reason": _unknown("base team", v, TEAMS)}
+            )
+        return v
+
+
+def _unknown(what: str, name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown {what} {name!r}; {hint}choose one of: {', '.join(known)}"
+
+
+def _written(section: BaseModel | None) -> dict[str, Any]:
+    """The fields an author wrote in a section (defaults not written stay the run's)."""
+    if section is None:
+        return {}
+    return {k: getattr(section, k) for k in section.model_fields_set}
+
+
+def _merged(base: BaseModel, over: dict[str, Any] | BaseModel | None) -> BaseModel:
+    """`base` with the written fields of `over` replaced, validated as `base`'s class."""
+    fields = _written(over) if isinstance(over, BaseModel) else dict(over or {})
+    if not fields:
+        return base
+    data = base.model_dump()
+    data.update({k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in fields.items()})
+    return type(base).model_validate(data)
+
+
+def resolve(cfg: RunConfig, team: str) -> tuple[str, RunConfig]:
+    """`(base preset, configuration)` that team `team` flies with.
+
+    A preset flies with `cfg` itself; a variant with a copy of `cfg` whose overridden
+    sections are merged (see the module docstring). Raises KeyError for an unknown team.
+    """
+    if team in TEAMS:
+        return team, cfg
+    for v in cfg.variants:
+        if v.name == team:
+            return v.base, _apply(cfg, v)
+    raise KeyError(f"unknown team {team!r}: not a preset ({', '.join(TEAMS)}) nor a variant")
+
+
+def _apply(cfg: RunConfig, v: TeamVariant) -> RunConfig:
+    update: dict[str, Any] = {}
+    if v.drones is not None:
+        update["drones"] = v.drones
+    if v.learner is not None:
+        update["learner"] = _merged(cfg.learner, v.learner)
+    if v.protocol is not None:
+        update["protocol"] = _merged(cfg.protocol, v.protocol)
+    if v.world:
+        update["world"] = _merged(cfg.world, v.world)
+    if v.model is not None:
+        models = cfg.model
+        if v.model.small:
+            models = models.model_copy(update={"small": _merged(models.small, v.model.small)})
+        if v.model.large:
+            large = cfg.large_model()  # `auto` becomes the concrete model it stands for
+            models = models.model_copy(update={"large": _merged(large, v.model.large)})
+        update["model"] = models
+    return cfg.model_copy(update=update)
+
+
+def variant_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
+    """What is wrong with `cfg`'s variants, teams and reference, as `(loc, message)` pairs.
+
+    Duplicate or preset-shadowing variant names, a `drones` override of `single_large`,
+    overrides that do not validate against the run's sections, a team in `teams` that is
+    neither a preset nor a variant, a `reference` that is not one of `teams`.
+    """
+    problems: list[tuple[Loc, str]] = []
+    seen: set[str] = set()
+    for i, v in enumerate(cfg.variants):
+        if v.name in TEAMS:
+            msg = f"{v.name!r} is a built-in team; give the variant its own name"
+            problems.append((("variants", i, "name"), msg))
+        elif v.name in seen:
+            problems.append((("variants", i, "name"), f"duplicate variant name {v.name!r}"))
+        seen.add(v.name)
+        if v.drones is not None and v.base == "single_large":
+            msg = "single_large flies one drone; base the variant on swarm or isolated instead"
+            problems.append((("variants", i, "drones"), msg))
+        for section in ("learner", "protocol", "world", "model"):
+            if getattr(v, section) is None:
+                continue
+            only = TeamVariant.model_construct(name=v.name, base=v.base, drones=None)
+            only.__dict__[section] = getattr(v, section)
+            try:
+                _apply(cfg, only)
+            except ValidationError as err:  # the merged section no longer validates
+                fields = _section_fields(cfg, section)
+                problems += _section_problems(err, ("variants", i, section), fields)
+    known = list(dict.fromkeys([*TEAMS, *(v.name for v in cfg.variants)]))
+    for i, team in enumerate(cfg.teams):
+        if team not in known:
+            problems.append((("teams", i), _unknown("team", team, known)))
+    if cfg.reference is not None and cfg.reference not in cfg.teams:
+        problems.append((("reference",), _unknown("reference team", cfg.reference, cfg.teams)))
+    return problems
+
+
+def _section_fields(cfg: RunConfig, section: str) -> list[str]:
+    model = cfg.model.small if section == "model" else getattr(cfg, section)
+    return list(type(model).model_fields)
+
+
+def _section_problems(
+    err: ValidationError, prefix: Loc, fields: list[str]
+) -> list[tuple[Loc, str]]:
+    """A merged section's errors, located under the variant's section."""
+    from swarm.config_errors import suggest
+
+    out = []
+    for e in err.errors(include_url=False):
+        loc = (*prefix, *(p for p in e["loc"] if isinstance(p, str | int)))
+        if e["type"] == "extra_forbidden":
+            key = str(e["loc"][-1])
+            msg = f"unknown field '{key}'; {suggest(key, fields)}"
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            if isinstance(e.get("input"), str | int | float | bool):
+                msg += f" (got {e['input']!r})"
+        out.append((loc, msg))
+    return out
