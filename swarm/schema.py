@@ -44,6 +44,7 @@ def _sections() -> list[tuple[str, type[BaseModel]]]:
     from protocols.config import CodecConfig, ProtocolConfig, TopologyConfig
     from swarm import config as c
     from swarm.config_checks import registry
+    from swarm.variants import TeamVariant, VariantModels
 
     out: list[tuple[str, type[BaseModel]]] = [
         ("(top level)", c.RunConfig),
@@ -57,6 +58,8 @@ def _sections() -> list[tuple[str, type[BaseModel]]]:
         ("hosts", c.HostsConfig),
         ("ray", c.RayConfig),
         ("output", c.OutputConfig),
+        ("variants[]", TeamVariant),
+        ("variants[].model", VariantModels),
     ]
     for name in sorted(registry()):
         out.append((f"world (scenario: {name})", registry()[name].Config))

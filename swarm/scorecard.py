@@ -26,27 +26,27 @@ import numpy as np
 from rich.table import Table
 
 from swarm.loop import ADDITIVE_STATS
-from swarm.stats import LEVEL, Better, Estimate, MetricKind, estimate, paired_diff
+from swarm.stats import LEVEL, Better, MetricKind, estimate, paired_diff
 
 __all__ = [
     "CHECKPOINT_FRACTIONS",
-    "CheckpointRows",
     "COST_KEYS",
     "HEADLINE_METRICS",
     "METRICS",
     "TIME_KEYS",
+    "CheckpointRows",
     "Metric",
     "checkpoint_ticks",
     "comparison",
+    "cost_totals",
     "metric_spec",
     "reference_team",
-    "cost_totals",
-    "survival_band",
-    "team_estimates",
     "summarize",
     "summarize_runs",
+    "survival_band",
     "survival_curve",
     "table",
+    "team_estimates",
 ]
 
 #: Pool statistics reported beside the metrics as the cost of each team (DESIGN §7).

@@ -3,11 +3,12 @@
 Pure functions of per-seed numbers; the maths is done by scipy.stats and lifelines, this
 module only chooses the right tool for each kind of metric and shapes the answer.
 
-| kind (`MetricKind`) | per-team estimate | paired difference vs the reference team |
-|---|---|---|
-| `CONTINUOUS` | mean, 95% bootstrap CI (percentile, fixed seed) | mean of per-seed differences, bootstrap CI, Wilcoxon signed-rank p |
-| `RATE` (0/1 per seed) | success rate, 95% Wilson interval | mean difference, bootstrap CI, exact sign test on discordant seeds (McNemar) |
-| `TIME_TO_EVENT` | Kaplan–Meier median, 95% CI | difference of KM medians (no CI), log-rank p |
+- `CONTINUOUS`: the mean with a 95% percentile-bootstrap CI (fixed seed); paired: the mean
+  per-seed difference, its bootstrap CI and the Wilcoxon signed-rank p-value.
+- `RATE` (0/1 per seed): the success rate with a 95% Wilson interval; paired: the mean
+  difference, its bootstrap CI and the exact sign test on discordant seeds (McNemar).
+- `TIME_TO_EVENT`: the Kaplan–Meier median with its 95% CI; paired: the difference of the
+  two KM medians (no CI) and the log-rank p-value.
 
 Time to event: a run that never saw the event is censored at its horizon, never read as an
 event at the horizon, so medians do not mix in censored runs; a median the curve never
@@ -248,7 +249,7 @@ def paired_diff(
     else:
         test, p = "Wilcoxon signed-rank", _wilcoxon_p(d)
     diff = float(d.mean())
-    winner = _winner(better, team, reference, diff, lo, hi, None, level)
+    winner = _winner(better, team, reference, diff, lo, hi, p, level)
     return PairedDiff(diff, lo, hi, p, test, int(d.size), better.value, winner)
 
 

@@ -48,7 +48,8 @@ def test_schema_accepts_resolved_config(validator: jsonschema.Validator, path: P
         {"scenario": "drone_search", "world": {"widht": 5}},
         {"scenario": "drone_search", "world": {"n_bins": 3}},  # a litter_patrol field
         {"scenario": "nowhere"},
-        {"scenario": "drone_search", "teams": ["hive"]},
+        {"scenario": "drone_search", "teams": []},
+        {"scenario": "drone_search", "variants": [{"name": "v", "base": "swarm", "colour": 1}]},
         {"scenario": "drone_search", "seeds": 0},
     ],
 )

@@ -1,0 +1,139 @@
+"""Team variants: overrides resolved per team, and every mistake reported at its file line."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from swarm.config import ConfigError, load_config
+from swarm.teams import TEAMS
+from swarm.variants import OVERRIDES, resolve
+
+GOOD = """\
+scenario: drone_search
+drones: 4
+world: {height: 16, width: 16}
+teams: [swarm, swarm_no_beliefs, frozen_swarm, single_large_budget, small_swarm]
+reference: swarm_no_beliefs
+model:
+  small: {d_model: 16, n_layers: 1}
+variants:
+  - name: swarm_no_beliefs
+    base: swarm
+    protocol: {share_beliefs: false}
+  - name: frozen_swarm
+    base: swarm
+    learner: {enabled: false}
+  - name: single_large_budget
+    base: single_large
+    world: {battery_wh: 240.0}
+  - name: small_swarm
+    base: isolated
+    drones: 3
+    model:
+      small: {d_model: 8}
+"""
+
+
+def _load(tmp_path, text):
+    path = tmp_path / "run.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path, load_config(path)
+
+
+def _errors(tmp_path, text) -> tuple[str, list[str]]:
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent(text))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return str(path), info.value.errors
+
+
+def test_presets_fly_the_run_config_itself(tmp_path):
+    _, cfg = _load(tmp_path, GOOD)
+    assert resolve(cfg, "swarm") == ("swarm", cfg)
+    with pytest.raises(KeyError, match="unknown team"):
+        resolve(cfg, "nobody")
+
+
+def test_variants_override_only_what_they_write(tmp_path):
+    _, cfg = _load(tmp_path, GOOD)
+    base, nb = cfg.team_config("swarm_no_beliefs")
+    assert base == "swarm" and nb.protocol.share_beliefs is False
+    assert nb.protocol.sync_every == cfg.protocol.sync_every  # not written: the run's
+    assert nb.learner == cfg.learner and cfg.protocol.share_beliefs is True
+    base, frozen = cfg.team_config("frozen_swarm")
+    assert base == "swarm" and frozen.learner.enabled is False
+    assert frozen.learner.lr == cfg.learner.lr
+    base, budget = cfg.team_config("single_large_budget")
+    assert base == "single_large" and budget.world.battery_wh == 240.0
+    assert budget.world.height == 16 and cfg.world.battery_wh != 240.0
+    base, small = cfg.team_config("small_swarm")
+    assert base == "isolated" and small.drones == 3
+    assert small.model.small.d_model == 8 and small.model.small.n_layers == 1
+    assert cfg.reference == "swarm_no_beliefs"
+
+
+def test_unknown_base_and_field_say_where_and_what(tmp_path):
+    path, errs = _errors(
+        tmp_path,
+        """\
+        scenario: drone_search
+        variants:
+          - name: nb
+            base: swarn
+          - name: other
+            base: swarm
+            protocol: {share_belief: false}
+            colour: red
+        """,
+    )
+    text = "\n".join(errs)
+    assert f"{path}:4: variants.0.base: unknown base team 'swarn'; did you mean 'swarm'?" in text
+    assert f"{path}:7: variants.1.protocol.share_belief: unknown field" in text
+    assert "did you mean 'share_beliefs'?" in text
+    assert f"{path}:8: variants.1.colour: unknown field 'colour'" in text
+
+
+def test_names_teams_reference_and_overrides_are_checked(tmp_path):
+    path, errs = _errors(
+        tmp_path,
+        """\
+        scenario: drone_search
+        teams: [swarm, nb_swarm, isolated]
+        reference: central
+        variants:
+          - name: nb
+            base: swarm
+          - name: nb
+            base: single_large
+            drones: 3
+            world: {battery_wh: -1, colour: 3}
+          - name: isolated
+            base: isolated
+        """,
+    )
+    assert f"{path}:2: teams.1: unknown team 'nb_swarm'" in errs[0] and errs[0].endswith(", nb")
+    assert errs[1].startswith(f"{path}:3: reference: unknown reference team 'central'")
+    assert f"{path}:7: variants.1.name: duplicate variant name 'nb'" in errs
+    assert any(e.startswith(f"{path}:9: variants.1.drones: single_large flies one") for e in errs)
+    assert any(f"{path}:10: variants.1.world.battery_wh: " in e and "(got -1)" in e for e in errs)
+    assert any(f"{path}:10: variants.1.world.colour: unknown field 'colour'" in e for e in errs)
+    assert f"{path}:11: variants.2.name: 'isolated' is a built-in team" in errs[-1]
+
+
+def test_docs_example_loads_and_names_every_preset(tmp_path):
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
+    section = doc.split("## Team variants", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    _, cfg = _load(tmp_path, "scenario: drone_search\n" + example)
+    assert [v.name for v in cfg.variants] == cfg.teams[2:]
+    for name in cfg.teams:
+        cfg.team_config(name)
+    for team in TEAMS:
+        assert f"`{team}`" in section
+    for field in OVERRIDES:
+        assert f"`{field}`" in section
