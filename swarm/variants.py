@@ -31,7 +31,15 @@ import difflib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from agents.config import LearnerConfig
@@ -72,6 +80,11 @@ class TeamVariant(BaseModel):
     learner: LearnerConfig | None = Field(None, description="learner fields (enabled: false...)")
     protocol: ProtocolConfig | None = Field(None, description="protocol fields (share_beliefs..)")
     world: dict[str, Any] | None = Field(None, description="world fields (budget: battery_wh)")
+
+    @field_serializer("learner", "protocol")
+    def _only_written(self, section: BaseModel | None) -> dict[str, Any] | None:
+        # the resolved config.yaml must re-run as is: a dumped default would read as written
+        return None if section is None else section.model_dump(mode="json", exclude_unset=True)
 
     @field_validator("base")
     @classmethod

@@ -302,3 +302,31 @@ def test_full_disk_fails_with_one_line_and_a_valid_failed_results(tmp_path, monk
     doc = _results(out)
     assert doc["status"] == "failed" and "No space left" in doc["error"]
     assert [r["seed"] for r in doc["teams"]["isolated"]["runs"]] == [0]
+
+
+def test_variants_fly_with_their_own_overrides(tmp_path):
+    text = SMOKE.read_text().replace(
+        "teams: [swarm, isolated, single_large, central]",
+        "teams: [swarm, frozen_swarm, swarm_no_beliefs, five_isolated]",
+    )
+    text += (
+        "variants:\n"
+        "  - {name: frozen_swarm, base: swarm, learner: {enabled: false}}\n"
+        "  - {name: swarm_no_beliefs, base: swarm, protocol: {share_beliefs: false}}\n"
+        "  - {name: five_isolated, base: isolated, drones: 5}\n"
+    )
+    path = tmp_path / "variants.yaml"
+    path.write_text(text)
+    out = tmp_path / "run"
+    assert main([str(path), "--local", "--out", str(out), "--seeds", "2", *FAST]) == 0
+    teams = _results(out)["teams"]
+    assert teams["swarm"]["train_steps"] > 0 and teams["frozen_swarm"]["train_steps"] == 0
+    # no BELIEF messages: fewer messages and bytes than the same swarm sharing beliefs
+    assert 0 < teams["swarm_no_beliefs"]["messages_sent"] < teams["swarm"]["messages_sent"]
+    assert 0 < teams["swarm_no_beliefs"]["wire_bytes"] < teams["swarm"]["wire_bytes"]
+    assert teams["five_isolated"]["brains"] == 5 and teams["five_isolated"]["wire_bytes"] == 0
+    assert [r["drones"] for r in teams["five_isolated"]["runs"]] == [5, 5]
+    comp = _results(out)["comparison"]
+    assert comp["reference"] == "swarm"
+    assert set(comp["teams"]) == {"frozen_swarm", "swarm_no_beliefs", "five_isolated"}
+    assert comp["teams"]["frozen_swarm"]["end"]["coverage"]["n"] == 2

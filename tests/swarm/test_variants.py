@@ -137,3 +137,15 @@ def test_docs_example_loads_and_names_every_preset(tmp_path):
         assert f"`{team}`" in section
     for field in OVERRIDES:
         assert f"`{field}`" in section
+
+
+def test_resolved_config_reruns_with_the_same_variants(tmp_path):
+    import yaml
+
+    _, cfg = _load(tmp_path, GOOD.replace("drones: 4", "drones: 4\nprotocol: {sync_every: 3}"))
+    dumped = tmp_path / "resolved.yaml"
+    dumped.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    again = load_config(dumped)
+    for team in cfg.teams:
+        assert again.team_config(team) == cfg.team_config(team)
+    assert again.team_config("swarm_no_beliefs")[1].protocol.sync_every == 3  # the run's
