@@ -4,7 +4,10 @@ Uses matplotlib's object API on the Agg canvas (no pyplot, no display, no global
 plotting works on a headless machine and beside other threads.
 
 Written, when the data exist:
-- `survival.png`: Kaplan–Meier P(not found yet) over ticks per team (drone_search);
+- `survival.png`: Kaplan–Meier P(not found yet) over ticks per team, with its pointwise
+  95% confidence band (drone_search);
+- `estimates.png`: each headline metric per team, a bar at the estimate with its 95% CI;
+- `paired_differences.png`: a forest plot of `team - reference` per metric with 95% CIs;
 - `auc.png`: detector AUC on the world's probe set over ticks, a line per team x seed;
 - `wire_bytes.png`: bytes on the wire per team (median per seed, counted at the socket);
 - `tick_<column>.png`: each per-tick CSV column over time per team (coverage, idleness...).
@@ -22,7 +25,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from swarm.scorecard import survival_curve
+from swarm.scorecard import HEADLINE_METRICS, metric_spec, survival_band
 
 __all__ = ["make_plots", "read_ticks"]
 
@@ -57,6 +60,9 @@ def make_plots(directory: Path, results: Mapping[str, Any]) -> list[Path]:
     colors = {t: _COLORS[i % len(_COLORS)] for i, t in enumerate(teams)}
     written: list[Path] = []
     written += _survival(directory, teams, colors)
+    metrics = HEADLINE_METRICS.get(results.get("scenario", ""), ())
+    written += _estimates(directory, teams, colors, metrics)
+    written += _forest(directory, teams, results.get("comparison") or {}, colors, metrics)
     written += _auc(directory, teams, colors)
     written += _wire(directory, teams, colors)
     ticks = read_ticks(directory / "ticks.csv")
@@ -98,11 +104,84 @@ def _survival(directory: Path, teams: Mapping, colors: Mapping) -> list[Path]:
         horizon = int(max(r.get("horizon") or r.get("ticks", 0) for r in runs))
         times = [float(r["metrics"]["time_to_find"]) for r in runs]
         found = [bool(r["metrics"].get("found", False)) for r in runs]
-        t, s = survival_curve(times, found, horizon)
+        t, s, lo, hi = survival_band(times, found, horizon)
         ax.step(t, s, where="post", color=colors[name], label=name)
+        ax.fill_between(t, lo, hi, step="post", color=colors[name], alpha=0.15, lw=0)
         drawn = True
     ax.set_ylim(-0.02, 1.02)
     return [_save(fig, directory / "survival.png")] if drawn else []
+
+
+def _grid(n: int, title: str) -> tuple[Figure, list[Any]]:
+    cols = min(3, n)
+    rows = (n + cols - 1) // cols
+    fig = Figure(figsize=(4.0 * cols, 3.0 * rows), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
+    fig.suptitle(title)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    return fig, axes
+
+
+def _estimates(directory: Path, teams: Mapping, colors: Mapping, metrics: Any) -> list[Path]:
+    ends = {name: t.get("estimates", {}).get("end", {}) for name, t in teams.items()}
+    shown = [
+        m for m in metrics if any((e.get(m) or {}).get("value") is not None for e in ends.values())
+    ]
+    if not shown:
+        return []
+    fig, axes = _grid(len(shown), "estimates with 95% confidence intervals")
+    for ax, m in zip(axes, shown, strict=False):
+        names = [n for n in teams if (ends[n].get(m) or {}).get("value") is not None]
+        vals = [ends[n][m]["value"] for n in names]
+        # a missing bound (KM CI not reached, one seed) is drawn as no error bar on that side
+        err = [
+            [
+                v - (ends[n][m]["lo"] if ends[n][m]["lo"] is not None else v)
+                for n, v in zip(names, vals, strict=True)
+            ],
+            [
+                (ends[n][m]["hi"] if ends[n][m]["hi"] is not None else v) - v
+                for n, v in zip(names, vals, strict=True)
+            ],
+        ]
+        ax.bar(names, vals, yerr=err, capsize=4, color=[colors[n] for n in names])
+        stat = ends[names[0]][m]["stat"]
+        ax.set_title(f"{m} ({stat}, {metric_spec(m).better.value} is better)", fontsize="small")
+        ax.tick_params(axis="x", labelsize="small", rotation=20)
+    return [_save(fig, directory / "estimates.png")]
+
+
+def _forest(
+    directory: Path, teams: Mapping, comp: Mapping, colors: Mapping, metrics: Any
+) -> list[Path]:
+    diffs = comp.get("teams", {})
+    ref = comp.get("reference")
+    shown = [
+        m
+        for m in metrics
+        if any((d.get("end", {}).get(m) or {}).get("diff") is not None for d in diffs.values())
+    ]
+    if not ref or not shown:
+        return []
+    fig, axes = _grid(len(shown), f"paired difference: team - {ref} (95% CI)")
+    for ax, m in zip(axes, shown, strict=False):
+        names = [
+            n
+            for n in teams
+            if (diffs.get(n, {}).get("end", {}).get(m) or {}).get("diff") is not None
+        ]
+        for y, n in enumerate(names):
+            d = diffs[n]["end"][m]
+            if d["lo"] is not None and d["hi"] is not None:
+                ax.plot([d["lo"], d["hi"]], [y, y], color=colors[n], lw=2)
+            ax.plot([d["diff"]], [y], "o", color=colors[n])
+        ax.axvline(0.0, color="grey", lw=0.8, ls="--")
+        ax.set_yticks(range(len(names)), names, fontsize="small")
+        ax.set_ylim(-0.5, len(names) - 0.5)
+        ax.set_title(f"Δ {m} ({metric_spec(m).better.value} is better)", fontsize="small")
+    return [_save(fig, directory / "paired_differences.png")]
 
 
 def _auc(directory: Path, teams: Mapping, colors: Mapping) -> list[Path]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from swarm.plots import make_plots, read_ticks
@@ -75,6 +76,8 @@ def test_plots_written_as_png(run):
     names = sorted(p.name for p in paths)
     assert names == [
         "auc.png",
+        "estimates.png",
+        "paired_differences.png",
         "survival.png",
         "tick_coverage.png",
         "tick_found.png",
@@ -118,6 +121,35 @@ def test_tick_columns_draw_every_seed_of_every_team(drawn):
         np.testing.assert_allclose(line.get_ydata(), _coverage(TICKS, seed))
     assert _legend(ax) == ["swarm", "isolated"]
     assert _labels(drawn["tick_found.png"])[2] == "found"
+
+
+def test_survival_draws_a_confidence_band_per_team(drawn):
+    ax = drawn["survival.png"]
+    bands = [c for c in ax.collections if len(c.get_paths())]
+    assert len(bands) == 2  # one shaded band per team
+    for band in bands:
+        lo, hi = band.get_paths()[0].vertices[:, 1].min(), band.get_paths()[0].vertices[:, 1].max()
+        assert 0.0 <= lo < 0.5 < hi <= 1.0  # two seeds: a wide band around the curve
+
+
+def test_estimates_are_bars_with_ci_error_bars(run, drawn):
+    out, _ = run
+    ax = drawn["estimates.png"]  # the first headline metric: time to find, a KM median
+    assert ax.get_title().startswith("time_to_find (KM median, lower is better)")
+    est = [out.doc["teams"][t]["estimates"]["end"]["time_to_find"] for t, _ in TEAMS]
+    assert [p.get_height() for p in ax.patches] == [e["value"] for e in est] == [10.0, 10.0]
+    whiskers = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(whiskers) == 1 and whiskers[0].has_yerr  # the CIs
+
+
+def test_forest_plot_marks_each_teams_difference_from_the_reference(run, drawn):
+    out, _ = run
+    ax = drawn["paired_differences.png"]
+    assert "team - swarm" in ax.figure.texts[0].get_text()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["isolated"]
+    diff = out.doc["comparison"]["teams"]["isolated"]["end"]["time_to_find"]["diff"]
+    points = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert [line.get_xdata()[0] for line in points] == [diff]
 
 
 def test_wire_bytes_is_a_bar_per_team_at_its_median(drawn):

@@ -8,7 +8,21 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from swarm.scorecard import cost_totals, summarize, summarize_runs, survival_curve, table
+from swarm.scorecard import (
+    HEADLINE_METRICS,
+    METRICS,
+    CheckpointRows,
+    checkpoint_ticks,
+    comparison,
+    cost_totals,
+    metric_spec,
+    summarize,
+    summarize_runs,
+    survival_curve,
+    table,
+    team_estimates,
+)
+from swarm.stats import Better
 
 
 def test_summarize_odd_count_median_and_interval():
@@ -105,3 +119,92 @@ def test_table_renders_teams_and_headline_metrics():
     assert "0.50" in text  # found: success rate 1 of 2
     header = next(line for line in text.splitlines() if "swarm" in line)
     assert header.index("swarm") < header.index("isolated")  # teams are columns
+
+
+def _run(seed, found, ttf, coverage, at=None):
+    return {
+        "seed": seed,
+        "horizon": 40,
+        "metrics": {"found": found, "time_to_find": ttf, "coverage": coverage, "ticks": ttf},
+        "at_ticks": at or {},
+    }
+
+
+def test_every_headline_metric_has_a_direction_and_kind():
+    for names in HEADLINE_METRICS.values():
+        for name in names:
+            assert name in METRICS, f"add a METRICS row for headline metric {name!r}"
+    assert METRICS["time_to_find"].event == "found"
+    assert metric_spec("something_new").better is Better.NEITHER
+
+
+def test_checkpoint_ticks_and_rows_carry_the_last_row_forward():
+    assert checkpoint_ticks(40) == (10, 20, 30, 40)
+    assert checkpoint_ticks(2) == (1, 2)
+    with pytest.raises(ValueError, match="horizon"):
+        checkpoint_ticks(0)
+    rows = CheckpointRows(40)
+    for tick in range(1, 26):  # the mission ends at tick 25
+        rows.add(tick, {"coverage": tick / 100})
+    assert rows.rows() == {
+        "10": {"coverage": 0.1},
+        "20": {"coverage": 0.2},
+        "30": {"coverage": 0.25},
+        "40": {"coverage": 0.25},
+    }
+    assert CheckpointRows(None).rows() == {}
+
+
+def test_team_estimates_use_the_metric_kinds():
+    runs = [
+        _run(0, True, 12, 0.5, {"20": {"coverage": 0.3, "found": 1.0}}),
+        _run(1, False, 40, 0.7, {"20": {"coverage": 0.5, "found": 0.0}}),
+        _run(2, True, 30, 0.6, {"20": {"coverage": 0.4, "found": 0.0}}),
+    ]
+    est = team_estimates(runs)
+    ttf = est["end"]["time_to_find"]
+    # KM: S(12) = 2/3, S(30) = 2/3 * 1/2 = 1/3 <= 1/2 (the censored run at 40 is not an event)
+    assert (ttf["stat"], ttf["value"], ttf["events"]) == ("KM median", 30.0, 2)
+    assert est["end"]["found"]["value"] == pytest.approx(2 / 3)
+    assert est["end"]["found"]["interval"] == "95% Wilson CI"
+    assert est["end"]["coverage"]["value"] == pytest.approx(0.6)
+    assert est["at_ticks"]["20"]["coverage"]["value"] == pytest.approx(0.4)
+    assert est["at_ticks"]["20"]["found"]["value"] == pytest.approx(1 / 3)
+
+
+def test_comparison_pairs_seeds_against_the_reference():
+    ref = [_run(s, False, 40, 0.2 + 0.01 * s) for s in range(6)]
+    better = [_run(s, True, 10 + s, 0.5 + 0.02 * s) for s in range(6)]
+    teams = {"swarm": {"runs": ref}, "isolated": {"runs": better[::-1]}}  # order must not matter
+    comp = comparison(teams)
+    assert comp["reference"] == "swarm" and set(comp["teams"]) == {"isolated"}
+    cov = comp["teams"]["isolated"]["end"]["coverage"]
+    assert cov["diff"] == pytest.approx(np.mean([0.3 + 0.01 * s for s in range(6)]))
+    assert cov["n"] == 6 and cov["p"] == pytest.approx(2 / 64) and cov["winner"] == "isolated"
+    ttf = comp["teams"]["isolated"]["end"]["time_to_find"]
+    assert ttf["test"] == "log-rank" and ttf["winner"] == "isolated"
+    assert comp["teams"]["isolated"]["end"]["ticks"]["winner"] is None  # no better direction
+    assert comp["metrics"]["coverage"] == {"better": "higher", "kind": "continuous"}
+    assert comparison(teams, reference="isolated")["teams"]["swarm"]["end"]["coverage"]["diff"] < 0
+    assert comparison({"isolated": {"runs": better}})["reference"] == "isolated"
+    assert comparison({})["teams"] == {}
+
+
+def test_table_shows_intervals_differences_and_winners():
+    ref = [_run(s, False, 40, 0.2 + 0.01 * s) for s in range(6)]
+    better = [{**_run(s, True, 10 + s, 0.5 + 0.02 * s), "drones": 4} for s in range(6)]
+    results = {"name": "demo", "scenario": "drone_search"}
+    results["teams"] = {
+        n: {"runs": r, "summary": summarize_runs(r), "estimates": team_estimates(r)}
+        for n, r in (("swarm", ref), ("isolated", better))
+    }
+    results["comparison"] = comparison(results["teams"])
+    console = Console(width=250, record=True)
+    console.print(table(results))
+    text = console.export_text()
+    assert "95% bootstrap CI" in text and "Wilson" in text and "Kaplan–Meier" in text
+    assert "coverage ↑" in text and "time_to_find ↓" in text
+    assert "n.r." in text  # swarm never found the target: its KM median is not reached
+    row = next(line for line in text.splitlines() if "Δ coverage ↑ vs swarm" in line)
+    assert "(reference)" in row and "p=0.031 better" in row
+    assert "drones" in text
