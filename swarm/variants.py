@@ -183,6 +183,7 @@ def variant_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
             except ValidationError as err:  # the merged section no longer validates
                 fields = _section_fields(cfg, section)
                 problems += _section_problems(err, ("variants", i, section), fields)
+        problems += _cross_problems(cfg, v, i)
     known = list(dict.fromkeys([*TEAMS, *(v.name for v in cfg.variants)]))
     for i, team in enumerate(cfg.teams):
         if team not in known:
@@ -190,6 +191,28 @@ def variant_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
     if cfg.reference is not None and cfg.reference not in cfg.teams:
         problems.append((("reference",), _unknown("reference team", cfg.reference, cfg.teams)))
     return problems
+
+
+def _cross_problems(cfg: RunConfig, v: TeamVariant, i: int) -> list[tuple[Loc, str]]:
+    """The run's cross checks on the variant's own configuration (its drones versus the
+    topology and the world, ...), for what the run's configuration does not already fail."""
+    from swarm.config_checks import cross_checks
+
+    try:
+        mine = _apply(cfg, v).model_copy(update={"teams": [v.base]})
+    except ValidationError:
+        return []  # reported field by field above
+    theirs = {msg for _, msg in cross_checks(cfg.model_copy(update={"teams": [v.base]}))}
+    out: list[tuple[Loc, str]] = []
+    for loc, msg in cross_checks(mine):
+        if msg in theirs:
+            continue
+        section = loc[0] if loc and loc[0] in OVERRIDES else None
+        where: Loc = (
+            ("variants", i, section) if section and getattr(v, section) else ("variants", i)
+        )
+        out.append((where, f"{'.'.join(map(str, loc))}: {msg}"))
+    return out
 
 
 def _section_fields(cfg: RunConfig, section: str) -> list[str]:

@@ -149,3 +149,23 @@ def test_resolved_config_reruns_with_the_same_variants(tmp_path):
     for team in cfg.teams:
         assert again.team_config(team) == cfg.team_config(team)
     assert again.team_config("swarm_no_beliefs")[1].protocol.sync_every == 3  # the run's
+
+
+def test_a_variants_own_drone_count_is_checked_against_the_topology(tmp_path):
+    path, errs = _errors(
+        tmp_path,
+        """\
+        scenario: drone_search
+        drones: 8
+        protocol: {topology: {kind: random_regular, degree: 3}}
+        teams: [isolated, few]
+        variants:
+          - name: few
+            base: swarm
+            drones: 3
+        """,
+    )
+    assert errs == [
+        f"{path}:6: variants.0: protocol.topology.degree: random_regular degree 3 must be "
+        "below the drone count 3"
+    ]
