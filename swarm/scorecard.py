@@ -26,7 +26,7 @@ import numpy as np
 from rich.table import Table
 
 from swarm.loop import ADDITIVE_STATS
-from swarm.stats import LEVEL, Better, MetricKind, estimate, paired_diff
+from swarm.stats import BOOTSTRAP_MIN_N, LEVEL, Better, MetricKind, estimate, paired_diff
 
 __all__ = [
     "CHECKPOINT_FRACTIONS",
@@ -442,7 +442,8 @@ def _caption(with_ci: bool, ref: str | None) -> str:
     if not with_ci:
         return "metrics: median [2.5-97.5% spread over seeds]; cost: totals over seeds"
     lines = [
-        "↑/↓: higher/lower is better. metrics: mean [95% bootstrap CI]; rates: [95% Wilson CI];",
+        "↑/↓: higher/lower is better. metrics: mean [95% bootstrap CI] (none below "
+        f"{BOOTSTRAP_MIN_N} seeds: (n=k)); rates: [95% Wilson CI];",
         "time to event: Kaplan–Meier median [95% CI] (n.r.: not reached within the horizon);",
     ]
     if ref:
@@ -516,7 +517,7 @@ def _fmt_estimate(e: Mapping | None) -> str:
         return "-"
     val = f"{e['value']:.2f}" if e.get("stat") == "rate" else _fmt_number(e["value"])
     if e.get("lo") is None and e.get("hi") is None:
-        return f"{val} (n={e['n']})" if e.get("n", 0) < 2 else val
+        return f"{val} (n={e['n']})"
     lo = "-inf" if e.get("lo") is None else _fmt_number(e["lo"])
     hi = "n.r." if e.get("hi") is None else _fmt_number(e["hi"])
     return f"{val} [{lo}, {hi}]"
@@ -561,6 +562,8 @@ def _fmt_number(x: float | int | None) -> str:
             return f"{x / (scale if suffix != 'k' else 1e3):.3g}{suffix}"
     if x == int(x):
         return f"{int(x)}"
+    if abs(x) >= 100:  # 2270.4 -> 2270, not 2.27e+03
+        return f"{x:.0f}"
     return f"{x:.3g}"
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import stats as sps
 
 __all__ = [
+    "BOOTSTRAP_MIN_N",
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
     "LEVEL",
@@ -50,6 +51,9 @@ LEVEL = 0.95
 #: Bootstrap resamples and generator seed: a fixed seed makes the scorecard reproducible.
 BOOTSTRAP_RESAMPLES = 9999
 BOOTSTRAP_SEED = 12345
+#: Fewest values a bootstrap CI is given for: below it the resampled means take a handful
+#: of values and the "CI" is about [min, max], which no one should read as 95% coverage.
+BOOTSTRAP_MIN_N = 5
 
 
 class Better(Enum):
@@ -125,11 +129,11 @@ def bootstrap_mean_ci(
 ) -> tuple[float | None, float | None]:
     """Percentile bootstrap CI of the mean of `values` (scipy.stats.bootstrap, fixed seed).
 
-    (None, None) with fewer than two values; (v, v) when every value is v (no spread to
-    resample, where scipy would warn and return NaN).
+    (None, None) with fewer than `BOOTSTRAP_MIN_N` values; (v, v) when every value is v (no
+    spread to resample, where scipy would warn and return NaN).
     """
     arr = _finite(values)
-    if arr.size < 2:
+    if arr.size < BOOTSTRAP_MIN_N:
         return None, None
     if np.all(arr == arr[0]):
         return float(arr[0]), float(arr[0])
@@ -213,7 +217,8 @@ def estimate(
         return Estimate("rate", rate, lo, hi, int(arr.size), f"{pct} Wilson CI")
     lo, hi = bootstrap_mean_ci(arr, level)
     mean = float(arr.mean()) if arr.size else None
-    return Estimate("mean", mean, lo, hi, int(arr.size), f"{pct} bootstrap CI")
+    name = f"{pct} bootstrap CI" if lo is not None else f"none (fewer than {BOOTSTRAP_MIN_N} seeds)"
+    return Estimate("mean", mean, lo, hi, int(arr.size), name)
 
 
 def paired_diff(

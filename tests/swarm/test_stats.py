@@ -40,8 +40,9 @@ def test_bootstrap_ci_is_scipys_with_the_fixed_seed():
 
 def test_bootstrap_ci_degenerate_cases():
     assert bootstrap_mean_ci([4.0]) == (None, None)  # one seed: no interval
-    assert bootstrap_mean_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)  # no spread to resample
-    assert bootstrap_mean_ci([1.0, math.nan]) == (None, None)  # non-finite values dropped
+    assert bootstrap_mean_ci([1.0, 2.0, 3.0, 4.0]) == (None, None)  # too few to resample
+    assert bootstrap_mean_ci([2.0] * 5) == (2.0, 2.0)  # no spread to resample
+    assert bootstrap_mean_ci([1.0, 2.0, 3.0, 4.0, math.nan]) == (None, None)  # NaN dropped
 
 
 def test_wilson_three_of_ten():
@@ -71,7 +72,8 @@ def test_km_median_not_reached_is_none_not_the_horizon():
 
 
 def test_estimates_name_their_interval():
-    assert estimate(C, [1, 2, 3, 4]).interval == "95% bootstrap CI"
+    assert estimate(C, [1, 2, 3, 4, 5]).interval == "95% bootstrap CI"
+    assert estimate(C, [1, 2, 3, 4]).interval == "none (fewer than 5 seeds)"
     rate = estimate(R, [1, 0, 1, 1])
     assert (rate.value, rate.interval) == (0.75, "95% Wilson CI")
     assert (rate.lo, rate.hi) == wilson(3, 4)
@@ -90,11 +92,11 @@ def test_paired_wilcoxon_exact_p_and_winner():
 
 
 def test_paired_no_winner_when_ci_covers_zero_or_test_cannot_reject():
-    d = paired_diff(C, Better.HIGHER, "a", "ref", [1, 3, 2, 5], [2, 1, 3, 4])
+    d = paired_diff(C, Better.HIGHER, "a", "ref", [1, 3, 2, 5, 4, 2], [2, 1, 3, 4, 5, 1])
     assert d.lo <= 0 <= d.hi and d.winner is None
-    # two seeds: the bootstrap CI excludes 0 but the exact test cannot (p = 0.5)
+    # two seeds: no CI, and the exact test cannot reject (p = 0.5)
     two = paired_diff(C, Better.HIGHER, "a", "ref", [2.0, 3.0], [1.0, 1.5])
-    assert two.lo > 0 and two.p == pytest.approx(0.5) and two.winner is None
+    assert two.lo is None and two.p == pytest.approx(0.5) and two.winner is None
     same = paired_diff(C, Better.HIGHER, "a", "ref", [1.0, 2.0], [1.0, 2.0])
     assert (same.diff, same.p, same.winner) == (0.0, 1.0, None)
 
