@@ -55,6 +55,8 @@ Loc = tuple[str | int, ...]
 
 #: The RunConfig sections a variant may override (docs/scenarios.md lists them).
 OVERRIDES = ("drones", "model", "learner", "protocol", "world")
+#: Protocol fields fixed when the hosts start, for the whole run: not a team's to change.
+RUN_LEVEL_PROTOCOL = ("security", "max_message_bytes")
 
 
 class VariantModels(BaseModel):
@@ -170,6 +172,11 @@ def variant_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
         elif v.name in seen:
             problems.append((("variants", i, "name"), f"duplicate variant name {v.name!r}"))
         seen.add(v.name)
+        for key in (
+            sorted(v.protocol.model_fields_set & set(RUN_LEVEL_PROTOCOL)) if v.protocol else ()
+        ):
+            msg = f"protocol.{key} holds for the whole run; set it in the run's protocol section"
+            problems.append((("variants", i, "protocol", key), msg))
         if v.drones is not None and v.base == "single_large":
             msg = "single_large flies one drone; base the variant on swarm or isolated instead"
             problems.append((("variants", i, "drones"), msg))

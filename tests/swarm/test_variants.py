@@ -112,6 +112,7 @@ def test_names_teams_reference_and_overrides_are_checked(tmp_path):
             world: {battery_wh: -1, colour: 3}
           - name: isolated
             base: isolated
+            protocol: {security: curve}
         """,
     )
     assert f"{path}:2: teams.1: unknown team 'nb_swarm'" in errs[0] and errs[0].endswith(", nb")
@@ -120,7 +121,11 @@ def test_names_teams_reference_and_overrides_are_checked(tmp_path):
     assert any(e.startswith(f"{path}:9: variants.1.drones: single_large flies one") for e in errs)
     assert any(f"{path}:10: variants.1.world.battery_wh: " in e and "(got -1)" in e for e in errs)
     assert any(f"{path}:10: variants.1.world.colour: unknown field 'colour'" in e for e in errs)
-    assert f"{path}:11: variants.2.name: 'isolated' is a built-in team" in errs[-1]
+    assert any(e.startswith(f"{path}:11: variants.2.name: 'isolated' is a built-in") for e in errs)
+    assert (
+        f"{path}:13: variants.2.protocol.security: protocol.security holds for the whole run"
+        in errs[-1]
+    )
 
 
 def test_docs_example_loads_and_names_every_preset(tmp_path):
