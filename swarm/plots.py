@@ -133,24 +133,30 @@ def _estimates(directory: Path, teams: Mapping, colors: Mapping, metrics: Any) -
         return []
     fig, axes = _grid(len(shown), "estimates with 95% confidence intervals")
     for ax, m in zip(axes, shown, strict=False):
-        names = [n for n in teams if (ends[n].get(m) or {}).get("value") is not None]
-        vals = [ends[n][m]["value"] for n in names]
-        # a missing bound (KM CI not reached, one seed) is drawn as no error bar on that side
-        err = [
-            [
-                v - (ends[n][m]["lo"] if ends[n][m]["lo"] is not None else v)
-                for n, v in zip(names, vals, strict=True)
-            ],
-            [
-                (ends[n][m]["hi"] if ends[n][m]["hi"] is not None else v) - v
-                for n, v in zip(names, vals, strict=True)
-            ],
-        ]
+        # every team with runs gets its place; a KM median never reached has no bar, a label
+        names = [n for n in teams if ends[n].get(m)]
+        est = [ends[n][m] for n in names]
+        vals = [e["value"] if e["value"] is not None else 0.0 for e in est]
+        # a missing bound (KM CI not reached, too few seeds) is drawn as no error bar there
+        err = np.array([_whiskers(e) for e in est]).T.reshape(2, len(est))
         ax.bar(names, vals, yerr=err, capsize=4, color=[colors[n] for n in names])
-        stat = ends[names[0]][m]["stat"]
+        for x, e in enumerate(est):
+            if e["value"] is None:
+                ax.annotate("not reached", (x, 0), ha="center", va="bottom", fontsize="small")
+        stat = est[0]["stat"]
         ax.set_title(f"{m} ({stat}, {metric_spec(m).better.value} is better)", fontsize="small")
         ax.tick_params(axis="x", labelsize="small", rotation=20)
     return [_save(fig, directory / "estimates.png")]
+
+
+def _whiskers(e: Mapping) -> tuple[float, float]:
+    """Error-bar lengths below and above an estimate (0 for a bound that does not exist)."""
+    v = e["value"]
+    if v is None:
+        return 0.0, 0.0
+    lo = v - e["lo"] if e["lo"] is not None else 0.0
+    hi = e["hi"] - v if e["hi"] is not None else 0.0
+    return max(lo, 0.0), max(hi, 0.0)
 
 
 def _forest(
