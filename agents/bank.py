@@ -20,18 +20,23 @@ from torch import Tensor
 
 from agents.config import LearnerConfig, YanConfig, count_params
 from agents.learner import (
+    AnchoredEWC,
     LabelReservoir,
-    OnlineEWC,
     RingBuffer,
     StackedAdam,
-    replay_losses,
-    stream_losses,
+    balanced_bce,
+    photo_positives,
+    rank_losses,
+    ssl_losses,
 )
 from agents.model import YanModel, YanWeights, balance_step, init_state, yan_apply, yan_step
+from agents.pretrain import rehearsal_set, source_fisher
+from agents.synthetic import SyntheticConfig
 
 __all__ = ["BrainBank"]
 
 _BUFFER_SUFFIX = "usage_bias"
+SOURCE_INPUT_DIM = SyntheticConfig.source().input_dim
 
 
 def _as_tensor(x: Tensor | np.ndarray) -> Tensor:
@@ -68,7 +73,9 @@ class BrainBank:
             if n.endswith(("ffn.w_sel", "ffn.w_in", "ffn.w_out"))
         }
         self.opt = StackedAdam(self.params, learner_cfg.lr, self._group_axes, learner_cfg.grad_clip)
-        self.ewc = OnlineEWC(self.params, learner_cfg.ewc_decay)
+        # rehearsal and the source Fisher need the source task's token layout
+        self._source_layout = model_cfg.input_dim == SOURCE_INPUT_DIM
+        self.ewc = AnchoredEWC(self.params, self._fisher(template, init))
         self.state = init_state(model_cfg, k)  # (K, L, S): one stream per brain
         self.buffer = RingBuffer(k, learner_cfg.window, model_cfg.input_dim, self.state.shape[1:])
         self.replay = LabelReservoir(
@@ -90,6 +97,16 @@ class BrainBank:
             torch.manual_seed(seed * 1_000_003 + i)  # one fixed init per (seed, brain)
             sets.append(YanModel(self.cfg).state_dict())
         return {n: torch.stack([s[n] for s in sets]).detach() for n in template}
+
+    def _fisher(self, template: dict, init: Mapping | None) -> dict[str, Tensor] | None:
+        """The source Fisher at the starting weights (None: no EWC, e.g. learning off)."""
+        lc = self.lcfg
+        if not lc.enabled or lc.ewc_weight == 0 or not self._source_layout:
+            return None
+        start = {n: t[0] for n, t in self.params.items()}
+        return source_fisher(
+            self.cfg, {**template, **start, **{n: b[0] for n, b in self.buffers.items()}}
+        )
 
     def _checked(self, named: Mapping, require_all: bool, what: str) -> dict[str, Tensor]:
         """Validate names and shapes against this config; return float tensors."""
@@ -176,6 +193,12 @@ class BrainBank:
     def learn(self, tick: int) -> int:
         """One batched optimiser step on all buffers if `learn_every` ticks have passed.
 
+        The loss per brain (docs/learner.md): `ssl_weight` × next-token MSE on the window;
+        class-balanced BCE on the field set (the reservoir's labelled tokens plus
+        `photo_positives` synthesized from the window), taken only where both classes are
+        held; `rank_weight` × look-alike-below-photo ranking; `rehearsal_weight` × BCE on the
+        permanent source set; plus the anchored EWC penalty.
+
         Returns brain-level steps taken: K for independent brains, 1 for a shared model, 0 when
         learning is off, not due yet, or fewer than 2 tokens are buffered.
         """
@@ -184,67 +207,102 @@ class BrainBank:
         if not lc.enabled or not due or self.buffer.count < 2:
             return 0
         self._last_learn = tick
-        tokens, labels, start = self.buffer.ordered()
+        tokens, _, start = self.buffer.ordered()
         params = {n: p.detach().requires_grad_(True) for n, p in self.params.items()}
-        weights = YanWeights.from_named({**params, **self.buffers}, self.cfg)
-        out, _, loads = yan_apply(
-            weights,
-            self.cfg,
-            self._view(tokens),
-            self._view(start),
-            "chunked",
-            self._noise(),
-            self._gen,
-        )
-        flat = {n: o.reshape(self.k, *o.shape[2:]) for n, o in out.items()}
-        loss = stream_losses(flat, tokens, labels, lc.pos_weight, lc.ssl_weight)
-        if lc.replay_per_class and lc.replay_weight > 0 and not self.replay.empty:
-            loss = loss + lc.replay_weight * self._replay_loss(weights)
-        raw = torch.autograd.grad(
-            loss.sum() / (self.k // self.n_sets), list(params.values()), allow_unused=True
-        )  # heads without a loss term (e.g. "next" at ssl_weight 0) get no gradient
+        p_all = YanWeights.from_named({**params, **self.buffers}, self.cfg)
+        noise = self._noise()
+        loss = torch.zeros(self.k)
+        if lc.ssl_weight > 0:
+            out, _, loads = yan_apply(
+                p_all, self.cfg, self._view(tokens), self._view(start), "chunked", noise, self._gen
+            )
+            flat = {n: o.reshape(self.k, *o.shape[2:]) for n, o in out.items()}
+            loss = loss + lc.ssl_weight * ssl_losses(flat, tokens)
+        else:
+            loads = []
+        loss = loss + self._field_loss(p_all, noise)
+        per_set = loss.reshape(self.n_sets, -1).sum(1) / (self.k // self.n_sets)  # (P,)
+        if lc.rehearsal_weight > 0 and lc.rehearsal_streams and self._source_layout:
+            per_set = per_set + lc.rehearsal_weight * self._rehearsal_loss(p_all, noise)
+        if not per_set.requires_grad:  # nothing to learn from this step
+            return 0
+        raw = torch.autograd.grad(per_set.sum(), list(params.values()), allow_unused=True)
+        # heads without a loss term (e.g. "next" at ssl_weight 0) get no gradient
         task = {
             n: torch.zeros_like(p) if g is None else g
             for (n, p), g in zip(params.items(), raw, strict=True)
         }
-        grads = task
+        self.opt.step(task)
         if lc.ewc_weight > 0:
-            grads = self.ewc.plus_grad(self.params, task, lc.ewc_weight)
-        self.opt.step(grads, task)
-        self.ewc.update(self.params, task)
+            self.ewc.pull(self.params, lc.ewc_weight)
         for i, load in enumerate(loads):
             balance_step(self.buffers[f"layers.{i}.ffn.usage_bias"], load, self.cfg.balance_rate)
         self.train_steps += self.n_sets
         return self.n_sets
 
-    def _replay_loss(self, p: YanWeights) -> Tensor:
-        """(K,) weighted BCE of the reservoir's tokens, each one recurrent step from the state
-        it was acted on (stored with it), under the current weights.
+    def _one_step(self, p: YanWeights, x: Tensor, states: Tensor, noise) -> Tensor:
+        """Detect logits (K, m) of tokens x (K, m, input_dim), each one recurrent step from its
+        own state (K, m, *state_shape), under weights p."""
+        k, m = x.shape[:2]
+        xs = x.reshape(self.n_sets, -1, 1, self.cfg.input_dim)
+        st = states.reshape(self.n_sets, -1, *states.shape[2:])
+        out, _, _ = yan_apply(p, self.cfg, xs, st, "recurrent", noise, self._gen)
+        return out["detect"].reshape(k, m)
 
-        Empty slots weigh 0, so without selection noise only the filled ones are evaluated
-        (each stream's filled slots first, padded to the fullest stream with empty ones of
-        weight 0): labels are rare, and a mostly empty reservoir then costs what it holds.
-        With noise the full layout is kept, so the noise draws stay those of every slot."""
-        r = self.replay
+    def _field_loss(self, p: YanWeights, noise) -> Tensor:
+        """(K,) the field's supervised terms: class-balanced BCE over the labelled reservoir
+        plus this step's photo positives, and the hard-negative ranking term."""
+        lc, r = self.lcfg, self.replay
         k, _, per = r.filled.shape
-        weights = r.class_weights(self.lcfg.pos_weight)
-        noise = self._noise()
-        if noise is None:
+        parts_x, parts_s, parts_v, parts_m = [], [], [], []
+        if lc.replay_per_class and not r.empty:
             filled = r.filled.reshape(k, 2 * per)
             m = max(int(filled.sum(1).max()), 1)
             take = torch.argsort((~filled).to(torch.int8), dim=1, stable=True)[:, :m]  # (K, m)
             rows = torch.arange(k)[:, None]
-            tokens = r.tokens.reshape(k, 2 * per, -1)[rows, take]  # (K, m, input_dim)
-            states = r.states.reshape(k, 2 * per, *r.states.shape[3:])[rows, take]
-            values = r.values.reshape(k, -1)[rows, take][:, None]  # (K, 1, m)
-            weights = weights.reshape(k, -1)[rows, take][:, None]
-        else:
-            m, tokens, states, values = 2 * per, r.tokens, r.states, r.values
-        x = tokens.reshape(self.n_sets, -1, 1, self.cfg.input_dim)
-        st = states.reshape(self.n_sets, -1, *r.states.shape[3:])
-        out, _, _ = yan_apply(p, self.cfg, x, st, "recurrent", noise, self._gen)
-        logits = out["detect"].reshape(values.shape)
-        return replay_losses(logits, values, weights)
+            parts_x.append(r.tokens.reshape(k, 2 * per, -1)[rows, take])
+            parts_s.append(r.states.reshape(k, 2 * per, *r.states.shape[3:])[rows, take])
+            parts_v.append(r.values.reshape(k, -1)[rows, take])
+            parts_m.append(filled[rows, take])
+        n_photo = lc.photo_positives
+        if n_photo:
+            slots = torch.randint(self.buffer.count, (k, n_photo), generator=self._gen)
+            slots = (self.buffer.head - 1 - slots) % self.buffer.window  # held slots only
+            rows = torch.arange(k)[:, None]
+            base = self.buffer.tokens[rows, slots]
+            parts_x.append(photo_positives(base, lc.photo_scale, self._gen))
+            parts_s.append(self.buffer.states[rows, slots])
+            parts_v.append(torch.ones(k, n_photo))
+            parts_m.append(torch.ones(k, n_photo, dtype=torch.bool))
+        if not parts_x:
+            return torch.zeros(k)
+        x, st = torch.cat(parts_x, 1), torch.cat(parts_s, 1)
+        values, mask = torch.cat(parts_v, 1), torch.cat(parts_m, 1)
+        logits = self._one_step(p, x, st, noise)
+        loss = balanced_bce(logits, values, mask)
+        if lc.rank_weight > 0:
+            neg, pos = mask & (values < 0.5), mask & (values >= 0.5)
+            loss = loss + lc.rank_weight * rank_losses(logits, neg, logits, pos)
+        return loss
+
+    def _rehearsal_loss(self, p: YanWeights, noise) -> Tensor:
+        """(P,) BCE (pos_weight) of each weight set on `rehearsal_streams` streams drawn from
+        the permanent pool of source streams, each run from a zero state: the source task keeps
+        both classes in every step."""
+        lc = self.lcfg
+        pool_x, pool_y = rehearsal_set(lc.rehearsal_pool, lc.rehearsal_length)
+        # each weight set draws its own streams (brains do not rehearse in lockstep)
+        order = torch.rand(self.n_sets, pool_x.shape[0], generator=self._gen).argsort(1)
+        pick = order[:, : lc.rehearsal_streams]  # (P, R)
+        xs, y = pool_x[pick], pool_y[pick]  # (P, R, T, D), (P, R, T)
+        st = init_state(self.cfg, pick.shape[1], self.n_sets)
+        out, _, _ = yan_apply(p, self.cfg, xs, st, "chunked", noise, self._gen)
+        logit = out["detect"][..., 0]  # (P, R, T)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            logit, y, pos_weight=torch.tensor(lc.pos_weight),
+            reduction="none",
+        )  # fmt: skip
+        return bce.mean((1, 2))
 
     # -- weights in and out -------------------------------------------------------------
     def export_weights(self, i: int) -> dict[str, np.ndarray]:

@@ -6,12 +6,19 @@
 - `LabelReservoir`: each stream's latest labelled tokens per class (with their states), so
   a rare, late label keeps training after its token has left the window (replay).
 - `stream_losses`: BCE on labelled tokens (head "detect", `pos_weight`) + `ssl_weight` × MSE of
-  the next-token prediction, one value per stream; `replay_losses`: the reservoir's BCE.
+  the next-token prediction, one value per stream (pretraining); `ssl_losses`: the MSE alone.
+- `photo_positives`: positives a brain makes itself by placing the photo's signature into
+  tokens it observed (its own backgrounds, altitude, light and noise).
+- `balanced_bce` / `rank_losses`: the field's supervised terms (class-balanced, and look-alike
+  below photo-positive), both taken only where a brain holds both classes.
 - `StackedAdam`: Adam over stacked tensors (P, ...): moments, steps and gradient clipping are
   per weight set by construction. Tensors with a group axis update lazily: a group with zero
   gradient (not selected) keeps its weights and moments, so deltas stay group-sparse.
-- `OnlineEWC`: the forgetting guard; a Fisher estimate (EMA of squared gradients, normalised
-  to mean 1 per brain) weighting the squared distance to slow anchor weights (EMA of weights).
+- `AnchoredEWC`: the forgetting guard; a Fisher computed once on the source task (normalised
+  to mean 1 per brain) weighting the squared distance to the pretrained weights (moved only by
+  deltas accepted from peers).
+
+docs/learner.md says why each part is there, with the measurements.
 """
 
 from __future__ import annotations
@@ -23,11 +30,14 @@ from torch import Tensor
 from agents.model import NEXT_HEAD
 
 __all__ = [
+    "AnchoredEWC",
     "LabelReservoir",
-    "OnlineEWC",
     "RingBuffer",
     "StackedAdam",
-    "replay_losses",
+    "balanced_bce",
+    "photo_positives",
+    "rank_losses",
+    "ssl_losses",
     "stream_losses",
 ]
 
@@ -82,9 +92,8 @@ class LabelReservoir:
     was acted on. Labels are rare and late (only inspected or reported tokens get one), so
     without a reservoir each label trains only the few steps its token stays in the window.
 
-    Classes are kept apart so a rare positive is not pushed out by a run of negatives; the loss
-    weights each class by its share of the labels seen (`class_weights`), so in expectation
-    the reservoir loss equals the loss on the labelled stream, with far less variance.
+    Classes are kept apart so a rare positive is not pushed out by a run of negatives; the
+    learner weighs the two classes equally (`balanced_bce`), whatever their counts.
     """
 
     def __init__(self, streams: int, per_class: int, input_dim: int, state_shape: tuple) -> None:
@@ -118,19 +127,17 @@ class LabelReservoir:
         self.filled[s, c, k] = True
         self.next = (self.next + count) % self.per_class
 
-    def class_weights(self, pos_weight: float) -> Tensor:
-        """(S, 2, per_class) loss weight per entry, 0 where empty; each stream's sum is 1.
-
-        Class c gets share_c × (pos_weight for positives), spread over its filled entries."""
-        share = self.seen / self.seen.sum(1, keepdim=True).clamp_min(1)
-        share = share * torch.tensor([1.0, pos_weight])
-        n = self.filled.sum(2, keepdim=True).clamp_min(1)
-        w = self.filled * (share[..., None] / n)
-        return w / w.sum((1, 2), keepdim=True).clamp_min(1e-12)
-
     @property
     def empty(self) -> bool:
         return not bool(self.filled.any())
+
+
+def ssl_losses(out: dict[str, Tensor], tokens: Tensor) -> Tensor:
+    """Per-stream next-token MSE (S,): out["next"] (S, n, input_dim), tokens (S, n, input_dim);
+    zeros when fewer than two tokens are held."""
+    if tokens.shape[1] < 2:
+        return torch.zeros(tokens.shape[0])
+    return (out[NEXT_HEAD][:, :-1] - tokens[:, 1:]).pow(2).mean((1, 2))
 
 
 def stream_losses(
@@ -144,17 +151,61 @@ def stream_losses(
         out["detect"][..., 0], target, pos_weight=torch.tensor(pos_weight), reduction="none"
     )
     sup = (bce * known).sum(1) / known.sum(1).clamp_min(1)
-    if tokens.shape[1] < 2 or ssl_weight == 0:
+    if ssl_weight == 0:
         return sup
-    ssl = (out[NEXT_HEAD][:, :-1] - tokens[:, 1:]).pow(2).mean((1, 2))
-    return sup + ssl_weight * ssl
+    return sup + ssl_weight * ssl_losses(out, tokens)
 
 
-def replay_losses(logits: Tensor, values: Tensor, weights: Tensor) -> Tensor:
-    """Per-stream weighted BCE (S,) on replayed tokens; all args (S, 2, per_class), weights
-    from `LabelReservoir.class_weights` (class balance and pos_weight already folded in)."""
+def photo_positives(
+    tokens: Tensor, scale: tuple[float, float], gen: torch.Generator | None = None
+) -> Tensor:
+    """Tokens (..., 3A+2) with the photo placed into the candidate: the positives a brain makes.
+
+    A person in a cell adds their look to the cell's, and the light scales both; the drone
+    knows the look only from the photo (`ref`, in every token) and the light only from what it
+    sees. So each synthetic positive is one of the brain's own observed tokens with
+    obs' = obs + m · ref/|ref|, m = rms(ctx) × U(scale): `rms(ctx)` (the footprint's mean
+    brightness per channel) carries the light, U(scale) the unknown contrast of a person.
+    ctx, ref and altitude stay, sim = cos(obs' − ctx, ref) is recomputed (as `build_tokens`).
+    No simulator truth is read: only the brain's own tokens.
+    """
+    a = (tokens.shape[-1] - 2) // 3
+    obs, ctx, ref = tokens[..., :a], tokens[..., a : 2 * a], tokens[..., 2 * a : 3 * a]
+    unit = ref / torch.linalg.vector_norm(ref, dim=-1, keepdim=True).clamp_min(1e-12)
+    lo, hi = scale
+    u = lo + (hi - lo) * torch.rand(tokens.shape[:-1], generator=gen)
+    m = ctx.pow(2).mean(-1).sqrt() * u
+    new_obs = obs + m[..., None] * unit
+    diff = new_obs - ctx
+    sim = (diff * unit).sum(-1) / torch.linalg.vector_norm(diff, dim=-1).clamp_min(1e-12)
+    out = tokens.clone()
+    out[..., :a] = new_obs
+    out[..., -1] = sim.clamp(-1.0, 1.0)
+    return out
+
+
+def balanced_bce(logits: Tensor, values: Tensor, mask: Tensor) -> Tensor:
+    """Class-balanced BCE per stream (S,): the mean over each class's masked entries, averaged
+    over the two classes; 0 for a stream lacking either class (no one-sided supervised step).
+
+    logits, values, mask: (S, m); values in [0, 1] (≥ 0.5 = positive)."""
+    pos, neg = mask & (values >= 0.5), mask & (values < 0.5)
     bce = F.binary_cross_entropy_with_logits(logits, values, reduction="none")
-    return (bce * weights).sum((1, 2))
+    n_pos, n_neg = pos.sum(1), neg.sum(1)
+    both = (n_pos > 0) & (n_neg > 0)
+    per = (bce * pos).sum(1) / n_pos.clamp_min(1) + (bce * neg).sum(1) / n_neg.clamp_min(1)
+    return torch.where(both, 0.5 * per, torch.zeros_like(per))
+
+
+def rank_losses(neg: Tensor, neg_mask: Tensor, pos: Tensor, pos_mask: Tensor) -> Tensor:
+    """Pairwise logistic ranking per stream (S,): mean over (hard negative, positive) pairs of
+    softplus(neg − pos). It asks a flagged look-alike to score *below* the photo's positives
+    rather than driving its absolute logit down; 0 for a stream lacking either side.
+
+    neg (S, m), neg_mask (S, m); pos (S, q), pos_mask (S, q)."""
+    pair = neg_mask[:, :, None] & pos_mask[:, None, :]  # (S, m, q)
+    loss = F.softplus(neg[:, :, None] - pos[:, None, :])
+    return (loss * pair).sum((1, 2)) / pair.sum((1, 2)).clamp_min(1)
 
 
 def _per_set(x: Tensor) -> Tensor:
@@ -229,42 +280,38 @@ class StackedAdam:
             p.addcdiv_(m, denom, value=-1.0)
 
 
-class OnlineEWC:
-    """Penalty Σ F̂ (θ − θ̄)² per weight set, F̂ = Fisher EMA / its mean, θ̄ = weight EMA."""
+class AnchoredEWC:
+    """Forgetting guard: a pull toward θ₀ weighted by F̂, per weight set. θ₀ the weights the
+    bank was built with (the pretrained checkpoint), F̂ a Fisher computed once on the source
+    task (mean 1 per set).
 
-    def __init__(self, params: dict[str, Tensor], decay: float) -> None:
-        self.decay = decay
-        self.fisher = {n: torch.zeros_like(p) for n, p in params.items()}
+    The anchor is fixed: an anchor that follows the weights (an EMA) drifts with them and
+    guards nothing, and a Fisher from the field's one-sided labels marks the wrong weights
+    (docs/learner.md). Only deltas accepted from peers move it (`shift`): shared knowledge is
+    not fought.
+    """
+
+    def __init__(self, params: dict[str, Tensor], fisher: dict[str, Tensor] | None) -> None:
         self.anchor = {n: p.detach().clone() for n, p in params.items()}
-
-    def _mean_fisher(self) -> Tensor:
-        """(P,) mean Fisher entry per weight set (the normaliser)."""
+        if fisher is None:
+            self.fisher = {n: torch.zeros_like(p) for n, p in params.items()}
+        else:
+            self.fisher = {n: fisher[n].expand_as(p).clone() for n, p in params.items()}
         total = sum(_per_set(f) for f in self.fisher.values())
         count = sum(f[0].numel() for f in self.fisher.values())
-        return (total / count).clamp_min(1e-12)
+        mean = (total / count).clamp_min(1e-12)  # (P,)
+        self.fisher = {n: f / _bcast(mean, f) for n, f in self.fisher.items()}
 
     @torch.no_grad()
-    def plus_grad(
-        self, params: dict[str, Tensor], task: dict[str, Tensor], weight: float
-    ) -> dict[str, Tensor]:
-        """task + weight × ∇penalty per tensor, ∇penalty = 2 F̂ (θ − θ̄), in one fresh tensor
-        each (fewer passes than building the penalty's gradient and adding the two dicts)."""
-        w = weight * 2.0 / self._mean_fisher()  # (P,)
-        return {
-            n: (p - self.anchor[n]).mul_(self.fisher[n]).mul_(_bcast(w, p)).add_(task[n])
-            for n, p in params.items()
-        }
-
-    @torch.no_grad()
-    def update(self, params: dict[str, Tensor], grads: dict[str, Tensor]) -> None:
-        """Fold one step's squared gradients and the new weights into the EMAs."""
-        d = self.decay
+    def pull(self, params: dict[str, Tensor], rate: float) -> None:
+        """Decoupled pull toward the anchor after an optimiser step, in place:
+        θ ← θ − min(1, rate · F̂) ⊙ (θ − θ₀). Applied outside Adam on purpose: Adam rescales
+        every coordinate's gradient to about lr, so a penalty gradient inside it pushes
+        weights the source task does not care about (F̂ ≈ 0) as hard as those it does."""
         for n, p in params.items():
-            self.fisher[n].mul_(d).addcmul_(grads[n], grads[n], value=1 - d)
-            self.anchor[n].lerp_(p, 1 - d)
+            p.sub_((p - self.anchor[n]).mul_(self.fisher[n].mul(rate).clamp_(max=1.0)))
 
     @torch.no_grad()
     def shift(self, name: str, index: int | slice, delta: Tensor) -> None:
-        """Move the anchor of brain `index` (or a slice of brains) with an accepted delta
-        (shared knowledge is not fought)."""
+        """Move the anchor of brain `index` (or a slice of brains) with an accepted delta."""
         self.anchor[name][index] += delta

@@ -5,6 +5,10 @@
 "small" is the default `YanConfig()`; "large" is `scaled(small, 16)`. Checkpoints are cached in
 `$SWARM_CACHE` or `~/.cache/swarm`, keyed by a hash of the model config, the source
 distribution and the training recipe; `load_pretrained(cfg)` reuses the cache or trains first.
+
+What the online learner keeps of the source task lives here too: `rehearsal_set` (a fixed set
+of labelled source streams, both classes, replayed in every field step) and `source_fisher`
+(the diagonal Fisher of the detector's source loss at the pretrained weights, the EWC weights).
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import hashlib
 import json
 import os
 import time
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from agents.config import YanConfig, count_params, scaled
@@ -29,8 +35,14 @@ __all__ = [
     "default_recipe",
     "load_pretrained",
     "pretrain",
+    "rehearsal_set",
     "size_config",
+    "source_fisher",
 ]
+
+REHEARSAL_SEED = 424_242  # not a pretraining seed: rehearsal streams are their own draw
+FISHER_SEED = 515_151
+FISHER_BATCHES = 8
 
 RECIPE = {
     "version": 1,
@@ -123,6 +135,53 @@ def load_pretrained(cfg: YanConfig, recipe: dict | None = None) -> dict[str, tor
     torch.save({"config": cfg.model_dump_json(), "state": state}, tmp)
     tmp.replace(path)  # atomic: parallel hosts never read a half-written file
     return state
+
+
+@lru_cache(maxsize=8)
+def rehearsal_set(streams: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`streams` labelled source streams of `length` tokens: tokens (R, T, input_dim) and
+    labels (R, T), the same in every call (a permanent set; both classes, ~10 % positive)."""
+    x, y = make_stream(SyntheticConfig.source(), streams, length, seed=REHEARSAL_SEED)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+_FISHER_CACHE: dict[str, dict[str, torch.Tensor]] = {}
+
+
+def source_fisher(cfg: YanConfig, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Diagonal Fisher of the detector's source loss at weights `state`: per parameter, the
+    mean over FISHER_BATCHES single-stream source missions of the squared gradient of the
+    detect BCE (pos_weight of the recipe). Computed once per (config, weights) in a process.
+
+    Returns {name: tensor shaped like the parameter}; raises ValueError when `cfg.input_dim`
+    is not the source distribution's (then there is no source task to compute it on)."""
+    data = SyntheticConfig.source()
+    if cfg.input_dim != data.input_dim:
+        raise ValueError(
+            f"source Fisher needs input_dim {data.input_dim}, got {cfg.input_dim}: set "
+            "learner.ewc_weight: 0 for a world whose tokens differ from the source's"
+        )
+    blob = b"".join(
+        np.ascontiguousarray(state[n].detach().float().numpy()).tobytes() for n in sorted(state)
+    )
+    key = hashlib.sha256(cfg.model_dump_json().encode() + blob).hexdigest()
+    if key in _FISHER_CACHE:
+        return _FISHER_CACHE[key]
+    model = YanModel(cfg)
+    model.load_state_dict(state)
+    params = dict(model.named_parameters())
+    fisher = {n: torch.zeros_like(p) for n, p in params.items()}
+    x, y = make_stream(data, FISHER_BATCHES, 64, seed=FISHER_SEED)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    for b in range(FISHER_BATCHES):
+        out, _ = model(x[b : b + 1], mode="chunked")
+        loss = stream_losses(out, x[b : b + 1], y[b : b + 1], RECIPE["pos_weight"], 0.0).sum()
+        grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+        for (n, _), g in zip(params.items(), grads, strict=True):
+            if g is not None:
+                fisher[n] += g.detach().pow(2) / FISHER_BATCHES
+    _FISHER_CACHE[key] = fisher
+    return fisher
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -66,7 +66,10 @@ class ProtocolConfig(BaseModel):
         le=1,
         description="CHOCO step; top-k 10% on a ring of 16: 0.3 converges, 0.5 diverges",
     )
-    share_beliefs: bool = True
+    share_weights: bool = Field(
+        True, description="exchange weight deltas (false: an ablation, brains learn alone)"
+    )
+    share_beliefs: bool = Field(True, description="exchange belief-map updates")
     security: Literal["hmac", "curve"] = "hmac"
     max_message_bytes: int = Field(64 * 2**20, ge=1024, le=2**30)
     replay_window: int = Field(

@@ -95,11 +95,15 @@ class Observation:
 @dataclass
 class Actions:
     """Commands for N drones: move (N, 2) int8 in {-1, 0, 1} (rows, cols), altitude (N,)
-    float32 target metres, flag (N,) bool (inspect / report the token's cell)."""
+    float32 target metres, flag (N,) bool (inspect / report the token's cell).
+
+    `detect` (N,) float32, optional: the detect logit each drone's brain gave this tick's
+    token, reported for evaluation only (field AUC); worlds ignore it."""
 
     move: np.ndarray
     altitude: np.ndarray
     flag: np.ndarray
+    detect: np.ndarray | None = None
 
     @classmethod
     def hold(cls, n: int, altitude: float | np.ndarray) -> Actions:
@@ -112,11 +116,20 @@ class Actions:
         """Join shards, in the order given (the caller passes them in drone order)."""
         if not parts:
             raise ValueError("Actions.concat needs at least one Actions shard")
+        detect = None
+        if all(p.detect is not None for p in parts):
+            detect = np.concatenate([p.detect for p in parts]).astype(np.float32)
         return cls(
             np.concatenate([p.move for p in parts]).astype(np.int8),
             np.concatenate([p.altitude for p in parts]).astype(np.float32),
             np.concatenate([p.flag for p in parts]).astype(bool),
+            detect,
         )
+
+    def take(self, idx: np.ndarray) -> Actions:
+        """The actions of drones `idx` (ints), in that order."""
+        detect = None if self.detect is None else self.detect[idx]
+        return Actions(self.move[idx], self.altitude[idx], self.flag[idx], detect)
 
     def validate(self, n: int) -> None:
         """Raise ValueError with the fix if shapes or values break the contract."""
@@ -309,4 +322,15 @@ class Scenario(mesa.Model, ABC):
         """Held-out tokens (P, input_dim) float32 and labels (P,) in {0, 1} to score detectors
         on, the same every call; None (the default) where the world has none. Evaluation only:
         its labels come from truth and must never reach a brain's learning."""
+        return None
+
+    def field_probe_set(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Like `probe_set`, drawn where missions look (their altitudes and light); None (the
+        default) where the world has none. Evaluation only."""
+        return None
+
+    def candidate_truth(self, cells: np.ndarray) -> np.ndarray | None:
+        """(N,) bool: whether each candidate cell (N, 2) holds what the detector looks for, or
+        None (the default) where the world does not say. Evaluation only: the run loop scores
+        the brains' reported logits with it (field AUC) and passes it nowhere else."""
         return None

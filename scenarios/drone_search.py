@@ -3,8 +3,10 @@
 A seeded terrain, a public prior (people are likelier near roads and trails), hidden targets
 and look-alike distractors baked into per-cell appearance. Drones look down, flag candidate
 cells, and pay for each flag with an inspection (hover low for a few ticks) that reveals the
-truth of that one cell: the target ends the mission, anything else is a false alarm and a
-hard-negative label. Time is in ticks of `tick_s` seconds; one move is one cell.
+truth of that one cell as a label for the flagging drone's brain: the target is a positive
+(finding every target ends the mission one tick later, once that label is delivered),
+anything else is a false alarm and a hard-negative label. Time is in ticks of `tick_s`
+seconds; one move is one cell.
 """
 
 from __future__ import annotations
@@ -41,6 +43,13 @@ class Config(WorldConfig):
         0.7, ge=-1, lt=1, description="cosine of a distractor to the photo"
     )
     prior_decay_cells: float = Field(4.0, gt=0, description="prior falls by e per this many cells")
+    concept_lookalikes: int = Field(
+        0, ge=0, le=4096, description="look-alikes of one new kind, all in one corner region"
+    )
+    concept_cos: float = Field(0.85, ge=-1, lt=1, description="cosine of that kind to the photo")
+    concept_region: float = Field(
+        0.5, gt=0, le=1, description="side of the concept's top-left square, × the map's side"
+    )
     inspect_alt_m: float = Field(10.0, ge=0, description="hover altitude for an inspection, m")
     inspect_ticks: int = Field(5, ge=1, description="ticks an inspection takes")
     probe_size: int = Field(512, ge=6, description="tokens in the held-out probe set")
@@ -72,6 +81,9 @@ class DroneSearch(Scenario):
         self.inspect_cell = np.zeros((n_drones, 2), dtype=np.int32)
         self.inspect_tick = np.zeros(n_drones, dtype=np.int64)
         self.found_tick = np.full(cfg.n_targets, np.nan)
+        # evaluation only: drones whose brain received a label of the concept (an inspection
+        # of one of its cells); no brain or policy reads it
+        self.concept_witness = np.zeros(n_drones, dtype=bool)
         self.false_alarms = 0
         self.inspections = 0
         self._look = None
@@ -104,6 +116,25 @@ class DroneSearch(Scenario):
         app[dflat] += cfg.target_strength * looks
         self.is_target = np.zeros(h * w, dtype=bool)
         self.is_target[flat] = True
+        self._place_concept(rng, np.union1d(flat, dflat))
+
+    def _place_concept(self, rng: np.random.Generator, taken: np.ndarray) -> None:
+        """The knowledge-transfer concept: `concept_lookalikes` objects of one new look-alike
+        kind (one direction at `concept_cos` to the photo), all on land in the top-left square
+        of side `concept_region` × the map. Only drones that fly there meet it first; the
+        others can learn of it only through what is shared. Drawn after the other truth, so
+        the targets and distractors of a seed do not depend on it."""
+        cfg, (h, w) = self.cfg, self.shape
+        self.concept_sig = lookalike(rng, self.signature, cfg.concept_cos, 1)[0]
+        rows, cols = np.divmod(np.arange(h * w), w)
+        corner = (rows < cfg.concept_region * h) & (cols < cfg.concept_region * w)
+        ok = corner & (self.terrain != Terrain.WATER).ravel()
+        cells = np.setdiff1d(np.flatnonzero(ok), taken)
+        k = min(cfg.concept_lookalikes, len(cells))
+        self.concept_flat = rng.choice(cells, size=k, replace=False) if k else cells[:0]
+        self.app.reshape(h * w, -1)[self.concept_flat] += cfg.target_strength * self.concept_sig
+        self.is_concept = np.zeros(h * w, dtype=bool)
+        self.is_concept[self.concept_flat] = True
 
     def _launch_cells(self, n: int) -> np.ndarray:
         """n distinct cells nearest a launch point on a road (ties broken by index)."""
@@ -193,7 +224,10 @@ class DroneSearch(Scenario):
         self.mark_moved()
         self.tick += 1
         all_found = not np.isnan(self.found_tick).any()
-        self.done = all_found or self.tick >= cfg.horizon or not b.alive.any()
+        # The inspection that finds the last target queues its label for the next tick; the
+        # mission ends once that label is delivered (a debrief tick), so no label is lost.
+        self.done = (all_found and not self._labels) or self.tick >= cfg.horizon
+        self.done = self.done or not b.alive.any()
 
     def _finish_inspections(self) -> None:
         busy = self.busy_left > 0
@@ -203,6 +237,7 @@ class DroneSearch(Scenario):
             return
         flat = self.inspect_cell[idx, 0] * self.shape[1] + self.inspect_cell[idx, 1]
         hit = self.is_target[flat]
+        self.concept_witness[idx[self.is_concept[flat]]] = True
         self.inspections += idx.size
         self.false_alarms += int((~hit).sum())
         for f in flat[hit]:
@@ -222,6 +257,7 @@ class DroneSearch(Scenario):
             "prob_weighted_coverage": float(self.prior[self.seen].sum()),
             "false_alarms": float(self.false_alarms),
             "inspections": float(self.inspections),
+            "concept_witnesses": float(self.concept_witness.sum()),
             "distance": float(self.bodies.distance_m.sum()),
             "energy": float(self.bodies.energy_wh.sum()),
             "ticks": float(self.tick),
@@ -237,33 +273,73 @@ class DroneSearch(Scenario):
             "energy": float(self.bodies.energy_wh.sum()),
         }
 
+    def candidate_truth(self, cells: np.ndarray) -> np.ndarray:
+        """(N,) bool: the candidate cells (N, 2) hold a target. Simulator truth for the run's
+        field AUC only (evaluation): the loop scores brains with it and never passes it on."""
+        return self.is_target[cells[:, 0] * self.shape[1] + cells[:, 1]].copy()
+
     def probe_set(self) -> tuple[np.ndarray, np.ndarray]:
-        """Held-out tokens (P, input_dim) float32 and labels (P,) float32, same every call.
+        """The *source probe*: held-out tokens (P, input_dim) float32 and labels (P,) float32,
+        same every call.
 
         Each probe is one camera look at a random land cell, at a random altitude (from the
-        lowest with a 3x3 footprint to half the ceiling) and time,
-        on the truth-free terrain with a fresh target, a fresh look-alike or nothing implanted
-        in the centre; the label is whether the camera's candidate is the implanted target.
+        lowest with a 3x3 footprint to half the ceiling) and time, on the truth-free terrain
+        with a fresh target, a fresh look-alike or nothing implanted in the centre (a third
+        each); the label is whether the camera's candidate is the implanted target. Most of
+        these altitudes are ones no mission flies: `field_probe_set` is the matched one.
         """
-        cfg, (h, w) = self.cfg, self.shape
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x9E0B]))
-        land = np.flatnonzero((self.terrain != Terrain.WATER).ravel())
-        kind = np.arange(cfg.probe_size) % 3  # 0 target, 1 look-alike, 2 nothing
-        app = self.base_app.copy()
-        flat_app = app.reshape(h * w, -1)
+        cfg = self.cfg
         # Lowest altitude whose footprint has context (3x3): below it sim is 0 by construction.
         lo_alt = min(altitude_for_radius(1, cfg.fov_deg, cfg.cell_m), cfg.max_alt_m / 2)
+        kind = np.arange(cfg.probe_size) % 3  # 0 target, 1 look-alike, 2 nothing
+        return self._probe(0x9E0B, kind, lambda rng: rng.uniform(lo_alt, cfg.max_alt_m / 2))
+
+    def field_probe_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """The *field probe*: like `probe_set` but drawn where missions look. Altitudes are the
+        search altitude (`start_alt_m`, where drones fly and the scripted policies hold) ± 10 %,
+        times over the horizon (its lighting); one probe in eight implants a target, one in
+        eight a look-alike, the rest nothing (still far more positives than a flight meets, so
+        the AUC has support). Evaluation only; same every call."""
+        cfg = self.cfg
+        kind = np.full(cfg.probe_size, 2)
+        kind[::8], kind[1::8] = 0, 1
+        alt = cfg.start_alt_m
+        lo, hi = max(cfg.min_alt_m, 0.9 * alt), min(cfg.max_alt_m, 1.1 * alt)
+        return self._probe(0xF1E1D, kind, lambda rng: rng.uniform(lo, hi))
+
+    def concept_probe_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """The *concept probe*: the target (label 1 where the camera picks it) against the
+        concept's look-alike kind (0), half each, at the field probe's altitudes, anywhere on
+        land. A brain's AUC here is how well it tells that kind from the person. Evaluation
+        only; same every call."""
+        cfg = self.cfg
+        kind = np.where(np.arange(cfg.probe_size) % 2 == 0, 0, 3)
+        alt = cfg.start_alt_m
+        lo, hi = max(cfg.min_alt_m, 0.9 * alt), min(cfg.max_alt_m, 1.1 * alt)
+        return self._probe(0xC0C0, kind, lambda rng: rng.uniform(lo, hi))
+
+    def _probe(self, salt: int, kind: np.ndarray, altitude) -> tuple[np.ndarray, np.ndarray]:
+        """Probe tokens for `kind` (P,) (0 target, 1 look-alike, 2 nothing, 3 the concept's
+        look-alike), altitudes drawn by `altitude(rng)` m, from a generator seeded by (world
+        seed, `salt`)."""
+        cfg, (h, w) = self.cfg, self.shape
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, salt]))
+        land = np.flatnonzero((self.terrain != Terrain.WATER).ravel())
+        app = self.base_app.copy()
+        flat_app = app.reshape(h * w, -1)
         tokens, labels = [], []
         for k in kind:
             f = int(rng.choice(land))
             pos = np.array([divmod(f, w)], dtype=np.int32)
-            alt = np.array([rng.uniform(lo_alt, cfg.max_alt_m / 2)], dtype=np.float32)
+            alt = np.array([altitude(rng)], dtype=np.float32)
             t = int(rng.integers(cfg.horizon))
             sig = self.signature
             if k == 1:
                 sig = lookalike(rng, self.signature, cfg.lookalike_cos, 1)[0]
+            elif k == 3:
+                sig = self.concept_sig
             saved = flat_app[f].copy()
-            if k < 2:
+            if k != 2:
                 flat_app[f] += cfg.target_strength * sig
             gain = self.lighting.gain(t, pos[:, 0], pos[:, 1])
             refs = self.signature[None, :]

@@ -256,6 +256,12 @@ class LitterPatrol(Scenario):
             src = self.river[0, 0] * self.shape[1] + self.river[0, 1]
             ev.spawn(np.array([src]), rng.integers(n_kinds, size=1), self.tick, 0, -1)
 
+    def candidate_truth(self, cells: np.ndarray) -> np.ndarray:
+        """(N,) bool: litter lies on the candidate cells (N, 2) now. Simulator truth for the
+        run's field AUC only (evaluation): the loop scores brains with it, never passes it on."""
+        flat = cells[:, 0] * self.shape[1] + cells[:, 1]
+        return np.array([len(h) > 0 for h in self.events.at_cells(flat)], dtype=bool)
+
     def metrics(self) -> dict[str, float]:
         """Machado et al. patrolling metrics plus report quality, safety and energy."""
         ev, end = self.events, max(self.tick, 1)

@@ -3,6 +3,10 @@
 Both keep a per-drone idleness map (ticks since the drone last saw each cell), respect the
 rules of the air (never enter no-fly cells, climb to a zone's minimum altitude *before*
 entering it) and fly home to a charging station when the battery only just covers the way.
+The first return is staggered over the fleet (`stagger`), so the drones, launched together on
+full batteries, do not all charge at once and leave the area unwatched.
+`IdlenessGreedy` also uses the detector: a point of interest whose last look scored high but
+not high enough to report is revisited sooner (`look_ticks`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class PatrolPolicy(Policy):
         "flag_p": 0.9,
         "reserve": 0.05,
         "home_factor": 1.2,
+        "stagger": 0.5,
     }
 
     info_type: ClassVar[type[PatrolInfo]] = PatrolInfo
@@ -49,6 +54,11 @@ class PatrolPolicy(Policy):
         self.stations = np.asarray(info.stations, dtype=np.int64)
         self.poi = np.argwhere(np.asarray(info.poi, dtype=bool))  # (P, 2)
         self.returning = np.zeros(self.k, dtype=bool)
+        # extra battery fraction kept before the first charge, spread evenly over the fleet
+        # by global drone id (golden-ratio order: any subset of drones spreads too)
+        spread = (np.asarray(drone_ids, np.float64) * 0.6180339887) % 1.0
+        self.first_extra = self.p["stagger"] * spread
+        self.charged = np.zeros(self.k, dtype=bool)
         self.nav = FlightMap(self.nofly)
         self.station_flat = self.stations[:, 0] * w + self.stations[:, 1]
         self.nav.rows(self.station_flat)  # the home fields are needed from the first tick
@@ -135,7 +145,8 @@ class PatrolPolicy(Policy):
         need, near = self.home_need(pos, obs.pose[:, 2].astype(np.float64))
         home = self.stations[near]
         battery = obs.pose[:, 3]
-        self.returning |= battery < need
+        self.returning |= battery < need + np.where(self.charged, 0.0, self.first_extra)
+        self.charged |= self.returning
         self.returning &= ~((battery >= 0.99) & (pos == home).all(1) & ~obs.busy)
         goal = self.goals(obs, pos)
         goal[self.returning] = home[self.returning]
@@ -169,15 +180,28 @@ class PatrolPolicy(Policy):
 
 
 class IdlenessGreedy(PatrolPolicy):
-    """Head for the point of interest with the most idleness minus travel ticks; shard-mates
-    claim goals more than 2 cells apart (batched, see `scenarios.claims`)."""
+    """Head for the point of interest with the most idleness minus travel ticks, plus
+    `look_ticks` × the detector's last p on it where that p was below the report threshold
+    (a suspicious cell is worth a second look sooner); shard-mates claim goals more than 2
+    cells apart (batched, see `scenarios.claims`)."""
 
-    params: ClassVar[dict[str, float]] = {**PatrolPolicy.params, "replan_every": 10}
+    params: ClassVar[dict[str, float]] = {
+        **PatrolPolicy.params,
+        "replan_every": 10,
+        "look_ticks": 50.0,
+    }
 
     def __init__(self, info: PatrolInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         self.goal = np.zeros((self.k, 2), dtype=np.int64)
         self.planned = np.full(self.k, -(10**9))
+        self.suspect = np.zeros((self.k, *self.shape), dtype=np.float32)  # last p per cell
+
+    def _act(self, obs: Observation, p: np.ndarray) -> Actions:
+        cells = obs.cells.astype(np.int64)
+        unreported = np.where(p > self.p["flag_p"], 0.0, p)  # a report settles the cell
+        self.suspect[np.arange(self.k), cells[:, 0], cells[:, 1]] = unreported
+        return super()._act(obs, p)
 
     def goals(self, obs: Observation, pos: np.ndarray) -> np.ndarray:
         every = max(int(self.p["replan_every"]), 1)
@@ -187,7 +211,8 @@ class IdlenessGreedy(PatrolPolicy):
             pr, pc = self.poi[None, :, 0], self.poi[None, :, 1]
             idle = obs.tick - self.last_seen[due[:, None], pr, pc]  # (D, P)
             dist = np.abs(self.poi[None] - pos[due][:, None]).max(2)
-            score = (idle - dist).astype(np.float32)
+            look = self.suspect[due[:, None], pr, pc]  # (D, P)
+            score = (idle - dist + self.p["look_ticks"] * look).astype(np.float32)
             pick = claim_sites(score, self.poi, self.shape, radius=2)
             self.goal[due], self.planned[due] = self.poi[pick], obs.tick
         return self.goal.copy()

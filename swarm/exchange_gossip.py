@@ -113,9 +113,10 @@ class GossipExchange(Exchange):
             if not brains:
                 continue
             limit = self.max_bytes
-            out += batch_messages(
-                Kind.DELTA, dest, brains, q, round_idx, self.delta_bytes, limit, body=body
-            )
+            if ctx.protocol.share_weights:
+                out += batch_messages(
+                    Kind.DELTA, dest, brains, q, round_idx, self.delta_bytes, limit, body=body
+                )
             if ctx.protocol.share_beliefs:
                 shape = {"shape": list(self.beliefs.maps.shape[1:])}
                 out += batch_messages(
@@ -133,7 +134,8 @@ class GossipExchange(Exchange):
     def expected(self, round_idx: int, phase: int) -> int:
         me, total = self.ctx.host, 0
         for routes in self.routes:
-            total += len(batches(routes[me], self.delta_bytes, self.max_bytes))
+            if self.ctx.protocol.share_weights:
+                total += len(batches(routes[me], self.delta_bytes, self.max_bytes))
             if self.ctx.protocol.share_beliefs:
                 total += len(batches(routes[me], self.belief_bytes, self.max_bytes))
         return total
@@ -146,7 +148,8 @@ class GossipExchange(Exchange):
             elif d.message.kind == Kind.BELIEF:
                 for brain, arrays in per_brain(d):
                     self.beliefs.add(brain, arrays)
-        self._mix()
+        if self.ctx.protocol.share_weights:
+            self._mix()
         if self.ctx.protocol.share_beliefs:
             self._merge_beliefs()
 

@@ -116,10 +116,11 @@ class HubExchange(Exchange):
             q = self.encoder.encode(deltas, brains)
             body = {"base_round": round_idx, "scale": 1.0}
             kw = {"term": self.term, "recipient": self.hub}
+            weights = ctx.protocol.share_weights  # off: the ablation, nothing to upload
             out += batch_messages(
                 Kind.DELTA,
                 dest,
-                brains,
+                brains if weights else [],
                 q,
                 round_idx,
                 self.delta_bytes,
@@ -162,16 +163,14 @@ class HubExchange(Exchange):
 
     def _broadcast(self, round_idx: int, every: tuple[int, ...]) -> list[Outgoing]:
         ctx, hub_row = self.ctx, int(np.searchsorted(self.ctx.local, self.hub))
-        enc = self.hub_codec.encode(self._aggregate)
-        body = {"base_round": round_idx, "scale": 1.0}
-        out = [
-            Outgoing(
-                every,
-                message(
-                    Kind.DELTA, self.hub, round_idx, term=self.term, body=body, tensors=enc.tensors
-                ),
+        out = []
+        if ctx.protocol.share_weights:
+            enc = self.hub_codec.encode(self._aggregate)
+            body = {"base_round": round_idx, "scale": 1.0}
+            delta = message(
+                Kind.DELTA, self.hub, round_idx, term=self.term, body=body, tensors=enc.tensors
             )
-        ]
+            out.append(Outgoing(every, delta))
         if ctx.protocol.share_beliefs:
             known = self.heard.known.copy()
             known[self.hub] = False
@@ -188,7 +187,7 @@ class HubExchange(Exchange):
 
     def expected(self, round_idx: int, phase: int) -> int:
         stage = self._stage(phase)
-        per = 2 if self.ctx.protocol.share_beliefs else 1
+        per = int(self.ctx.protocol.share_weights) + int(self.ctx.protocol.share_beliefs)
         plan = self.ctx.plan
         if stage == "elect":
             return sum(
@@ -201,7 +200,8 @@ class HubExchange(Exchange):
             total = 0
             for h in range(plan.n_hosts):  # a host without brains has no batches
                 on = plan.brains_on(h)
-                total += len(batches(on, self.delta_bytes, self.max_bytes))
+                if self.ctx.protocol.share_weights:
+                    total += len(batches(on, self.delta_bytes, self.max_bytes))
                 if self.ctx.protocol.share_beliefs:
                     total += len(batches(on, self.belief_bytes, self.max_bytes))
             return total

@@ -6,8 +6,9 @@ pool.configure(team, seed, world.public_info(), world.token_spec, n_drones)
 every tick:   obs = world.observe(); actions = pool.act(obs); world.step(actions)
               on_tick(tick, world.tick_metrics(), last)
 every sync_every ticks: pool.exchange(round)                  # brains talk over ZeroMQ
-every probe_every ticks (and at 0 and the end): AUC of the brains on world.probe_set(),
-                                                  if the world has one
+every probe_every ticks (and at 0 and the end): AUC of the brains on world.probe_set()
+              (the source probe) and world.field_probe_set(), if the world has them, and
+              the field AUC so far (scenarios.field: evaluation only)
 until world.done or the horizon; then world.metrics() + the pool's cost counters
 ```
 """
@@ -65,6 +66,8 @@ class Episode:
     metrics: dict[str, float]  # world.metrics() at the end, plus the brains' last "auc"
     stats: dict[str, float]  # pool cost counters for this run (see ADDITIVE_STATS)
     auc_curve: list[tuple[int, float]] = field(default_factory=list)  # (tick, AUC)
+    # (tick, field AUC so far, field-probe AUC); evaluation only, NaN where undefined
+    field_curve: list[tuple[int, float, float]] = field(default_factory=list)
     rounds: int = 0  # knowledge rounds held
     wall_seconds: float = 0.0
 
@@ -73,6 +76,7 @@ class Episode:
         out = asdict(self)
         out.pop("team")
         out["auc_curve"] = [list(p) for p in self.auc_curve]
+        out["field_curve"] = [list(p) for p in self.field_curve]
         return out
 
 
@@ -126,6 +130,8 @@ def run_episode(
     defaults to a tenth of the horizon. `on_start(horizon)` is called once the world exists;
     `on_tick(tick, tick_metrics, last)` after every step (tick counts from 1).
     """
+    from scenarios.field import FieldScores  # with the worlds (make_world imports them too)
+
     start = time.perf_counter()
     n = team_drones(team, cfg.drones)
     world = make_world(cfg, n, seed)
@@ -138,18 +144,29 @@ def run_episode(
     before = pool.stats()
     # a world without a probe set (optional in the contract) simply has no AUC curve
     probe = world.probe_set()
+    field_probe = world.field_probe_set()
+    scores = FieldScores()
     curve: list[tuple[int, float]] = []
+    fcurve: list[tuple[int, float, float]] = []
 
     def score(at: int) -> None:
         if probe is not None:
             curve.append((at, float(pool.probe_auc(*probe))))
+        if field_probe is not None or scores.recorded:
+            f = scores.auc()
+            fp = float(pool.probe_auc(*field_probe)) if field_probe is not None else float("nan")
+            fcurve.append((at, f, fp))
 
     score(0)
     sync_every = cfg.protocol.sync_every
     tick = rounds = 0
     while not world.done and (horizon is None or tick < horizon):
         obs = world.observe()
-        world.step(pool.act(obs))
+        actions = pool.act(obs)
+        truth = world.candidate_truth(obs.cells)  # evaluation only: into the record, nowhere else
+        if truth is not None:
+            scores.record(actions.detect, truth)
+        world.step(actions)
         tick += 1
         last = world.done or (horizon is not None and tick >= horizon)
         if tick % sync_every == 0 and not last:  # no round once the mission is over
@@ -158,12 +175,17 @@ def run_episode(
         if tick % every == 0:
             score(tick)
         if on_tick is not None:
-            on_tick(tick, world.tick_metrics(), last)
+            row = world.tick_metrics()
+            if scores.recorded:  # the per-tick CSV's field AUC so far (evaluation only)
+                row = {**row, "field_auc": scores.auc()}
+            on_tick(tick, row, last)
     if tick % every:
         score(tick)
     metrics = {k: _plain(v) for k, v in world.metrics().items()}
     if curve:
         metrics["auc"] = curve[-1][1]
+    if fcurve:
+        metrics["field_auc"], metrics["field_probe_auc"] = fcurve[-1][1], fcurve[-1][2]
     return Episode(
         team=team,
         seed=seed,
@@ -172,6 +194,7 @@ def run_episode(
         metrics=metrics,
         stats=stat_delta(before, pool.stats()),
         auc_curve=curve,
+        field_curve=fcurve,
         rounds=rounds,
         wall_seconds=round(time.perf_counter() - start, 3),
     )

@@ -3,7 +3,8 @@
 ```
 config.yaml    the resolved RunConfig (every default filled in), re-runnable as is
 results.json   the document below, rewritten atomically after EVERY completed team x seed
-ticks.csv      one row per (team, seed, tick): the world's tick_metrics, every csv_every ticks
+ticks.csv      one row per (team, seed, tick): the world's tick_metrics and the field AUC so far,
+               every csv_every ticks
 *.png          plots (swarm.plots), written at the end
 run.log        what happened, tracebacks included
 ```
@@ -16,7 +17,8 @@ run.log        what happened, tracebacks included
      "ray": {"backend": "ray" | "local", "nodes": int, "hosts": int},
      "teams": {team: {
          "runs": [{"seed", "ticks", "horizon", "metrics": {name: float}, "stats": {pool counters},
-                   "auc_curve": [[tick, auc]], "wall_seconds",
+                   "auc_curve": [[tick, auc]],
+                   "field_curve": [[tick, field_auc, field_probe_auc]], "wall_seconds",
                    "drones": int, "at_ticks": {tick: {tick metric: float}}}],
          "summary": {metric: {"median", "lo", "hi", "mean", "n"}},   # spread over seeds
          "estimates": {"end": {metric: ESTIMATE}, "at_ticks": {tick: {metric: ESTIMATE}}},

@@ -8,7 +8,9 @@ Written, when the data exist:
   95% confidence band (drone_search);
 - `estimates.png`: each headline metric per team, a bar at the estimate with its 95% CI;
 - `paired_differences.png`: a forest plot of `team - reference` per metric with 95% CIs;
-- `auc.png`: detector AUC on the world's probe set over ticks, a line per team x seed;
+- `auc.png`: detector AUC on the world's (source) probe set over ticks, a line per team x seed;
+- `field_auc.png`: field AUC so far (the brains' scores on the tokens they observed, against
+  simulator truth) and the field-probe AUC over ticks, a line per team x seed;
 - `wire_bytes.png`: bytes on the wire per team (median per seed, counted at the socket);
 - `tick_<column>.png`: each per-tick CSV column over time per team (coverage, idleness...).
 """
@@ -64,6 +66,7 @@ def make_plots(directory: Path, results: Mapping[str, Any]) -> list[Path]:
     written += _estimates(directory, teams, colors, metrics)
     written += _forest(directory, teams, results.get("comparison") or {}, colors, metrics)
     written += _auc(directory, teams, colors)
+    written += _field_auc(directory, teams, colors)
     written += _wire(directory, teams, colors)
     ticks = read_ticks(directory / "ticks.csv")
     columns = sorted({c for seeds in ticks.values() for cols in seeds.values() for c in cols})
@@ -205,6 +208,23 @@ def _auc(directory: Path, teams: Mapping, colors: Mapping) -> list[Path]:
             drawn = True
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     return [_save(fig, directory / "auc.png")] if drawn else []
+
+
+def _field_auc(directory: Path, teams: Mapping, colors: Mapping) -> list[Path]:
+    fig, ax = _figure("field AUC (solid) and field-probe AUC (dotted), a line per seed",
+                      "tick", "AUC")  # fmt: skip
+    drawn = False
+    for name, team in teams.items():
+        for i, run in enumerate(team.get("runs", [])):
+            pts = np.array(run.get("field_curve", []), dtype=float).reshape(-1, 3)
+            if not np.isfinite(pts[:, 1:]).any():
+                continue
+            label = name if i == 0 else None
+            ax.plot(pts[:, 0], pts[:, 1], ".-", color=colors[name], alpha=0.7, label=label)
+            ax.plot(pts[:, 0], pts[:, 2], ":", color=colors[name], alpha=0.7)
+            drawn = True
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    return [_save(fig, directory / "field_auc.png")] if drawn else []
 
 
 def _wire(directory: Path, teams: Mapping, colors: Mapping) -> list[Path]:

@@ -129,7 +129,7 @@ class HostPool:
         joined = Actions.concat(parts)
         if not np.array_equal(ids, np.arange(plan.n_drones)):
             inv = np.argsort(ids)
-            joined = Actions(joined.move[inv], joined.altitude[inv], joined.flag[inv])
+            joined = joined.take(inv)
         return joined
 
     def exchange(self, round_idx: int) -> None:

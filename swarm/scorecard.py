@@ -65,7 +65,16 @@ _TABLE_COST = tuple(k for k in COST_KEYS if k != "rejected_messages")
 TIME_KEYS = ("cpu_seconds", "wall_seconds")
 #: The metrics shown in the console table per scenario; results.json holds all of them.
 HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
-    "drone_search": ("time_to_find", "found", "coverage", "false_alarms", "inspections", "auc"),
+    "drone_search": (
+        "time_to_find",
+        "found",
+        "coverage",
+        "false_alarms",
+        "inspections",
+        "auc",
+        "field_auc",
+        "field_probe_auc",
+    ),
     "litter_patrol": (
         "avg_idleness",
         "worst_idleness",
@@ -75,6 +84,7 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
         "altitude_violations",
         "nofly_violations",
         "auc",
+        "field_auc",
     ),
 }
 

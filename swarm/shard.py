@@ -135,7 +135,9 @@ class BrainShard:
         self._seen *= COMPETENCE_DECAY
         self.train_steps += self.bank.learn(obs.tick)
         p_detect = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
-        return self.policy.act(obs, p_detect)
+        actions = self.policy.act(obs, p_detect)
+        actions.detect = logits.astype(np.float32)  # reported for field AUC (evaluation only)
+        return actions
 
     def probe_aucs(self, tokens: np.ndarray, labels: np.ndarray) -> list[float]:
         """Detector AUC of each weight set on a probe set, without touching any brain's state.

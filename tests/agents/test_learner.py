@@ -1,4 +1,5 @@
-"""Ring buffer order and late labels; per-set Adam with lazy groups; online adaptation."""
+"""Ring buffer order and late labels; per-set Adam with lazy groups; the field's loss terms
+(photo positives, balanced BCE, ranking) and the anchored EWC; online adaptation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ import torch
 
 from agents.bank import BrainBank
 from agents.config import LearnerConfig, YanConfig
-from agents.learner import LabelReservoir, OnlineEWC, RingBuffer, StackedAdam
+from agents.learner import (
+    AnchoredEWC,
+    LabelReservoir,
+    RingBuffer,
+    StackedAdam,
+    balanced_bce,
+    photo_positives,
+    rank_losses,
+)
 from agents.model import YanModel
 from agents.pretrain import load_pretrained
 from agents.synthetic import SyntheticConfig, make_mission, make_stream, probe_auc
@@ -39,27 +48,61 @@ def test_adam_is_per_set_and_lazy_on_groups() -> None:
     assert torch.equal(p["w"][0, 0], torch.ones(4)) and (p["w"][0, 1] < 1).all()
 
 
-def test_ewc_plus_grad_is_task_plus_the_penalty_gradient() -> None:
-    """plus_grad = task + weight × ∇ Σ F̂ (θ − θ̄)², F̂ = Fisher / its mean, per weight set."""
-    torch.manual_seed(0)
-    params = {"a": torch.randn(2, 3), "b": torch.randn(2, 4, 5)}
-    ewc = OnlineEWC(params, decay=0.5)
-    ewc.update(params, {n: torch.randn_like(p) for n, p in params.items()})
-    moved = {n: p + torch.randn_like(p) for n, p in params.items()}
-    task = {n: torch.randn_like(p) for n, p in params.items()}
-    got = ewc.plus_grad(moved, task, weight=0.3)
-    leaves = {n: p.clone().requires_grad_(True) for n, p in moved.items()}
-    mean = sum(f.reshape(2, -1).sum(1) for f in ewc.fisher.values()) / 23  # (P,) over 3 + 20
-    pen = sum(
-        (ewc.fisher[n] * (p - ewc.anchor[n]).pow(2)).reshape(2, -1).sum(1)
-        for n, p in leaves.items()
-    )
-    want = torch.autograd.grad((0.3 * pen / mean).sum(), list(leaves.values()))
-    for (n, g), w in zip(got.items(), want, strict=True):
-        torch.testing.assert_close(g, task[n] + w)
+def test_ewc_pull_moves_toward_the_fixed_anchor_by_fisher() -> None:
+    """pull: θ ← θ − min(1, rate F̂)(θ − θ₀), F̂ = Fisher / its mean per set; θ₀ stays put."""
+    params = {"a": torch.zeros(2, 3), "b": torch.zeros(2, 2)}
+    fisher = {"a": torch.tensor([1.0, 0.0, 3.0]), "b": torch.tensor([0.0, 0.0])}
+    ewc = AnchoredEWC(params, fisher)  # mean Fisher 4 / 5 = 0.8 per set
+    moved = {n: p + 1.0 for n, p in params.items()}
+    ewc.pull(moved, rate=0.2)
+    want_a = 1.0 - torch.clamp(0.2 * fisher["a"] / 0.8, max=1.0)
+    torch.testing.assert_close(moved["a"], want_a.expand(2, 3))
+    assert torch.equal(moved["b"], torch.ones(2, 2))  # F̂ = 0: the source does not care
+    assert torch.equal(ewc.anchor["a"], torch.zeros(2, 3))
+    ewc.shift("a", 0, torch.ones(3))  # an accepted delta moves only that brain's anchor
+    assert torch.equal(ewc.anchor["a"][0], torch.ones(3)) and ewc.anchor["a"][1].eq(0).all()
 
 
-def test_reservoir_keeps_newest_per_class_and_weights_like_the_stream() -> None:
+def test_photo_positives_place_the_photo_in_observed_tokens() -> None:
+    """obs moves along the photo by rms(ctx) × u; ctx, ref, altitude stay; sim recomputed."""
+    a = 4
+    rng = np.random.default_rng(0)
+    tok = torch.from_numpy(rng.standard_normal((5, 3 * a + 2)).astype(np.float32))
+    tok[:, 2 * a : 3 * a] = torch.tensor([2.0, 0.0, 0.0, 0.0])  # the photo (not unit)
+    out = photo_positives(tok, (1.0, 1.0), torch.Generator().manual_seed(0))
+    ctx = tok[:, a : 2 * a]
+    shift = out[:, :a] - tok[:, :a]
+    torch.testing.assert_close(shift[:, 0], ctx.pow(2).mean(1).sqrt())
+    assert torch.equal(shift[:, 1:], torch.zeros(5, a - 1))
+    assert torch.equal(out[:, a:-1], tok[:, a:-1])
+    diff = out[:, :a] - ctx
+    torch.testing.assert_close(out[:, -1], diff[:, 0] / diff.norm(dim=1))
+
+
+def test_balanced_bce_needs_both_classes_and_weighs_them_equally() -> None:
+    logits = torch.tensor([[0.0, 0.0, 0.0, 2.0], [1.0, -1.0, 0.0, 0.0]])
+    values = torch.tensor([[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    mask = torch.tensor([[True, True, True, True], [True, True, False, False]])
+    got = balanced_bce(logits, values, mask)
+    neg = torch.nn.functional.softplus(torch.tensor(0.0))
+    pos = torch.nn.functional.softplus(torch.tensor(-2.0))
+    torch.testing.assert_close(got[0], 0.5 * (neg + pos))  # 3 negatives count as much as 1
+    assert got[1] == 0  # one-sided: no supervised step at all
+
+
+def test_rank_loss_is_softplus_of_negative_minus_positive_over_pairs() -> None:
+    neg, pos = torch.tensor([[1.0, 5.0]]), torch.tensor([[0.0, 2.0]])
+    got = rank_losses(neg, torch.tensor([[True, False]]), pos, torch.tensor([[True, True]]))
+    want = (
+        torch.nn.functional.softplus(torch.tensor(1.0))
+        + torch.nn.functional.softplus(torch.tensor(-1.0))
+    ) / 2
+    torch.testing.assert_close(got[0], want)
+    none = rank_losses(neg, torch.tensor([[False, False]]), pos, torch.tensor([[True, True]]))
+    assert none[0] == 0
+
+
+def test_reservoir_keeps_newest_per_class() -> None:
     res = LabelReservoir(streams=2, per_class=2, input_dim=1, state_shape=(1,))
     vals = torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0])  # stream 0: 4 negatives, 1 positive
     toks = torch.arange(5.0)[:, None]
@@ -70,10 +113,7 @@ def test_reservoir_keeps_newest_per_class_and_weights_like_the_stream() -> None:
     assert negs == [4.0, 5.0]  # the newest two negatives; the lone positive is kept
     assert res.tokens[0, 1, 0, 0] == 2.0 and res.states[0, 1, 0, 0] == 12.0
     assert res.filled[0].sum() == 3 and res.filled[1].sum() == 1
-    w = res.class_weights(pos_weight=4.0)
-    assert torch.allclose(w.sum((1, 2)), torch.ones(2))
-    # stream 0 saw 5 negatives and 1 positive: class weights 5 : 4 (pos_weight 4 × 1)
-    assert torch.isclose(w[0, 0].sum() / w[0, 1].sum(), torch.tensor(5 / 4))
+    assert res.seen[0].tolist() == [5.0, 1.0]
 
 
 def test_bank_copies_landed_labels_with_their_state_into_the_reservoir() -> None:

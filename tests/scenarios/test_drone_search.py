@@ -61,12 +61,18 @@ def test_inspection_reveals_truth_and_labels(search_cfg):
     w._look[1].cand[0] = target  # aim the camera's candidate at the target cell
     w.step(act)
     assert w.observe().busy[0]
+    delivered = []
     while not w.done:
         o = w.observe()
+        delivered += list(
+            zip(o.label_drone.tolist(), o.label_tick.tolist(), o.label_value.tolist(), strict=True)
+        )
         w.step(Actions.hold(1, 30.0))
     assert w.metrics()["found"] == 1.0 and w.metrics()["false_alarms"] == 0
     assert w.metrics()["time_to_find"] == search_cfg.inspect_ticks
-    assert o.tick == obs.tick + search_cfg.inspect_ticks - 1
+    # the label of the find reaches the brain in a debrief tick before the mission ends
+    assert delivered == [(0, obs.tick, 1.0)]
+    assert o.tick == obs.tick + search_cfg.inspect_ticks
 
 
 def test_false_alarm_gives_negative_label(search_cfg):

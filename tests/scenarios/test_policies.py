@@ -289,3 +289,51 @@ def test_merge_many_rejects_bad_input(search_cfg):
     with pytest.raises(ValueError, match="integer"):
         pol.merge_many(np.array([0.0, 1.0]), maps)
     pol.merge_many(np.zeros(0, np.int64), np.zeros((0, *pol.shape), np.float32))  # a no-op
+
+
+def _max_charging(world, **params) -> int:
+    pol = make_policy(
+        "idleness_greedy", world.public_info(), np.arange(world.n_drones),
+        np.random.default_rng(0), **params,
+    )  # fmt: skip
+    most = 0
+    while not world.done:
+        obs = world.observe()
+        world.step(pol.act(obs, fixed_detector(obs.tokens)))
+        most = max(most, int(world.charging.sum()))
+    return most
+
+
+def test_patrol_staggers_the_first_charge():
+    """Launched together on full batteries, the fleet used to charge all at once (leaving the
+    area unwatched); with the default stagger far fewer charge together."""
+    from swarm.config import load_config
+
+    cfg = load_config("scenarios/litter_patrol.yaml").world
+    n = 16
+    together = _max_charging(LitterPatrol(cfg, n, seed=0), stagger=0.0)
+    staggered = _max_charging(LitterPatrol(cfg, n, seed=0))
+    assert together == n and staggered <= n * 3 // 4, (together, staggered)
+
+
+def test_idleness_greedy_revisits_a_suspicious_point_sooner(patrol_cfg):
+    """Two equally idle points at equal distance: the one the detector found suspicious
+    (p below the report threshold) wins; a reported one (p above) does not."""
+    w = LitterPatrol(patrol_cfg, 1, seed=0)
+    pol = make_policy("idleness_greedy", w.public_info(), np.arange(1), np.random.default_rng(0))
+    obs = w.observe()
+    pos = obs.pose[0, :2].astype(int)
+    dist = np.abs(pol.poi - pos).max(1)
+    values, counts = np.unique(dist, return_counts=True)
+    same = np.flatnonzero(dist == values[np.argmax(counts >= 2)])
+    assert same.size >= 2
+    a, b = pol.poi[same[0]], pol.poi[same[1]]
+    for p_a, want in ((0.8, a), (0.95, b)):
+        pol.suspect[:] = 0
+        pol.suspect[0, a[0], a[1]] = 0.0 if p_a > pol.p["flag_p"] else p_a
+        pol.suspect[0, b[0], b[1]] = 0.1
+        pol.last_seen[:] = 100  # only a and b are idle
+        pol.last_seen[0, a[0], a[1]] = pol.last_seen[0, b[0], b[1]] = 0
+        pol.planned[:] = -(10**9)
+        goal = pol.goals(replace(obs, tick=100), pos[None])
+        assert (goal[0] == want).all()

@@ -89,6 +89,22 @@ def test_isolated_and_single_large_send_nothing_swarm_sends_bytes(tiny_cfg):
         assert stats["rejected_messages"] == 0
 
 
+@pytest.mark.parametrize("topology", ["ring", "star"])
+def test_share_weights_off_sends_no_delta_and_leaves_weights_alone(tiny_cfg, topology):
+    """The ablation switch: no DELTA leaves a host, each brain keeps exactly the weights it
+    learned, while beliefs still travel (the switches are independent)."""
+    cfg = tiny_cfg(drones=4, protocol={"topology": {"kind": topology}, "sync_every": 100,
+                                       "share_weights": False})  # fmt: skip
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        fly(pool, cfg, "swarm", 6, rounds=False)
+        before, sent = weights(pool), pool.stats()["messages_sent"]
+        pool.exchange(0)
+        np.testing.assert_array_equal(weights(pool), before)
+        assert pool.stats()["messages_sent"] > sent  # beliefs (and hub heartbeats) still go
+        assert all(h.receiver.rejects == {} or not sum(h.receiver.rejects.values())
+                   for h in pool.calls.hosts)  # fmt: skip
+
+
 def test_beliefs_travel_as_sparse_updates_of_public_copies():
     sender, receiver = (
         BeliefCopies(np.zeros((2, 4, 4), np.float32)),

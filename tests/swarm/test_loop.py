@@ -92,6 +92,11 @@ def test_mission_calls_pool_per_contract(cfg, pool):
     assert ep.auc_curve[0][0] == 0 and ep.auc_curve[-1][0] == ep.ticks
     assert all(0.0 <= a <= 1.0 for _, a in ep.auc_curve if np.isfinite(a))
     assert ep.metrics["auc"] == ep.auc_curve[-1][1]
+    # field AUC (evaluation only) at the same ticks, and its running value in every CSV row
+    assert [p[0] for p in ep.field_curve] == [p[0] for p in ep.auc_curve]
+    assert all(0.0 <= a <= 1.0 for p in ep.field_curve for a in p[1:] if np.isfinite(a))
+    assert np.isfinite(ep.metrics["field_probe_auc"])
+    assert all("field_auc" in row for _, row, _ in rows)
     assert {"time_to_find", "found", "coverage"} <= set(ep.metrics)
     assert ep.ticks <= 30 and (ep.ticks == 30 or ep.metrics["found"])
     assert ep.stats["brains"] == 4 and ep.stats["train_steps"] > 0

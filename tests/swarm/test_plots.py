@@ -77,6 +77,7 @@ def test_plots_written_as_png(run):
     assert names == [
         "auc.png",
         "estimates.png",
+        "field_auc.png",
         "paired_differences.png",
         "survival.png",
         "tick_coverage.png",

@@ -1,0 +1,81 @@
+"""Field AUC: pooled scoring, and proof that the truth it reads reaches no brain or policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scenarios.drone_search import DroneSearch
+from scenarios.field import FieldScores
+from scenarios.metrics import auc
+
+SMOKE = Path(__file__).resolve().parents[2] / "scenarios" / "smoke.yaml"
+
+
+def test_field_scores_pool_ticks_and_need_both_kinds() -> None:
+    f = FieldScores()
+    f.record(np.array([0.1, 0.2], np.float32), np.array([False, False]))
+    assert np.isnan(f.auc()) and f.positives == 0  # no target seen yet: undefined
+    f.record(None, np.array([True, True]))  # a team that reported no logits adds nothing
+    f.record(np.array([0.9, np.nan, 0.15], np.float32), np.array([True, True, False]))
+    want = auc(np.array([0.1, 0.2, 0.9, 0.15]), np.array([0, 0, 1, 0]))
+    assert f.auc() == want == 1.0 and f.positives == 1
+
+
+def _mission(cfg, poison: bool):
+    """One swarm mission through the in-process pool; with `poison` the world's candidate
+    truth (what field AUC reads) is inverted. Returns per-tick actions, metrics, weights."""
+    import torch
+
+    from swarm.loop import run_episode
+    from swarm.pool import HostPool
+
+    torch.set_num_threads(1)
+    seen: list[tuple] = []
+    truth = DroneSearch.candidate_truth
+
+    def read(world, cells):
+        t = truth(world, cells)
+        return ~t if poison else t
+
+    pool = HostPool(cfg, n_hosts=2, backend="local")
+    act = pool.act
+
+    def recorded(obs):
+        a = act(obs)
+        seen.append((a.move.copy(), a.altitude.copy(), a.flag.copy(), a.detect.copy()))
+        return a
+
+    pool.act = recorded
+    mp = pytest.MonkeyPatch()
+    mp.setattr(DroneSearch, "candidate_truth", read)
+    try:
+        ep = run_episode(cfg, "swarm", 0, pool)
+        weights = [h.shard.bank.read_flat() for h in pool.calls.hosts if h.shard is not None]
+    finally:
+        mp.undo()
+        pool.close()
+    return seen, ep, weights
+
+
+def test_truth_read_for_field_auc_changes_no_action_and_no_weight() -> None:
+    from swarm.config import load_config
+
+    cfg = load_config(SMOKE, {"ticks": 40, "drones": 4})
+    clean, ep0, w0 = _mission(cfg, poison=False)
+    bad, ep1, w1 = _mission(cfg, poison=True)
+    assert len(clean) == len(bad) > 0
+    for a, b in zip(clean, bad, strict=True):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+    for x, y in zip(w0, w1, strict=True):
+        np.testing.assert_array_equal(x, y)
+    drop = {"field_auc", "field_probe_auc"}
+    same = {k: v for k, v in ep0.metrics.items() if k not in drop}
+    assert same == {k: v for k, v in ep1.metrics.items() if k not in drop}
+    # the poisoned truth did reach the record: the test would see a leak if there were one
+    f0, f1 = ep0.metrics["field_auc"], ep1.metrics["field_auc"]
+    assert (np.isnan(f0) and np.isnan(f1)) or f0 != f1
+    assert [p[0] for p in ep0.field_curve] == [p[0] for p in ep1.field_curve]
