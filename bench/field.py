@@ -63,7 +63,7 @@ def paired(diffs: list[float]) -> dict[str, float | int | None]:
         return {"mean": float(d[0]), "lo": float(d[0]), "hi": float(d[0]), "n": int(d.size)}
     res = stats.bootstrap(
         (d,), np.mean, n_resamples=9999, confidence_level=0.95, method="BCa",
-        random_state=np.random.default_rng(0),
+        rng=np.random.default_rng(0),
     )  # fmt: skip
     ci = res.confidence_interval
     return {"mean": float(d.mean()), "lo": float(ci.low), "hi": float(ci.high), "n": int(d.size)}
