@@ -19,7 +19,7 @@ MAX_PARAMS = 2**27
 
 
 class YanConfig(BaseModel):
-    """Shapes of one Yan-style model (DESIGN §5).
+    """Shapes of one Yan-style model (docs/model.md).
 
     `input_dim` is set from the scenario's token spec at run time, so YAML files normally leave
     it out; `heads` maps each supervised head to its output width.

@@ -1,4 +1,4 @@
-"""Online learning parts (DESIGN §5, "train while infer"), batched over K streams or brains.
+"""Online learning parts ("train while infer", docs/model.md), batched over K streams or brains.
 
 - `RingBuffer`: each stream's last W tokens, their (possibly late) labels by tick, and the
   recurrent state the stream had *before* each token, so a learning step can start the chunked

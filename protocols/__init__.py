@@ -1,4 +1,4 @@
-"""protocols — how brains share what they learned (DESIGN §8; wire format: docs/protocol.md).
+"""protocols — how brains share what they learned (wire format: docs/protocol.md).
 
 Depends on numpy, msgpack, pyzmq and networkx only. Modules, small to whole:
 `varint` (delta-coded indices), `compression` (delta codecs), `messages` (kinds, version,

@@ -12,9 +12,11 @@ Robust rules tolerate up to f Byzantine contributions: `coordinate_median`, `tri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
+
+from protocols.config import AggregationRule
 
 __all__ = [
     "AGGREGATORS",
@@ -93,7 +95,8 @@ def multi_krum(X: np.ndarray, f: int = 1, m: int | None = None, **_: object) -> 
     return X[np.argsort(scores, kind="stable")[:m]].mean(axis=0)
 
 
-AGGREGATORS = {
+# Keyed by the config's rule names (pyright rejects a key the config does not list).
+AGGREGATORS: dict[AggregationRule, Callable[..., np.ndarray]] = {
     "mean": mean,
     "weighted_mean": weighted_mean,
     "median": coordinate_median,

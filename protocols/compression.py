@@ -22,10 +22,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import get_args
 
 import msgpack
 import numpy as np
 
+from protocols.config import CodecKind
 from protocols.varint import (
     VarintError,
     decode_indices,
@@ -395,7 +397,7 @@ class Codec:
         return EncodedTensor(name, "group", tuple(int(s) for s in x.shape), meta, parts)
 
 
-CODECS = ("none", "fp16", "int8", "topk", "topk_int8", "group")
+CODECS: tuple[CodecKind, ...] = get_args(CodecKind)  # the config's list is the one list
 
 
 def get_codec(name: str, **params) -> Codec:

@@ -1,4 +1,9 @@
-"""Configuration of knowledge sharing: codec, topology, aggregation, security, rounds."""
+"""Configuration of knowledge sharing: codec, topology, aggregation, security, rounds.
+
+The `Literal` types here are the one list of each choice: `protocols.compression.CODECS`,
+`protocols.topology.KINDS` and the keys of `protocols.aggregation.AGGREGATORS` are typed or
+derived from them, so a name the config accepts is one the code implements.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CodecConfig", "ProtocolConfig", "TopologyConfig"]
+__all__ = [
+    "AggregationRule",
+    "CodecConfig",
+    "CodecKind",
+    "ProtocolConfig",
+    "TopologyConfig",
+    "TopologyKind",
+]
 
 TopologyKind = Literal[
     "star",
@@ -21,6 +33,7 @@ TopologyKind = Literal[
     "dynamic",
 ]
 CodecKind = Literal["none", "fp16", "int8", "topk", "topk_int8", "group"]
+AggregationRule = Literal["mean", "weighted_mean", "median", "trimmed_mean", "krum", "multi_krum"]
 
 
 class TopologyConfig(BaseModel):
@@ -28,7 +41,10 @@ class TopologyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: TopologyKind = "ring"
+    kind: TopologyKind = Field(
+        "ring",
+        description="graph shape; `star` and `dynamic` aggregate at a hub, the others gossip",
+    )
     degree: int = Field(4, ge=1, description="random_regular degree; small_world k")
     p: float = Field(0.2, ge=0, le=1, description="small_world rewiring / erdos_renyi edge prob")
     radio_range: float = Field(16.0, gt=0, description="radio: edge when within this many cells")
@@ -46,20 +62,24 @@ class CodecConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: CodecKind = "topk_int8"
+    kind: CodecKind = Field("topk_int8", description="delta codec on the wire")
     fraction: float = Field(0.1, gt=0, le=1, description="topk: fraction of entries kept")
 
 
 class ProtocolConfig(BaseModel):
-    """The knowledge protocol for the `swarm` team (DESIGN §8)."""
+    """The knowledge protocol for the `swarm` team (docs/protocol.md)."""
 
     model_config = ConfigDict(extra="forbid")
 
     sync_every: int = Field(10, ge=1, description="ticks between knowledge rounds")
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
     codec: CodecConfig = Field(default_factory=CodecConfig)
-    aggregation: Literal["mean", "weighted_mean", "median", "trimmed_mean", "krum"] = "mean"
-    gossip: Literal["exact", "choco"] = "choco"
+    aggregation: AggregationRule = Field(
+        "mean", description="how a hub combines deltas (star, dynamic topologies)"
+    )
+    gossip: Literal["exact", "choco"] = Field(
+        "choco", description="gossip rule: exact averaging, or CHOCO-Gossip for compressed deltas"
+    )
     gossip_step: float = Field(
         0.3,
         gt=0,

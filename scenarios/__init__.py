@@ -1,4 +1,4 @@
-"""Mesa worlds for the swarm simulator: drone_search and litter_patrol (DESIGN §6).
+"""Mesa worlds for the swarm simulator: drone_search and litter_patrol (docs/scenarios.md).
 
     from scenarios import REGISTRY, Observation, Actions, TokenSpec
     world = REGISTRY["drone_search"](REGISTRY["drone_search"].Config(), n_drones=16, seed=3)

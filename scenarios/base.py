@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from scenarios.bodies import DroneBodies
 from scenarios.info import WorldInfo
+from scenarios.problems import Problem
 
 __all__ = ["Actions", "Drone", "Observation", "Scenario", "TokenSpec", "build_tokens"]
 
@@ -178,7 +179,8 @@ class Scenario(mesa.Model, ABC):
     1. **Config.** In `scenarios/<name>.py` write `class Config(BaseModel)` with
        `model_config = ConfigDict(extra="forbid")`, physical defaults (cells of `cell_m`
        metres, ticks of `tick_s` seconds) and `Field` bounds on every number. Cross-field rules
-       go in `check(cfg, n_drones) -> list[str]` (human messages; empty means fine).
+       go in `check(cfg, n_drones) -> list[Problem]` (the field to change and a message;
+       empty means fine).
     2. **Subclass.** `class MyWorld(Scenario)` with `name = "my_world"` and `Config = Config`.
        In `__init__` call `super().__init__(cfg, n_drones, seed)`: it validates, seeds
        `self.streams` (independent numpy generators per purpose: terrain, truth, sensor, ...),
@@ -217,7 +219,7 @@ class Scenario(mesa.Model, ABC):
             raise TypeError(f"{type(self).__name__} needs a {type(self).__name__}.Config")
         problems = self.check(cfg, n_drones)
         if problems:
-            raise ValueError(f"{self.name} config rejected: " + "; ".join(problems))
+            raise ValueError(f"{self.name} config rejected: " + "; ".join(map(str, problems)))
         super().__init__(rng=seed)
         self.cfg = cfg
         self.seed = int(seed)
@@ -281,9 +283,11 @@ class Scenario(mesa.Model, ABC):
 
     # The contract. Subclasses implement the abstract methods; the rest have defaults.
     @classmethod
-    def check(cls, cfg: BaseModel, n_drones: int) -> list[str]:
-        """Cross-field problems with `cfg` for `n_drones` drones, as messages to the user."""
-        return [] if n_drones >= 1 else [f"n_drones must be at least 1, got {n_drones}"]
+    def check(cls, cfg: BaseModel, n_drones: int) -> list[Problem]:
+        """Cross-field problems with `cfg` for `n_drones` drones; empty when consistent."""
+        if n_drones >= 1:
+            return []
+        return [Problem("n_drones", f"n_drones must be at least 1, got {n_drones}")]
 
     @property
     def token_spec(self) -> TokenSpec:

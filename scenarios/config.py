@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from scenarios.problems import Problem
+
 __all__ = ["WorldConfig", "altitude_for_radius", "common_problems", "footprint_radius"]
 
 
@@ -52,22 +54,30 @@ def altitude_for_radius(radius: float, fov_deg: float, cell_m: float) -> float:
     return float(radius * cell_m / np.tan(np.radians(fov_deg) / 2))
 
 
-def common_problems(cfg: WorldConfig, n_drones: int, free_cells: int | None = None) -> list[str]:
+def common_problems(
+    cfg: WorldConfig, n_drones: int, free_cells: int | None = None
+) -> list[Problem]:
     """Cross-field checks every world shares (messages say what to change)."""
-    out: list[str] = []
+    out: list[Problem] = []
     if n_drones < 1:
-        out.append(f"n_drones must be at least 1, got {n_drones}")
+        out.append(Problem("n_drones", f"n_drones must be at least 1, got {n_drones}"))
     cells = free_cells if free_cells is not None else cfg.height * cfg.width
     if n_drones > cells:
-        out.append(f"{n_drones} drones do not fit on {cells} free cells: use fewer drones")
+        msg = f"{n_drones} drones do not fit on {cells} free cells: use fewer drones"
+        out.append(Problem("n_drones", msg))
     if cfg.min_alt_m > cfg.max_alt_m:
-        out.append(f"min_alt_m ({cfg.min_alt_m}) is above max_alt_m ({cfg.max_alt_m})")
+        msg = f"min_alt_m ({cfg.min_alt_m}) is above max_alt_m ({cfg.max_alt_m})"
+        out.append(Problem("min_alt_m", msg))
     if not cfg.min_alt_m <= cfg.start_alt_m <= cfg.max_alt_m:
-        out.append(f"start_alt_m ({cfg.start_alt_m}) must lie in [min_alt_m, max_alt_m]")
+        msg = f"start_alt_m ({cfg.start_alt_m}) must lie in [min_alt_m, max_alt_m]"
+        out.append(Problem("start_alt_m", msg))
     r = int(footprint_radius(cfg.max_alt_m, cfg.fov_deg, cfg.cell_m))
     if 2 * r + 1 > min(cfg.height, cfg.width):
         out.append(
-            f"camera footprint at max_alt_m ({2 * r + 1} cells wide) is larger than the map "
-            f"({cfg.height}x{cfg.width}): lower max_alt_m or fov_deg, or enlarge the map"
+            Problem(
+                "max_alt_m",
+                f"camera footprint at max_alt_m ({2 * r + 1} cells wide) is larger than the map "
+                f"({cfg.height}x{cfg.width}): lower max_alt_m or fov_deg, or enlarge the map",
+            )
         )
     return out

@@ -1,4 +1,4 @@
-"""drone_search: find a missing person from a photo (DESIGN §6).
+"""drone_search: find a missing person from a photo (docs/scenarios.md).
 
 A seeded terrain, a public prior (people are likelier near roads and trails), hidden targets
 and look-alike distractors baked into per-cell appearance. Drones look down, flag candidate
@@ -19,6 +19,7 @@ from pydantic import Field
 from scenarios.base import Observation, Scenario
 from scenarios.config import WorldConfig, altitude_for_radius, common_problems
 from scenarios.info import SearchInfo
+from scenarios.problems import Problem
 from scenarios.sensors import Camera
 from scenarios.terrain import (
     Lighting,
@@ -147,14 +148,17 @@ class DroneSearch(Scenario):
         return np.column_stack([rr[flat], cc[flat]]).astype(np.int32)
 
     @classmethod
-    def check(cls, cfg: Config, n_drones: int) -> list[str]:
+    def check(cls, cfg: Config, n_drones: int) -> list[Problem]:
         out = common_problems(cfg, n_drones)
         if cfg.n_targets > cfg.height * cfg.width // 4:
-            out.append(f"n_targets ({cfg.n_targets}) is over a quarter of the map's cells")
+            msg = f"n_targets ({cfg.n_targets}) is over a quarter of the map's cells"
+            out.append(Problem("n_targets", msg))
         if not cfg.min_alt_m <= cfg.inspect_alt_m <= cfg.max_alt_m:
-            out.append(f"inspect_alt_m ({cfg.inspect_alt_m}) must lie in [min_alt_m, max_alt_m]")
+            msg = f"inspect_alt_m ({cfg.inspect_alt_m}) must lie in [min_alt_m, max_alt_m]"
+            out.append(Problem("inspect_alt_m", msg))
         if cfg.inspect_ticks >= cfg.horizon:
-            out.append("inspect_ticks must be shorter than the horizon")
+            msg = "inspect_ticks must be shorter than the horizon"
+            out.append(Problem("inspect_ticks", msg, related=("horizon",)))
         return out
 
     # -- the contract --------------------------------------------------------------------

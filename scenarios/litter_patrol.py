@@ -1,4 +1,4 @@
-"""litter_patrol: keep bins and a river clean (DESIGN §6).
+"""litter_patrol: keep bins and a river clean (docs/scenarios.md).
 
 Bins overflow at random, litter appears upstream and drifts down the river, and new kinds of
 litter (signatures nobody was told about) start to appear mid-mission. Drones report cells;
@@ -20,6 +20,7 @@ from scenarios.config import WorldConfig, common_problems
 from scenarios.info import PatrolInfo
 from scenarios.litter_events import LitterEvents
 from scenarios.metrics import censored_mean, safe_ratio
+from scenarios.problems import Problem
 from scenarios.sensors import Camera
 from scenarios.terrain import (
     Lighting,
@@ -140,14 +141,16 @@ class LitterPatrol(Scenario):
         return np.column_stack([flat // w, flat % w]).astype(np.int32)
 
     @classmethod
-    def check(cls, cfg: Config, n_drones: int) -> list[str]:
+    def check(cls, cfg: Config, n_drones: int) -> list[Problem]:
         cells = cfg.height * cfg.width
         blocked = (cfg.n_zones + cfg.n_nofly) * min(cfg.zone_cells, cfg.height // 4) ** 2
         out = common_problems(cfg, n_drones, free_cells=cells - blocked)
         if cfg.zone_min_alt_m > cfg.max_alt_m:
-            out.append(f"zone_min_alt_m ({cfg.zone_min_alt_m}) is above max_alt_m")
+            msg = f"zone_min_alt_m ({cfg.zone_min_alt_m}) is above max_alt_m"
+            out.append(Problem("zone_min_alt_m", msg))
         if cfg.n_stations + cfg.n_bins > cells // 4:
-            out.append("too many bins and stations for the map: use fewer or a larger map")
+            msg = "too many bins and stations for the map: use fewer or a larger map"
+            out.append(Problem("n_bins", msg))
         return out
 
     def public_info(self) -> PatrolInfo:

@@ -10,8 +10,9 @@ it, raising `ConfigError` with `FILE:LINE: field.path: message` lines (YAML and 
 
 `RunConfig.model_validate(data)` picks the scenario's concrete subclass (`world` typed as that
 scenario's `Config`), then runs the cross-field checks that need several sections at once
-(the scenario's `check`, topology versus drone count, policy); their errors carry a `loc`
-like any other field error. A concrete subclass's own `model_validate` skips those checks.
+(`cross_problems`: the scenario's `check`, topology versus drone count, policy); each is a
+`ConfigProblem` with a `loc`, raised like any other field error. A concrete subclass's own
+`model_validate` skips those checks.
 """
 
 from __future__ import annotations
@@ -40,10 +41,18 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from agents.config import LearnerConfig, YanConfig
+from agents.config import LearnerConfig, YanConfig, scaled
 from protocols.config import ProtocolConfig
-from swarm.config_checks import cross_checks, default_policy, registry
-from swarm.config_errors import format_errors
+from swarm.config_checks import (
+    ConfigProblem,
+    policy_problems,
+    registry,
+    size_problems,
+    topology_problems,
+    world_problems,
+)
+from swarm.config_errors import AUTO_TAG, VALUE_TAG, format_errors
+from swarm.teams import TEAMS
 from swarm.variants import TeamVariant, variant_problems
 from swarm.yaml_lines import Loc, YamlDoc, YamlLoadError, load_yaml, string_coercions
 
@@ -59,11 +68,6 @@ __all__ = [
     "load_config",
     "run_config_class",
 ]
-
-TEAMS: tuple[str, ...] = ("swarm", "isolated", "single_large", "central")
-
-# Union tags appear in a pydantic error's loc; `swarm.config_load` drops them from messages.
-AUTO_TAG, VALUE_TAG = "<auto>", "<value>"
 
 
 def _auto_or_value(v: Any) -> str:
@@ -163,7 +167,6 @@ class RayConfig(_Strict):
     """Where Ray runs: embedded on 127.0.0.1 (address empty) or an existing cluster."""
 
     address: str | None = Field(None, description="'auto' or HOST:PORT of a running cluster")
-    namespace: str = Field("swarm", min_length=1, description="Ray namespace of the run")
     num_cpus: PositiveInt | None = Field(
         None, description="CPUs of an embedded Ray (empty: all of this machine's)"
     )
@@ -232,7 +235,7 @@ class RunConfig(_Strict):
         if not self.name:
             self.name = self.scenario
         if self.policy.name is None:
-            self.policy.name = default_policy(self.scenario)
+            self.policy.name = registry()[self.scenario].default_policy
         return self
 
     @classmethod
@@ -245,27 +248,45 @@ class RunConfig(_Strict):
         if cls is not RunConfig or not isinstance(scenario, str) or scenario not in registry():
             return super().model_validate(obj, **kwargs)
         cfg = run_config_class(scenario).model_validate(obj, **kwargs)
-        problems = cross_checks(cfg) + variant_problems(cfg)
+        problems = [(p.loc, p.message) for p in cfg.cross_problems()] + variant_problems(cfg)
         if problems:
             raise ValidationError.from_exception_data(
                 "RunConfig",
                 [
                     {
-                        "type": PydanticCustomError("cross_check", "{reason}", {"reason": msg}),
-                        "loc": loc,
+                        "type": PydanticCustomError(
+                            "cross_check", "{reason}", {"reason": p.message}
+                        ),
+                        "loc": p.loc,
                         "input": obj,
                     }
-                    for loc, msg in problems
+                    for p in problems
                 ],
             )
         return cfg
+
+    def cross_problems(self) -> list[ConfigProblem]:
+        """Problems that need several sections at once; empty when the run is consistent.
+
+        Sizes first (a run too big to build gets that one problem); the topology only when
+        the `swarm` team, the one that exchanges knowledge over it, is scored.
+        """
+        flies_large = {"single_large", "central"} & set(self.teams)
+        large = self.large_model() if flies_large else None
+        too_big = size_problems(self.world, self.drones, self.teams, self.model.small, large)
+        if too_big:  # the other checks would build what is too big
+            return too_big
+        scenario = registry()[self.scenario]
+        out = world_problems(scenario, self.world, self.drones, self.ticks)
+        if "swarm" in self.teams:
+            out += topology_problems(self.protocol.topology, self.drones)
+        policy = self.policy.name or scenario.default_policy  # filled in by _fill_defaults
+        return out + policy_problems(scenario, policy, self.policy.params)
 
     def large_model(self) -> YanConfig:
         """The large model's config; `auto` scales the small one to about N times its params."""
         if isinstance(self.model.large, YanConfig):
             return self.model.large
-        from agents.config import scaled
-
         return scaled(self.model.small, float(self.drones))
 
     def team_config(self, team: str) -> tuple[str, RunConfig]:
@@ -273,10 +294,6 @@ class RunConfig(_Strict):
         from swarm.variants import resolve
 
         return resolve(self, team)
-
-    def horizon(self, world_default: int) -> int:
-        """Ticks to run: `ticks` if set, else the world's own horizon `world_default`."""
-        return self.ticks if self.ticks is not None else world_default
 
 
 @functools.cache

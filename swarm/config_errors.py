@@ -17,10 +17,20 @@ from pydantic import BaseModel, ValidationError
 
 from swarm.yaml_lines import Loc, YamlDoc
 
-__all__ = ["clean_loc", "fields_at", "format_errors", "suggest"]
+__all__ = [
+    "AUTO_TAG",
+    "VALUE_TAG",
+    "clean_loc",
+    "fields_at",
+    "format_errors",
+    "model_in",
+    "suggest",
+]
 
+# Tags of `swarm.config`'s `X | "auto"` unions: they appear in a pydantic error's loc, and
+# `clean_loc` drops them because they are not in the file.
+AUTO_TAG, VALUE_TAG = "<auto>", "<value>"
 _MISSING = object()
-_UNION_TAGS = {"<auto>", "<value>"}  # swarm.config.AUTO_TAG / VALUE_TAG
 
 
 def clean_loc(loc: tuple[Any, ...], data: Any) -> Loc:
@@ -32,7 +42,7 @@ def clean_loc(loc: tuple[Any, ...], data: Any) -> Loc:
     out: list[str | int] = []
     cur = data
     for step in loc:
-        if step in _UNION_TAGS or (isinstance(step, str) and "[" in step):
+        if step in (AUTO_TAG, VALUE_TAG) or (isinstance(step, str) and "[" in step):
             continue
         if isinstance(cur, dict):
             out.append(step)
@@ -45,12 +55,12 @@ def clean_loc(loc: tuple[Any, ...], data: Any) -> Loc:
     return tuple(out)
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
+def model_in(annotation: Any) -> type[BaseModel] | None:
     """The first pydantic model inside an annotation (`X | None`, `list[X]`, `Annotated`)."""
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
         return annotation
     for arg in typing.get_args(annotation):
-        found = _model_in(arg)
+        found = model_in(arg)
         if found is not None:
             return found
     return None
@@ -64,7 +74,7 @@ def fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
             return []
         info = current.model_fields.get(step) if isinstance(step, str) else None
         if info is not None:  # list indices and dict keys keep the current model
-            current = _model_in(info.annotation)
+            current = model_in(info.annotation)
     return list(current.model_fields) if current is not None else []
 
 

@@ -3,7 +3,7 @@
 A host binds one ROUTER socket (127.0.0.1 on one machine, the node's own address on a
 cluster) and reaches every peer, itself included, through DEALER sockets, so every
 brain-to-brain byte crosses a real socket and is counted there. The Ray actor in
-`swarm.pool` wraps this class unchanged; `LocalPool` runs several in one process for tests.
+`swarm.pool` wraps this class unchanged (`backend="local"` runs several in one process).
 
 Life of a host: `address()` → `connect(all addresses)` → per team × seed `configure(...)` →
 ticks of `act(obs)` with knowledge rounds of `exchange_send` / `exchange_recv` per phase →
@@ -18,7 +18,7 @@ large model over all N streams, learns, and returns the actions of every drone.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,6 +31,9 @@ from scenarios.base import Actions, Observation, TokenSpec
 from swarm.exchange import Context, Exchange, NoExchange, make_exchange
 from swarm.shard import BrainShard, model_for
 from swarm.teams import TeamPlan
+
+if TYPE_CHECKING:
+    from swarm.config import RunConfig
 
 __all__ = ["HostCore", "HostTimeout"]
 
@@ -49,7 +52,7 @@ class HostCore:
         self,
         index: int,
         n_hosts: int,
-        run_cfg: Any,
+        run_cfg: RunConfig,
         run_id: str,
         key: bytes,
         bind_ip: str = "127.0.0.1",

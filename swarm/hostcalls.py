@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
 from swarm.host import HostCore
 from swarm.raylife import alive_nodes, host_count, host_options, start_ray
+
+if TYPE_CHECKING:
+    from swarm.config import RunConfig
 
 __all__ = ["HostDied", "LocalCalls", "RayCalls"]
 
@@ -29,10 +32,10 @@ class HostActor(HostCore):
     """`HostCore` inside a Ray actor: binds its ROUTER on its own node's address."""
 
     def __init__(
-        self, index: int, n_hosts: int, run_cfg: Any, run_id: str, key: bytes, curve: Any = None
+        self, index: int, n_hosts: int, cfg: RunConfig, run_id: str, key: bytes, curve: Any = None
     ) -> None:
         ip = ray.util.get_node_ip_address()
-        super().__init__(index, n_hosts, run_cfg, run_id, key, ip, curve=curve)
+        super().__init__(index, n_hosts, cfg, run_id, key, ip, curve=curve)
 
     def node_id(self) -> str:
         """The Ray node this host runs on."""
@@ -43,7 +46,7 @@ class RayCalls:
     """Host actors on Ray; started here, ended by `close()`."""
 
     def __init__(
-        self, run_cfg: Any, n_hosts: int | None, run_id: str, key: bytes, curve: Any = None
+        self, run_cfg: RunConfig, n_hosts: int | None, run_id: str, key: bytes, curve: Any = None
     ) -> None:
         info = start_ray(run_cfg.ray.address, run_cfg.ray.num_cpus)
         cpus = max(info["cpus"], 1.0)
@@ -103,7 +106,7 @@ class LocalCalls:
     """The same hosts as plain objects in this process (real sockets, no Ray)."""
 
     def __init__(
-        self, run_cfg: Any, n_hosts: int, run_id: str, key: bytes, curve: Any = None
+        self, run_cfg: RunConfig, n_hosts: int, run_id: str, key: bytes, curve: Any = None
     ) -> None:
         self.hosts = [
             HostCore(i, n_hosts, run_cfg, run_id, key, curve=curve) for i in range(n_hosts)

@@ -1,4 +1,4 @@
-"""One mission: a team of brains (a configured HostPool) flying one seeded world (DESIGN §4).
+"""One mission: a team of brains (a configured HostPool) flying one seeded world.
 
 ```
 world = REGISTRY[scenario](cfg.world, n_drones(team), seed)     # same world seeds for every team
@@ -18,9 +18,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from swarm.teams import team_drones
+
+if TYPE_CHECKING:
+    from swarm.config import RunConfig
 
 __all__ = [
     "ADDITIVE_STATS",
@@ -80,7 +83,7 @@ class Episode:
         return out
 
 
-def make_world(cfg: Any, n_drones: int, seed: int) -> Any:
+def make_world(cfg: RunConfig, n_drones: int, seed: int) -> Any:
     """The scenario world of a RunConfig for `n_drones` drones on world seed `seed`.
 
     A run-level `ticks` (the CLI's `--ticks`) becomes the world's `horizon`, so the world
@@ -112,7 +115,7 @@ def stat_delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[
 
 
 def run_episode(
-    cfg: Any,
+    cfg: RunConfig,
     team: str,
     seed: int,
     pool: PoolLike,
@@ -200,7 +203,7 @@ def run_episode(
     )
 
 
-def _horizon(cfg: Any, world: Any) -> int | None:
+def _horizon(cfg: RunConfig, world: Any) -> int | None:
     # the run's --ticks override wins; otherwise the world's own horizon, if it states one
     if getattr(cfg, "ticks", None):
         return int(cfg.ticks)

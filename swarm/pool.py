@@ -1,4 +1,4 @@
-"""`HostPool`: brains sharded over host actors; the API the run loop calls (DESIGN §4).
+"""`HostPool`: brains sharded over host actors; the API the run loop calls (docs/architecture.md).
 
 ```python
 from swarm.raylife import start_ray, stop_ray      # embedded loopback-only, or join an address
@@ -25,7 +25,7 @@ loop saves what it completed. Counters in `stats()` are cumulative over the pool
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from scenarios.base import Actions, Observation, TokenSpec
 from swarm.hostcalls import HostDied, LocalCalls, RayCalls
 from swarm.shard import model_for
 from swarm.teams import TeamPlan, make_plan
+
+if TYPE_CHECKING:
+    from swarm.config import RunConfig
 
 __all__ = ["HostDied", "HostPool"]
 
@@ -52,7 +55,9 @@ _SUMMED = (
 class HostPool:
     """Host actors (or in-process hosts) serving one run; see the module docstring."""
 
-    def __init__(self, run_cfg: Any, n_hosts: int | None = None, backend: str = "ray") -> None:
+    def __init__(
+        self, run_cfg: RunConfig, n_hosts: int | None = None, backend: str = "ray"
+    ) -> None:
         if backend not in ("ray", "local"):
             raise ValueError(f"backend must be 'ray' or 'local', got {backend!r}")
         self.cfg = run_cfg

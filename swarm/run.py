@@ -32,7 +32,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -41,6 +41,9 @@ from swarm.outputs import OutputWriteError, RunFolderInUse, RunOutputs, new_run_
 from swarm.progress import RunProgress, headline
 from swarm.scorecard import CheckpointRows, table
 from swarm.teams import team_drones
+
+if TYPE_CHECKING:
+    from swarm.config import RunConfig
 
 __all__ = [
     "EXIT_FAILED",
@@ -175,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_and_finish(
-    cfg: Any, args: argparse.Namespace, outputs: RunOutputs, console: Console, log: logging.Logger
+    cfg: RunConfig,
+    args: argparse.Namespace,
+    outputs: RunOutputs,
+    console: Console,
+    log: logging.Logger,
 ) -> int:
     """Fly every run, then write the final status, plots and scorecard; the exit code."""
     status, error, code = "failed", "the run stopped before its end", EXIT_FAILED
@@ -218,7 +225,7 @@ def _run_and_finish(
     return code
 
 
-def _completion(cfg: Any, outputs: RunOutputs) -> tuple[str, str | None, int]:
+def _completion(cfg: RunConfig, outputs: RunOutputs) -> tuple[str, str | None, int]:
     """`complete` only when every planned team x seed has its record."""
     planned = len(cfg.teams) * len(cfg.seeds)
     done = sum(len(t["runs"]) for t in outputs.doc["teams"].values())
@@ -242,7 +249,11 @@ def _name_flag(line: str, args: argparse.Namespace) -> str:
 
 
 def _run_all(
-    cfg: Any, args: argparse.Namespace, outputs: RunOutputs, console: Console, log: logging.Logger
+    cfg: RunConfig,
+    args: argparse.Namespace,
+    outputs: RunOutputs,
+    console: Console,
+    log: logging.Logger,
 ) -> None:
     """Start the runtime, fly every team x seed, stop the runtime (also on errors)."""
     import ray
@@ -284,7 +295,7 @@ def _run_all(
 
 
 def _one(
-    cfg: Any,
+    cfg: RunConfig,
     team: str,
     base: str,
     seed: int,
@@ -317,7 +328,7 @@ def _one(
     return ep, record
 
 
-def _epilogue(cfg: Any, outputs: RunOutputs, console: Console, log: logging.Logger) -> None:
+def _epilogue(cfg: RunConfig, outputs: RunOutputs, console: Console, log: logging.Logger) -> None:
     """Plots and the scorecard for whatever completed (best effort: never masks the result)."""
     if cfg.output.plots:
         try:

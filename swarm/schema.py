@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from swarm.config_errors import model_in
+
 __all__ = ["main", "markdown_tables", "run_config_schema"]
 
 
@@ -116,19 +118,9 @@ def _default(info: FieldInfo) -> str:
 def _meaning(info: FieldInfo) -> str:
     if info.description:
         return info.description
-    nested = _model_of(info.annotation)
+    nested = model_in(info.annotation)
     doc = (nested.__doc__ or "").strip() if nested is not None else ""
     return doc.split("\n")[0]
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
 
 
 def _cell(text: str) -> str:

@@ -49,7 +49,7 @@ __all__ = [
     "team_estimates",
 ]
 
-#: Pool statistics reported beside the metrics as the cost of each team (DESIGN §7).
+#: Pool statistics reported beside the metrics as the cost of each team (docs/design.md).
 COST_KEYS = (
     "params_per_brain",
     "brains",

@@ -1,4 +1,4 @@
-"""Teams (DESIGN §7): how many brains a team has, which model, where they live, how they share.
+"""Teams: how many brains a team has, which model, where they live, how they share.
 
 A `TeamPlan` is computed once per team × seed on the driver and sent to every host, so all
 hosts agree on who owns which drone and brain without talking. It is a pure function of the
@@ -15,13 +15,14 @@ team name, the drone count and the host count: easy to test, identical on every 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
-__all__ = ["TEAMS", "Sharing", "TeamPlan", "make_plan", "split_even", "team_drones"]
+__all__ = ["TEAMS", "Sharing", "TeamName", "TeamPlan", "make_plan", "split_even", "team_drones"]
 
-TEAMS = ("swarm", "isolated", "single_large", "central")
+TeamName = Literal["swarm", "isolated", "single_large", "central"]
+TEAMS: tuple[TeamName, ...] = get_args(TeamName)  # the one team table; config reads it too
 Sharing = Literal["gossip", "hub", "none", "central"]
 HUB_TOPOLOGIES = ("star", "dynamic")
 

@@ -203,15 +203,15 @@ def variant_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
 def _cross_problems(cfg: RunConfig, v: TeamVariant, i: int) -> list[tuple[Loc, str]]:
     """The run's cross checks on the variant's own configuration (its drones versus the
     topology and the world, ...), for what the run's configuration does not already fail."""
-    from swarm.config_checks import cross_checks
-
     try:
         mine = _apply(cfg, v).model_copy(update={"teams": [v.base]})
     except ValidationError:
         return []  # reported field by field above
-    theirs = {msg for _, msg in cross_checks(cfg.model_copy(update={"teams": [v.base]}))}
+    run = cfg.model_copy(update={"teams": [v.base]})
+    theirs = {p.message for p in run.cross_problems()}
     out: list[tuple[Loc, str]] = []
-    for loc, msg in cross_checks(mine):
+    for p in mine.cross_problems():
+        loc, msg = p.loc, p.message
         if msg in theirs:
             continue
         section = loc[0] if loc and loc[0] in OVERRIDES else None

@@ -103,8 +103,8 @@ def test_probe_set_is_fixed_and_balanced(search_cfg):
 
 def test_check_reports_cross_field_problems():
     msgs = DroneSearch.check(Config(height=8, width=8), 100)
-    assert any("do not fit" in m for m in msgs)
-    assert any("footprint" in m for m in msgs)
+    assert any(m.field == "n_drones" and "do not fit" in m.message for m in msgs)
+    assert any(m.field == "max_alt_m" and "footprint" in m.message for m in msgs)
     with pytest.raises(ValueError, match="config rejected"):
         DroneSearch(Config(height=8, width=8), 2, seed=0)
     with pytest.raises(ValueError):

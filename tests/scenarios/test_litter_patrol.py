@@ -101,7 +101,7 @@ def test_river_litter_drifts_downstream(patrol_cfg):
 
 def test_check_messages():
     msgs = LitterPatrol.check(Config(zone_min_alt_m=100.0, max_alt_m=60.0), 4)
-    assert any("zone_min_alt_m" in m for m in msgs)
+    assert any(m.field == "zone_min_alt_m" and "max_alt_m" in m.message for m in msgs)
     with pytest.raises(ValueError):
         Config(crew_delay=0)
 
