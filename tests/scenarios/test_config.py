@@ -30,14 +30,14 @@ def test_camera_and_policies_see_the_same_cells(search_cfg):
 def test_footprint_wider_than_the_map_is_a_problem():
     cfg = WorldConfig(height=8, width=8)
     problems = common_problems(cfg, 2)
-    assert any("camera footprint at max_alt_m" in p for p in problems)
+    assert any(p.field == "max_alt_m" and "camera footprint" in p.message for p in problems)
     assert common_problems(cfg.model_copy(update={"max_alt_m": 20.0, "start_alt_m": 10.0}), 2) == []
 
 
 @pytest.mark.parametrize("n", [0, 65])
 def test_drone_count_problems(n):
     problems = common_problems(WorldConfig(height=8, width=8, max_alt_m=20.0, start_alt_m=10.0), n)
-    assert len(problems) == 1
+    assert len(problems) == 1 and problems[0].field == "n_drones"
 
 
 def test_altitude_for_radius_inverts_the_footprint():
