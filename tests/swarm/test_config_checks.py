@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from agents.config import YanConfig
 from protocols.config import TopologyConfig
 from scenarios import REGISTRY
 from scenarios.problems import Problem
 from swarm.config_checks import (
     ConfigProblem,
     policy_problems,
+    size_problems,
     topology_problems,
     world_problems,
 )
@@ -94,3 +96,17 @@ def test_policy_problems() -> None:
 def test_every_world_names_a_default_policy_of_its_own_kind() -> None:
     for cls in REGISTRY.values():
         assert policy_problems(cls, cls.default_policy, {}) == []
+
+
+def test_size_problems_refuse_what_cannot_be_built() -> None:
+    small, world = YanConfig(), SEARCH.Config()  # 64 x 64 cells
+    assert size_problems(world, 16, ["swarm"], small, None) == []
+    (cells,) = size_problems(world, 40_000, ["swarm"], small, None)
+    assert cells.loc == ("drones",) and "belief cells" in cells.message
+    wide = YanConfig(d_model=1024)
+    (brains,) = size_problems(world, 400, ["isolated"], wide, None)
+    assert brains.loc == ("drones",) and "brains x" in brains.message
+    assert size_problems(world, 400, ["single_large"], YanConfig(), None) == []
+    huge = small.model_copy(update={"d_model": 4096, "n_layers": 8})  # as `auto` can scale
+    (large,) = size_problems(world, 4, ["single_large"], small, huge)
+    assert large.loc == ("model", "large") and "limit" in large.message
