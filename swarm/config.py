@@ -248,7 +248,8 @@ class RunConfig(_Strict):
         if cls is not RunConfig or not isinstance(scenario, str) or scenario not in registry():
             return super().model_validate(obj, **kwargs)
         cfg = run_config_class(scenario).model_validate(obj, **kwargs)
-        problems = [(p.loc, p.message) for p in cfg.cross_problems()] + variant_problems(cfg)
+        variants = [ConfigProblem(loc, msg) for loc, msg in variant_problems(cfg)]
+        problems = cfg.cross_problems() + variants
         if problems:
             raise ValidationError.from_exception_data(
                 "RunConfig",
