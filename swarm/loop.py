@@ -31,8 +31,16 @@ __all__ = [
     "stat_delta",
 ]
 
-#: Pool counters that grow during a run; an episode reports their growth, not their total.
-ADDITIVE_STATS = ("train_steps", "cpu_seconds", "messages_sent", "wire_bytes", "rejected_messages")
+#: Pool counters that grow over the pool's life; an episode reports their growth in its run.
+ADDITIVE_STATS = (
+    "train_steps",
+    "cpu_seconds",
+    "messages_sent",
+    "messages_received",
+    "wire_bytes",
+    "rejected_messages",
+    "quarantined_brains",
+)
 
 TickCallback = Callable[[int, Mapping[str, float], bool], None]
 
