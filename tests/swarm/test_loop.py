@@ -90,7 +90,8 @@ def test_mission_calls_pool_per_contract(cfg, pool):
     assert [t for t, _, _ in rows] == list(range(1, ep.ticks + 1))
     assert [last for _, _, last in rows] == [False] * (ep.ticks - 1) + [True]
     assert ep.auc_curve[0][0] == 0 and ep.auc_curve[-1][0] == ep.ticks
-    assert all(0.0 <= a <= 1.0 for _, a in ep.auc_curve if np.isfinite(a))
+    assert all(np.isfinite(a) for _, a in ep.auc_curve)  # every probe scored both classes
+    assert np.median([a for _, a in ep.auc_curve]) > 0.5  # pretrained: better than chance
     assert ep.metrics["auc"] == ep.auc_curve[-1][1]
     # field AUC (evaluation only) at the same ticks, and its running value in every CSV row
     assert [p[0] for p in ep.field_curve] == [p[0] for p in ep.auc_curve]
