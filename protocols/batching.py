@@ -40,10 +40,12 @@ __all__ = [
     "RowEncoder",
     "RowLayout",
     "batch_brains",
+    "batch_heads",
     "batch_messages",
     "batches",
     "message",
     "per_brain",
+    "read_batch",
     "row_index",
 ]
 
@@ -217,13 +219,6 @@ class BeliefCopies:
         """Add an encoded sparse update (as sent) to brain's copy."""
         self.add(brain, decode_delta(tensors) if tensors else {})
 
-    def check(self, arrays: dict[str, np.ndarray]) -> None:
-        """ProtocolError unless `arrays` is a valid update of one copy (before any `add`)."""
-        if set(arrays) - {"cells"}:
-            raise ProtocolError("manifest", f"a belief update names {sorted(arrays)}")
-        if "cells" in arrays and np.size(arrays["cells"]) != self.maps[0].size:
-            raise ProtocolError("manifest", f"a belief update has {np.size(arrays['cells'])} cells")
-
     def add(self, brain: int, arrays: dict[str, np.ndarray]) -> None:
         """Add a received, decoded update ({"cells": dense (H*W,)}, or {} for none)."""
         if "cells" in arrays:
@@ -239,6 +234,14 @@ def batches(brains: Sequence[int], per_brain_bytes: int, max_bytes: int) -> list
     size = max(1, min(BATCH_BRAINS, (max_bytes // 2) // max(per_brain_bytes, 1)))
     ids = [int(b) for b in brains]
     return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def batch_heads(
+    kind: Kind, brains: Sequence[int], per_brain_bytes: int, max_bytes: int
+) -> list[tuple[Kind, int]]:
+    """(kind, first brain) of each batched message carrying `brains` to one host: the header
+    kind and sender its receiver waits for."""
+    return [(kind, b[0]) for b in batches(brains, per_brain_bytes, max_bytes)]
 
 
 def batch_messages(
@@ -310,3 +313,20 @@ def per_brain(d: Delivery, n_brains: int) -> list[tuple[int, dict[str, np.ndarra
             raise ProtocolError("manifest", f"tensor {name!r} is of no brain in the body")
         out[b][rest or "w"] = arr
     return list(out.items())
+
+
+def read_batch(
+    d: Delivery, n_brains: int, layout: RowLayout, cells: int
+) -> tuple[Kind, list[tuple[int, Any]]]:
+    """A batched DELTA's (brain, (P,) row) or BELIEF's (brain, update arrays) pairs, all
+    checked before the caller applies any (`per_brain`, `RowLayout.unpack`; a belief update
+    holds at most `cells` = H*W cells named "cells")."""
+    parts = per_brain(d, n_brains)
+    if d.message.kind == Kind.DELTA:
+        return Kind.DELTA, [(b, layout.unpack(a)) for b, a in parts]
+    for _, arrays in parts:
+        if set(arrays) - {"cells"}:
+            raise ProtocolError("manifest", f"a belief update names {sorted(arrays)}")
+        if "cells" in arrays and np.size(arrays["cells"]) != cells:
+            raise ProtocolError("manifest", f"a belief update has {np.size(arrays['cells'])} cells")
+    return Kind.BELIEF, parts

@@ -44,6 +44,7 @@ from agents.config import LearnerConfig, YanConfig
 from protocols.config import ProtocolConfig
 from swarm.config_checks import cross_checks, default_policy, registry
 from swarm.config_errors import format_errors
+from swarm.teams import TEAMS
 from swarm.variants import TeamVariant, variant_problems
 from swarm.yaml_lines import Loc, YamlDoc, YamlLoadError, load_yaml, string_coercions
 
@@ -60,7 +61,6 @@ __all__ = [
     "run_config_class",
 ]
 
-TEAMS: tuple[str, ...] = ("swarm", "isolated", "single_large", "central")
 
 # Union tags appear in a pydantic error's loc; `swarm.config_load` drops them from messages.
 AUTO_TAG, VALUE_TAG = "<auto>", "<value>"

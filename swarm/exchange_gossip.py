@@ -25,9 +25,9 @@ from protocols.batching import (
     BeliefCopies,
     Outgoing,
     RowEncoder,
+    batch_heads,
     batch_messages,
-    batches,
-    per_brain,
+    read_batch,
     row_index,
 )
 from protocols.codec import Delivery
@@ -122,21 +122,14 @@ class GossipExchange(Exchange):
         """A DELTA (and a BELIEF) per batch of each host's brains that this host needs."""
         me, out = self.ctx.host, []
         for routes in self.routes:
-            for batch in batches(routes[me], self.delta_bytes, self.max_bytes):
-                out.append((Kind.DELTA, batch[0]))
+            out += batch_heads(Kind.DELTA, routes[me], self.delta_bytes, self.max_bytes)
             if self.ctx.protocol.share_beliefs:
-                for batch in batches(routes[me], self.belief_bytes, self.max_bytes):
-                    out.append((Kind.BELIEF, batch[0]))
+                out += batch_heads(Kind.BELIEF, routes[me], self.belief_bytes, self.max_bytes)
         return out
 
     def read_q(self, d: Delivery) -> tuple[Kind, list[tuple[int, Any]]]:
         """A DELTA's (brain, q row) or a BELIEF's (brain, update) pairs, checked, not applied."""
-        parts = per_brain(d, self.ctx.plan.n_brains)
-        if d.message.kind == Kind.DELTA:
-            return Kind.DELTA, [(b, self.layout.unpack(a)) for b, a in parts]
-        for _, arrays in parts:
-            self.beliefs.check(arrays)
-        return Kind.BELIEF, parts
+        return read_batch(d, self.ctx.plan.n_brains, self.layout, self.beliefs.maps[0].size)
 
     def mix(self, round_idx: int, got: list[tuple[Kind, list[tuple[int, Any]]]]) -> None:
         """x̂_j += q_j and b̂_j += update for the round's messages (in (sender, seq) order),

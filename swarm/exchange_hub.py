@@ -28,10 +28,11 @@ from protocols.batching import (
     Outgoing,
     RowEncoder,
     batch_brains,
+    batch_heads,
     batch_messages,
     batches,
     message,
-    per_brain,
+    read_batch,
 )
 from protocols.centre import Election
 from protocols.codec import Delivery
@@ -117,11 +118,9 @@ class HubExchange(Exchange):
 
     def expect_beats(self, round_idx: int) -> Expected:
         plan = self.ctx.plan
-        return [
-            (Kind.HEARTBEAT, batch[0])
-            for h in range(plan.n_hosts)
-            for batch in batches(plan.brains_on(h), self.beat_bytes, self.max_bytes)
-        ]
+        heads = (batch_heads(Kind.HEARTBEAT, plan.brains_on(h), self.beat_bytes, self.max_bytes)
+                 for h in range(plan.n_hosts))  # fmt: skip
+        return [head for host in heads for head in host]
 
     def read_beat(self, d: Delivery) -> tuple[list[int], list[float], int]:
         """(brains, their competences, term) of a heartbeat; ProtocolError if malformed."""
@@ -182,18 +181,13 @@ class HubExchange(Exchange):
         plan, out = self.ctx.plan, []
         for h in range(plan.n_hosts):  # a host without brains has no batches
             on = plan.brains_on(h)
-            out += [(Kind.DELTA, b[0]) for b in batches(on, self.delta_bytes, self.max_bytes)]
+            out += batch_heads(Kind.DELTA, on, self.delta_bytes, self.max_bytes)
             if self.ctx.protocol.share_beliefs:
-                out += [(Kind.BELIEF, b[0]) for b in batches(on, self.belief_bytes, self.max_bytes)]
+                out += batch_heads(Kind.BELIEF, on, self.belief_bytes, self.max_bytes)
         return out
 
     def read_up(self, d: Delivery) -> tuple[Kind, Parts]:
-        parts = per_brain(d, self.ctx.plan.n_brains)
-        if d.message.kind == Kind.DELTA:
-            return Kind.DELTA, [(b, self.layout.unpack(a)) for b, a in parts]
-        for _, arrays in parts:
-            self.heard.check(arrays)
-        return Kind.BELIEF, parts
+        return read_batch(d, self.ctx.plan.n_brains, self.layout, self.heard.maps[0].size)
 
     def aggregate(self, round_idx: int, got: list[tuple[Kind, Parts]]) -> None:
         """On the hub's host: the aggregate of the deltas heard, the brains' beliefs noted."""
@@ -244,11 +238,9 @@ class HubExchange(Exchange):
     def read_down(self, d: Delivery) -> tuple[Kind, Any]:
         if d.message.body.get("brains") is not None:
             raise ProtocolError("manifest", "a hub broadcast speaks for the hub alone")
-        ((_, arrays),) = per_brain(d, self.ctx.plan.n_brains)
-        if d.message.kind == Kind.DELTA:
-            return Kind.DELTA, self.layout.unpack(arrays)
-        self.bcast_heard.check(arrays)
-        return Kind.BELIEF, arrays
+        n, cells = self.ctx.plan.n_brains, self.heard.maps[0].size
+        kind, ((_, value),) = read_batch(d, n, self.layout, cells)
+        return kind, value
 
     def adopt(self, round_idx: int, got: list[tuple[Kind, Any]]) -> None:
         """Every local brain moves to x_common + D and merges the hub's belief."""

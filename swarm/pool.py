@@ -38,19 +38,10 @@ from protocols.transport import CurveKeys
 from scenarios.base import Actions, Observation, TokenSpec
 from swarm.exchange import Phase
 from swarm.host import HostDied, Hosts, LocalHosts, RayHosts, model_for
+from swarm.loop import ADDITIVE_STATS
 from swarm.teams import TeamPlan, make_plan
 
 __all__ = ["HostDied", "HostPool"]
-
-_SUMMED = (
-    "train_steps",
-    "cpu_seconds",
-    "messages_sent",
-    "messages_received",
-    "wire_bytes",
-    "rejected_messages",
-    "quarantined_brains",
-)
 
 
 class HostPool:
@@ -144,7 +135,7 @@ class HostPool:
     def stats(self) -> dict[str, float]:
         """Cumulative cost counters summed over hosts; params_per_brain is the largest."""
         rows = self.hosts.stats()
-        out = {k: float(sum(r[k] for r in rows)) for k in _SUMMED}
+        out = {k: float(sum(r[k] for r in rows)) for k in ADDITIVE_STATS}
         if isinstance(self.hosts, LocalHosts):  # one process: its CPU time is counted once
             out["cpu_seconds"] = max(r["cpu_seconds"] for r in rows)
         out["params_per_brain"] = max(r["params_per_brain"] for r in rows)

@@ -15,13 +15,14 @@ team name, the drone count and the host count: easy to test, identical on every 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
-__all__ = ["TEAMS", "Sharing", "TeamPlan", "make_plan", "split_even", "team_drones"]
+__all__ = ["TEAMS", "Sharing", "TeamName", "TeamPlan", "make_plan", "split_even", "team_drones"]
 
-TEAMS = ("swarm", "isolated", "single_large", "central")
+TeamName = Literal["swarm", "isolated", "single_large", "central"]
+TEAMS: tuple[TeamName, ...] = get_args(TeamName)  # the one team table; config reads it too
 Sharing = Literal["gossip", "hub", "none", "central"]
 HUB_TOPOLOGIES = ("star", "dynamic")
 

@@ -9,6 +9,7 @@ from protocols.batching import (
     batch_messages,
     batches,
     per_brain,
+    read_batch,
     row_index,
 )
 from protocols.codec import Receiver, Session, new_key
@@ -79,13 +80,16 @@ def test_a_row_of_the_wrong_size_or_shape_is_rejected():
     np.testing.assert_array_equal(LAYOUT.unpack(LAYOUT.pack(row, by_tensor=True)), row)
 
 
-def test_a_belief_update_of_the_wrong_size_is_rejected_before_any_copy_changes():
-    copies = BeliefCopies(np.zeros((2, 4, 4), np.float32))
-    with pytest.raises(ProtocolError, match="cells"):
-        copies.check({"cells": np.ones(15, np.float32)})
-    with pytest.raises(ProtocolError, match="names"):
-        copies.check({"w": np.ones(16, np.float32)})
-    assert not copies.maps.any()
+@pytest.mark.parametrize(
+    ("arrays", "match"),
+    [({"cells": np.ones(15, np.float32)}, "15 cells"), ({"w": np.ones(16, np.float32)}, "names")],
+)
+def test_a_belief_update_of_the_wrong_size_or_name_is_rejected(arrays, match):
+    d = deliver(Kind.BELIEF, 3, {"brains": [3]}, {f"3/{k}": v for k, v in arrays.items()})
+    with pytest.raises(ProtocolError, match=match):
+        read_batch(d, n_brains=8, layout=LAYOUT, cells=16)
+    ok = deliver(Kind.BELIEF, 3, {"brains": [3, 4]}, {"3/cells": np.ones(16, np.float32)})
+    assert read_batch(ok, n_brains=8, layout=LAYOUT, cells=16)[1][1] == (4, {})
 
 
 def test_beliefs_travel_as_sparse_updates_of_public_copies():
