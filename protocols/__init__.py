@@ -80,7 +80,7 @@ from protocols.messages import (
     Message,
     ProtocolError,
 )
-from protocols.topology import KINDS, build, mixing_matrix, neighbours, rounds_bound, spectral_gap
+from protocols.topology import KINDS, build, mixing_matrix, rounds_bound
 from protocols.transport import CurveKeys, Endpoint, TransportStats
 
 __all__ = [
@@ -123,10 +123,8 @@ __all__ = [
     "hub_aggregate",
     "mixing_matrix",
     "mixing_rows",
-    "neighbours",
     "new_key",
     "open_payload",
     "per_brain",
     "rounds_bound",
-    "spectral_gap",
 ]
