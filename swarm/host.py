@@ -129,7 +129,6 @@ class HostCore:
         self._accepted_before = 0
         self._quarantined_before = 0
         self._cpu0 = time.process_time()
-        self.act_seconds = 0.0  # wall time inside act(): the pool's overhead is the rest
 
     # -- wiring ---------------------------------------------------------------------------
     def address(self) -> str:
@@ -275,15 +274,11 @@ class HostCore:
         plan = self.plan
         if plan is None:
             raise RuntimeError("configure() the host before act()")
-        start = time.perf_counter()
-        try:
-            if plan.sharing == "central":
-                return self._act_central(obs)
-            if self.bank is None:
-                return np.zeros(0, np.int64), None
-            return self.drone_ids, self._decide(obs)
-        finally:
-            self.act_seconds += time.perf_counter() - start
+        if plan.sharing == "central":
+            return self._act_central(obs)
+        if self.bank is None:
+            return np.zeros(0, np.int64), None
+        return self.drone_ids, self._decide(obs)
 
     def _decide(self, obs: Observation) -> Actions:
         """Decide, label and learn for one tick; `obs` holds exactly this host's drones."""
@@ -376,7 +371,6 @@ class HostCore:
             ),
             "messages_received": float(accepted + self._accepted_before),
             "quarantined_brains": float(self._quarantined_before + self.exchange.quarantined),
-            "act_seconds": self.act_seconds,
         }
 
     def close(self) -> None:
