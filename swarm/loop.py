@@ -1,4 +1,4 @@
-"""One mission: a team of brains (a configured HostPool) flying one seeded world (DESIGN §4).
+"""One mission: a team of brains (a configured HostPool) flying one seeded world.
 
 ```
 world = REGISTRY[scenario](cfg.world, n_drones(team), seed)     # same world seeds for every team

@@ -1,4 +1,4 @@
-"""`HostPool`: brains sharded over host actors; the API the run loop calls (DESIGN §4).
+"""`HostPool`: brains sharded over host actors; the API the run loop calls (docs/architecture.md).
 
 ```python
 from swarm.raylife import start_ray, stop_ray      # embedded loopback-only, or join an address

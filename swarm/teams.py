@@ -1,4 +1,4 @@
-"""Teams (DESIGN §7): how many brains a team has, which model, where they live, how they share.
+"""Teams: how many brains a team has, which model, where they live, how they share.
 
 A `TeamPlan` is computed once per team × seed on the driver and sent to every host, so all
 hosts agree on who owns which drone and brain without talking. It is a pure function of the
