@@ -216,6 +216,23 @@ def test_a_poisoned_or_malformed_delta_from_a_signed_peer_is_a_counted_reject(
         assert pool.stats()["rejected_messages"] == 1
 
 
+@pytest.mark.parametrize("aggregation", ["median", "krum", "trimmed_mean", "weighted_mean"])
+def test_a_nan_upload_to_a_robust_hub_is_rejected_and_the_round_completes(tiny_cfg, aggregation):
+    cfg = tiny_cfg(drones=6, protocol={"topology": {"kind": "star"}, "aggregation": aggregation})
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = configure(pool, cfg, "swarm")
+        world.step(pool.act(world.observe()))
+        hub_host = pool.hosts.hosts[0]  # the star's hub is brain 0; host 1 uploads brains 3-5
+        nan = {"3": np.full(hub_host.bank.params_per_brain, np.nan, np.float32)}
+        sock = inject(hub_host, 3, {"brains": [3], "base_round": 0, "scale": 1.0}, nan)
+        pool.exchange(0)
+        sock.close(linger=0)
+        assert pool.stats()["rejected_messages"] == 1
+        weights = all_weights(pool)
+        assert np.isfinite(weights).all()
+        np.testing.assert_array_equal(weights, np.broadcast_to(weights[0], weights.shape))
+
+
 @pytest.mark.parametrize(
     "protocol",
     [
