@@ -111,3 +111,11 @@ def test_single_large_flies_one_drone_and_sends_nothing(cfg, pool):
     assert ep.stats["brains"] == 1 and ep.stats["wire_bytes"] == 0
     rec = ep.record()
     assert "team" not in rec and rec["seed"] == 1 and rec["ticks"] == ep.ticks
+
+
+def test_every_counter_is_per_run_on_a_pool_that_flew_before(cfg, pool):
+    swarm = run_episode(cfg, "swarm", 2, pool)
+    isolated = run_episode(cfg, "isolated", 2, pool)  # the same hosts, after a swarm run
+    assert swarm.stats["messages_received"] > 0
+    assert isolated.stats["messages_received"] == isolated.stats["messages_sent"] == 0
+    assert isolated.stats["quarantined_brains"] == swarm.stats["quarantined_brains"] == 0
