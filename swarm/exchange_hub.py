@@ -117,10 +117,11 @@ class HubExchange(Exchange):
         return out
 
     def expect_beats(self, round_idx: int) -> Expected:
-        plan = self.ctx.plan
-        heads = (batch_heads(Kind.HEARTBEAT, plan.brains_on(h), self.beat_bytes, self.max_bytes)
-                 for h in range(plan.n_hosts))  # fmt: skip
-        return [head for host in heads for head in host]
+        """Every host's batched HEARTBEATs (a host without brains has none)."""
+        plan, out = self.ctx.plan, []
+        for h in range(plan.n_hosts):
+            out += batch_heads(Kind.HEARTBEAT, plan.brains_on(h), self.beat_bytes, self.max_bytes)
+        return out
 
     def read_beat(self, d: Delivery) -> tuple[list[int], list[float], int]:
         """(brains, their competences, term) of a heartbeat; ProtocolError if malformed."""
