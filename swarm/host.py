@@ -216,11 +216,12 @@ class HostCore:
     def _collect(self, expect: Expected, round_idx: int, read: Any, what: str) -> list[Any]:
         """Receive the `expect`ed (kind, sender) messages of this round; `read(delivery)` each.
 
-        Returns the readings sorted by (sender, seq). A frame the receiver rejects, a message
-        nobody expects (or a second one of a pair already heard) and one whose reading raises
-        (malformed batch, non-finite values, ...) are counted rejects that change nothing;
-        the round waits on for the expected message. A peer silent for RECV_TIMEOUT_S raises
-        HostTimeout naming what is missing and from which hosts.
+        Returns the readings sorted by (sender, seq). A frame the receiver rejects, one whose
+        reading raises (malformed batch, non-finite values, ...) and a message nobody expects
+        (another round, or a second one of a pair already heard) are counted rejects that
+        change nothing (reading only checks); the round waits on for the expected message.
+        A peer silent for RECV_TIMEOUT_S raises HostTimeout naming what is missing and from
+        which hosts.
         """
         waiting = Counter(expect)
         got: list[tuple[int, int, Any]] = []
@@ -236,16 +237,16 @@ class HostCore:
                 continue  # counted by the receiver
             msg = delivery.message
             key = (msg.kind, msg.sender)
-            if msg.round != round_idx or not waiting[key]:
-                self._reject("unexpected")
-                continue
-            try:
+            try:  # content first: a poisoned message is named so, whenever it arrives
                 reading = read(delivery)
             except ProtocolError as err:
                 self._reject(err.reason)
                 continue
             except Exception:  # a reading that fails any other way costs one message, not a run
                 self._reject("error")
+                continue
+            if msg.round != round_idx or not waiting[key]:
+                self._reject("unexpected")
                 continue
             waiting[key] -= 1
             got.append((msg.sender, msg.seq, reading))

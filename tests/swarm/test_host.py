@@ -188,17 +188,18 @@ def fly_and_round(pool, world, ticks, round_idx):
 
 
 @pytest.mark.parametrize(
-    ("body", "tensor", "value", "what"),
+    ("body", "tensor", "value", "reason"),
     [
-        ({"brains": [0]}, "0", np.nan, "a NaN DELTA"),
-        ({"brains": [0]}, "0", np.inf, "an infinite DELTA"),
-        ({"brains": [0]}, "5", 0.0, "a tensor of brain 5 not in its body"),
-        ({"brains": [0, 0]}, "0", 0.0, "brains not ascending"),
-        ({"brains": [0, 99]}, "0", 0.0, "a brain outside the team"),
+        ({"brains": [0]}, "0", np.nan, "payload"),  # a NaN DELTA
+        ({"brains": [0]}, "0", np.inf, "payload"),
+        ({"brains": [0]}, "5", 0.0, "manifest"),  # a tensor of brain 5, not in its body
+        ({"brains": [0, 0]}, "0", 0.0, "manifest"),  # brains not ascending
+        ({"brains": [0, 99]}, "0", 0.0, "manifest"),  # a brain outside the team
+        ({"brains": [0, 1]}, "0", 0.0, "manifest"),  # brain 1 listed without its delta
     ],
 )
 def test_a_poisoned_or_malformed_delta_from_a_signed_peer_is_a_counted_reject(
-    tiny_cfg, body, tensor, value, what
+    tiny_cfg, body, tensor, value, reason
 ):
     cfg = tiny_cfg(drones=4, protocol={"sync_every": 100})
     with HostPool(cfg, n_hosts=2, backend="local") as pool:
@@ -209,7 +210,9 @@ def test_a_poisoned_or_malformed_delta_from_a_signed_peer_is_a_counted_reject(
         sock = inject(target, 0, body, arrays)  # brain 0's batch is what host 1 awaits first
         fly_and_round(pool, world, 2, 0)  # the round completes with the genuine message
         sock.close(linger=0)
-        assert pool.stats()["rejected_messages"] == 1, what
+        assert pool.stats()["rejected_messages"] == 1
+        # named where it was caught: by the receiver or by the round reading the batch
+        assert (target.rejects + target.receiver.rejects)[reason] == 1
         assert np.isfinite(all_weights(pool)).all()
         fly_and_round(pool, world, 2, 1)  # and the run goes on
         assert np.isfinite(all_weights(pool)).all()
