@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
@@ -33,6 +33,10 @@ from protocols.config import ProtocolConfig
 from protocols.messages import Kind
 from protocols.topology import build
 from swarm.teams import TeamPlan
+
+if TYPE_CHECKING:
+    from agents.bank import BrainBank
+    from scenarios.policy_base import Policy
 
 __all__ = ["Context", "Exchange", "Expected", "NoExchange", "Phase", "Step", "team_graph"]
 
@@ -73,8 +77,8 @@ class Context:
     plan: TeamPlan
     protocol: ProtocolConfig
     seed: int
-    bank: Any
-    policy: Any
+    bank: BrainBank
+    policy: Policy
     local: np.ndarray
     positions: np.ndarray | None = None
     competence: np.ndarray | None = None

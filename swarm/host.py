@@ -29,8 +29,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import ray
@@ -50,6 +50,10 @@ from swarm.exchange_gossip import GossipExchange
 from swarm.exchange_hub import HubExchange
 from swarm.raylife import actor_state, alive_nodes, host_count, host_options, log_dir, start_ray
 from swarm.teams import Sharing, TeamPlan
+
+if TYPE_CHECKING:
+    from scenarios.policy_base import Policy
+    from swarm.config import RunConfig
 
 __all__ = [
     "EXCHANGES",
@@ -103,7 +107,7 @@ class HostCore:
         self,
         index: int,
         n_hosts: int,
-        run_cfg: Any,
+        run_cfg: RunConfig,
         run_id: str,
         key: bytes,
         bind_ip: str = "127.0.0.1",
@@ -118,7 +122,7 @@ class HostCore:
         self.endpoint = Endpoint(index, host=bind_ip, port=port, port_fallback=True, curve=curve)
         self.plan: TeamPlan | None = None
         self.bank: BrainBank | None = None
-        self.policy: Any = None
+        self.policy: Policy | None = None
         self.drone_ids = np.zeros(0, np.int64)  # (K,) global ids of the drones flown here
         self.exchange: Exchange = NoExchange(None)
         self.receiver: Receiver | None = None
@@ -213,7 +217,9 @@ class HostCore:
     def _reject(self, reason: str) -> None:
         self.rejects[reason] += 1
 
-    def _collect(self, expect: Expected, round_idx: int, read: Any, what: str) -> list[Any]:
+    def _collect(
+        self, expect: Expected, round_idx: int, read: Callable[[Delivery], Any], what: str
+    ) -> list[Any]:
         """Receive the `expect`ed (kind, sender) messages of this round; `read(delivery)` each.
 
         Returns the readings sorted by (sender, seq). A frame the receiver rejects, one whose
@@ -424,7 +430,12 @@ class LocalHosts:
     """The hosts as plain objects in this process (real sockets, no Ray)."""
 
     def __init__(
-        self, run_cfg: Any, n_hosts: int, run_id: str, key: bytes, curve: Any = None
+        self,
+        run_cfg: RunConfig,
+        n_hosts: int,
+        run_id: str,
+        key: bytes,
+        curve: CurveKeys | None = None,
     ) -> None:
         self.hosts = [
             HostCore(i, n_hosts, run_cfg, run_id, key, curve=curve) for i in range(n_hosts)
@@ -473,7 +484,13 @@ class HostActor(HostCore):
     """`HostCore` inside a Ray actor: binds its ROUTER on its own node's address."""
 
     def __init__(
-        self, index: int, n_hosts: int, run_cfg: Any, run_id: str, key: bytes, curve: Any = None
+        self,
+        index: int,
+        n_hosts: int,
+        run_cfg: RunConfig,
+        run_id: str,
+        key: bytes,
+        curve: CurveKeys | None = None,
     ) -> None:
         ip = ray.util.get_node_ip_address()
         super().__init__(index, n_hosts, run_cfg, run_id, key, ip, curve=curve)
@@ -488,7 +505,12 @@ class RayHosts:
     fan-out and one `ray.get`."""
 
     def __init__(
-        self, run_cfg: Any, n_hosts: int | None, run_id: str, key: bytes, curve: Any = None
+        self,
+        run_cfg: RunConfig,
+        n_hosts: int | None,
+        run_id: str,
+        key: bytes,
+        curve: CurveKeys | None = None,
     ) -> None:
         info = start_ray(run_cfg.ray.address, run_cfg.ray.num_cpus)
         cpus = max(info["cpus"], 1.0)

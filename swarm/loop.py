@@ -18,9 +18,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from swarm.teams import team_drones
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from scenarios.base import Actions, Observation, TokenSpec
+    from swarm.config import RunConfig
 
 __all__ = [
     "ADDITIVE_STATS",
@@ -53,13 +59,13 @@ class PoolLike(Protocol):
         team: str,
         seed: int,
         world_info: dict,
-        token_spec: Any,
+        token_spec: TokenSpec,
         n_drones: int,
-        team_cfg: Any = None,
+        team_cfg: RunConfig | None = None,
     ) -> None: ...
-    def act(self, obs: Any) -> Any: ...
+    def act(self, obs: Observation) -> Actions: ...
     def exchange(self, round_idx: int) -> None: ...
-    def probe_auc(self, tokens: Any, labels: Any) -> float: ...
+    def probe_auc(self, tokens: np.ndarray, labels: np.ndarray) -> float: ...
     def stats(self) -> dict[str, float]: ...
 
 
@@ -88,7 +94,7 @@ class Episode:
         return out
 
 
-def make_world(cfg: Any, n_drones: int, seed: int) -> Any:
+def make_world(cfg: RunConfig, n_drones: int, seed: int) -> Any:
     """The scenario world of a RunConfig for `n_drones` drones on world seed `seed`.
 
     A run-level `ticks` (the CLI's `--ticks`) becomes the world's `horizon`, so the world
@@ -120,7 +126,7 @@ def stat_delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[
 
 
 def run_episode(
-    cfg: Any,
+    cfg: RunConfig,
     team: str,
     seed: int,
     pool: PoolLike,
@@ -208,7 +214,7 @@ def run_episode(
     )
 
 
-def _horizon(cfg: Any, world: Any) -> int | None:
+def _horizon(cfg: RunConfig, world: Any) -> int | None:
     # the run's --ticks override wins; otherwise the world's own horizon, if it states one
     if getattr(cfg, "ticks", None):
         return int(cfg.ticks)

@@ -28,7 +28,7 @@ reports each run's growth.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,13 +41,18 @@ from swarm.host import HostDied, Hosts, LocalHosts, RayHosts, model_for
 from swarm.loop import ADDITIVE_STATS
 from swarm.teams import TeamPlan, make_plan
 
+if TYPE_CHECKING:
+    from swarm.config import RunConfig
+
 __all__ = ["HostDied", "HostPool"]
 
 
 class HostPool:
     """Host actors (or in-process hosts) serving one run; see the module docstring."""
 
-    def __init__(self, run_cfg: Any, n_hosts: int | None = None, backend: str = "ray") -> None:
+    def __init__(
+        self, run_cfg: RunConfig, n_hosts: int | None = None, backend: str = "ray"
+    ) -> None:
         if backend not in ("ray", "local"):
             raise ValueError(f"backend must be 'ray' or 'local', got {backend!r}")
         self.cfg = run_cfg
