@@ -382,8 +382,9 @@ class BrainBank:
     @torch.no_grad()
     def restore_flat(self, sets: np.ndarray, rows: np.ndarray) -> None:
         """Put weight sets `sets` (m,) back to `rows` (m, P) (columns as `read_flat`): a
-        diverged brain's quarantine. Their Adam moments, EWC state and recurrent state restart
-        (a non-finite weight leaves them non-finite too)."""
+        diverged brain's quarantine. Their Adam moments and recurrent state restart, and any
+        non-finite EWC value is replaced (anchor: by the restored weights; Fisher: by 0), as
+        a non-finite weight leaves all of them non-finite too."""
         idx = torch.as_tensor(np.asarray(sets, np.int64))
         t = _as_tensor(rows)
         at = 0
@@ -391,8 +392,9 @@ class BrainBank:
             size = math.prod(self._shapes[n])
             part = t[:, at : at + size].reshape(-1, *self._shapes[n])
             self.params[n][idx] = part
-            self.ewc.anchor[n][idx] = part
-            self.ewc.fisher[n][idx] = 0.0
+            anchor = self.ewc.anchor[n][idx]
+            self.ewc.anchor[n][idx] = torch.where(torch.isfinite(anchor), anchor, part)
+            self.ewc.fisher[n][idx] = torch.nan_to_num(self.ewc.fisher[n][idx], 0.0, 0.0, 0.0)
             self.opt.m[n][idx] = 0.0
             self.opt.v[n][idx] = 0.0
             at += size
