@@ -43,6 +43,7 @@ from protocols.compression import get_codec
 from protocols.messages import Kind, Message, ProtocolError
 from protocols.transport import CurveKeys, Endpoint
 from scenarios.base import Actions, Observation, TokenSpec
+from scenarios.info import WorldInfo
 from scenarios.metrics import auc
 from scenarios.policies import make_policy
 from swarm.exchange import Context, Exchange, Expected, NoExchange, Phase
@@ -148,7 +149,7 @@ class HostCore:
         self,
         plan: TeamPlan,
         seed: int,
-        world_info: dict[str, Any],
+        world_info: WorldInfo,
         spec: TokenSpec,
         init: dict[str, np.ndarray] | None,
     ) -> tuple[Phase, ...]:
@@ -414,7 +415,7 @@ class Hosts(Protocol):
     n_hosts: int
 
     def configure(
-        self, plan: TeamPlan, seed: int, info: dict, spec: TokenSpec, init: Any
+        self, plan: TeamPlan, seed: int, info: WorldInfo, spec: TokenSpec, init: Any
     ) -> list[tuple[Phase, ...]]: ...
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]: ...
     def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> list[int]: ...
@@ -446,7 +447,7 @@ class LocalHosts:
             h.connect(addresses)
 
     def configure(
-        self, plan: TeamPlan, seed: int, info: dict, spec: TokenSpec, init: Any
+        self, plan: TeamPlan, seed: int, info: WorldInfo, spec: TokenSpec, init: Any
     ) -> list[tuple[Phase, ...]]:
         return [h.configure(plan, seed, info, spec, init) for h in self.hosts]
 
@@ -550,7 +551,7 @@ class RayHosts:
             ) from err
 
     def configure(
-        self, plan: TeamPlan, seed: int, info: dict, spec: TokenSpec, init: Any
+        self, plan: TeamPlan, seed: int, info: WorldInfo, spec: TokenSpec, init: Any
     ) -> list[tuple[Phase, ...]]:
         refs = [a.configure.remote(plan, seed, info, spec, init) for a in self.actors]
         return self._get(refs, "configure")

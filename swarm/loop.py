@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from scenarios.base import Actions, Observation, TokenSpec
+    from scenarios.info import WorldInfo
     from swarm.config import RunConfig
 
 __all__ = [
@@ -58,7 +59,7 @@ class PoolLike(Protocol):
         self,
         team: str,
         seed: int,
-        world_info: dict,
+        world_info: WorldInfo,
         token_spec: TokenSpec,
         n_drones: int,
         team_cfg: RunConfig | None = None,

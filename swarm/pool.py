@@ -36,6 +36,7 @@ from agents.pretrain import load_pretrained
 from protocols.codec import new_key
 from protocols.transport import CurveKeys
 from scenarios.base import Actions, Observation, TokenSpec
+from scenarios.info import WorldInfo
 from swarm.exchange import Phase
 from swarm.host import HostDied, Hosts, LocalHosts, RayHosts, model_for
 from swarm.loop import ADDITIVE_STATS
@@ -75,7 +76,7 @@ class HostPool:
         self,
         team: str,
         seed: int,
-        world_info: dict[str, Any],
+        world_info: WorldInfo,
         token_spec: TokenSpec,
         n_drones: int,
     ) -> None:
