@@ -482,19 +482,11 @@ class LocalHosts:
 
 
 class HostActor(HostCore):
-    """`HostCore` inside a Ray actor: binds its ROUTER on its own node's address."""
+    """`HostCore` inside a Ray actor (same arguments): binds its ROUTER on its own node's
+    address, which only the actor knows once Ray has placed it."""
 
-    def __init__(
-        self,
-        index: int,
-        n_hosts: int,
-        run_cfg: RunConfig,
-        run_id: str,
-        key: bytes,
-        curve: CurveKeys | None = None,
-    ) -> None:
-        ip = ray.util.get_node_ip_address()
-        super().__init__(index, n_hosts, run_cfg, run_id, key, ip, curve=curve)
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, bind_ip=ray.util.get_node_ip_address(), **kw)
 
     def node_id(self) -> str:
         """The Ray node this host runs on."""
@@ -523,7 +515,9 @@ class RayHosts:
             opts = host_options(i, resources)
             if n > cpus and not resources:  # more hosts than CPUs: share them rather than hang
                 opts["num_cpus"] = cpus / n
-            self.actors.append(remote.options(**opts).remote(i, n, run_cfg, run_id, key, curve))
+            self.actors.append(
+                remote.options(**opts).remote(i, n, run_cfg, run_id, key, curve=curve)
+            )
         self.n_hosts = n
         addresses = self._get([a.address.remote() for a in self.actors], "address")
         self._get([a.connect.remote(addresses) for a in self.actors], "connect")
