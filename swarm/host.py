@@ -152,10 +152,12 @@ class HostCore:
         world_info: WorldInfo,
         spec: TokenSpec,
         init: dict[str, np.ndarray] | None,
+        team_cfg: RunConfig | None = None,
     ) -> tuple[Phase, ...]:
         """Fresh brains, policy and protocol session for one team × seed; returns the phases
-        of this team's knowledge round."""
-        cfg = self.cfg
+        of this team's knowledge round. `team_cfg`: a team variant's configuration (None:
+        the run's)."""
+        cfg = team_cfg if team_cfg is not None else self.cfg
         self.plan, self.seed = plan, seed
         run = f"{self.run_id}/{plan.team}/{seed}"
         if self.receiver is not None:
@@ -415,7 +417,13 @@ class Hosts(Protocol):
     n_hosts: int
 
     def configure(
-        self, plan: TeamPlan, seed: int, info: WorldInfo, spec: TokenSpec, init: Any
+        self,
+        plan: TeamPlan,
+        seed: int,
+        info: WorldInfo,
+        spec: TokenSpec,
+        init: Any,
+        team_cfg: RunConfig | None = None,
     ) -> list[tuple[Phase, ...]]: ...
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]: ...
     def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> list[int]: ...
@@ -447,9 +455,15 @@ class LocalHosts:
             h.connect(addresses)
 
     def configure(
-        self, plan: TeamPlan, seed: int, info: WorldInfo, spec: TokenSpec, init: Any
+        self,
+        plan: TeamPlan,
+        seed: int,
+        info: WorldInfo,
+        spec: TokenSpec,
+        init: Any,
+        team_cfg: RunConfig | None = None,
     ) -> list[tuple[Phase, ...]]:
-        return [h.configure(plan, seed, info, spec, init) for h in self.hosts]
+        return [h.configure(plan, seed, info, spec, init, team_cfg) for h in self.hosts]
 
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:
         out: list[Any] = [None] * len(self.hosts)
@@ -545,9 +559,15 @@ class RayHosts:
             ) from err
 
     def configure(
-        self, plan: TeamPlan, seed: int, info: WorldInfo, spec: TokenSpec, init: Any
+        self,
+        plan: TeamPlan,
+        seed: int,
+        info: WorldInfo,
+        spec: TokenSpec,
+        init: Any,
+        team_cfg: RunConfig | None = None,
     ) -> list[tuple[Phase, ...]]:
-        refs = [a.configure.remote(plan, seed, info, spec, init) for a in self.actors]
+        refs = [a.configure.remote(plan, seed, info, spec, init, team_cfg) for a in self.actors]
         return self._get(refs, "configure")
 
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:

@@ -79,22 +79,28 @@ class HostPool:
         world_info: WorldInfo,
         token_spec: TokenSpec,
         n_drones: int,
+        team_cfg: RunConfig | None = None,
     ) -> None:
-        """Fresh brains, policies and protocol sessions on every host for team × seed."""
-        topo = self.cfg.protocol.topology.kind
-        self.plan = make_plan(team, n_drones, self.n_hosts, topo)
-        init = self._pretrained(self.plan.model, token_spec)
-        phases = self.hosts.configure(self.plan, seed, world_info, token_spec, init)
+        """Fresh brains, policies and protocol sessions on every host for team × seed.
+
+        `team_cfg` is the configuration this team flies with when it differs from the run's
+        (a team variant's models, learner, protocol: `swarm.variants`); None: the run's.
+        """
+        cfg = team_cfg if team_cfg is not None else self.cfg
+        self.plan = make_plan(team, n_drones, self.n_hosts, cfg.protocol.topology.kind)
+        init = self._pretrained(cfg, self.plan.model, token_spec)
+        phases = self.hosts.configure(self.plan, seed, world_info, token_spec, init, team_cfg)
         self._phases = max(phases, key=len)  # hosts without brains have none
         self._positions = None
 
-    def _pretrained(self, size: str, spec: TokenSpec) -> Any:
-        """The cached pretrained checkpoint of the small or large model (loaded once)."""
-        if size not in self._init_cache:
-            model = self.cfg.model.small if size == "small" else self.cfg.large_model()
+    def _pretrained(self, cfg: RunConfig, size: str, spec: TokenSpec) -> Any:
+        """The cached pretrained checkpoint of `cfg`'s small or large model (loaded once)."""
+        model = cfg.model.small if size == "small" else cfg.large_model()
+        key = model.model_dump_json()  # a variant may fly other models than the run's
+        if key not in self._init_cache:
             named = load_pretrained(model_for(model, spec))
-            self._init_cache[size] = self.hosts.share(named)
-        return self._init_cache[size]
+            self._init_cache[key] = self.hosts.share(named)
+        return self._init_cache[key]
 
     def _need_plan(self) -> TeamPlan:
         if self.plan is None:
