@@ -106,7 +106,7 @@ def time_inprocess(cfg: Any, n: int, ticks: int, warmup: int) -> dict[str, float
     """Seconds per tick of world and the same bank + policy work for all N brains, no Ray."""
     from agents.pretrain import load_pretrained
     from protocols.codec import new_key
-    from swarm.host import HostCore, model_for
+    from swarm.host import HostCore, Mission, model_for
     from swarm.loop import make_world
     from swarm.teams import make_plan
 
@@ -114,7 +114,8 @@ def time_inprocess(cfg: Any, n: int, ticks: int, warmup: int) -> dict[str, float
     model = model_for(cfg.model.small, world.token_spec)
     init = {k: v.numpy() for k, v in load_pretrained(model).items()}
     host = HostCore(0, 1, cfg, "bench", new_key())  # all N brains, as the hosts hold them
-    host.configure(make_plan("isolated", n, 1), 0, world.public_info(), world.token_spec, init)
+    plan = make_plan("isolated", n, 1)
+    host.configure(Mission(plan, 0, world.public_info(), world.token_spec), init)
     policy_time = [0.0]
     policy_act = host.policy.act
 

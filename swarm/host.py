@@ -30,6 +30,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -63,6 +64,7 @@ __all__ = [
     "HostTimeout",
     "Hosts",
     "LocalHosts",
+    "Mission",
     "RayHosts",
     "model_for",
 ]
@@ -78,6 +80,20 @@ EXCHANGES: dict[Sharing, type[Exchange]] = {
     "none": NoExchange,
     "central": NoExchange,
 }
+
+
+@dataclass(frozen=True)
+class Mission:
+    """What every host needs to start one team × seed (the same for all hosts).
+
+    `plan`: who holds which drone and brain; `info`/`spec`: the world's public info and token
+    layout; `cfg`: a team variant's configuration (None: the run's)."""
+
+    plan: TeamPlan
+    seed: int
+    info: WorldInfo
+    spec: TokenSpec
+    cfg: RunConfig | None = None
 
 
 class HostTimeout(RuntimeError):
@@ -145,19 +161,11 @@ class HostCore:
         for peer, addr in enumerate(addresses):
             self.endpoint.connect(peer, addr)
 
-    def configure(
-        self,
-        plan: TeamPlan,
-        seed: int,
-        world_info: WorldInfo,
-        spec: TokenSpec,
-        init: dict[str, np.ndarray] | None,
-        team_cfg: RunConfig | None = None,
-    ) -> tuple[Phase, ...]:
-        """Fresh brains, policy and protocol session for one team × seed; returns the phases
-        of this team's knowledge round. `team_cfg`: a team variant's configuration (None:
-        the run's)."""
-        cfg = team_cfg if team_cfg is not None else self.cfg
+    def configure(self, mission: Mission, init: dict[str, np.ndarray] | None) -> tuple[Phase, ...]:
+        """Fresh brains, policy and protocol session for one team × seed, from the pretrained
+        checkpoint `init`; returns the phases of this team's knowledge round."""
+        plan, seed, spec = mission.plan, mission.seed, mission.spec
+        cfg = mission.cfg if mission.cfg is not None else self.cfg
         self.plan, self.seed = plan, seed
         run = f"{self.run_id}/{plan.team}/{seed}"
         if self.receiver is not None:
@@ -190,7 +198,7 @@ class HostCore:
         rng = np.random.default_rng(seed_h)
         self.policy = make_policy(
             cfg.policy.name,
-            info=world_info,
+            info=mission.info,
             drone_ids=self.drone_ids,
             rng=rng,
             **dict(cfg.policy.params),
@@ -416,15 +424,7 @@ class Hosts(Protocol):
 
     n_hosts: int
 
-    def configure(
-        self,
-        plan: TeamPlan,
-        seed: int,
-        info: WorldInfo,
-        spec: TokenSpec,
-        init: Any,
-        team_cfg: RunConfig | None = None,
-    ) -> list[tuple[Phase, ...]]: ...
+    def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]: ...
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]: ...
     def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> list[int]: ...
     def recv(self, round_idx: int, phase: Phase) -> list[int]: ...
@@ -454,16 +454,8 @@ class LocalHosts:
         for h in self.hosts:
             h.connect(addresses)
 
-    def configure(
-        self,
-        plan: TeamPlan,
-        seed: int,
-        info: WorldInfo,
-        spec: TokenSpec,
-        init: Any,
-        team_cfg: RunConfig | None = None,
-    ) -> list[tuple[Phase, ...]]:
-        return [h.configure(plan, seed, info, spec, init, team_cfg) for h in self.hosts]
+    def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
+        return [h.configure(mission, init) for h in self.hosts]
 
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:
         out: list[Any] = [None] * len(self.hosts)
@@ -558,16 +550,9 @@ class RayHosts:
                 f"its brains) and the Ray logs under {log_dir()}"
             ) from err
 
-    def configure(
-        self,
-        plan: TeamPlan,
-        seed: int,
-        info: WorldInfo,
-        spec: TokenSpec,
-        init: Any,
-        team_cfg: RunConfig | None = None,
-    ) -> list[tuple[Phase, ...]]:
-        refs = [a.configure.remote(plan, seed, info, spec, init, team_cfg) for a in self.actors]
+    def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
+        # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
+        refs = [a.configure.remote(mission, init) for a in self.actors]
         return self._get(refs, "configure")
 
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:

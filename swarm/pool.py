@@ -38,7 +38,7 @@ from protocols.transport import CurveKeys
 from scenarios.base import Actions, Observation, TokenSpec
 from scenarios.info import WorldInfo
 from swarm.exchange import Phase
-from swarm.host import HostDied, Hosts, LocalHosts, RayHosts, model_for
+from swarm.host import HostDied, Hosts, LocalHosts, Mission, RayHosts, model_for
 from swarm.loop import ADDITIVE_STATS
 from swarm.teams import TeamPlan, make_plan
 
@@ -89,7 +89,8 @@ class HostPool:
         cfg = team_cfg if team_cfg is not None else self.cfg
         self.plan = make_plan(team, n_drones, self.n_hosts, cfg.protocol.topology.kind)
         init = self._pretrained(cfg, self.plan.model, token_spec)
-        phases = self.hosts.configure(self.plan, seed, world_info, token_spec, init, team_cfg)
+        mission = Mission(self.plan, seed, world_info, token_spec, team_cfg)
+        phases = self.hosts.configure(mission, init)
         self._phases = max(phases, key=len)  # hosts without brains have none
         self._positions = None
 
