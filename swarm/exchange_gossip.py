@@ -101,9 +101,10 @@ class GossipExchange(Exchange):
             if not brains:
                 continue
             limit = self.max_bytes
-            out += batch_messages(
-                Kind.DELTA, dest, brains, q, round_idx, self.delta_bytes, limit, body=body
-            )
+            if ctx.protocol.share_weights:  # off: the ablation, beliefs only
+                out += batch_messages(
+                    Kind.DELTA, dest, brains, q, round_idx, self.delta_bytes, limit, body=body
+                )
             if ctx.protocol.share_beliefs:
                 shape = {"shape": list(self.beliefs.maps.shape[1:])}
                 out += batch_messages(
@@ -122,7 +123,8 @@ class GossipExchange(Exchange):
         """A DELTA (and a BELIEF) per batch of each host's brains that this host needs."""
         me, out = self.ctx.host, []
         for routes in self.routes:
-            out += batch_heads(Kind.DELTA, routes[me], self.delta_bytes, self.max_bytes)
+            if self.ctx.protocol.share_weights:
+                out += batch_heads(Kind.DELTA, routes[me], self.delta_bytes, self.max_bytes)
             if self.ctx.protocol.share_beliefs:
                 out += batch_heads(Kind.BELIEF, routes[me], self.belief_bytes, self.max_bytes)
         return out
@@ -145,7 +147,8 @@ class GossipExchange(Exchange):
             self._w = mixing_rows(self.graph, ctx.local)
         if self._mixed is None:  # kept between rounds: a fresh (K, P) faults in every page
             self._mixed = torch.empty(ctx.local.size, self.xhat.shape[1])
-        ctx.bank.add_flat(choco_pull(self._w, self.xhat, self.rows, self.step, self._mixed))
+        if ctx.protocol.share_weights:
+            ctx.bank.add_flat(choco_pull(self._w, self.xhat, self.rows, self.step, self._mixed))
         if ctx.protocol.share_beliefs:
             self._merge_beliefs()
 

@@ -148,10 +148,11 @@ class HubExchange(Exchange):
         q = self.encoder.encode(deltas, brains)
         body = {"base_round": round_idx, "scale": 1.0}
         kw = {"term": self.term, "recipient": self.hub}
+        weights = ctx.protocol.share_weights  # off: the ablation, nothing to upload
         out += batch_messages(
             Kind.DELTA,
             dest,
-            brains,
+            brains if weights else [],
             q,
             round_idx,
             self.delta_bytes,
@@ -182,7 +183,8 @@ class HubExchange(Exchange):
         plan, out = self.ctx.plan, []
         for h in range(plan.n_hosts):  # a host without brains has no batches
             on = plan.brains_on(h)
-            out += batch_heads(Kind.DELTA, on, self.delta_bytes, self.max_bytes)
+            if self.ctx.protocol.share_weights:
+                out += batch_heads(Kind.DELTA, on, self.delta_bytes, self.max_bytes)
             if self.ctx.protocol.share_beliefs:
                 out += batch_heads(Kind.BELIEF, on, self.belief_bytes, self.max_bytes)
         return out
@@ -214,13 +216,15 @@ class HubExchange(Exchange):
         ctx, every = self.ctx, self._every()
         if ctx.host != self._hub_host():
             return []
-        hub_row = int(np.searchsorted(ctx.local, self.hub))
-        enc = self.hub_codec.encode(self._aggregate)
-        body = {"base_round": round_idx, "scale": 1.0}
-        msg = message(
-            Kind.DELTA, self.hub, round_idx, term=self.term, body=body, tensors=enc.tensors
-        )
-        out = [Outgoing(every, msg)]
+        hub_row, out = int(np.searchsorted(ctx.local, self.hub)), []
+        if ctx.protocol.share_weights:
+            enc = self.hub_codec.encode(self._aggregate)
+            body = {"base_round": round_idx, "scale": 1.0}
+            tensors = enc.tensors
+            msg = message(
+                Kind.DELTA, self.hub, round_idx, term=self.term, body=body, tensors=tensors
+            )
+            out.append(Outgoing(every, msg))
         if ctx.protocol.share_beliefs:
             known = self.heard.known.copy()
             known[self.hub] = False
@@ -233,7 +237,10 @@ class HubExchange(Exchange):
         return out
 
     def expect_down(self, round_idx: int) -> Expected:
-        kinds = (Kind.DELTA, Kind.BELIEF) if self.ctx.protocol.share_beliefs else (Kind.DELTA,)
+        p = self.ctx.protocol
+        kinds = [
+            k for k, on in ((Kind.DELTA, p.share_weights), (Kind.BELIEF, p.share_beliefs)) if on
+        ]
         return [(k, self.hub) for k in kinds]
 
     def read_down(self, d: Delivery) -> tuple[Kind, Any]:

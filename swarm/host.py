@@ -312,7 +312,9 @@ class HostCore:
         self._seen *= COMPETENCE_DECAY
         self.train_steps += self.bank.learn(obs.tick)
         p_detect = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
-        return self.policy.act(obs, p_detect)
+        actions = self.policy.act(obs, p_detect)
+        actions.detect = logits.astype(np.float32)  # reported for field AUC (evaluation only)
+        return actions
 
     def competence(self) -> np.ndarray:
         """(K,) float32 recent verified precision, Beta(1, 1) prior: (hits+1)/(seen+2).
