@@ -380,6 +380,31 @@ class BrainBank:
             at += size
 
     @torch.no_grad()
+    def restore_flat(self, sets: np.ndarray, rows: np.ndarray) -> None:
+        """Put weight sets `sets` (m,) back to `rows` (m, P) (columns as `read_flat`): a
+        diverged brain's quarantine. Their Adam moments and recurrent state restart, and any
+        non-finite EWC value is replaced (anchor: by the restored weights; Fisher: by 0), as
+        a non-finite weight leaves all of them non-finite too."""
+        idx = torch.as_tensor(np.asarray(sets, np.int64))
+        t = _as_tensor(rows)
+        at = 0
+        for n in sorted(self.params):
+            size = math.prod(self._shapes[n])
+            part = t[:, at : at + size].reshape(-1, *self._shapes[n])
+            self.params[n][idx] = part
+            anchor = self.ewc.anchor[n][idx]
+            self.ewc.anchor[n][idx] = torch.where(torch.isfinite(anchor), anchor, part)
+            self.ewc.fisher[n][idx] = torch.nan_to_num(self.ewc.fisher[n][idx], 0.0, 0.0, 0.0)
+            self.opt.m[n][idx] = 0.0
+            self.opt.v[n][idx] = 0.0
+            at += size
+        self.opt.steps[idx] = 0.0
+        if not self.shared:
+            self.state[idx] = init_state(self.cfg, idx.numel())
+            for held in (self.buffer, self.replay):  # states acted on by the diverged weights
+                held.states[idx] = torch.nan_to_num(held.states[idx], 0.0, 0.0, 0.0)
+
+    @torch.no_grad()
     def score(self, tokens: np.ndarray | Tensor) -> dict[str, np.ndarray]:
         """What every weight set would say about each probe token as its next step, from its
         current recurrent state (a shared model: its first stream's), without advancing it.

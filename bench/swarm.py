@@ -6,8 +6,9 @@ knowledge rounds every `sync_every` ticks) it times, per tick:
 - **pool**: world.observe -> HostPool.act over 2 Ray host actors -> world.step, plus the
   knowledge rounds (gossip of compressed deltas and beliefs over ZeroMQ), amortised per tick;
 - **in-process baseline**, measured in the same run: the same world and the same work per
-  drone (`swarm.shard.BrainShard`: bank.act + late labels + bank.learn + policy.act, i.e. what
-  the hosts run) for all N brains in this process, one core, no Ray, no exchange; its act
+  drone (one `swarm.host.HostCore` of the `isolated` team: bank.act + late labels + bank.learn
+  + policy.act, i.e. what the hosts run) for all N brains in this process, one core, no Ray,
+  no exchange; its act
   time is split into the bank (act + learn) and the policy (belief fusion + moves).
 
 Printed and written to `bench/results/swarm.json`: agent-steps/s of the whole loop
@@ -28,8 +29,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 __all__ = ["main", "time_inprocess", "time_pool"]
 
@@ -106,18 +105,19 @@ def time_pool(pool: Any, cfg: Any, n: int, ticks: int, warmup: int) -> dict[str,
 def time_inprocess(cfg: Any, n: int, ticks: int, warmup: int) -> dict[str, float]:
     """Seconds per tick of world and the same bank + policy work for all N brains, no Ray."""
     from agents.pretrain import load_pretrained
+    from protocols.codec import new_key
+    from swarm.host import HostCore, Mission, model_for
     from swarm.loop import make_world
-    from swarm.shard import BrainShard, model_for
+    from swarm.teams import make_plan
 
     world = make_world(cfg, n, seed=0)
     model = model_for(cfg.model.small, world.token_spec)
     init = {k: v.numpy() for k, v in load_pretrained(model).items()}
-    policy = (cfg.policy.name, dict(cfg.policy.params))
-    shard = BrainShard(
-        model, cfg.learner, np.arange(n), 0, init, False, policy, world.public_info()
-    )
+    host = HostCore(0, 1, cfg, "bench", new_key())  # all N brains, as the hosts hold them
+    plan = make_plan("isolated", n, 1)
+    host.configure(Mission(plan, 0, world.public_info(), world.token_spec), init)
     policy_time = [0.0]
-    policy_act = shard.policy.act
+    policy_act = host.policy.act
 
     def timed_policy(*args: Any, **kwargs: Any) -> Any:
         # attributes the shard's act time to the policy (belief fusion + moves) vs the bank
@@ -129,10 +129,11 @@ def time_inprocess(cfg: Any, n: int, ticks: int, warmup: int) -> dict[str, float
     def reset() -> None:
         policy_time[0] = 0.0
 
-    shard.policy.act = timed_policy
-    out = _timed_ticks(world, shard.act, None, 1, ticks, warmup, on_warm=reset)
+    host.policy.act = timed_policy
+    out = _timed_ticks(world, lambda obs: host.act(obs)[1], None, 1, ticks, warmup, on_warm=reset)
     out["policy"] = policy_time[0] / max(out["ticks"], 1)
-    out["train_steps"] = float(shard.train_steps)
+    out["train_steps"] = float(host.train_steps)
+    host.close()
     return out
 
 

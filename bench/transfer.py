@@ -48,9 +48,9 @@ TEAMS = {
 def brain_aucs(pool: HostPool, probe: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """(N,) each brain's concept-probe AUC, in drone order (one brain per drone)."""
     out = np.full(pool.plan.n_drones, np.nan)
-    for host in pool.calls.hosts:
-        if host.shard is not None:
-            out[host.shard.drone_ids] = host.shard.probe_aucs(*probe)
+    for host in pool.hosts.hosts:  # the local backend's HostCores
+        if host.bank is not None:
+            out[host.drone_ids] = host.probe_aucs(*probe)
     return out
 
 

@@ -1,54 +1,57 @@
-"""protocols — how brains share what they learned (wire format: docs/protocol.md).
+"""protocols — what the runtime speaks when brains share what they learned (docs/protocol.md).
 
-Depends on numpy, msgpack, pyzmq and networkx only. Modules, small to whole:
-`varint` (delta-coded indices), `compression` (delta codecs), `messages` (kinds, version,
+Depends on numpy, msgpack, pyzmq, networkx and (for the sparse mixing product) torch; no
+Ray, no model. Modules, small to whole: `varint` (delta-coded indices), `compression` (delta
+codecs), `rowcodec` (a host's K rows compressed in one pass), `messages` (kinds, version,
 reject reasons), `codec` (signed frames, `Session`/`Receiver`), `transport` (ZeroMQ
-`Endpoint`), `topology`, `aggregation`, `gossip` (exact and CHOCO), `centre` (hub election).
+`Endpoint`), `batching` (many brains' payloads in one message, belief copies), `topology`
+(graphs, mixing weights), and the round algorithms as pure functions: `gossip` (CHOCO
+mixing), `aggregation` (hub rules), `centre` (hub election with terms).
 
-How a host uses this, one knowledge round (DELTA gossip with CHOCO on a ring)::
-
-    from protocols import (ChocoNode, Endpoint, Kind, ProtocolError, Receiver, Session,
-                           build, get_codec, mixing_matrix, neighbours, new_key)
+How a host runs one knowledge round (what `swarm.host` and `swarm.exchange_*` do; CHOCO
+gossip on a ring, a host speaking for the brains `local`)::
 
     key = new_key()                                   # once per run, shared through Ray
-    ep = Endpoint(node_id=me)                         # ROUTER on 127.0.0.1:<free port>
+    ep = Endpoint(node_id=host)                       # ROUTER on 127.0.0.1:<free port>
     ...exchange ep.address with the other hosts through Ray, then:
-    for peer, address in peers.items():
-        ep.connect(peer, address)
-    session, receiver = Session(run_id, me, key), Receiver(run_id, key, me=me)
+    for peer, address in enumerate(addresses):
+        ep.connect(peer, address)                     # every host, itself included
+    receiver = Receiver(run_id, key)
+    sessions = {b: Session(run_id, b, key) for b in local}   # one per sending brain
 
-    W = mixing_matrix(build("ring", n))
-    node = ChocoNode(me, bank.export_weights(i), neighbours(W, me),
-                     get_codec("topk", fraction=0.1, error_feedback=False), gamma=0.3)
-    payload = node.outgoing()                         # EncodedDelta (payload.wire_ratio)
-    frames = session.encode(Kind.DELTA, round=r, tensors=payload.tensors)
-    for peer in node.weights:
-        ep.send(peer, frames)
-    while waiting for the round's neighbours:         # rounds are barriers
-        got = ep.recv(timeout_ms=50)
-        if got is None: continue
+    layout = RowLayout(bank.flat_layout())
+    q = RowEncoder("topk_int8", 0.1, False, layout, None, len(local)).encode(
+        bank.read_flat() - xhat[local], local)        # q_i = C(x_i − x̂_i), each once
+    for out in batch_messages(Kind.DELTA, dest, brains, q, r, per_brain_bytes, max_bytes):
+        frames = sessions[out.msg.sender].encode(out.msg.kind, round=r, body=out.msg.body,
+                                                 tensors=out.msg.tensors)
+        ep.send(dest, frames)
+    while the round's expected (kind, sender) messages are missing:   # rounds are barriers
         try:
-            d = receiver.accept(got[1])               # verified, de-duplicated, decompressed
+            d = receiver.accept(ep.recv(timeout_ms=...)[1])   # verified, decompressed
+            parts = per_brain(d, n_brains)                    # checked batch
         except ProtocolError:
-            continue                                  # counted in receiver.rejects
-        node.incoming(d.message.sender, d.arrays)
-    node.finish_round()                               # the consensus step
-    ep.stats, receiver.rejects                        # bytes on the wire, rejects by reason
-    ep.close()
+            continue                                          # counted by reason
+        for brain, arrays in parts:
+            xhat[brain] += layout.unpack(arrays)
+    bank.add_flat(choco_pull(mixing_rows(build("ring", n), local), xhat, local, gamma))
 
-On a time-varying graph (`radio`, rebuilt from positions every round) a node gets each
-round's neighbours and sends per peer: `for peer, (payload, sync) in
-node.payloads(neighbours(W_t, me)).items()`, DELTA body `{"sync": sync}`; the receiver calls
-`node.incoming(sender, d.arrays, d.message.body.get("sync", False))`. New edges swap full
-public copies once (docs/protocol.md section 8).
-
-A hub instead stacks received deltas (`aggregation.flatten`) and applies an `AGGREGATORS`
-rule; the `dynamic` topology feeds HEARTBEAT/ELECT messages to a `Centre` and asks it who the
-hub is.
+A hub round instead uploads deltas to the hub's host, which applies
+`aggregation.hub_aggregate` and broadcasts one DELTA; the `dynamic` topology first sends
+batched HEARTBEATs that every host feeds to the same `centre.Election`.
 """
 
-from protocols.aggregation import AGGREGATORS, flatten, unflatten
-from protocols.centre import Centre, Outgoing
+from protocols.aggregation import AGGREGATORS, hub_aggregate
+from protocols.batching import (
+    BeliefCopies,
+    Outgoing,
+    RowEncoder,
+    RowLayout,
+    batch_messages,
+    batches,
+    per_brain,
+)
+from protocols.centre import Election, elect
 from protocols.codec import (
     Delivery,
     Limits,
@@ -68,7 +71,7 @@ from protocols.compression import (
     get_codec,
 )
 from protocols.config import CodecConfig, ProtocolConfig, TopologyConfig
-from protocols.gossip import ChocoNode, ExactGossipNode, disagreement, run_rounds
+from protocols.gossip import choco_pull, mixing_rows
 from protocols.messages import (
     BROADCAST,
     PROTOCOL_VERSION,
@@ -77,7 +80,7 @@ from protocols.messages import (
     Message,
     ProtocolError,
 )
-from protocols.topology import KINDS, build, mixing_matrix, neighbours, rounds_bound, spectral_gap
+from protocols.topology import KINDS, build, mixing_matrix, rounds_bound
 from protocols.transport import CurveKeys, Endpoint, TransportStats
 
 __all__ = [
@@ -87,16 +90,15 @@ __all__ = [
     "KINDS",
     "PROTOCOL_VERSION",
     "REJECT_REASONS",
-    "Centre",
-    "ChocoNode",
+    "BeliefCopies",
     "Codec",
     "CodecConfig",
     "CurveKeys",
     "Delivery",
+    "Election",
     "EncodedDelta",
     "EncodedTensor",
     "Endpoint",
-    "ExactGossipNode",
     "Kind",
     "Limits",
     "Message",
@@ -104,22 +106,25 @@ __all__ = [
     "ProtocolConfig",
     "ProtocolError",
     "Receiver",
+    "RowEncoder",
+    "RowLayout",
     "Session",
     "TopologyConfig",
     "TransportStats",
+    "batch_messages",
+    "batches",
     "build",
+    "choco_pull",
     "decode",
     "decode_delta",
-    "disagreement",
+    "elect",
     "encode",
-    "flatten",
     "get_codec",
+    "hub_aggregate",
     "mixing_matrix",
-    "neighbours",
+    "mixing_rows",
     "new_key",
     "open_payload",
+    "per_brain",
     "rounds_bound",
-    "run_rounds",
-    "spectral_gap",
-    "unflatten",
 ]

@@ -4,15 +4,16 @@ n contributions (one per brain), each a flattened delta or weight vector of d en
 Robust rules tolerate up to f Byzantine contributions: `coordinate_median`, `trimmed_mean`
 (drops the f largest and f smallest per coordinate), `krum` / `multi_krum` (Blanchard et al.
 2017: score each vector by its squared distances to its n - f - 2 closest, keep the lowest).
+Every rule skips a contribution with a NaN or infinite entry (one such row would otherwise
+turn the median's or Krum's distances into NaN for everyone).
 
-    agg = AGGREGATORS["trimmed_mean"]
-    x = agg(X, f=1)                    # X (n, d) -> (d,)
-    named = unflatten(x, spec)         # back to dict[str, np.ndarray]
+    x = hub_aggregate("trimmed_mean", X, weights)   # X (n, d) -> (d,), f from n, as the hub
+    x = AGGREGATORS["krum"](X, f=1)                  # one rule, f given
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,21 +22,29 @@ from protocols.config import AggregationRule
 __all__ = [
     "AGGREGATORS",
     "coordinate_median",
-    "flatten",
+    "hub_aggregate",
     "krum",
     "mean",
     "multi_krum",
     "trimmed_mean",
-    "unflatten",
     "weighted_mean",
 ]
 
 
+def _finite(X: np.ndarray) -> np.ndarray:
+    """(n,) bool: contributions whose every entry is finite."""
+    return np.isfinite(X).all(axis=1)
+
+
 def _check(X: np.ndarray) -> np.ndarray:
+    """X as float64 (n', d) without its non-finite rows; ValueError if none is left."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"aggregation takes stacked vectors (n >= 1, d), got shape {X.shape}")
-    return X
+    keep = _finite(X)
+    if not keep.any():
+        raise ValueError(f"none of the {X.shape[0]} contributions is finite")
+    return X if keep.all() else X[keep]
 
 
 def mean(X: np.ndarray, **_: object) -> np.ndarray:
@@ -45,13 +54,15 @@ def mean(X: np.ndarray, **_: object) -> np.ndarray:
 
 def weighted_mean(X: np.ndarray, weights: np.ndarray | None = None, **_: object) -> np.ndarray:
     """Mean weighted by weights (n,) >= 0 (e.g. samples seen or competence)."""
-    X = _check(X)
     if weights is None:
-        return X.mean(axis=0)
-    w = np.asarray(weights, dtype=np.float64)
-    if w.shape != (X.shape[0],) or np.any(w < 0) or w.sum() <= 0:
-        raise ValueError(f"weights must be (n,)={X.shape[0]} non-negative with a positive sum")
-    return w @ X / w.sum()
+        return _check(X).mean(axis=0)
+    X, w = np.asarray(X, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    if X.ndim != 2 or w.shape != (X.shape[0],) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"weights must be (n,)={X.shape[:1]} non-negative with a positive sum")
+    keep = _finite(X) & np.isfinite(w)
+    if not keep.any() or w[keep].sum() <= 0:
+        raise ValueError("no finite contribution with a positive weight")
+    return w[keep] @ X[keep] / w[keep].sum()
 
 
 def coordinate_median(X: np.ndarray, **_: object) -> np.ndarray:
@@ -106,20 +117,14 @@ AGGREGATORS: dict[AggregationRule, Callable[..., np.ndarray]] = {
 }
 
 
-def flatten(named: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[tuple[str, tuple]]]:
-    """Concatenate named arrays into one float64 vector (d,) and the spec to undo it."""
-    spec = [(k, tuple(np.shape(v))) for k, v in named.items()]
-    parts = [np.asarray(v, dtype=np.float64).reshape(-1) for v in named.values()]
-    return (np.concatenate(parts) if parts else np.zeros(0)), spec
+def hub_aggregate(rule: str, X: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """What a hub broadcasts: `AGGREGATORS[rule]` over the finite rows of X (n, d) -> (d,).
 
-
-def unflatten(vec: np.ndarray, spec: list[tuple[str, tuple]]) -> dict[str, np.ndarray]:
-    """Inverse of `flatten`, float32 arrays."""
-    out, at = {}, 0
-    for name, shape in spec:
-        size = int(np.prod(shape))
-        out[name] = vec[at : at + size].reshape(shape).astype(np.float32)
-        at += size
-    if at != vec.size:
-        raise ValueError(f"vector has {vec.size} entries, spec describes {at}")
-    return out
+    weights (n,) (competence; used by `weighted_mean`). The robust rules assume up to
+    f = (n' - 3) // 4 Byzantine contributions among the n' finite ones (Krum's n >= 2f + 3)."""
+    keep = _finite(np.asarray(X))
+    n = int(keep.sum())
+    if n == 0:
+        raise ValueError(f"none of the {len(keep)} contributions is finite")
+    X, weights = np.asarray(X)[keep], np.asarray(weights)[keep]
+    return AGGREGATORS[rule](X, weights=weights, f=max(0, (n - 3) // 4))

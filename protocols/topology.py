@@ -2,8 +2,7 @@
 
     G = build("ring", 16)                       # or "random_regular", degree=4, seed=1 ...
     W = mixing_matrix(G)                        # (n, n) float64, symmetric, doubly stochastic
-    gap = spectral_gap(W)                       # 1 - lambda, lambda = 2nd largest |eigenvalue|
-    rounds_bound(W, eps=1e-6)                   # ln(1/eps) / ln(1/lambda) gossip rounds
+    rounds_bound(W, eps=1e-6)                   # ln(1/eps) / ln(1/lambda), lambda = 2nd |eig|
 
 Kinds: star (hub 0), ring, complete, random_regular (degree), small_world (degree = k
 neighbours, p rewiring), erdos_renyi (p), grid (as square as possible), radio (positions
@@ -21,7 +20,7 @@ import numpy as np
 
 from protocols.config import TopologyKind
 
-__all__ = ["KINDS", "build", "mixing_matrix", "neighbours", "rounds_bound", "spectral_gap"]
+__all__ = ["KINDS", "build", "mixing_matrix", "rounds_bound"]
 
 # every configurable kind but `dynamic`, which is a star whose hub moves (swarm/exchange_hub.py)
 KINDS = tuple(kind for kind in get_args(TopologyKind) if kind != "dynamic")
@@ -114,19 +113,9 @@ def mixing_matrix(G: nx.Graph) -> np.ndarray:
     return W
 
 
-def neighbours(W: np.ndarray, i: int) -> dict[int, float]:
-    """Node i's gossip weights {j: w_ij} over its neighbours j != i (what a node keeps)."""
-    return {int(j): float(W[i, j]) for j in np.flatnonzero(W[i]) if j != i}
-
-
 def _second_eigenvalue(W: np.ndarray) -> float:
     mags = np.sort(np.abs(np.linalg.eigvalsh((W + W.T) / 2)))[::-1]
     return float(mags[1]) if mags.size > 1 else 0.0
-
-
-def spectral_gap(W: np.ndarray) -> float:
-    """1 - lambda, lambda the second largest |eigenvalue| of symmetric W (0: never mixes)."""
-    return 1.0 - _second_eigenvalue(W)
 
 
 def rounds_bound(W: np.ndarray, eps: float = 1e-6) -> float:

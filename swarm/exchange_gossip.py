@@ -8,53 +8,41 @@ W is symmetric, so the update keeps the brains' mean whatever C does. Plain aver
 compressed values would drift; the public copies are what make compression safe. `exact`
 gossip is the same round with codec `none` and γ = 1, which gives x_i ← Σ_j w_ij x_j.
 
-The copies start at the common pretrained weights (every host knows them), so the first round
+The math is `protocols.gossip.choco_pull`; this module decides who sends what to whom. The
+copies start at the common pretrained weights (every host knows them), so the first round
 already sends small differences. `radio` rebuilds the graph from drone positions each round;
 a drone's radio reaches every host in range, so there each brain's message goes to all hosts.
 """
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import Any
+
 import numpy as np
 import torch
 
-from protocols.codec import Delivery
-from protocols.messages import Kind
-from protocols.topology import mixing_matrix
-from swarm.exchange import (
+from protocols.batching import (
     BeliefCopies,
-    Context,
-    Exchange,
     Outgoing,
     RowEncoder,
+    batch_heads,
     batch_messages,
-    batches,
-    per_brain,
+    read_batch,
     row_index,
-    team_graph,
 )
-from swarm.shard import FlatWeights
+from protocols.codec import Delivery
+from protocols.gossip import choco_pull, mixing_rows
+from protocols.messages import Kind
+from swarm.exchange import Context, Exchange, Expected, Phase, Step, team_graph
 
-__all__ = ["GossipExchange", "mixing_rows"]
-
-
-def mixing_rows(graph: nx.Graph, rows: np.ndarray) -> torch.Tensor:
-    """Sparse (len(rows), N) float32 rows of the Metropolis–Hastings matrix (each sums to 1)."""
-    w = mixing_matrix(graph)[rows]  # (K, N) float64, a few non-zeros per row
-    r, c = np.nonzero(w)
-    idx = torch.from_numpy(np.stack([r, c]).astype(np.int64))
-    vals = torch.from_numpy(w[r, c].astype(np.float32))
-    return torch.sparse_coo_tensor(idx, vals, w.shape, check_invariants=False).coalesce()
+__all__ = ["GossipExchange"]
 
 
 class GossipExchange(Exchange):
-    """One phase per round: send q_i (and belief updates), receive, mix.
+    """One phase per round (`Phase.MIX`): send q_i (and belief updates), receive, mix.
 
     Each host compresses all its brains' q_i in one pass and sends each destination host one
-    batched DELTA (and BELIEF) message holding the brains it needs (`swarm.exchange`)."""
-
-    phases = 1
+    batched DELTA (and BELIEF) message holding the brains it needs (`protocols.batching`)."""
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -62,18 +50,17 @@ class GossipExchange(Exchange):
         self.exact = p.gossip == "exact"
         self.step = 1.0 if self.exact else p.gossip_step
         kind = "none" if self.exact else p.codec.kind
-        self.layout = FlatWeights(ctx.bank)
         axes = ctx.bank.group_axes() if kind == "group" else None
         # CHOCO needs no error feedback: what C drops stays in x_i − x̂_i for the next round.
         self.encoder = RowEncoder(kind, p.codec.fraction, False, self.layout, axes, ctx.local.size)
-        init = self.layout.read()[0]  # every brain starts from the same checkpoint
+        init = self._good[0]  # every brain starts from the same checkpoint
         self.xhat = np.repeat(init[None], ctx.plan.n_brains, 0)  # (N, P) public copies
         belief = np.asarray(ctx.policy.belief, np.float32)
         self.beliefs = BeliefCopies(np.zeros((ctx.plan.n_brains, *belief.shape[1:]), np.float32))
         self.graph = team_graph(ctx)
         self.rows = row_index(ctx.local)  # the local brains' rows of team arrays
         self._w: torch.Tensor | None = None  # mixing rows of self.graph (rebuilt with it)
-        self._mixed: torch.Tensor | None = None  # (K, P) float32 scratch of _mix
+        self._mixed: torch.Tensor | None = None  # (K, P) float32 scratch of choco_pull
         self.max_bytes = p.max_message_bytes
         self.delta_bytes = 8 * init.size + 256  # worst case per brain, any codec
         self.belief_bytes = 8 * int(np.prod(belief.shape[1:])) + 256
@@ -83,8 +70,8 @@ class GossipExchange(Exchange):
         for b in range(plan.n_brains):
             for d in self._dests(b):
                 self.routes[int(plan.brain_owner[b])][d].append(b)
+        self.steps = {Phase.MIX: Step(self.send_q, self.expect_q, self.read_q, self.mix)}
 
-    # -- helpers --------------------------------------------------------------------------
     def _dests(self, brain: int) -> tuple[int, ...]:
         """Hosts that need brain's messages: its own and its neighbours' (all, for radio)."""
         plan = self.ctx.plan
@@ -94,12 +81,13 @@ class GossipExchange(Exchange):
         owners.update(int(plan.brain_owner[j]) for j in self.graph.neighbors(brain))
         return tuple(sorted(owners))
 
-    # -- phases ---------------------------------------------------------------------------
-    def outgoing(self, round_idx: int, phase: int) -> list[Outgoing]:
+    # -- Phase.MIX ------------------------------------------------------------------------
+    def send_q(self, round_idx: int) -> list[Outgoing]:
+        """Each local brain's q_i = C(x_i − x̂_i) (and belief update) to the hosts needing it."""
         ctx = self.ctx
         if ctx.protocol.topology.kind == "radio":
             self.graph, self._w = team_graph(ctx), None
-        diff = self.layout.read()  # a fresh copy: made x_i − x̂_i in place, (K, P)
+        diff = self.read_rows()  # a fresh copy: made x_i − x̂_i in place, (K, P)
         diff -= self.xhat[self.rows]
         q = self.encoder.encode(diff, ctx.local)  # each brain's payload encoded once
         cells = {}
@@ -113,7 +101,7 @@ class GossipExchange(Exchange):
             if not brains:
                 continue
             limit = self.max_bytes
-            if ctx.protocol.share_weights:
+            if ctx.protocol.share_weights:  # off: the ablation, beliefs only
                 out += batch_messages(
                     Kind.DELTA, dest, brains, q, round_idx, self.delta_bytes, limit, body=body
                 )
@@ -131,43 +119,38 @@ class GossipExchange(Exchange):
                 )
         return out
 
-    def expected(self, round_idx: int, phase: int) -> int:
-        me, total = self.ctx.host, 0
+    def expect_q(self, round_idx: int) -> Expected:
+        """A DELTA (and a BELIEF) per batch of each host's brains that this host needs."""
+        me, out = self.ctx.host, []
         for routes in self.routes:
             if self.ctx.protocol.share_weights:
-                total += len(batches(routes[me], self.delta_bytes, self.max_bytes))
+                out += batch_heads(Kind.DELTA, routes[me], self.delta_bytes, self.max_bytes)
             if self.ctx.protocol.share_beliefs:
-                total += len(batches(routes[me], self.belief_bytes, self.max_bytes))
-        return total
+                out += batch_heads(Kind.BELIEF, routes[me], self.belief_bytes, self.max_bytes)
+        return out
 
-    def apply(self, round_idx: int, phase: int, msgs: list[Delivery]) -> None:
-        for d in msgs:
-            if d.message.kind == Kind.DELTA:
-                for brain, arrays in per_brain(d):
-                    self.xhat[brain] += self.layout.unpack(arrays)
-            elif d.message.kind == Kind.BELIEF:
-                for brain, arrays in per_brain(d):
-                    self.beliefs.add(brain, arrays)
-        if self.ctx.protocol.share_weights:
-            self._mix()
-        if self.ctx.protocol.share_beliefs:
-            self._merge_beliefs()
+    def read_q(self, d: Delivery) -> tuple[Kind, list[tuple[int, Any]]]:
+        """A DELTA's (brain, q row) or a BELIEF's (brain, update) pairs, checked, not applied."""
+        return read_batch(d, self.ctx.plan.n_brains, self.layout, self.beliefs.maps[0].size)
 
-    def _mix(self) -> None:
-        """x_i += γ (Σ_j w_ij x̂_j − x̂_i) for the local brains (rows of W sum to 1)."""
+    def mix(self, round_idx: int, got: list[tuple[Kind, list[tuple[int, Any]]]]) -> None:
+        """x̂_j += q_j and b̂_j += update for the round's messages (in (sender, seq) order),
+        then the consensus step for the local brains, then each fuses its neighbours' beliefs."""
         ctx = self.ctx
-        if ctx.local.size == 0:
-            return
+        for kind, parts in got:
+            for brain, value in parts:
+                if kind == Kind.DELTA:
+                    self.xhat[brain] += value
+                else:
+                    self.beliefs.add(brain, value)
         if self._w is None:  # the graph changes only for radio, which resets this
             self._w = mixing_rows(self.graph, ctx.local)
         if self._mixed is None:  # kept between rounds: a fresh (K, P) faults in every page
             self._mixed = torch.empty(ctx.local.size, self.xhat.shape[1])
-        # torch.mm with out= runs the same sparse kernel as torch.sparse.mm (same numbers)
-        mixed = torch.mm(self._w, torch.from_numpy(self.xhat), out=self._mixed).numpy()
-        mixed -= self.xhat[self.rows]
-        if self.step != 1.0:  # γ (Σ_j w_ij x̂_j − x̂_i), in place: the same fp32 numbers
-            mixed *= np.float32(self.step)
-        self.layout.add(mixed)
+        if ctx.protocol.share_weights:
+            ctx.bank.add_flat(choco_pull(self._w, self.xhat, self.rows, self.step, self._mixed))
+        if ctx.protocol.share_beliefs:
+            self._merge_beliefs()
 
     def _merge_beliefs(self) -> None:
         """Each local brain fuses its known neighbours' copies, ascending by neighbour id."""

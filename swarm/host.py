@@ -1,14 +1,23 @@
-"""`HostCore`: one host's shard of brains, its policy and its ZeroMQ endpoint (no Ray here).
+"""Hosts: one host's brains, policy and ZeroMQ endpoint (`HostCore`), and how the pool calls them.
 
 A host binds one ROUTER socket (127.0.0.1 on one machine, the node's own address on a
 cluster) and reaches every peer, itself included, through DEALER sockets, so every
-brain-to-brain byte crosses a real socket and is counted there. The Ray actor in
-`swarm.pool` wraps this class unchanged (`backend="local"` runs several in one process).
+brain-to-brain byte crosses a real socket and is counted there. Its K brains are one
+`agents.BrainBank` (one batched computation; one shared-weight model over K recurrent streams
+for `central`), flying the drones of one `scenarios` policy. A tick is one batched call each:
+
+    logits = bank.act(tokens, tick)              # (K,) detect logits, state advanced
+    bank.label(late labels); bank.learn(tick)    # train while infer
+    actions = policy.act(obs, sigmoid(logits))
 
 Life of a host: `address()` → `connect(all addresses)` → per team × seed `configure(...)` →
-ticks of `act(obs)` with knowledge rounds of `exchange_send` / `exchange_recv` per phase →
-`close()`. Each configure opens a fresh protocol session (run id `<run>/<team>/<seed>`), so
-sequence numbers and replay windows never leak across missions.
+ticks of `act(obs)` with knowledge rounds of `send` / `recv` per `Phase` → `close()`. Each
+configure opens a fresh protocol session (run id `<run>/<team>/<seed>`), so sequence numbers
+and replay windows never leak across missions.
+
+The pool calls all its hosts through `Hosts` (typed: configure / act / send / recv / stats):
+`LocalHosts` holds `HostCore`s in this process (tests, tiny runs; still real sockets),
+`RayHosts` one `num_cpus=1` Ray actor per host. `EXCHANGES` picks a team's kind of round.
 
 Team `central`: no brain on the drones' hosts. Each host uploads its drones' raw observation
 as one OBS message to the centre host, which waits for all of them, runs the one shared-weight
@@ -17,32 +26,95 @@ large model over all N streams, learns, and returns the actions of every drone.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+import ray
 import torch
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, RayTaskError
 
+from agents import BrainBank, YanConfig
 from protocols.codec import Delivery, Limits, Receiver, Session
 from protocols.compression import get_codec
 from protocols.messages import Kind, Message, ProtocolError
 from protocols.transport import CurveKeys, Endpoint
 from scenarios.base import Actions, Observation, TokenSpec
-from swarm.exchange import Context, Exchange, NoExchange, make_exchange
-from swarm.shard import BrainShard, model_for
-from swarm.teams import TeamPlan
+from scenarios.info import WorldInfo
+from scenarios.metrics import auc
+from scenarios.policies import make_policy
+from swarm.exchange import Context, Exchange, Expected, NoExchange, Phase
+from swarm.exchange_gossip import GossipExchange
+from swarm.exchange_hub import HubExchange
+from swarm.raylife import actor_state, alive_nodes, host_count, host_options, log_dir, start_ray
+from swarm.teams import Sharing, TeamPlan
 
 if TYPE_CHECKING:
+    from scenarios.policy_base import Policy
     from swarm.config import RunConfig
 
-__all__ = ["HostCore", "HostTimeout"]
+__all__ = [
+    "EXCHANGES",
+    "HostCore",
+    "HostDied",
+    "HostTimeout",
+    "Hosts",
+    "LocalHosts",
+    "Mission",
+    "RayHosts",
+    "model_for",
+]
 
 RECV_TIMEOUT_S = 60.0  # a peer silent this long is dead or wedged: fail loudly, not hang
+COMPETENCE_DECAY = 0.98  # per tick: verified precision over roughly the last 50 ticks
 _OBS_FIELDS = ("tokens", "cells", "pose", "busy", "label_drone", "label_tick", "label_value")
+
+#: The kind of knowledge round of each sharing mode (`central` shares raw OBS every tick).
+EXCHANGES: dict[Sharing, type[Exchange]] = {
+    "gossip": GossipExchange,
+    "hub": HubExchange,
+    "none": NoExchange,
+    "central": NoExchange,
+}
+
+
+@dataclass(frozen=True)
+class Mission:
+    """What every host needs to start one team × seed (the same for all hosts).
+
+    `plan`: who holds which drone and brain; `info`/`spec`: the world's public info and token
+    layout; `cfg`: a team variant's configuration (None: the run's)."""
+
+    plan: TeamPlan
+    seed: int
+    info: WorldInfo
+    spec: TokenSpec
+    cfg: RunConfig | None = None
 
 
 class HostTimeout(RuntimeError):
-    """A host waited too long for its peers' messages."""
+    """A host waited too long for its peers' messages; `hosts` are the silent peers."""
+
+    def __init__(self, text: str, hosts: Sequence[int] = ()) -> None:
+        super().__init__(text)
+        self.hosts = tuple(hosts)
+
+    def __reduce__(self) -> tuple:  # keep `hosts` across Ray's pickling
+        return (HostTimeout, (self.args[0], self.hosts))
+
+
+class HostDied(RuntimeError):
+    """A host actor died (crash, node lost, out of memory) or a round could not complete;
+    the pool cannot continue (the run loop keeps the missions it completed)."""
+
+
+def model_for(cfg: YanConfig, spec: TokenSpec) -> YanConfig:
+    """`cfg` with the scenario's token width and heads filled in."""
+    return cfg.model_copy(update={"input_dim": spec.input_dim, "heads": dict(spec.heads)})
 
 
 class HostCore:
@@ -65,16 +137,19 @@ class HostCore:
         self.limits = Limits(max_message_bytes=run_cfg.protocol.max_message_bytes)
         # A taken port falls back to a free one: a host must come up, whatever else runs.
         self.endpoint = Endpoint(index, host=bind_ip, port=port, port_fallback=True, curve=curve)
-        self.shard: BrainShard | None = None
         self.plan: TeamPlan | None = None
-        self.exchange: Exchange | None = None
+        self.bank: BrainBank | None = None
+        self.policy: Policy | None = None
+        self.drone_ids = np.zeros(0, np.int64)  # (K,) global ids of the drones flown here
+        self.exchange: Exchange = NoExchange(None)
         self.receiver: Receiver | None = None
         self.sessions: dict[int, Session] = {}
-        self.train_steps = 0  # of finished missions; the live shard counts its own
+        self.rejects: Counter[str] = Counter()  # messages dropped after the receiver accepted
+        self.train_steps = 0
         self._rejected_before = 0  # of finished missions' receivers
         self._accepted_before = 0
+        self._quarantined_before = 0
         self._cpu0 = time.process_time()
-        self.act_seconds = 0.0  # wall time inside act(): the pool's overhead is the rest
 
     # -- wiring ---------------------------------------------------------------------------
     def address(self) -> str:
@@ -86,27 +161,17 @@ class HostCore:
         for peer, addr in enumerate(addresses):
             self.endpoint.connect(peer, addr)
 
-    def configure(
-        self,
-        plan: TeamPlan,
-        seed: int,
-        world_info: dict[str, Any],
-        spec: TokenSpec,
-        init: dict[str, np.ndarray] | None,
-        team_cfg: Any = None,
-    ) -> None:
-        """Fresh brains, policy and protocol session for one team × seed.
-
-        `team_cfg`: the configuration of a team variant (None: the run's).
-        """
-        cfg = team_cfg if team_cfg is not None else self.cfg
+    def configure(self, mission: Mission, init: dict[str, np.ndarray] | None) -> tuple[Phase, ...]:
+        """Fresh brains, policy and protocol session for one team × seed, from the pretrained
+        checkpoint `init`; returns the phases of this team's knowledge round."""
+        plan, seed, spec = mission.plan, mission.seed, mission.spec
+        cfg = mission.cfg if mission.cfg is not None else self.cfg
         self.plan, self.seed = plan, seed
         run = f"{self.run_id}/{plan.team}/{seed}"
         if self.receiver is not None:
             self._rejected_before += sum(self.receiver.rejects.values())
             self._accepted_before += self.receiver.accepted
-        if self.shard is not None:
-            self.train_steps += self.shard.train_steps
+        self._quarantined_before += self.exchange.quarantined
         self.receiver = Receiver(
             run_id=run,
             key=self.key,
@@ -117,29 +182,32 @@ class HostCore:
         self.sessions = {}
         self._run = run
         brains = plan.brains_on(self.index)
-        drones = plan.drone_shards[self.index]
+        self.bank, self.policy, self.exchange = None, None, NoExchange(None)
+        if not brains.size:
+            self.drone_ids = np.zeros(0, np.int64)
+            return ()
+        ids = (
+            np.arange(plan.n_drones) if plan.sharing == "central" else plan.drone_shards[self.index]
+        )
+        self.drone_ids = np.asarray(ids, np.int64)
+        k, seed_h = int(self.drone_ids.size), seed * 1009 + self.index
         model = cfg.model.small if plan.model == "small" else cfg.large_model()
-        seed_h = seed * 1009 + self.index
-        self.shard = None
-        if brains.size:
-            ids = np.arange(plan.n_drones) if plan.sharing == "central" else drones
-            self.shard = BrainShard(
-                model_for(model, spec),
-                cfg.learner,
-                ids,
-                seed_h,
-                init,
-                plan.shared,
-                (cfg.policy.name, dict(cfg.policy.params)),
-                world_info,
-            )
-        if self.shard is not None:  # make_exchange gives NoExchange for "none" and "central"
-            ctx = Context(
-                self.index, plan, cfg.protocol, seed, self.shard.bank, self.shard.policy, brains
-            )
-            self.exchange = make_exchange(ctx)
-        else:
-            self.exchange = NoExchange(None)  # type: ignore[arg-type]
+        self.bank = BrainBank(
+            model_for(model, spec), cfg.learner, k=k, seed=seed_h, init=init, shared=plan.shared
+        )
+        rng = np.random.default_rng(seed_h)
+        self.policy = make_policy(
+            cfg.policy.name,
+            info=mission.info,
+            drone_ids=self.drone_ids,
+            rng=rng,
+            **dict(cfg.policy.params),
+        )
+        self._hits = np.zeros(k, np.float64)  # decayed confirmed detections
+        self._seen = np.zeros(k, np.float64)  # decayed labelled detections
+        ctx = Context(self.index, plan, cfg.protocol, seed, self.bank, self.policy, brains)
+        self.exchange = EXCHANGES[plan.sharing](ctx)
+        return self.exchange.phases
 
     # -- sending and receiving ------------------------------------------------------------
     def _send(self, dests: tuple[int, ...], msg: Message) -> None:
@@ -157,29 +225,66 @@ class HostCore:
         for d in dests:
             self.endpoint.send(d, frames)
 
-    def _collect(self, need: int, kind_ok: tuple[Kind, ...], round_idx: int) -> list[Delivery]:
-        """Receive `need` valid messages of this round, sorted by (sender, seq).
+    def _reject(self, reason: str) -> None:
+        self.rejects[reason] += 1
 
-        Rejected frames (bad signature, replay, ...) are counted by the receiver and skipped.
+    def _collect(
+        self, expect: Expected, round_idx: int, read: Callable[[Delivery], Any], what: str
+    ) -> list[Any]:
+        """Receive the `expect`ed (kind, sender) messages of this round; `read(delivery)` each.
+
+        Returns the readings sorted by (sender, seq). A frame the receiver rejects, one whose
+        reading raises (malformed batch, non-finite values, ...) and a message nobody expects
+        (another round, or a second one of a pair already heard) are counted rejects that
+        change nothing (reading only checks); the round waits on for the expected message.
+        A peer silent for RECV_TIMEOUT_S raises HostTimeout naming what is missing and from
+        which hosts.
         """
-        got: list[Delivery] = []
+        waiting = Counter(expect)
+        got: list[tuple[int, int, Any]] = []
         deadline = time.monotonic() + RECV_TIMEOUT_S
-        while len(got) < need:
+        while waiting.total():
             left = deadline - time.monotonic()
             got_one = self.endpoint.recv(timeout_ms=int(left * 1000)) if left > 0 else None
             if got_one is None:
-                raise HostTimeout(
-                    f"host {self.index} got {len(got)} of {need} messages of round "
-                    f"{round_idx} in {RECV_TIMEOUT_S:.0f} s: a peer host died or is stuck"
-                )
+                raise self._timeout(waiting, round_idx, what)
             try:
-                delivery = self.receiver.accept(got_one[1])
+                delivery: Delivery = self.receiver.accept(got_one[1])
             except ProtocolError:
-                continue
+                continue  # counted by the receiver
             msg = delivery.message
-            if msg.kind in kind_ok and msg.round == round_idx:
-                got.append(delivery)
-        return sorted(got, key=lambda d: (d.message.sender, d.message.seq))
+            key = (msg.kind, msg.sender)
+            try:  # content first: a poisoned message is named so, whenever it arrives
+                reading = read(delivery)
+            except ProtocolError as err:
+                self._reject(err.reason)
+                continue
+            except Exception:  # a reading that fails any other way costs one message, not a run
+                self._reject("error")
+                continue
+            if msg.round != round_idx or not waiting[key]:
+                self._reject("unexpected")
+                continue
+            waiting[key] -= 1
+            got.append((msg.sender, msg.seq, reading))
+        return [r for _, _, r in sorted(got, key=lambda g: (g[0], g[1]))]
+
+    def _timeout(self, waiting: Counter, round_idx: int, what: str) -> HostTimeout:
+        plan = self.plan
+        missing = sorted((k, s) for (k, s), n in waiting.items() if n)
+        if plan is not None and plan.sharing == "central":
+            owner = {int(d): h for h, ids in enumerate(plan.drone_shards) for d in ids}
+        else:
+            owner = {b: int(h) for b, h in enumerate(plan.brain_owner)} if plan else {}
+        hosts = sorted({owner.get(s, -1) for _, s in missing})
+        names = ", ".join(f"{k.name} of brain {s} (host {owner.get(s, '?')})" for k, s in missing)
+        return HostTimeout(
+            f"host {self.index} waited {RECV_TIMEOUT_S:.0f} s in {what} of round {round_idx} for "
+            f"{len(missing)} message(s): {names}; rejected here meanwhile: "
+            f"{dict(self.rejects) or 'none'}, by the receiver: "
+            f"{dict(self.receiver.rejects) or 'none'}",
+            hosts,
+        )
 
     # -- ticks ----------------------------------------------------------------------------
     def act(self, obs: Observation) -> tuple[np.ndarray, Actions | None]:
@@ -187,15 +292,34 @@ class HostCore:
         plan = self.plan
         if plan is None:
             raise RuntimeError("configure() the host before act()")
-        start = time.perf_counter()
-        try:
-            if plan.sharing == "central":
-                return self._act_central(obs)
-            if self.shard is None:
-                return np.zeros(0, np.int64), None
-            return self.shard.drone_ids, self.shard.act(obs)
-        finally:
-            self.act_seconds += time.perf_counter() - start
+        if plan.sharing == "central":
+            return self._act_central(obs)
+        if self.bank is None:
+            return np.zeros(0, np.int64), None
+        return self.drone_ids, self._decide(obs)
+
+    def _decide(self, obs: Observation) -> Actions:
+        """Decide, label and learn for one tick; `obs` holds exactly this host's drones."""
+        k = int(self.drone_ids.size)
+        if len(obs) != k:
+            raise ValueError(f"this host flies {k} drones, got an observation of {len(obs)}")
+        logits = self.bank.act(obs.tokens, obs.tick)["detect"]
+        if obs.label_drone.size:
+            self.bank.label(obs.label_drone, obs.label_tick, obs.label_value)
+            np.add.at(self._hits, obs.label_drone, obs.label_value.astype(np.float64))
+            np.add.at(self._seen, obs.label_drone, 1.0)
+        self._hits *= COMPETENCE_DECAY
+        self._seen *= COMPETENCE_DECAY
+        self.train_steps += self.bank.learn(obs.tick)
+        p_detect = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+        actions = self.policy.act(obs, p_detect)
+        actions.detect = logits.astype(np.float32)  # reported for field AUC (evaluation only)
+        return actions
+
+    def competence(self) -> np.ndarray:
+        """(K,) float32 recent verified precision, Beta(1, 1) prior: (hits+1)/(seen+2).
+        The `dynamic` topology elects its hub by it."""
+        return ((self._hits + 1.0) / (self._seen + 2.0)).astype(np.float32)
 
     def _act_central(self, obs: Observation) -> tuple[np.ndarray, Actions | None]:
         plan, drones = self.plan, self.plan.drone_shards[self.index]
@@ -204,70 +328,69 @@ class HostCore:
             arrays["label_drone"] = drones[obs.label_drone].astype(np.float32)  # global ids
             arrays["drones"] = drones.astype(np.float32)
             tensors = get_codec("none").encode(arrays).tensors
-            self._send(
-                (plan.centre_host,),
-                Message(
-                    Kind.OBS,
-                    int(drones[0]),
-                    round=obs.tick,
-                    body={"ticks": [obs.tick]},
-                    tensors=tensors,
-                ),
-            )
+            body = {"ticks": [obs.tick]}
+            msg = Message(Kind.OBS, int(drones[0]), round=obs.tick, body=body, tensors=tensors)
+            self._send((plan.centre_host,), msg)
         if self.index != plan.centre_host:
             return np.zeros(0, np.int64), None
-        senders = sum(1 for s in plan.drone_shards if s.size)
-        msgs = self._collect(senders, (Kind.OBS,), obs.tick)
-        full = _join_obs(obs.tick, [d.arrays for d in msgs], plan.n_drones)
-        return self.shard.drone_ids, self.shard.act(full)
+        expect = [(Kind.OBS, int(s[0])) for s in plan.drone_shards if s.size]
+        parts = self._collect(expect, obs.tick, lambda d: d.arrays, "the OBS upload")
+        full = _join_obs(obs.tick, parts, plan.n_drones)
+        return self.drone_ids, self._decide(full)
 
     # -- knowledge rounds -----------------------------------------------------------------
-    def phases(self) -> int:
-        """Phases of a knowledge round for the configured team (0: no sharing)."""
-        return self.exchange.phases if self.exchange is not None else 0
-
-    def exchange_send(self, round_idx: int, phase: int, positions: np.ndarray | None) -> int:
+    def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> int:
         """Send this host's messages of one phase; returns how many were sent."""
-        ex = self.exchange
-        if ex is None or not ex.phases:
+        step = self.exchange.steps.get(phase)
+        if step is None:
             return 0
-        ex.ctx.positions = positions
-        ex.ctx.competence = self.shard.competence()
-        outgoing = ex.outgoing(round_idx, phase)
+        self.exchange.ctx.positions = positions
+        self.exchange.ctx.competence = self.competence()
+        outgoing = step.send(round_idx)
         for o in outgoing:
             self._send(o.dests, o.msg)
         return len(outgoing)
 
-    def exchange_recv(self, round_idx: int, phase: int) -> int:
-        """Receive and apply this host's messages of one phase; returns how many."""
-        ex = self.exchange
-        if ex is None or not ex.phases:
+    def recv(self, round_idx: int, phase: Phase) -> int:
+        """Receive, check and apply this host's messages of one phase; returns how many."""
+        step = self.exchange.steps.get(phase)
+        if step is None:
             return 0
-        msgs = self._collect(ex.expected(round_idx, phase), tuple(Kind), round_idx)
-        ex.apply(round_idx, phase, msgs)
-        return len(msgs)
+        got = self._collect(step.expect(round_idx), round_idx, step.read, f"phase {phase.value}")
+        step.apply(round_idx, got)
+        return len(got)
 
     # -- measuring ------------------------------------------------------------------------
     def probe_aucs(self, tokens: np.ndarray, labels: np.ndarray) -> list[float]:
-        """Detector AUC of each of this host's weight sets on the probe set."""
-        return self.shard.probe_aucs(tokens, labels) if self.shard is not None else []
+        """Detector AUC of each weight set on a probe set, without touching any brain's state.
+
+        tokens (M, input_dim) float32, labels (M,) in {0, 1}: each token is scored as the next
+        step from the brain's current recurrent state (what it would say about that token in
+        the field now; the state is not advanced). A shared model is scored from its first
+        stream's state. Returns one AUC per weight set (K, or 1 shared; none without brains).
+        """
+        if self.bank is None:
+            return []
+        scores = self.bank.score(np.asarray(tokens, np.float32))["detect"]  # (P, M)
+        return [auc(s, labels) for s in scores]
 
     def stats(self) -> dict[str, float]:
-        """Cumulative counters of this host (see HostPool.stats)."""
-        bank = self.shard.bank if self.shard is not None else None
-        ep = self.endpoint
-        rejected = sum(self.receiver.rejects.values()) if self.receiver is not None else 0
-        accepted = self.receiver.accepted if self.receiver is not None else 0
+        """Counters of this host over its life (the run loop reports each run's growth)."""
+        bank, ep, rec = self.bank, self.endpoint, self.receiver
+        rejected = sum(rec.rejects.values()) if rec is not None else 0
+        accepted = rec.accepted if rec is not None else 0
         return {
             "params_per_brain": float(bank.params_per_brain) if bank is not None else 0.0,
             "brains": float(bank.n_sets) if bank is not None else 0.0,
-            "train_steps": float(self.train_steps + (self.shard.train_steps if self.shard else 0)),
+            "train_steps": float(self.train_steps),
             "cpu_seconds": time.process_time() - self._cpu0,
             "messages_sent": float(ep.stats.messages_sent),
             "wire_bytes": float(ep.stats.bytes_sent),
-            "rejected_messages": float(rejected + self._rejected_before),
+            "rejected_messages": float(
+                rejected + self._rejected_before + sum(self.rejects.values())
+            ),
             "messages_received": float(accepted + self._accepted_before),
-            "act_seconds": self.act_seconds,
+            "quarantined_brains": float(self._quarantined_before + self.exchange.quarantined),
         }
 
     def close(self) -> None:
@@ -295,3 +418,178 @@ def _join_obs(tick: int, parts: list[dict[str, np.ndarray]], n: int) -> Observat
         label_tick=cat("label_tick", np.int64),
         label_value=cat("label_value", np.float32),
     )
+
+
+# -- how the pool calls its hosts --------------------------------------------------------
+class Hosts(Protocol):
+    """All hosts of a pool, called together; results in host order."""
+
+    n_hosts: int
+
+    def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]: ...
+    def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]: ...
+    def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> list[int]: ...
+    def recv(self, round_idx: int, phase: Phase) -> list[int]: ...
+    def probe_aucs(self, tokens: np.ndarray, labels: np.ndarray) -> list[list[float]]: ...
+    def stats(self) -> list[dict[str, float]]: ...
+    def share(self, obj: Any) -> Any: ...
+    def nodes(self) -> int: ...
+    def close(self) -> None: ...
+
+
+class LocalHosts:
+    """The hosts as plain objects in this process (real sockets, no Ray)."""
+
+    def __init__(
+        self,
+        run_cfg: RunConfig,
+        n_hosts: int,
+        run_id: str,
+        key: bytes,
+        curve: CurveKeys | None = None,
+    ) -> None:
+        self.hosts = [
+            HostCore(i, n_hosts, run_cfg, run_id, key, curve=curve) for i in range(n_hosts)
+        ]
+        self.n_hosts = n_hosts
+        addresses = [h.address() for h in self.hosts]
+        for h in self.hosts:
+            h.connect(addresses)
+
+    def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
+        return [h.configure(mission, init) for h in self.hosts]
+
+    def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:
+        out: list[Any] = [None] * len(self.hosts)
+        for h in order:  # sequential: a host that waits on others' messages must come last
+            out[h] = self.hosts[h].act(shards[h])
+        return out
+
+    def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> list[int]:
+        return [h.send(round_idx, phase, positions) for h in self.hosts]
+
+    def recv(self, round_idx: int, phase: Phase) -> list[int]:
+        return [h.recv(round_idx, phase) for h in self.hosts]
+
+    def probe_aucs(self, tokens: np.ndarray, labels: np.ndarray) -> list[list[float]]:
+        return [h.probe_aucs(tokens, labels) for h in self.hosts]
+
+    def stats(self) -> list[dict[str, float]]:
+        return [h.stats() for h in self.hosts]
+
+    def share(self, obj: Any) -> Any:
+        return obj
+
+    def nodes(self) -> int:
+        return 1
+
+    def close(self) -> None:
+        for h in self.hosts:
+            h.close()
+        self.hosts = []
+
+
+class HostActor(HostCore):
+    """`HostCore` inside a Ray actor (same arguments): binds its ROUTER on its own node's
+    address, which only the actor knows once Ray has placed it."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, bind_ip=ray.util.get_node_ip_address(), **kw)
+
+    def node_id(self) -> str:
+        """The Ray node this host runs on."""
+        return ray.get_runtime_context().get_node_id()
+
+
+class RayHosts:
+    """One host actor per host on Ray; started here, ended by `close()`. Each call is one
+    fan-out and one `ray.get`."""
+
+    def __init__(
+        self,
+        run_cfg: RunConfig,
+        n_hosts: int | None,
+        run_id: str,
+        key: bytes,
+        curve: CurveKeys | None = None,
+    ) -> None:
+        info = start_ray(run_cfg.ray.address, run_cfg.ray.num_cpus)
+        cpus = max(info["cpus"], 1.0)
+        n = n_hosts or host_count(run_cfg.hosts.agents_per_host, run_cfg.drones, cpus)
+        resources = list(run_cfg.hosts.resources) or None
+        remote = ray.remote(HostActor)
+        self.actors = []
+        for i in range(n):
+            opts = host_options(i, resources)
+            if n > cpus and not resources:  # more hosts than CPUs: share them rather than hang
+                opts["num_cpus"] = cpus / n
+            self.actors.append(
+                remote.options(**opts).remote(i, n, run_cfg, run_id, key, curve=curve)
+            )
+        self.n_hosts = n
+        addresses = self._get([a.address.remote() for a in self.actors], "address")
+        self._get([a.connect.remote(addresses) for a in self.actors], "connect")
+
+    def _get(self, refs: list[Any], what: str) -> list[Any]:
+        try:
+            return ray.get(refs)
+        except RayTaskError as err:
+            cause = getattr(err, "cause", None)
+            if not isinstance(cause, HostTimeout):
+                raise
+            alive = ", ".join(
+                f"host {h}: {actor_state(self.actors[h]) if 0 <= h < self.n_hosts else '?'}"
+                for h in cause.hosts
+            )
+            raise HostDied(
+                f"a round could not complete during {what}(): {cause} — Ray says {alive}. "
+                f"Host logs: {log_dir()}"
+            ) from err
+        except (ActorDiedError, ActorUnavailableError, RayActorError) as err:
+            raise HostDied(
+                f"a host actor died during {what}(): {err}. The pool cannot continue; "
+                "completed missions are kept by the run loop. Check memory (each host holds "
+                f"its brains) and the Ray logs under {log_dir()}"
+            ) from err
+
+    def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
+        # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
+        refs = [a.configure.remote(mission, init) for a in self.actors]
+        return self._get(refs, "configure")
+
+    def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:
+        # Actors run concurrently, so the order only matters for the local backend.
+        refs = [a.act.remote(s) for a, s in zip(self.actors, shards, strict=True)]
+        return self._get(refs, "act")
+
+    def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> list[int]:
+        return self._get([a.send.remote(round_idx, phase, positions) for a in self.actors], "send")
+
+    def recv(self, round_idx: int, phase: Phase) -> list[int]:
+        return self._get([a.recv.remote(round_idx, phase) for a in self.actors], "recv")
+
+    def probe_aucs(self, tokens: np.ndarray, labels: np.ndarray) -> list[list[float]]:
+        refs = [a.probe_aucs.remote(tokens, labels) for a in self.actors]
+        return self._get(refs, "probe_aucs")
+
+    def stats(self) -> list[dict[str, float]]:
+        return self._get([a.stats.remote() for a in self.actors], "stats")
+
+    def node_ids(self) -> list[str]:
+        """The Ray node of each host, in host order."""
+        return self._get([a.node_id.remote() for a in self.actors], "node_id")
+
+    def share(self, obj: Any) -> Any:
+        return ray.put(obj)
+
+    def nodes(self) -> int:
+        return alive_nodes()
+
+    def close(self) -> None:
+        if not self.actors:
+            return
+        with contextlib.suppress(Exception):  # a dead host has nothing left to close
+            ray.get([a.close.remote() for a in self.actors], timeout=30)
+        for a in self.actors:
+            ray.kill(a)
+        self.actors = []

@@ -23,6 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from swarm.teams import team_drones
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from scenarios.base import Actions, Observation, TokenSpec
+    from scenarios.info import WorldInfo
     from swarm.config import RunConfig
 
 __all__ = [
@@ -34,8 +38,16 @@ __all__ = [
     "stat_delta",
 ]
 
-#: Pool counters that grow during a run; an episode reports their growth, not their total.
-ADDITIVE_STATS = ("train_steps", "cpu_seconds", "messages_sent", "wire_bytes", "rejected_messages")
+#: Pool counters that grow over the pool's life; an episode reports their growth in its run.
+ADDITIVE_STATS = (
+    "train_steps",
+    "cpu_seconds",
+    "messages_sent",
+    "messages_received",
+    "wire_bytes",
+    "rejected_messages",
+    "quarantined_brains",
+)
 
 TickCallback = Callable[[int, Mapping[str, float], bool], None]
 
@@ -47,14 +59,14 @@ class PoolLike(Protocol):
         self,
         team: str,
         seed: int,
-        world_info: dict,
-        token_spec: Any,
+        world_info: WorldInfo,
+        token_spec: TokenSpec,
         n_drones: int,
-        team_cfg: Any = None,
+        team_cfg: RunConfig | None = None,
     ) -> None: ...
-    def act(self, obs: Any) -> Any: ...
+    def act(self, obs: Observation) -> Actions: ...
     def exchange(self, round_idx: int) -> None: ...
-    def probe_auc(self, tokens: Any, labels: Any) -> float: ...
+    def probe_auc(self, tokens: np.ndarray, labels: np.ndarray) -> float: ...
     def stats(self) -> dict[str, float]: ...
 
 

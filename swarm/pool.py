@@ -15,11 +15,14 @@ pool.close()
 
 `n_hosts=None` follows `hosts.agents_per_host` (`auto`: one host per CPU of the cluster).
 `backend="local"` runs the same `HostCore`s in this process over real sockets (tests, tiny
-runs); `"ray"` wraps each in a `num_cpus=1` actor, pinned by `hosts.resources` or spread
-over nodes. Per tick only numpy arrays cross the driver: each host gets its drones'
-observation and returns their actions; payloads between brains never touch the driver or
-the object store. A host that dies raises `HostDied`; the pool is then unusable, and the run
-loop saves what it completed. Counters in `stats()` are cumulative over the pool's life.
+runs: `swarm.host.LocalHosts`); `"ray"` wraps each in a `num_cpus=1` actor, pinned by
+`hosts.resources` or spread over nodes (`swarm.host.RayHosts`). Per tick only numpy arrays
+cross the driver: each host gets its drones' observation and returns their actions;
+payloads between brains never touch the driver or the object store. A host that dies raises
+`HostDied`; the pool is then unusable, and the run loop saves what it completed. So does a
+round that cannot complete: the error names the missing messages, their hosts and what Ray
+says of them. Counters in `stats()` are cumulative over the pool's life; the run loop
+reports each run's growth.
 """
 
 from __future__ import annotations
@@ -33,23 +36,16 @@ from agents.pretrain import load_pretrained
 from protocols.codec import new_key
 from protocols.transport import CurveKeys
 from scenarios.base import Actions, Observation, TokenSpec
-from swarm.hostcalls import HostDied, LocalCalls, RayCalls
-from swarm.shard import model_for
+from scenarios.info import WorldInfo
+from swarm.exchange import Phase
+from swarm.host import HostDied, Hosts, LocalHosts, Mission, RayHosts, model_for
+from swarm.loop import ADDITIVE_STATS
 from swarm.teams import TeamPlan, make_plan
 
 if TYPE_CHECKING:
     from swarm.config import RunConfig
 
 __all__ = ["HostDied", "HostPool"]
-
-_SUMMED = (
-    "train_steps",
-    "cpu_seconds",
-    "messages_sent",
-    "messages_received",
-    "wire_bytes",
-    "rejected_messages",
-)
 
 
 class HostPool:
@@ -66,14 +62,12 @@ class HostPool:
         # security: curve also encrypts the sockets, with one key pair per run
         curve = CurveKeys.generate() if run_cfg.protocol.security == "curve" else None
         if backend == "ray":
-            self.calls: RayCalls | LocalCalls = RayCalls(run_cfg, n_hosts, run_id, key, curve)
+            self.hosts: Hosts = RayHosts(run_cfg, n_hosts, run_id, key, curve)
         else:
-            self.calls = LocalCalls(run_cfg, n_hosts or 2, run_id, key, curve)
-        self.n_hosts = self.calls.n_hosts
-        addresses = self.calls.all("address")
-        self.calls.all("connect", addresses)
+            self.hosts = LocalHosts(run_cfg, n_hosts or 2, run_id, key, curve)
+        self.n_hosts = self.hosts.n_hosts
         self.plan: TeamPlan | None = None
-        self._phases = 0
+        self._phases: tuple[Phase, ...] = ()
         self._positions: np.ndarray | None = None
         self._init_cache: dict[str, dict[str, np.ndarray] | None] = {}
 
@@ -82,10 +76,10 @@ class HostPool:
         self,
         team: str,
         seed: int,
-        world_info: dict[str, Any],
+        world_info: WorldInfo,
         token_spec: TokenSpec,
         n_drones: int,
-        team_cfg: Any = None,
+        team_cfg: RunConfig | None = None,
     ) -> None:
         """Fresh brains, policies and protocol sessions on every host for team × seed.
 
@@ -93,20 +87,20 @@ class HostPool:
         (a team variant's models, learner, protocol: `swarm.variants`); None: the run's.
         """
         cfg = team_cfg if team_cfg is not None else self.cfg
-        topo = cfg.protocol.topology.kind
-        self.plan = make_plan(team, n_drones, self.n_hosts, topo)
+        self.plan = make_plan(team, n_drones, self.n_hosts, cfg.protocol.topology.kind)
         init = self._pretrained(cfg, self.plan.model, token_spec)
-        self.calls.all("configure", self.plan, seed, world_info, token_spec, init, team_cfg)
-        self._phases = max(self.calls.all("phases"))
+        mission = Mission(self.plan, seed, world_info, token_spec, team_cfg)
+        phases = self.hosts.configure(mission, init)
+        self._phases = max(phases, key=len)  # hosts without brains have none
         self._positions = None
 
-    def _pretrained(self, cfg: Any, size: str, spec: TokenSpec) -> Any:
+    def _pretrained(self, cfg: RunConfig, size: str, spec: TokenSpec) -> Any:
         """The cached pretrained checkpoint of `cfg`'s small or large model (loaded once)."""
         model = cfg.model.small if size == "small" else cfg.large_model()
         key = model.model_dump_json()  # a variant may fly other models than the run's
         if key not in self._init_cache:
             named = load_pretrained(model_for(model, spec))
-            self._init_cache[key] = self.calls.share(named)
+            self._init_cache[key] = self.hosts.share(named)
         return self._init_cache[key]
 
     def _need_plan(self) -> TeamPlan:
@@ -128,7 +122,7 @@ class HostPool:
         order = list(range(self.n_hosts))
         if plan.sharing == "central":
             order = [h for h in order if h != plan.centre_host] + [plan.centre_host]
-        results = self.calls.each("act", [(shards[h],) for h in range(self.n_hosts)], order)
+        results = self.hosts.act(shards, order)
         ids = np.concatenate([r[0] for r in results if r[1] is not None])
         parts = [r[1] for r in results if r[1] is not None]
         joined = Actions.concat(parts)
@@ -140,22 +134,22 @@ class HostPool:
     def exchange(self, round_idx: int) -> None:
         """One knowledge round: per phase every host sends, then every host receives."""
         self._need_plan()
-        for phase in range(self._phases):
-            self.calls.all("exchange_send", round_idx, phase, self._positions)
-            self.calls.all("exchange_recv", round_idx, phase)
+        for phase in self._phases:
+            self.hosts.send(round_idx, phase, self._positions)
+            self.hosts.recv(round_idx, phase)
 
     def probe_auc(self, tokens: np.ndarray, labels: np.ndarray) -> float:
         """Median detector AUC over the team's brains; tokens (M, input_dim), labels (M,)."""
         self._need_plan()
-        aucs = [a for host in self.calls.all("probe_aucs", tokens, labels) for a in host]
+        aucs = [a for host in self.hosts.probe_aucs(tokens, labels) for a in host]
         return float(np.median(aucs))
 
     # -- accounting -----------------------------------------------------------------------
     def stats(self) -> dict[str, float]:
         """Cumulative cost counters summed over hosts; params_per_brain is the largest."""
-        rows = self.calls.all("stats")
-        out = {k: float(sum(r[k] for r in rows)) for k in _SUMMED}
-        if isinstance(self.calls, LocalCalls):  # one process: its CPU time is counted once
+        rows = self.hosts.stats()
+        out = {k: float(sum(r[k] for r in rows)) for k in ADDITIVE_STATS}
+        if isinstance(self.hosts, LocalHosts):  # one process: its CPU time is counted once
             out["cpu_seconds"] = max(r["cpu_seconds"] for r in rows)
         out["params_per_brain"] = max(r["params_per_brain"] for r in rows)
         out["brains"] = float(sum(r["brains"] for r in rows))
@@ -163,11 +157,11 @@ class HostPool:
 
     def ray_info(self) -> dict[str, int]:
         """Nodes of the Ray cluster (1 for the local backend) and host count."""
-        return {"nodes": self.calls.nodes(), "hosts": self.n_hosts}
+        return {"nodes": self.hosts.nodes(), "hosts": self.n_hosts}
 
     def close(self) -> None:
         """Close every host's sockets and end the actors (idempotent)."""
-        self.calls.close()
+        self.hosts.close()
 
     def __enter__(self) -> HostPool:
         return self

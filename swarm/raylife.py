@@ -16,9 +16,11 @@ from typing import Any
 import ray
 
 __all__ = [
+    "actor_state",
     "alive_nodes",
     "host_count",
     "host_options",
+    "log_dir",
     "start_ray",
     "stop_ray",
 ]
@@ -82,6 +84,28 @@ def stop_ray() -> None:
 def alive_nodes() -> int:
     """Number of alive nodes in the connected Ray cluster."""
     return sum(1 for node in ray.nodes() if node.get("Alive"))
+
+
+def actor_state(actor: Any) -> str:
+    """What Ray's control store says of an actor: "ALIVE", "DEAD", "RESTARTING", ...
+
+    Read from the GCS (Ray's public state API needs the dashboard, which an embedded Ray here
+    does not start); "unknown" if Ray cannot tell."""
+    try:
+        from ray._private.state import actors
+
+        return str(actors(actor._actor_id.hex()).get("State", "unknown"))
+    except Exception:  # a diagnosis must never hide the error it explains
+        return "unknown"
+
+
+def log_dir() -> str:
+    """The logs folder of this Ray session (the driver's node; a cluster's other nodes keep
+    theirs under the same session name), not Ray's default /tmp/ray/session_latest."""
+    try:
+        return str(ray._private.worker._global_node.get_logs_dir_path())
+    except Exception:
+        return "the Ray session's logs folder (ray.init's _temp_dir, /tmp/ray by default)"
 
 
 def host_count(agents_per_host: int | str, n_brains: int, cpus: float) -> int:

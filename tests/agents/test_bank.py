@@ -170,3 +170,31 @@ def test_score_is_the_next_step_without_advancing_state() -> None:
         twin.state = state.clone()
         want = twin.act(np.repeat(probe[j : j + 1], 2, 0), 1)["detect"]
         np.testing.assert_allclose(got[:, j], want, atol=1e-5)
+
+
+def test_restore_flat_quarantines_a_diverged_brain_and_it_learns_on() -> None:
+    """A brain whose weights went NaN is put back to given rows; its optimiser and recurrent
+    state restart, the other brain is untouched, and the next steps stay finite."""
+    k = 2
+    rng = np.random.default_rng(2)
+    bank = BrainBank(CFG, LC, k=k, seed=3)
+    for t in range(4):
+        bank.act(rng.standard_normal((k, CFG.input_dim)).astype(np.float32), t)
+        bank.label([0, 1], [t, t], [t % 2, 1 - t % 2])
+        bank.learn(t)
+    good = bank.read_flat()
+    for p in bank.params.values():  # brain 1 diverges: weights, moments and state
+        p[1] = float("nan")
+    for m in bank.opt.m.values():
+        m[1] = float("nan")
+    bank.state[1] = float("nan")
+    bank.restore_flat(np.array([1]), good[1:])
+    after = bank.read_flat()
+    np.testing.assert_array_equal(after, good)
+    assert torch.isfinite(bank.state).all()
+    for t in range(4, 8):
+        out = bank.act(rng.standard_normal((k, CFG.input_dim)).astype(np.float32), t)
+        bank.label([0, 1], [t, t], [t % 2, 1 - t % 2])
+        bank.learn(t)
+        assert np.isfinite(out["detect"]).all()
+    assert np.isfinite(bank.read_flat()).all() and not np.array_equal(bank.read_flat(), good)

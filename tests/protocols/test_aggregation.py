@@ -6,12 +6,11 @@ import pytest
 from protocols.aggregation import (
     AGGREGATORS,
     coordinate_median,
-    flatten,
+    hub_aggregate,
     krum,
     mean,
     multi_krum,
     trimmed_mean,
-    unflatten,
     weighted_mean,
 )
 
@@ -51,10 +50,30 @@ def test_errors_are_clear():
         mean(np.zeros(3))
 
 
-def test_registry_and_flatten_round_trip():
-    assert set(AGGREGATORS) >= {"mean", "weighted_mean", "median", "trimmed_mean", "krum"}
-    named = {"a": np.ones((2, 3), np.float32), "b": np.arange(4, dtype=np.float32)}
-    vec, spec = flatten(named)
-    assert vec.shape == (10,)
-    back = unflatten(vec, spec)
-    assert all(np.array_equal(back[k], named[k]) for k in named)
+NAN_ROW = np.array([[np.nan, 1.0]])
+
+
+@pytest.mark.parametrize(
+    "rule", ["mean", "weighted_mean", "median", "trimmed_mean", "krum", "multi_krum"]
+)
+def test_every_rule_skips_a_non_finite_contribution(rule):
+    honest = X[:4] if rule not in ("krum", "multi_krum") else np.vstack([X[:4], X[:1]])
+    poisoned = np.vstack([honest, NAN_ROW, [[np.inf, 0.0]]])
+    kw = {"f": 1} if rule in ("trimmed_mean", "krum", "multi_krum") else {}
+    if rule == "weighted_mean":
+        kw = {"weights": np.ones(len(poisoned))}
+        expect = AGGREGATORS[rule](honest, weights=np.ones(len(honest)))
+    else:
+        expect = AGGREGATORS[rule](honest, **kw)
+    got = AGGREGATORS[rule](poisoned, **kw)
+    assert np.isfinite(got).all()
+    np.testing.assert_array_equal(got, expect)
+
+
+def test_hub_aggregate_sets_f_from_the_finite_contributions():
+    # 7 finite rows: f = (7 - 3) // 4 = 1, so the one outlier is trimmed away
+    rows = np.vstack([np.tile([[1.0, 2.0]], (6, 1)), [[1e6, -1e6]], NAN_ROW, NAN_ROW])
+    out = hub_aggregate("trimmed_mean", rows, np.ones(len(rows)))
+    np.testing.assert_allclose(out, [1.0, 2.0])
+    with pytest.raises(ValueError, match="finite"):
+        hub_aggregate("median", np.vstack([NAN_ROW, NAN_ROW]), np.ones(2))

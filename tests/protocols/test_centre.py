@@ -1,129 +1,53 @@
-"""Hub election: one hub per term under partitions, failover speed, hysteresis, ties, terms."""
+"""Hub election with terms, as every host of a `dynamic` team runs it."""
 
-from collections import defaultdict
-
+import numpy as np
 import pytest
 
-from protocols.centre import NO_HUB, Centre
-from protocols.messages import BROADCAST, Kind, Message
+from protocols.centre import Election, elect
 
 
-class Net:
-    """Nodes exchanging messages in heartbeat periods; messages land within their period."""
-
-    def __init__(self, competences, timeout=3, hysteresis=0.05):
-        ids = range(len(competences))
-        self.comp = dict(enumerate(competences))
-        self.nodes = {i: Centre(i, ids, timeout, hysteresis) for i in ids}
-        self.down: set[int] = set()
-        self.groups: list[set[int]] | None = None  # partition: only within a group
-        self.hubs_per_term: dict[int, set[int]] = defaultdict(set)
-
-    def linked(self, a, b):
-        return self.groups is None or any(a in g and b in g for g in self.groups)
-
-    def period(self):
-        queue = []
-        for i, c in self.nodes.items():
-            if i not in self.down:
-                queue += [(i, o) for o in c.tick(self.comp[i], (float(i), 0.0))]
-        while queue:
-            src, out = queue.pop(0)
-            targets = self.nodes if out.recipient == BROADCAST else [out.recipient]
-            for dst in targets:
-                if dst == src or dst in self.down or not self.linked(src, dst):
-                    continue
-                msg = Message(out.kind, src, out.recipient, term=out.term, body=out.body)
-                queue += [(dst, o) for o in self.nodes[dst].handle(msg)]
-            self.record()
-
-    def record(self):
-        for i, c in self.nodes.items():
-            if c.is_hub and i not in self.down:
-                self.hubs_per_term[c.term].add(i)
-
-    def run(self, periods):
-        for _ in range(periods):
-            self.period()
-
-    def agreed_hub(self, among):
-        views = {(self.nodes[i].term, self.nodes[i].hub) for i in among}
-        return views.pop()[1] if len(views) == 1 else None
+def test_a_healthy_hub_stays_against_a_near_equal_and_a_silent_one_is_replaced():
+    comp = np.array([0.60, 0.63, 0.80], np.float32)
+    alive = np.array([True, True, True])
+    assert elect(comp[:2], alive[:2], hub=0, hysteresis=0.05) == 0  # 0.63 is not enough
+    assert elect(comp, alive, hub=0, hysteresis=0.05) == 2  # 0.80 is
+    assert elect(comp, np.array([False, True, False]), hub=0, hysteresis=0.05) == 1  # failover
+    with pytest.raises(RuntimeError, match="no brain sent a heartbeat"):
+        elect(comp, np.zeros(3, bool), hub=0, hysteresis=0.05)
 
 
-def test_most_competent_becomes_hub_ties_by_id():
-    net = Net([0.5, 0.9, 0.9, 0.2, 0.7])
-    net.run(6)
-    assert net.agreed_hub(range(5)) == 1
+def test_ties_go_to_the_lowest_id():
+    comp = np.array([0.5, 0.9, 0.9], np.float32)
+    assert elect(comp, np.ones(3, bool), hub=0, hysteresis=0.0) == 1
 
 
-def test_failover_within_timeout_periods_of_first_missed_heartbeat():
-    net = Net([0.5, 0.9, 0.8, 0.2, 0.7, 0.1, 0.3], timeout=3)
-    net.run(6)
-    assert net.agreed_hub(range(7)) == 1
-    old_term = net.nodes[0].term
-    net.down.add(1)  # hub crashes right after this period's heartbeat
-    live = [0, 2, 3, 4, 5, 6]
-    net.period()  # the first period whose heartbeat from the hub is missing
-    periods = 0
-    while net.agreed_hub(live) != 2 and periods < 10:
-        net.period()
-        periods += 1
-    assert net.agreed_hub(live) == 2
-    assert periods <= 3  # k = 3 silent heartbeats, then the election completes in-period
-    assert net.nodes[2].term > old_term
+def test_the_term_rises_only_when_the_hub_changes():
+    e = Election(3, timeout=2, hysteresis=0.05)
+    e.hear([0, 1, 2], [0.5, 0.5, 0.5], term=0)
+    assert e.close_round() == 0 and e.term == 0
+    e.hear([0, 1, 2], [0.5, 0.9, 0.5], term=0)
+    assert e.close_round() == 1 and e.term == 1
 
 
-@pytest.mark.parametrize("split", [([0, 1, 2], [3, 4, 5, 6]), ([0, 1, 2, 3], [4, 5, 6, 7])])
-def test_at_most_one_hub_per_term_under_partition(split):
-    n = sum(len(g) for g in split)
-    net = Net([0.1 * (i + 1) for i in range(n)])
-    net.run(6)
-    net.groups = [set(g) for g in split]
-    net.run(12)
-    net.comp = {i: 1.0 - 0.1 * i for i in range(n)}  # ranks flip: challengers everywhere
-    net.run(12)
-    net.groups = None
-    net.run(10)
-    assert all(len(h) <= 1 for h in net.hubs_per_term.values()), dict(net.hubs_per_term)
-    assert net.agreed_hub(range(n)) not in (None, NO_HUB)
+def test_heartbeats_of_an_older_term_are_ignored():
+    e = Election(2, timeout=3, hysteresis=0.0)
+    e.hear([0, 1], [0.2, 0.9], term=0)
+    e.close_round()
+    assert (e.hub, e.term) == (1, 1)
+    e.hear([0, 1], [0.99, 0.1], term=0)  # stale: sent before the term changed
+    e.hear([1], [0.9], term=1)
+    assert e.close_round() == 1 and e.competence[0] == pytest.approx(0.2)
 
 
-def test_minority_side_elects_nobody():
-    net = Net([0.1, 0.2, 0.3, 0.9, 0.8])
-    net.run(6)
-    assert net.agreed_hub(range(5)) == 3
-    net.groups = [{0, 1}, {2, 3, 4}]  # 2 of 5 cannot reach a majority of 3
-    net.run(10)
-    assert not any(net.nodes[i].is_hub for i in (0, 1))
-    assert net.nodes[1].term > net.nodes[3].term  # they tried, in vain
-    assert net.agreed_hub([2, 3, 4]) == 3
-
-
-def test_hysteresis_keeps_a_near_equal_hub_and_yields_to_a_clear_winner():
-    net = Net([0.9, 0.5, 0.5], hysteresis=0.05)
-    net.run(6)
-    assert net.agreed_hub(range(3)) == 0
-    net.comp[1] = 0.93
-    net.run(6)
-    assert net.agreed_hub(range(3)) == 0
-    net.comp[1] = 0.99
-    net.run(6)
-    assert net.agreed_hub(range(3)) == 1
-
-
-def test_older_terms_are_ignored_and_terms_only_grow():
-    c = Centre(0, range(3))
-    hb = {"position": [0, 0], "competence": 0.5, "hub": 2}
-    c.handle(Message(Kind.HEARTBEAT, 2, BROADCAST, term=5, body=hb))
-    assert (c.term, c.hub) == (5, 2)
-    c.handle(Message(Kind.HEARTBEAT, 1, BROADCAST, term=4, body={**hb, "hub": 1}))
-    assert (c.term, c.hub) == (5, 2)
-    assert c.handle(Message(Kind.ELECT, 1, 0, term=3, body={"type": "request"})) == []
-    c.handle(Message(Kind.HEARTBEAT, 1, BROADCAST, term=6, body={"bad": 1}))  # dropped
-    assert c.term == 5
-
-
-def test_bad_construction():
-    with pytest.raises(ValueError, match="members"):
-        Centre(9, range(3))
+def test_a_hub_silent_for_timeout_rounds_is_replaced_and_hosts_agree():
+    hosts = [Election(3, timeout=2, hysteresis=0.05) for _ in range(2)]
+    for e in hosts:
+        e.hear([0, 1, 2], [0.9, 0.6, 0.5], term=0)
+        e.close_round()
+    history = []
+    for _ in range(2):  # the hub (brain 0) falls silent
+        for e in hosts:
+            e.hear([1, 2], [0.6, 0.5], term=hosts[0].term)
+            e.close_round()
+        history.append({(e.hub, e.term) for e in hosts})
+    assert history == [{(0, 0)}, {(1, 1)}]  # replaced after `timeout` silent rounds, by all

@@ -53,7 +53,7 @@ def _mission(cfg, poison: bool):
     mp.setattr(DroneSearch, "candidate_truth", read)
     try:
         ep = run_episode(cfg, "swarm", 0, pool)
-        weights = [h.shard.bank.read_flat() for h in pool.calls.hosts if h.shard is not None]
+        weights = [h.bank.read_flat() for h in pool.hosts.hosts if h.bank is not None]
     finally:
         mp.undo()
         pool.close()

@@ -38,14 +38,14 @@ def test_pinned_hosts_on_three_nodes_exchange_over_zeromq(cluster):
     )
     with HostPool(cfg, n_hosts=N_NODES, backend="ray") as pool:
         assert pool.ray_info() == {"nodes": N_NODES, "hosts": N_NODES}
-        assert len(set(pool.calls.node_ids())) == N_NODES  # one host per node
+        assert len(set(pool.hosts.node_ids())) == N_NODES  # one host per node
         world = make_world(cfg, cfg.drones, 0)
         pool.configure("swarm", 0, world.public_info(), world.token_spec, cfg.drones)
         for t in range(4):
             world.step(pool.act(world.observe()))
             if t % 2 == 1:
                 pool.exchange(t // 2)
-        rows = pool.calls.all("stats")
+        rows = pool.hosts.stats()
     # complete graph: every round each host sends one batched DELTA and one BELIEF message to
     # each of the 3 hosts (itself included), so over 2 rounds it hears 2 x 3 x 2 = 12 messages,
     # 8 of them from the hosts on the other two nodes

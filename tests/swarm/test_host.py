@@ -1,4 +1,5 @@
-"""HostCore on real sockets: every team acts, bad frames are rejected and counted, faults."""
+"""HostCore on real sockets: every team acts; bad, poisoned or malformed messages and diverged
+brains are counted rejects or quarantines and the run goes on; faults say what is missing."""
 
 import hashlib
 import hmac
@@ -13,6 +14,7 @@ from protocols.codec import Session, new_key
 from protocols.compression import get_codec
 from protocols.messages import Kind
 from swarm import host as host_mod
+from swarm.exchange import Phase
 from swarm.host import HostCore, HostTimeout
 from swarm.loop import make_world
 from swarm.pool import HostPool
@@ -39,9 +41,9 @@ def test_every_team_returns_valid_actions_for_all_its_drones(tiny_cfg, team):
         assert stats["train_steps"] > 0  # brains learn while they fly
         if team == "central":  # raw observations went up over the sockets, one shared model
             assert stats["wire_bytes"] > 0 and stats["brains"] == 1
-            assert pool.calls.hosts[0].shard.bank.k == 5
-        auc = pool.probe_auc(*world.probe_set())
-        assert 0.0 <= auc <= 1.0
+            assert pool.hosts.hosts[0].bank.k == 5
+        # pretrained detectors, a few ticks of learning: better than chance on the probe set
+        assert pool.probe_auc(*world.probe_set()) > 0.5
 
 
 def test_probe_leaves_the_brains_state_alone(tiny_cfg):
@@ -49,7 +51,7 @@ def test_probe_leaves_the_brains_state_alone(tiny_cfg):
     with HostPool(cfg, n_hosts=2, backend="local") as pool:
         world = configure(pool, cfg, "swarm")
         world.step(pool.act(world.observe()))
-        bank = pool.calls.hosts[0].shard.bank
+        bank = pool.hosts.hosts[0].bank
         state = bank.state.clone()
         pool.probe_auc(*world.probe_set())
         assert torch.equal(bank.state, state)
@@ -60,7 +62,7 @@ def test_forged_and_tampered_messages_are_rejected_and_counted(tiny_cfg):
     with HostPool(cfg, n_hosts=2, backend="local") as pool:
         world = configure(pool, cfg, "swarm")
         world.step(pool.act(world.observe()))
-        target = pool.calls.hosts[1]
+        target = pool.hosts.hosts[1]
         tensors = get_codec("none").encode({"w": np.ones(4, np.float32)}).tensors
         forged = Session(target._run, 0, new_key()).encode(Kind.DELTA, tensors=tensors)
         good = Session(target._run, 0, target.key).encode(Kind.DELTA, tensors=tensors)
@@ -97,9 +99,10 @@ def test_a_silent_peer_raises_a_clear_timeout(tiny_cfg, monkeypatch):
     cfg = tiny_cfg(drones=4)
     with HostPool(cfg, n_hosts=2, backend="local") as pool:
         configure(pool, cfg, "swarm")
-        pool.calls.hosts[0].exchange_send(0, 0, None)  # host 1 never sends its half
-        with pytest.raises(HostTimeout, match="a peer host died or is stuck"):
-            pool.calls.hosts[0].exchange_recv(0, 0)
+        pool.hosts.hosts[0].send(0, Phase.MIX, None)  # host 1 never sends its half
+        with pytest.raises(HostTimeout, match=r"DELTA of brain 2 \(host 1\)") as err:
+            pool.hosts.hosts[0].recv(0, Phase.MIX)
+        assert err.value.hosts == (1,)
 
 
 def test_act_before_configure_says_what_to_do(tiny_cfg):
@@ -126,7 +129,7 @@ def test_hostile_signed_messages_are_rejected_and_the_run_goes_on(tiny_cfg):
     with HostPool(cfg, n_hosts=2, backend="local") as pool:
         world = configure(pool, cfg, "swarm")
         world.step(pool.act(world.observe()))
-        target = pool.calls.hosts[1]
+        target = pool.hosts.hosts[1]
         mine = int(target.plan.brains_on(1)[0])
         nan = {"w": np.full(4, np.nan, np.float32)}
         tensors = get_codec("none").encode({"w": np.ones(4, np.float32)}).tensors
@@ -155,5 +158,121 @@ def test_hostile_signed_messages_are_rejected_and_the_run_goes_on(tiny_cfg):
                 break
         sock.close(linger=0)
         assert target.receiver.rejects == {"payload": 1, "recipient": 1, "jump": 1, "manifest": 1}
-        for host in pool.calls.hosts:
-            assert torch.isfinite(host.shard.bank.state).all()
+        for host in pool.hosts.hosts:
+            assert torch.isfinite(host.bank.state).all()
+
+
+# -- issue: hostile and broken input never crashes, stalls or poisons a run ----------------
+def all_weights(pool):
+    return np.concatenate([h.bank.read_flat() for h in pool.hosts.hosts if h.bank is not None])
+
+
+def inject(host, sender, body, arrays, round_idx=0, kind=Kind.DELTA):
+    """A message signed with the run's key (a real peer's), straight into `host`'s ROUTER.
+
+    Its seq is well ahead of the genuine sender's (inside the replay window), so the genuine
+    message of the same sender is still accepted after it."""
+    session = Session(host._run, sender, host.key)
+    session.seq = 100
+    tensors = get_codec("none").encode(arrays).tensors
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.connect(host.address())
+    sock.send_multipart(session.encode(kind, round=round_idx, body=body, tensors=tensors))
+    return sock
+
+
+def fly_and_round(pool, world, ticks, round_idx):
+    for _ in range(ticks):
+        world.step(pool.act(world.observe()))
+    pool.exchange(round_idx)
+
+
+def rounds_until_rejected(pool, first_round, most=10):
+    """Hold rounds from `first_round` on until a reject is counted; returns the next round.
+
+    An injected message may land after the genuine ones of its round (ZeroMQ's queues are
+    asynchronous); it is then read, and rejected for its content, in a later round."""
+    r = first_round
+    while r < first_round + most:
+        pool.exchange(r)
+        r += 1
+        if pool.stats()["rejected_messages"]:
+            break
+    return r
+
+
+@pytest.mark.parametrize(
+    ("body", "tensor", "value", "reason"),
+    [
+        ({"brains": [0]}, "0", np.nan, "payload"),  # a NaN DELTA
+        ({"brains": [0]}, "0", np.inf, "payload"),
+        ({"brains": [0]}, "5", 0.0, "manifest"),  # a tensor of brain 5, not in its body
+        ({"brains": [0, 0]}, "0", 0.0, "manifest"),  # brains not ascending
+        ({"brains": [0, 99]}, "0", 0.0, "manifest"),  # a brain outside the team
+        ({"brains": [0, 1]}, "0", 0.0, "manifest"),  # brain 1 listed without its delta
+    ],
+)
+def test_a_poisoned_or_malformed_delta_from_a_signed_peer_is_a_counted_reject(
+    tiny_cfg, body, tensor, value, reason
+):
+    cfg = tiny_cfg(drones=4, protocol={"sync_every": 100})
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = configure(pool, cfg, "swarm")
+        world.step(pool.act(world.observe()))
+        target = pool.hosts.hosts[1]
+        arrays = {tensor: np.full(target.bank.params_per_brain, value, np.float32)}
+        sock = inject(target, 0, body, arrays)  # brain 0's batch is what host 1 awaits first
+        world.step(pool.act(world.observe()))
+        nxt = rounds_until_rejected(pool, 0)  # each round completes with the genuine message
+        sock.close(linger=0)
+        assert pool.stats()["rejected_messages"] == 1
+        # named where it was caught: by the receiver or by the round reading the batch
+        assert (target.rejects + target.receiver.rejects)[reason] == 1
+        assert np.isfinite(all_weights(pool)).all()
+        fly_and_round(pool, world, 2, nxt)  # and the run goes on
+        assert np.isfinite(all_weights(pool)).all()
+        assert pool.stats()["rejected_messages"] == 1
+
+
+@pytest.mark.parametrize("aggregation", ["median", "krum", "trimmed_mean", "weighted_mean"])
+def test_a_nan_upload_to_a_robust_hub_is_rejected_and_the_round_completes(tiny_cfg, aggregation):
+    cfg = tiny_cfg(drones=6, protocol={"topology": {"kind": "star"}, "aggregation": aggregation})
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = configure(pool, cfg, "swarm")
+        world.step(pool.act(world.observe()))
+        hub_host = pool.hosts.hosts[0]  # the star's hub is brain 0; host 1 uploads brains 3-5
+        nan = {"3": np.full(hub_host.bank.params_per_brain, np.nan, np.float32)}
+        sock = inject(hub_host, 3, {"brains": [3], "base_round": 0, "scale": 1.0}, nan)
+        rounds_until_rejected(pool, 0)
+        sock.close(linger=0)
+        assert pool.stats()["rejected_messages"] == 1
+        weights = all_weights(pool)
+        assert np.isfinite(weights).all()
+        np.testing.assert_array_equal(weights, np.broadcast_to(weights[0], weights.shape))
+
+
+@pytest.mark.parametrize(
+    "protocol",
+    [
+        {"topology": {"kind": "ring"}},
+        {"topology": {"kind": "star"}, "aggregation": "median"},
+        {"topology": {"kind": "dynamic"}, "aggregation": "krum"},
+    ],
+)
+def test_an_exploding_brain_is_quarantined_and_nothing_spreads(tiny_cfg, protocol):
+    cfg = tiny_cfg(drones=6, protocol={**protocol, "sync_every": 100})
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = configure(pool, cfg, "swarm")
+        fly_and_round(pool, world, 2, 0)
+        bank = pool.hosts.hosts[0].bank
+        good = bank.read_flat()[1].copy()
+        for t in bank.params.values():  # brain 1 diverges on its own
+            t[1] = float("nan")
+        pool.exchange(1)
+        assert pool.stats()["quarantined_brains"] == 1
+        assert np.isfinite(all_weights(pool)).all()
+        if protocol["topology"]["kind"] == "ring":  # gossip: back to its last good weights,
+            assert not np.array_equal(bank.read_flat()[1], good)  # then mixed with the others
+        fly_and_round(pool, world, 3, 2)  # it flies and learns on; nothing non-finite appears
+        assert np.isfinite(all_weights(pool)).all()
+        assert pool.stats()["quarantined_brains"] == 1 and pool.stats()["rejected_messages"] == 0

@@ -1,0 +1,332 @@
+"""Batched messages (docs/protocol.md §3): many brains' payloads in one signed message.
+
+A host speaks for K brains. Per (destination host, round, kind) it sends one message whose
+body `brains` lists them (ascending) and whose tensors are named `"<brain>"` (one flat row of
+the brain's P weights) or `"<brain>/<tensor>"` (one per weight tensor, for the `group` codec,
+which needs each tensor's group axis). The header's sender is the batch's first brain.
+
+    layout = RowLayout(bank.flat_layout())            # names, shapes, offsets of a (P,) row
+    enc = RowEncoder("topk_int8", 0.1, None, layout, None, k)
+    q = enc.encode(rows, brains)                      # (K, P) -> brain -> tensors, each once
+    out = batch_messages(Kind.DELTA, dest, brains, q, round_idx, per_brain_bytes, max_bytes)
+    ...
+    for brain, arrays in per_brain(delivery, n_brains):   # checked: BatchError if malformed
+        row = layout.unpack(arrays)                       # (P,) float32
+
+`batches` depends only on the brain list and sizes, so a receiver knows which messages (kind,
+first brain) to expect without being told. `BeliefCopies` are the public copies of belief
+maps that sparse BELIEF updates keep equal on every host.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from protocols.codec import Delivery
+from protocols.compression import EncodedTensor, decode_delta, get_codec
+from protocols.messages import Kind, Message, ProtocolError
+from protocols.rowcodec import RowCodec, sparse_tensors
+
+__all__ = [
+    "BATCH_BRAINS",
+    "BeliefCopies",
+    "Outgoing",
+    "RowEncoder",
+    "RowLayout",
+    "batch_brains",
+    "batch_heads",
+    "batch_messages",
+    "batches",
+    "message",
+    "per_brain",
+    "read_batch",
+    "row_index",
+]
+
+BATCH_BRAINS = 1024  # brains per batched message at most (2 buffers each: under 4096 frames)
+
+
+def row_index(ids: np.ndarray) -> slice | np.ndarray:
+    """Index of rows `ids` (ascending ints) of a team array: a slice where they are one run.
+
+    A host's brains are usually consecutive ids; slicing then gives a view instead of a
+    (K, ...) gathered copy, with the same values."""
+    ids = np.asarray(ids, np.int64)
+    if ids.size and int(ids[-1]) - int(ids[0]) == ids.size - 1 and np.all(np.diff(ids) == 1):
+        return slice(int(ids[0]), int(ids[-1]) + 1)
+    return ids
+
+
+@dataclass
+class Outgoing:
+    """One message to send: `dests` are host indices (each gets one copy)."""
+
+    dests: tuple[int, ...]
+    msg: Message
+
+
+def message(kind: Kind, sender: int, round_idx: int, **kw: Any) -> Message:
+    """A Message with the round set; seq and signature are added by the sending host."""
+    return Message(kind=kind, sender=int(sender), round=round_idx, **kw)
+
+
+class RowLayout:
+    """One brain's weights as a (P,) float32 row: named tensors in `layout` order, and back.
+
+    `layout`: (name, per-brain shape) of each tensor, as `BrainBank.flat_layout()` gives it
+    (the column order of `read_flat` / `add_flat`)."""
+
+    def __init__(self, layout: Sequence[tuple[str, tuple[int, ...]]]) -> None:
+        self.names = [n for n, _ in layout]
+        self.shapes = dict(layout)
+        sizes = [int(np.prod(shape)) for _, shape in layout]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    @property
+    def size(self) -> int:
+        """P, the entries of one row."""
+        return int(self.offsets[-1])
+
+    def flat(self, named: dict[str, np.ndarray]) -> np.ndarray:
+        """One brain's named arrays -> (P,) float32."""
+        return np.concatenate([np.asarray(named[n], np.float32).reshape(-1) for n in self.names])
+
+    def named(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """(P,) -> one brain's named arrays (views)."""
+        cut = self.offsets
+        return {
+            n: flat[..., cut[i] : cut[i + 1]].reshape(self.shapes[n])
+            for i, n in enumerate(self.names)
+        }
+
+    def pack(self, row: np.ndarray, by_tensor: bool) -> dict[str, np.ndarray]:
+        """A (P,) row as message arrays: one flat tensor `w`, or one per weight tensor.
+
+        One tensor per message costs far less to encode, sign and check than ~a dozen small
+        ones; `by_tensor` is for the group-sparse codec, which needs each tensor's group axis.
+        """
+        return self.named(row) if by_tensor else {"w": row}
+
+    def unpack(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        """Inverse of `pack` on received arrays -> (P,) float32; BatchError if it does not fit."""
+        if set(arrays) == {"w"}:
+            w = np.asarray(arrays["w"], np.float32).reshape(-1)
+            if w.size != self.size:
+                raise ProtocolError("manifest", f"a row has {w.size} entries, a brain {self.size}")
+            return w
+        missing = [n for n in self.names if n not in arrays]
+        if missing or len(arrays) != len(self.names):
+            raise ProtocolError("manifest", f"per-tensor row lacks {missing[:3]} or has extras")
+        for n in self.names:
+            if np.shape(arrays[n]) != self.shapes[n]:
+                raise ProtocolError("manifest", f"{n} has shape {np.shape(arrays[n])}")
+        return self.flat(arrays)
+
+
+class RowEncoder:
+    """Compresses the local brains' (K, P) rows, each once: `RowCodec` in one vectorised pass,
+    or (codec `group`, which needs each tensor's group axis) one `Codec` per brain."""
+
+    def __init__(
+        self,
+        kind: str,
+        fraction: float,
+        error_feedback: bool | None,
+        layout: RowLayout,
+        group_axes: dict[str, int] | None,
+        k: int,
+    ) -> None:
+        self.layout, self.by_tensor = layout, kind == "group"
+        if self.by_tensor:
+            self.codecs = [
+                get_codec(
+                    kind, fraction=fraction, error_feedback=error_feedback, group_axes=group_axes
+                )
+                for _ in range(k)
+            ]
+        else:
+            self.rows = RowCodec(kind, fraction=fraction, error_feedback=error_feedback)
+
+    def encode(self, rows: np.ndarray, brains: Sequence[int]) -> dict[int, list[EncodedTensor]]:
+        """rows (K, P) of brains (K,) -> brain -> its tensors, named for a batched message."""
+        ids = [int(b) for b in brains]
+        if not self.by_tensor:
+            tensors = self.rows.encode_rows(rows, [str(b) for b in ids])
+            return {b: [t] for b, t in zip(ids, tensors, strict=True)}
+        out = {}
+        for r, b in enumerate(ids):
+            enc = self.codecs[r].encode(self.layout.pack(rows[r], True))
+            out[b] = [dataclasses.replace(t, name=f"{b}/{t.name}") for t in enc.tensors]
+        return out
+
+
+@dataclass
+class BeliefCopies:
+    """Public copies b̂_j of brains' belief maps, updated only by sparse BELIEF messages.
+
+    A sender ships the cells where its belief moved more than `tol` from its public copy;
+    every holder (the sender's own host too, on receipt) writes them in, so all copies agree.
+    `maps`: (N, H, W) float32, one row per brain of the team.
+    """
+
+    maps: np.ndarray
+    tol: float = 1e-3
+    known: np.ndarray = field(init=False)  # (N,) bool: brains whose copy was ever updated
+
+    def __post_init__(self) -> None:
+        self.known = np.zeros(self.maps.shape[0], bool)
+
+    def update_tensors(self, brain: int, belief: np.ndarray) -> tuple[EncodedTensor, ...]:
+        """Sparse update of brain's copy toward `belief` (H, W): indices + fp32 values."""
+        flat_new = np.ascontiguousarray(belief, np.float32).reshape(-1)
+        diff = flat_new - self.maps[brain].reshape(-1)
+        idx = np.flatnonzero(np.abs(diff) > self.tol)
+        # A topk tensor with every changed cell is exactly the sparse update the spec names.
+        codec = get_codec("topk", fraction=max(idx.size, 1) / max(flat_new.size, 1))
+        sparse = np.zeros_like(flat_new)
+        sparse[idx] = diff[idx]
+        return codec.encode({"cells": sparse}).tensors if idx.size else ()
+
+    def update_rows(
+        self, brains: Sequence[int], beliefs: np.ndarray, apply: bool = False
+    ) -> dict[int, EncodedTensor]:
+        """`update_tensors` for many brains at once: beliefs (K, H, W) of brains (K,).
+
+        Returns brain -> its sparse update (brains whose copy is current are left out).
+        `apply`: also add the updates to these copies and mark the brains known, as `add` of
+        the decoded tensors would (the values are the same fp32 numbers), without densifying
+        each update to a full map first."""
+        ids = np.asarray(brains, np.int64)
+        new = np.asarray(beliefs, np.float32).reshape(ids.size, -1)
+        diff = new - self.maps[row_index(ids)].reshape(ids.size, -1)
+        rows, cols = np.nonzero(np.abs(diff) > self.tol)
+        values = diff[rows, cols]
+        names = [f"{b}/cells" for b in ids.tolist()]  # as a batched message names them
+        tensors = sparse_tensors(names, (new.shape[1],), rows, cols, values)
+        if apply:
+            r, c = np.divmod(cols, self.maps.shape[2])  # (row, col) of each changed cell
+            self.maps[ids[rows], r, c] += values
+            self.known[ids] = True
+        return {int(t.name.partition("/")[0]): t for t in tensors}
+
+    def apply(self, brain: int, tensors: tuple[EncodedTensor, ...]) -> None:
+        """Add an encoded sparse update (as sent) to brain's copy."""
+        self.add(brain, decode_delta(tensors) if tensors else {})
+
+    def add(self, brain: int, arrays: dict[str, np.ndarray]) -> None:
+        """Add a received, decoded update ({"cells": dense (H*W,)}, or {} for none)."""
+        if "cells" in arrays:
+            self.maps[brain] += arrays["cells"].reshape(self.maps.shape[1:])
+        self.known[brain] = True
+
+
+def batches(brains: Sequence[int], per_brain_bytes: int, max_bytes: int) -> list[list[int]]:
+    """Split a host's brains (ascending) into the batches of its messages to one host.
+
+    Depends only on the brain list and sizes, so a receiver computes the same count: at most
+    BATCH_BRAINS brains, and a worst-case size within half of the message limit."""
+    size = max(1, min(BATCH_BRAINS, (max_bytes // 2) // max(per_brain_bytes, 1)))
+    ids = [int(b) for b in brains]
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def batch_heads(
+    kind: Kind, brains: Sequence[int], per_brain_bytes: int, max_bytes: int
+) -> list[tuple[Kind, int]]:
+    """(kind, first brain) of each batched message carrying `brains` to one host: the header
+    kind and sender its receiver waits for."""
+    return [(kind, b[0]) for b in batches(brains, per_brain_bytes, max_bytes)]
+
+
+def batch_messages(
+    kind: Kind,
+    dest: int,
+    brains: Sequence[int],
+    tensors: dict[int, Iterable[EncodedTensor]],
+    round_idx: int,
+    per_brain_bytes: int,
+    max_bytes: int,
+    **kw: Any,
+) -> list[Outgoing]:
+    """Messages to host `dest` carrying `brains`' tensors (already encoded, shared between
+    destinations); body `brains` names them, the header's sender is the batch's first brain."""
+    body = dict(kw.pop("body", {}))
+    out = []
+    for batch in batches(brains, per_brain_bytes, max_bytes):
+        ts = tuple(t for b in batch for t in tensors.get(b, ()))
+        msg = message(kind, batch[0], round_idx, body={**body, "brains": batch}, tensors=ts, **kw)
+        out.append(Outgoing((dest,), msg))
+    return out
+
+
+def batch_brains(d: Delivery, n_brains: int) -> list[int]:
+    """The brains a delivery speaks for: body `brains` (checked), or its header's sender.
+
+    ProtocolError("manifest") unless `brains` is a non-empty list of ints, strictly
+    ascending, inside the team [0, n_brains), starting at the header's sender."""
+    brains = d.message.body.get("brains")
+    if brains is None:
+        ids = [d.message.sender]
+    elif not isinstance(brains, list) or not brains:
+        raise ProtocolError("manifest", "body brains must be a non-empty list of brain ids")
+    else:
+        ids = brains
+    if not all(type(b) is int for b in ids):
+        raise ProtocolError("manifest", "body brains must be integers")
+    if any(b < 0 or b >= n_brains for b in ids):
+        raise ProtocolError("manifest", f"body brains {ids[:5]} outside the team of {n_brains}")
+    if any(a >= b for a, b in itertools.pairwise(ids)):
+        raise ProtocolError("manifest", "body brains must be strictly ascending")
+    if ids[0] != d.message.sender:
+        raise ProtocolError("manifest", "a batch's sender must be its first brain")
+    return ids
+
+
+def per_brain(d: Delivery, n_brains: int) -> list[tuple[int, dict[str, np.ndarray]]]:
+    """(brain, its arrays) for every brain a delivery speaks for, in the body's order.
+
+    A batched message (body `brains`) names tensors `"<brain>"` (returned as `{"w": row}`) or
+    `"<brain>/<name>"` (returned as `{name: array}`); a brain without tensors gets `{}`. A
+    single message speaks for its header's sender with its arrays as they are.
+
+    Checked before anything is used (a message is applied whole or not at all):
+    ProtocolError("manifest") for a body that does not match its tensors (`batch_brains`, a
+    tensor of a brain not in the body), ProtocolError("payload") for a NaN or infinite value.
+    """
+    ids = batch_brains(d, n_brains)
+    for name, arr in d.arrays.items():
+        if not np.isfinite(arr).all():
+            raise ProtocolError("payload", f"{name}: NaN or infinite values")
+    if "brains" not in d.message.body:
+        return [(ids[0], d.arrays)]
+    out: dict[int, dict[str, np.ndarray]] = {b: {} for b in ids}
+    for name, arr in d.arrays.items():
+        head, _, rest = name.partition("/")
+        b = int(head) if head.isdigit() else -1
+        if b not in out:
+            raise ProtocolError("manifest", f"tensor {name!r} is of no brain in the body")
+        out[b][rest or "w"] = arr
+    return list(out.items())
+
+
+def read_batch(
+    d: Delivery, n_brains: int, layout: RowLayout, cells: int
+) -> tuple[Kind, list[tuple[int, Any]]]:
+    """A batched DELTA's (brain, (P,) row) or BELIEF's (brain, update arrays) pairs, all
+    checked before the caller applies any (`per_brain`, `RowLayout.unpack`; a belief update
+    holds at most `cells` = H*W cells named "cells")."""
+    parts = per_brain(d, n_brains)
+    if d.message.kind == Kind.DELTA:
+        return Kind.DELTA, [(b, layout.unpack(a)) for b, a in parts]
+    for _, arrays in parts:
+        if set(arrays) - {"cells"}:
+            raise ProtocolError("manifest", f"a belief update names {sorted(arrays)}")
+        if "cells" in arrays and np.size(arrays["cells"]) != cells:
+            raise ProtocolError("manifest", f"a belief update has {np.size(arrays['cells'])} cells")
+    return Kind.BELIEF, parts

@@ -1,0 +1,136 @@
+"""Batched messages: batches, checked splitting per brain, row layout, belief copies."""
+
+import numpy as np
+import pytest
+
+from protocols.batching import (
+    BeliefCopies,
+    RowLayout,
+    batch_messages,
+    batches,
+    per_brain,
+    read_batch,
+    row_index,
+)
+from protocols.codec import Delivery, Session, decode, new_key
+from protocols.compression import decode_tensor, get_codec
+from protocols.messages import Kind, ProtocolError
+
+LAYOUT = RowLayout([("a", (2, 3)), ("b", (4,))])  # P = 10
+
+
+def deliver(kind, sender, body, arrays):
+    """A real signed message, decoded and verified (the wire checks on the frames), with its
+    arrays as sent: what `per_brain` gets, minus the receiver's own value checks, so these
+    tests see the batching checks alone."""
+    key = new_key()
+    tensors = get_codec("none").encode(arrays).tensors if arrays else ()
+    frames = Session("run", sender, key).encode(kind, body=body, tensors=tensors)
+    return Delivery(decode(frames, key), {t.name: decode_tensor(t) for t in tensors})
+
+
+def test_batches_depend_only_on_the_brains_and_sizes():
+    assert batches([4, 5, 6, 7, 8], per_brain_bytes=100, max_bytes=400) == [[4, 5], [6, 7], [8]]
+    assert batches([], 100, 400) == []
+    assert batches([1, 2], per_brain_bytes=10**9, max_bytes=400) == [[1], [2]]  # one at least
+
+
+def test_a_batched_message_splits_back_into_each_brains_row():
+    rows = {3: np.arange(10, dtype=np.float32), 5: -np.arange(10, dtype=np.float32)}
+    tensors = {b: get_codec("none").encode({str(b): r}).tensors for b, r in rows.items()}
+    (out,) = batch_messages(Kind.DELTA, 1, [3, 5], tensors, 0, 100, 10**6)
+    assert out.dests == (1,) and out.msg.sender == 3 and out.msg.body["brains"] == [3, 5]
+    d = deliver(
+        Kind.DELTA, 3, dict(out.msg.body), {t.name: decode_tensor(t) for t in out.msg.tensors}
+    )
+    got = {b: LAYOUT.unpack(a) for b, a in per_brain(d, n_brains=8)}
+    assert got.keys() == rows.keys()
+    for b in rows:
+        np.testing.assert_array_equal(got[b], rows[b])
+
+
+@pytest.mark.parametrize(
+    ("body", "arrays", "reason", "match"),
+    [
+        ({"brains": [3, 5]}, {"7": np.zeros(10, np.float32)}, "manifest", "no brain in the body"),
+        ({"brains": [3, 5]}, {"x/w": np.zeros(10, np.float32)}, "manifest", "no brain"),
+        ({"brains": [5, 3]}, {}, "manifest", "ascending"),
+        ({"brains": [3, 3]}, {}, "manifest", "ascending"),
+        ({"brains": [3, 99]}, {}, "manifest", "outside the team"),
+        ({"brains": []}, {}, "manifest", "non-empty"),
+        ({"brains": [3, "5"]}, {}, "manifest", "integers"),
+        ({"brains": [4, 5]}, {}, "manifest", "first brain"),
+        ({"brains": [3]}, {"3": np.array([1.0, np.nan], np.float32)}, "payload", "NaN"),
+        ({"brains": [3]}, {"3": np.array([np.inf], np.float32)}, "payload", "NaN"),
+    ],
+)
+def test_a_malformed_batch_is_a_protocol_error_with_a_reason(body, arrays, reason, match):
+    d = deliver(Kind.DELTA, 3, body, arrays)
+    with pytest.raises(ProtocolError, match=match) as err:
+        per_brain(d, n_brains=8)
+    assert err.value.reason == reason
+
+
+def test_a_row_of_the_wrong_size_or_shape_is_rejected():
+    with pytest.raises(ProtocolError, match="a brain 10"):
+        LAYOUT.unpack({"w": np.zeros(9, np.float32)})
+    with pytest.raises(ProtocolError, match="shape"):
+        LAYOUT.unpack({"a": np.zeros((3, 2), np.float32), "b": np.zeros(4, np.float32)})
+    with pytest.raises(ProtocolError, match="lacks"):
+        LAYOUT.unpack({"a": np.zeros((2, 3), np.float32)})
+    row = np.arange(10, dtype=np.float32)
+    np.testing.assert_array_equal(LAYOUT.unpack(LAYOUT.pack(row, by_tensor=True)), row)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "match"),
+    [({"cells": np.ones(15, np.float32)}, "15 cells"), ({"w": np.ones(16, np.float32)}, "names")],
+)
+def test_a_belief_update_of_the_wrong_size_or_name_is_rejected(arrays, match):
+    d = deliver(Kind.BELIEF, 3, {"brains": [3]}, {f"3/{k}": v for k, v in arrays.items()})
+    with pytest.raises(ProtocolError, match=match):
+        read_batch(d, n_brains=8, layout=LAYOUT, cells=16)
+    ok = deliver(Kind.BELIEF, 3, {"brains": [3, 4]}, {"3/cells": np.ones(16, np.float32)})
+    assert read_batch(ok, n_brains=8, layout=LAYOUT, cells=16)[1][1] == (4, {})
+
+
+def test_beliefs_travel_as_sparse_updates_of_public_copies():
+    sender, receiver = (
+        BeliefCopies(np.zeros((2, 4, 4), np.float32)),
+        BeliefCopies(np.zeros((2, 4, 4), np.float32)),
+    )
+    belief = np.zeros((4, 4), np.float32)
+    belief[1, 2] = 0.5
+    tensors = sender.update_tensors(1, belief)
+    for copies in (sender, receiver):
+        copies.apply(1, tensors)
+    np.testing.assert_array_equal(receiver.maps[1], belief)
+    assert sender.update_tensors(1, belief) == ()  # nothing changed since: nothing to send
+    assert receiver.known.tolist() == [False, True]
+
+
+def test_update_rows_applied_in_place_equals_adding_the_decoded_updates():
+    rng = np.random.default_rng(0)
+    start = rng.random((3, 5, 4)).astype(np.float32)
+    direct, decoded = BeliefCopies(start.copy()), BeliefCopies(start.copy())
+    beliefs = start[[2, 0]].copy()
+    beliefs[0, 1, 3] += 0.5
+    beliefs[1, 4, 0] -= 0.25
+    beliefs[1, 0, 0] += 1e-5  # below tol: not sent, not applied
+    sent = direct.update_rows([2, 0], beliefs, apply=True)
+    assert decoded.update_rows([2, 0], beliefs) == sent
+    for b, t in sent.items():
+        decoded.add(b, {"cells": decode_tensor(t)})
+    decoded.known[[2, 0]] = True
+    np.testing.assert_array_equal(direct.maps, decoded.maps)
+    assert direct.known.tolist() == [True, False, True]
+    assert direct.update_rows([2, 0], beliefs) == {}  # the copies are current now
+
+
+def test_row_index_is_a_slice_for_a_run_of_ids_and_the_ids_otherwise():
+    team = np.arange(40.0).reshape(10, 4)
+    for ids in ([3, 4, 5, 6], [0, 2, 3], [7], [1, 9]):
+        idx = row_index(np.array(ids))
+        assert isinstance(idx, slice) == (ids == list(range(ids[0], ids[-1] + 1)))
+        np.testing.assert_array_equal(team[idx], team[ids])
+    assert row_index(np.zeros(0, np.int64)).size == 0
