@@ -178,6 +178,9 @@ class OutputConfig(_Strict):
     dir: str = Field("runs", min_length=1, description="parent folder of run folders")
     plots: bool = Field(True, description="write PNG plots at the end")
     csv_every: PositiveInt = Field(1, description="write a per-tick CSV row every this many ticks")
+    mlflow: str | None = Field(
+        None, description="MLflow tracking URI (e.g. file:./mlruns); needs `pip install mlflow`"
+    )
 
 
 class RunConfig(_Strict):
@@ -336,13 +339,16 @@ def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> 
     return done
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+def load_config(
+    path: str | Path, overrides: dict[str, Any] | None = None, skip: tuple[str, ...] = ()
+) -> RunConfig:
     """Read a scenario YAML file into a validated `RunConfig`.
 
     `overrides` maps dotted field paths to values set on the command line
     (`{"seeds": 5, "ticks": 200, "teams": ["swarm"]}`); None values are ignored. Raises
     `ConfigError` listing every problem found (YAML syntax, unknown or bad fields, cross
-    checks), each as `FILE:LINE: field.path: message`.
+    checks), each as `FILE:LINE: field.path: message`. `skip` names top-level sections read
+    by another tool (a study's `sweep:`, `swarm.sweep`), left out of the run's config.
     """
     try:
         doc = load_yaml(path)
@@ -353,7 +359,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__
         raise ConfigError([f"{doc.path}:1: expected `field: value` lines, got a YAML {kind}"])
-    data = copy.deepcopy(doc.data)
+    data = {k: v for k, v in copy.deepcopy(doc.data).items() if k not in skip}
     overridden = _apply_overrides(data, overrides)
     try:
         cfg = RunConfig.model_validate(data)

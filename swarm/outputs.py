@@ -7,6 +7,7 @@ ticks.csv      one row per (team, seed, tick): the world's tick_metrics and the 
                every csv_every ticks
 *.png          plots (swarm.plots), written at the end
 run.log        what happened, tracebacks included
+tb/            TensorBoard event files, one folder per team x seed (swarm.tracking)
 ```
 
 `results.json` (`SCHEMA_VERSION` 1)::
@@ -15,6 +16,7 @@ run.log        what happened, tracebacks included
      "status": "running" | "complete" | "interrupted" | "failed", "error": str | null,
      "started": ISO time, "updated": ISO time, "config": {resolved config},
      "ray": {"backend": "ray" | "local", "nodes": int, "hosts": int},
+     "pretrain": {"small" | "large": {"size", "path", "cached", "seconds", "params"}},
      "teams": {team: {
          "runs": [{"seed", "ticks", "horizon", "metrics": {name: float}, "stats": {pool counters},
                    "auc_curve": [[tick, auc]],
@@ -225,6 +227,12 @@ class RunOutputs:
     def set_ray(self, info: Mapping[str, Any]) -> None:
         """Record where the run ran: backend, Ray nodes and host actors."""
         self.doc["ray"] = dict(info)
+        self._flush()
+
+    def set_pretrain(self, size: str, info: Mapping[str, Any]) -> None:
+        """Record the pretraining step of model `size`: cache path, cached or seconds spent
+        (kept out of the missions' `wall_seconds`)."""
+        self.doc.setdefault("pretrain", {})[size] = dict(info)
         self._flush()
 
     def tick(self, team: str, seed: int, tick: int, row: Mapping[str, float], last: bool) -> None:

@@ -1,4 +1,6 @@
-"""Live progress on the console: one rich bar per team x seed with the mission's headline.
+"""Live progress on the console: an overall bar (runs done of planned, ETA), pretraining as its
+own step (with the checkpoint's cache path), and one bar per team x seed with the mission's
+headline.
 
 The headline is a few of the world's tick metrics ("found so far" and coverage for search,
 idleness for patrol), chosen by name so any scenario gets something sensible to show.
@@ -16,6 +18,7 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 
 __all__ = ["RunProgress", "headline"]
@@ -50,23 +53,29 @@ def _fmt(val: object) -> str:
 class RunProgress:
     """Context manager around `rich.progress.Progress` (quiet when `enabled` is false).
 
-    `start(team, seed, horizon)` adds a bar; `update(tick, row)` advances it to `tick`;
-    `done(summary)` completes it with a final headline.
+    `plan(n)` adds n runs to the overall bar; `pretraining(size, path)` / `pretrained(info)`
+    show the pretraining step; `start(team, seed, horizon)` adds a run's bar, `update(tick, row)`
+    advances it to `tick`, `done(summary)` completes it and counts it on the overall bar;
+    `skip(n)` counts runs finished elsewhere (a sweep's resumed or parallel points).
     """
 
     def __init__(self, console: Console | None = None, enabled: bool = True) -> None:
         self.enabled = enabled
         self._progress = Progress(
-            TextColumn("[bold]{task.fields[team]:>12}[/] seed {task.fields[seed]:<3}"),
+            TextColumn("[bold]{task.description:>22}[/]"),
             BarColumn(bar_width=24),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
             TextColumn("{task.fields[info]}"),
             console=console,
             disable=not enabled,
             transient=False,
         )
+        self._overall = self._progress.add_task("all runs", total=0, info="")
         self._task: TaskID | None = None
+        self._step: TaskID | None = None
 
     def __enter__(self) -> RunProgress:
         self._progress.__enter__()
@@ -75,11 +84,38 @@ class RunProgress:
     def __exit__(self, *exc: object) -> None:
         self._progress.__exit__(*exc)
 
+    @property
+    def overall(self) -> tuple[int, int]:
+        """(runs done, runs planned) on the overall bar."""
+        task = self._progress.tasks[0]
+        return int(task.completed), int(task.total or 0)
+
+    def plan(self, runs: int) -> None:
+        """Add `runs` planned team x seed runs to the overall bar."""
+        done, planned = self.overall
+        self._progress.update(self._overall, total=planned + runs)
+
+    def skip(self, runs: int, info: str = "") -> None:
+        """Count `runs` finished without a bar here (resumed, or run by another process)."""
+        self._progress.advance(self._overall, runs)
+        if info:
+            self._progress.update(self._overall, info=info)
+
+    def pretraining(self, size: str, path: str) -> None:
+        """Show the pretraining step of the `size` model, whose checkpoint goes to `path`."""
+        self._step = self._progress.add_task(
+            f"pretrain {size}", total=None, info=f"training -> {path}"
+        )
+
+    def pretrained(self, info: str) -> None:
+        """End the pretraining step with `info` (cached, or seconds taken)."""
+        if self._step is not None:
+            self._progress.update(self._step, total=1, completed=1, info=info)
+            self._step = None
+
     def start(self, team: str, seed: int, horizon: int | None) -> None:
         """Add the bar of one team x seed run; `horizon` is its maximum number of ticks."""
-        self._task = self._progress.add_task(
-            "run", total=horizon, team=team, seed=seed, info="starting"
-        )
+        self._task = self._progress.add_task(f"{team} seed {seed}", total=horizon, info="starting")
 
     def update(self, tick: int, row: Mapping[str, float]) -> None:
         """Move the current bar to `tick` (ticks done) with the headline of `row`."""
@@ -87,8 +123,9 @@ class RunProgress:
             self._progress.update(self._task, completed=tick, info=headline(row))
 
     def done(self, info: str) -> None:
-        """Finish the current bar (a mission may end before its horizon)."""
+        """Finish the current bar (a mission may end before its horizon) and count the run."""
         if self._task is not None:
             task = self._progress.tasks[-1]
             self._progress.update(self._task, total=task.completed, info=info)
             self._task = None
+        self._progress.advance(self._overall, 1)

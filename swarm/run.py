@@ -26,21 +26,28 @@ tests and debugging.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from agents.pretrain import cache_dir
 from swarm.loop import Episode, PoolLike, run_episode
 from swarm.outputs import OutputWriteError, RunFolderInUse, RunOutputs, new_run_dir
+from swarm.overrides import Override, OverrideError, as_mapping, name_flags, parse_set
 from swarm.progress import RunProgress, headline
 from swarm.scorecard import CheckpointRows, table
 from swarm.teams import team_drones
+from swarm.tracking import Tracker
+from swarm.warmup import needed_models, warm_cache
 
 if TYPE_CHECKING:
     from swarm.config import RunConfig
@@ -62,7 +69,6 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_HANGUP = 129  # 128 + SIGHUP
 _STOP_SIGNALS = {signal.SIGTERM: EXIT_TERMINATED, signal.SIGHUP: EXIT_HANGUP}
-_FLAGS = {"seeds": "--seeds", "ticks": "--ticks", "teams": "--teams"}  # RunConfig field -> flag
 
 
 class Stopped(KeyboardInterrupt):
@@ -108,45 +114,114 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = _Parser(prog="python -m swarm.run", description=__doc__.split("\n")[0])
     ap.add_argument("file", type=Path, help="scenario YAML file, e.g. scenarios/drone_search.yaml")
     ap.add_argument("--out", type=Path, help="output folder (default: runs/<name>-<time>/)")
-    ap.add_argument("--seeds", type=int, help="run seeds 0..N-1 instead of the file's seeds")
-    ap.add_argument("--ticks", type=int, help="horizon in ticks instead of the file's")
-    ap.add_argument("--teams", help="comma-separated subset of teams, e.g. swarm,isolated")
+    add_override_flags(ap)
     ap.add_argument("--address", help="join this Ray cluster ('auto' or HOST:PORT)")
     ap.add_argument("--local", action="store_true", help="run hosts in this process, no Ray")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap.parse_args(argv)
 
 
-def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    """The CLI's overrides of the YAML file, as RunConfig fields."""
-    out: dict[str, Any] = {}
+def add_override_flags(ap: argparse.ArgumentParser) -> None:
+    """`--seeds`, `--ticks`, `--teams` and `--set PATH=VALUE` (shared with swarm.sweep)."""
+    ap.add_argument("--seeds", type=int, help="run seeds 0..N-1 instead of the file's seeds")
+    ap.add_argument("--ticks", type=int, help="horizon in ticks instead of the file's")
+    ap.add_argument("--teams", help="comma-separated subset of teams, e.g. swarm,isolated")
+    ap.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="set any config field, e.g. --set protocol.topology.kind=star (repeatable)",
+    )
+
+
+def overrides_from(args: argparse.Namespace) -> list[Override]:
+    """The CLI's overrides of the YAML file, in order (a later one of a path wins).
+
+    Raises `OverrideError` (naming the flag) for a malformed `--set`."""
+    out: list[Override] = []
     if args.seeds is not None:
-        out["seeds"] = args.seeds
+        out.append(Override("seeds", args.seeds, f"--seeds {args.seeds}"))
     if args.ticks is not None:
-        out["ticks"] = args.ticks
+        out.append(Override("ticks", args.ticks, f"--ticks {args.ticks}"))
     if args.teams:
-        out["teams"] = [t.strip() for t in args.teams.split(",") if t.strip()]
+        teams = [t.strip() for t in args.teams.split(",") if t.strip()]
+        out.append(Override("teams", teams, f"--teams {args.teams}"))
+    out += [parse_set(text) for text in args.sets]
     return out
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Where a run computes: `local` (hosts in this process, no Ray), else Ray at `address`
+    (None: the config's `ray.address`, else an embedded Ray); `quiet`: no progress bars."""
+
+    local: bool = False
+    address: str | None = None
+    quiet: bool = False
+
+
+def load_run_config(file: Path, overrides: list[Override]) -> Any:
+    """The validated RunConfig of `file` with `overrides`; `ConfigError` lines name the flag
+    that caused each problem, and a study file (a `sweep:` section) says to use swarm.sweep."""
+    from swarm.config import ConfigError, load_config
+
+    try:
+        return load_config(file, as_mapping(overrides))
+    except ConfigError as err:
+        lines = name_flags(err.errors, str(file), overrides)
+        if any(": sweep: unknown field" in line for line in lines):
+            lines.append(
+                f"{file} is a study (a `sweep:` section): run python -m swarm.sweep {file}"
+            )
+        raise ConfigError(lines) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see the module docstring)."""
-    from swarm.config import ConfigError, load_config
+    from swarm.config import ConfigError
 
     try:
         args = parse_args(argv)
     except SystemExit as done:  # --help (0) or a usage error (EXIT_INVALID)
         return int(done.code or 0)
-    console = Console()
-    if not console.is_terminal:  # a log file or pipe: room for the scorecard's four teams
-        console = Console(width=140)
     try:
-        cfg = load_config(args.file, overrides_from(args))
-    except ConfigError as err:
-        for line in err.errors:
-            print(_name_flag(line, args), file=sys.stderr)
+        cfg = load_run_config(args.file, overrides_from(args))
+    except OverrideError as err:
+        print(str(err), file=sys.stderr)
         return EXIT_INVALID
-    out_dir = args.out
+    except ConfigError as err:
+        print("\n".join(err.errors), file=sys.stderr)
+        return EXIT_INVALID
+    launch = Launch(local=args.local, address=args.address, quiet=args.quiet)
+    return execute(cfg, launch, args.out)
+
+
+def execute(
+    cfg: Any,
+    launch: Launch,
+    out_dir: Path | None = None,
+    *,
+    console: Console | None = None,
+    trap_signals: bool = True,
+    progress: Any = None,
+) -> int:
+    """Fly every team x seed of a validated `cfg` into `out_dir` (default: a fresh folder
+    under `output.dir`); returns the exit code. `trap_signals`: route SIGTERM/SIGHUP to an
+    orderly stop (the CLI; not inside a Ray worker). `progress`: an outer `RunProgress` to
+    report into (a sweep's), else one is made here."""
+    if cfg.output.mlflow and importlib.util.find_spec("mlflow") is None:
+        print(
+            f"output.mlflow is set ({cfg.output.mlflow}) but mlflow is not installed: "
+            "pip install mlflow, or remove output.mlflow",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # a log file or pipe: room for the scorecard's four teams
+            console = Console(width=140)
     try:
         out_dir = out_dir or new_run_dir(Path(cfg.output.dir), cfg.name)
         outputs = RunOutputs(
@@ -169,9 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     log = outputs.logger()
     log.info("run %s: %s, teams %s, seeds %s", cfg.name, cfg.scenario, cfg.teams, cfg.seeds)
-    previous = _trap_stop_signals()
+    previous = _trap_stop_signals() if trap_signals else {}
     try:
-        return _run_and_finish(cfg, args, outputs, console, log)
+        return _run_and_finish(cfg, launch, outputs, console, log, progress, trap_signals)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -179,16 +254,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_and_finish(
     cfg: RunConfig,
-    args: argparse.Namespace,
+    launch: Launch,
     outputs: RunOutputs,
     console: Console,
     log: logging.Logger,
+    progress: Any,
+    trap_signals: bool,
 ) -> int:
     """Fly every run, then write the final status, plots and scorecard; the exit code."""
     status, error, code = "failed", "the run stopped before its end", EXIT_FAILED
     disk_ok = True
     try:
-        _run_all(cfg, args, outputs, console, log)
+        _run_all(cfg, launch, outputs, console, log, progress, trap_signals)
         status, error, code = _completion(cfg, outputs)
     except Stopped as stop:
         name = signal.Signals(stop.signum).name
@@ -234,57 +311,53 @@ def _completion(cfg: RunConfig, outputs: RunOutputs) -> tuple[str, str | None, i
     return "failed", f"{done} of {planned} planned runs completed", EXIT_FAILED
 
 
-def _name_flag(line: str, args: argparse.Namespace) -> str:
-    """A config error caused by a flag names the flag (`--ticks 3: ...`), not a file field."""
-    suffix = " (set on the command line)"
-    if not line.endswith(suffix):
-        return line
-    for field, flag in _FLAGS.items():
-        value = getattr(args, field, None)
-        marker = f": {field}: "
-        if value is not None and marker in line:
-            path, rest = line.split(marker, 1)
-            return f"{path}: {flag} {value}: {rest[: -len(suffix)]}"
-    return line
-
-
 def _run_all(
     cfg: RunConfig,
-    args: argparse.Namespace,
+    launch: Launch,
     outputs: RunOutputs,
     console: Console,
     log: logging.Logger,
+    outer: RunProgress | None,
+    trap_signals: bool,
 ) -> None:
-    """Start the runtime, fly every team x seed, stop the runtime (also on errors)."""
+    """Start the runtime, pretrain what is missing, fly every team x seed, stop the runtime
+    (also on errors)."""
     import ray
 
     from swarm.pool import HostPool
     from swarm.raylife import start_ray, stop_ray
 
-    backend = "local" if args.local else "ray"
+    backend = "local" if launch.local else "ray"
     # a Ray already running in this process (a test session, a notebook) belongs to its owner
     owns_ray = backend == "ray" and not ray.is_initialized()
     pool = None
+    tracker = Tracker(outputs.dir, outputs.doc["config"], cfg.output.csv_every, cfg.output.mlflow)
     try:
         if backend == "ray":
-            address = args.address or cfg.ray.address
+            address = launch.address or cfg.ray.address
             info = start_ray(address, num_cpus=cfg.ray.num_cpus)
-            _trap_stop_signals()  # ray.init replaced the SIGTERM handler with its own
+            if trap_signals:
+                _trap_stop_signals()  # ray.init replaced the SIGTERM handler with its own
             log.info("ray: %s", info)
         else:
             import torch
 
             torch.set_num_threads(1)  # the hosts compute in this process, beside others
-        pool = HostPool(cfg, backend=backend)
-        outputs.set_ray({"backend": backend, **pool.ray_info()})
-        with RunProgress(console, enabled=not args.quiet) as progress:
+        with contextlib.ExitStack() as stack:
+            progress = outer or stack.enter_context(RunProgress(console, enabled=not launch.quiet))
+            if outer is None:
+                progress.plan(len(cfg.teams) * len(cfg.seeds))
+            _pretrain(cfg, outputs, progress, log)
+            pool = HostPool(cfg, backend=backend)
+            outputs.set_ray({"backend": backend, **pool.ray_info()})
             for team in cfg.teams:
                 base, team_cfg = cfg.team_config(team)  # a variant: its base and overrides
                 for seed in cfg.seeds:
-                    ep, record = _one(team_cfg, team, base, seed, pool, outputs, progress)
+                    ep, record = _one(team_cfg, team, base, seed, pool, outputs, progress, tracker)
                     outputs.record(team, record)
                     log.info("%s seed %d: %d ticks, %s", team, seed, ep.ticks, ep.metrics)
     finally:
+        tracker.close()
         if pool is not None:
             try:
                 pool.close()
@@ -292,6 +365,18 @@ def _run_all(
                 log.exception("closing the host pool failed")
         if owns_ray:
             stop_ray()
+
+
+def _pretrain(cfg: Any, outputs: RunOutputs, progress: RunProgress, log: logging.Logger) -> None:
+    """Pretraining as its own step: every model size the teams fly, from the cache or trained
+    now; recorded in results.json's `pretrain` (so missions' `wall_seconds` exclude it)."""
+    for label, size, team_cfg in needed_models(cfg):
+        progress.pretraining(label, str(cache_dir()))
+        done = warm_cache(team_cfg, size)
+        how = "cached" if done.cached else f"trained in {done.seconds:.1f} s"
+        progress.pretrained(f"{how}: {done.path}")
+        log.info("pretrain %s (%d params): %s, %s", label, done.params, how, done.path)
+        outputs.set_pretrain(label, done.record())
 
 
 def _one(
@@ -302,8 +387,10 @@ def _one(
     pool: PoolLike,
     outputs: RunOutputs,
     progress: RunProgress,
+    tracker: Tracker,
 ) -> tuple[Episode, dict[str, Any]]:
-    """One mission of `team` (preset `base`) flying with `cfg`; returns it and its record.
+    """One mission of `team` (preset `base`) flying with `cfg`, with its CSV rows,
+    TensorBoard events and progress bar; returns it and its record.
 
     The record adds the drones flown and the per-tick metrics at the scorecard's fixed ticks
     (`at_ticks`) to `Episode.record()`.
@@ -314,17 +401,20 @@ def _one(
         nonlocal checkpoints
         checkpoints = CheckpointRows(horizon)
         progress.start(team, seed, horizon)
+        tracker.start(team, seed)
 
     def on_tick(tick: int, row: Mapping[str, float], last: bool) -> None:
         outputs.tick(team, seed, tick, row, last)
         checkpoints.add(tick, row)
+        tracker.tick(tick, row, last)
         progress.update(tick, row)
 
     ep = run_episode(cfg, base, seed, pool, on_start=on_start, on_tick=on_tick)
-    progress.done(headline(ep.metrics))
     record = ep.record()
     record["drones"] = team_drones(base, cfg.drones)
     record["at_ticks"] = checkpoints.rows()
+    tracker.finish(record)
+    progress.done(headline(ep.metrics))
     return ep, record
 
 
