@@ -92,8 +92,7 @@ class RunProgress:
 
     def plan(self, runs: int) -> None:
         """Add `runs` planned team x seed runs to the overall bar."""
-        done, planned = self.overall
-        self._progress.update(self._overall, total=planned + runs)
+        self._progress.update(self._overall, total=self.overall[1] + runs)
 
     def skip(self, runs: int, info: str = "") -> None:
         """Count `runs` finished without a bar here (resumed, or run by another process)."""
