@@ -1,0 +1,40 @@
+"""TensorBoard event files per run, readable by tensorboard's own reader."""
+
+from __future__ import annotations
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from swarm.tracking import TB_DIR, Tracker, flat_params
+
+
+def test_events_hold_ticks_finals_costs_and_auc(tmp_path):
+    tracker = Tracker(tmp_path, {"name": "t"}, every=2)
+    tracker.start("swarm", 3)
+    for tick in range(1, 6):
+        tracker.tick(tick, {"found": 0.0, "coverage": tick / 10}, last=tick == 5)
+    record = {
+        "metrics": {"time_to_find": 5.0, "auc": 0.8},
+        "stats": {"wire_bytes": 1200.0},
+        "auc_curve": [[0, 0.5], [5, 0.8]],
+        "wall_seconds": 1.5,
+    }
+    tracker.finish(record)
+    events = EventAccumulator(str(tmp_path / TB_DIR / "swarm-seed3"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"tick/coverage", "final/time_to_find", "cost/wire_bytes", "auc/probe"} <= tags
+    steps = [(e.step, round(e.value, 6)) for e in events.Scalars("tick/coverage")]
+    assert steps == [(2, 0.2), (4, 0.4), (5, 0.5)]  # every 2nd tick and the last
+    assert [e.value for e in events.Scalars("final/time_to_find")] == [5.0]
+    assert [(e.step, round(e.value, 6)) for e in events.Scalars("auc/probe")] == [
+        (0, 0.5),
+        (5, 0.8),
+    ]
+
+
+def test_flat_params_dots_nested_sections():
+    assert flat_params({"a": {"b": 1, "c": {"d": "x"}}, "e": [1]}) == {
+        "a.b": 1,
+        "a.c.d": "x",
+        "e": [1],
+    }
