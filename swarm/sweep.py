@@ -60,7 +60,7 @@ from swarm.run import (
     overrides_from,
 )
 
-__all__ = ["Study", "SweepFolderError", "load_study", "main", "run_study"]
+__all__ = ["Study", "SweepFolderError", "is_study", "load_study", "main", "run_study"]
 
 SWEEP_FILE = "sweep.json"
 POINTS_DIR = "points"
@@ -79,6 +79,17 @@ class Study:
     def plan(self) -> list[dict[str, Any]]:
         """The points as written to sweep.json (what a resume must match)."""
         return [{"name": n, "folder": f, "overrides": o} for n, f, o, _ in self.points]
+
+
+def is_study(path: str | Path) -> bool:
+    """Does the YAML file at `path` hold a `sweep:` section (False if it cannot be read)?"""
+    from swarm.yaml_lines import YamlLoadError, load_yaml
+
+    try:
+        data = load_yaml(path).data
+    except YamlLoadError:
+        return False
+    return isinstance(data, dict) and "sweep" in data
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -36,6 +36,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _checkpoint_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Pretrained checkpoints go to a cache of this session, never the user's `$SWARM_CACHE`
+    (tiny models pretrain in seconds). Set before any Ray starts, so workers inherit it."""
+    before = os.environ.get("SWARM_CACHE")
+    os.environ["SWARM_CACHE"] = str(tmp_path_factory.mktemp("swarm-cache"))
+    yield
+    if before is None:
+        os.environ.pop("SWARM_CACHE", None)
+    else:
+        os.environ["SWARM_CACHE"] = before
+
+
 @pytest.fixture(scope="session")
 def _ray_teardown() -> Iterator[None]:
     """Shut down whatever Ray the session left running, once, at the end."""

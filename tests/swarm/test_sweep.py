@@ -113,3 +113,11 @@ def test_bad_point_is_named_and_nothing_runs(tmp_path, capsys):
     assert "sweep point drones=0" in err
     assert "unknown field 'windw'; did you mean 'window'?" in err
     assert not (tmp_path / "s").exists()
+
+
+def test_validate_checks_every_point_of_a_study(tmp_path):
+    from swarm.validate import check_file
+
+    assert check_file(str(_study(tmp_path, {"drones": [4, 6]}))) == []
+    problems = check_file(str(_study(tmp_path, {"protocol.topology.kind": ["ring", "rign"]})))
+    assert len(problems) == 1 and problems[0].startswith("sweep point protocol.topology.kind=rign")

@@ -68,7 +68,7 @@ def test_missing_file(files: dict[str, Path]) -> None:
 
 def test_cli_subprocess_shipped_and_bad_files(files: dict[str, Path]) -> None:
     """One real process over the shipped files, then good, misspelled, malformed, missing."""
-    shipped = sorted(str(p) for p in (ROOT / "scenarios").glob("*.yaml"))
+    shipped = sorted(str(p) for p in (ROOT / "scenarios").glob("**/*.yaml"))  # studies too
     names = ["good", "typo", "malformed", "missing"]
     proc = subprocess.run(
         [sys.executable, "-m", "swarm.validate", *shipped, *(str(files[n]) for n in names)],
