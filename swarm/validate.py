@@ -2,8 +2,9 @@
 
 Prints `FILE: ok` for each valid file, or one `FILE:LINE: field.path: message` line per
 problem, and exits 0 when every file is valid, 1 otherwise. A study file (one with a `sweep:`
-section, `swarm.sweep`) is checked as its sweep section plus every point it expands to. It never prints a traceback: a
-scenario author needs the line to fix, not the validator's call stack.
+section, `swarm.sweep`) is checked as its sweep section plus every point it expands to. It
+never prints a traceback: a scenario author needs the line to fix, not the validator's call
+stack.
 """
 
 from __future__ import annotations
