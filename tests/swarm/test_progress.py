@@ -32,3 +32,19 @@ def test_disabled_progress_prints_nothing():
         prog.update(5, {"found": 1.0})
         prog.done("done")
     assert console.export_text() == ""
+
+
+def test_overall_bar_counts_runs_and_pretraining_is_its_own_step():
+    console = Console(width=160, record=True, force_terminal=False)
+    with RunProgress(console) as prog:
+        prog.plan(3)
+        prog.pretraining("small", "/tmp/cache-dir")
+        prog.pretrained("trained in 2.0 s: /tmp/cache-dir/yan-1.pt")
+        prog.start("swarm", 0, horizon=2)
+        prog.update(2, {"found": 1.0})
+        prog.done("found=1")
+        prog.skip(1)  # a run finished elsewhere (a resumed sweep point)
+        assert prog.overall == (2, 3)
+    text = console.export_text()
+    assert "all runs" in text and "2/3" in text
+    assert "pretrain small" in text and "/tmp/cache-dir/yan-1.pt" in text
