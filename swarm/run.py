@@ -32,7 +32,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,22 +180,35 @@ def load_run_config(file: Path, overrides: list[Override]) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see the module docstring)."""
+    return cli_main(
+        lambda: parse_args(argv),
+        lambda args: load_run_config(args.file, overrides_from(args)),
+        lambda cfg, args, launch: execute(cfg, launch, args.out),
+    )
+
+
+def cli_main(
+    parse: Callable[[], argparse.Namespace],
+    load: Callable[[argparse.Namespace], Any],
+    go: Callable[[Any, argparse.Namespace, Launch], int],
+) -> int:
+    """The CLIs' shared frame (swarm.run, swarm.sweep): parse, load and validate (invalid
+    input: its lines on stderr, exit 1, nothing started), then `go`; returns the exit code."""
     from swarm.config import ConfigError
 
     try:
-        args = parse_args(argv)
+        args = parse()
     except SystemExit as done:  # --help (0) or a usage error (EXIT_INVALID)
         return int(done.code or 0)
     try:
-        cfg = load_run_config(args.file, overrides_from(args))
+        loaded = load(args)
     except OverrideError as err:
         print(str(err), file=sys.stderr)
         return EXIT_INVALID
     except ConfigError as err:
         print("\n".join(err.errors), file=sys.stderr)
         return EXIT_INVALID
-    launch = Launch(local=args.local, address=args.address, quiet=args.quiet)
-    return execute(cfg, launch, args.out)
+    return go(loaded, args, Launch(local=args.local, address=args.address, quiet=args.quiet))
 
 
 def execute(

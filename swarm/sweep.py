@@ -42,13 +42,7 @@ from typing import Any
 
 from rich.console import Console
 
-from swarm.overrides import (
-    Override,
-    OverrideError,
-    as_mapping,
-    name_flags,
-    parse_grid,
-)
+from swarm.overrides import Override, as_mapping, name_flags, parse_grid
 from swarm.run import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -56,6 +50,7 @@ from swarm.run import (
     Launch,
     _Parser,
     add_override_flags,
+    cli_main,
     execute,
     overrides_from,
 )
@@ -169,23 +164,16 @@ def load_study(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see the module docstring)."""
-    from swarm.config import ConfigError
 
-    try:
-        args = parse_args(argv)
-    except SystemExit as done:
-        return int(done.code or 0)
-    try:
+    def load(args: argparse.Namespace) -> Study:
         grid = dict(parse_grid(text) for text in args.grid)
-        study = load_study(args.file, overrides_from(args), grid)
-    except OverrideError as err:
-        print(str(err), file=sys.stderr)
-        return EXIT_INVALID
-    except ConfigError as err:
-        print("\n".join(err.errors), file=sys.stderr)
-        return EXIT_INVALID
-    launch = Launch(local=args.local, address=args.address, quiet=args.quiet)
-    return run_study(study, launch, args.out)
+        return load_study(args.file, overrides_from(args), grid)
+
+    return cli_main(
+        lambda: parse_args(argv),
+        load,
+        lambda study, args, launch: run_study(study, launch, args.out),
+    )
 
 
 class SweepFolderError(Exception):
