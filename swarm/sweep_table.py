@@ -19,7 +19,28 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["mean_ci", "plot_axes", "point_rows", "write_table"]
+__all__ = ["UNITS", "mean_ci", "plot_axes", "point_rows", "write_table"]
+
+
+#: Units of the metrics and costs on plot axes (docs/scenarios.md, "Metrics").
+UNITS: dict[str, str] = {
+    "time_to_find": "ticks",
+    "ticks": "ticks",
+    "avg_idleness": "ticks",
+    "worst_idleness": "ticks",
+    "detection_latency": "ticks",
+    "found": "fraction",
+    "coverage": "fraction",
+    "prob_weighted_coverage": "fraction",
+    "precision": "fraction",
+    "recall": "fraction",
+    "auc": "ROC AUC",
+    "distance": "m",
+    "energy": "Wh",
+    "wire_bytes": "bytes",
+    "wall_seconds": "s",
+    "cpu_seconds": "s",
+}
 
 
 def point_rows(
@@ -125,13 +146,16 @@ def plot_axes(
                     ax.fill_between(pos, lo, hi, color=colors[team], alpha=0.2, linewidth=0)
                 if not numeric:
                     ax.set_xticks(np.arange(len(xs)), [str(x) for x in xs])
-                elif min(xs) > 0 and max(xs) / min(xs) >= 8:
-                    ax.set_xscale("log", base=2)
+                else:
+                    if min(xs) > 0 and max(xs) / min(xs) >= 8:
+                        ax.set_xscale("log", base=2)
+                    ax.set_xticks(xs, [str(x) for x in xs])
                 title = ", ".join(f"{a}={v}" for a, v in zip(others, panel, strict=True))
                 ax.set_title(title or f"{metric} vs {axis}", fontsize=9)
                 ax.set_xlabel(axis)
                 ax.grid(alpha=0.3)
-            grid[0][0].set_ylabel(f"{metric} (mean, 95% CI over seeds)")
+            unit = UNITS.get(metric, "count")
+            grid[0][0].set_ylabel(f"{metric} ({unit}; mean, 95% CI over seeds)")
             grid[0][-1].legend(fontsize=8, loc="best")
             fig.tight_layout()
             path = directory / f"{metric}_vs_{axis.replace('.', '_')}.png"
