@@ -114,7 +114,8 @@ def name_flags(lines: list[str], file: str, overrides: Iterable[Override]) -> li
     """Config error lines rewritten to name the flag that caused them.
 
     `lines` are `FILE[:LINE]: field.path: message` (swarm.config); a line whose field is, or
-    lies inside, an overridden path becomes `FLAG: field.path: message`."""
+    lies inside, an overridden path becomes `FLAG: field.path: message` (`FLAG: message` when
+    the field is the flag's own path)."""
     suffix = " (set on the command line)"
     found = list(overrides)
     out: list[str] = []
@@ -133,7 +134,8 @@ def name_flags(lines: list[str], file: str, overrides: Iterable[Override]) -> li
             continue
         message = m.group(2)
         message = message[: -len(suffix)] if message.endswith(suffix) else message
-        out.append(f"{hit.flag}: {m.group(1)}: {message}")
+        where = "" if m.group(1) == hit.path else f"{m.group(1)}: "  # the flag names it already
+        out.append(f"{hit.flag}: {where}{message}")
     return out
 
 

@@ -266,7 +266,7 @@ def test_bad_flag_value_is_invalid_input_and_names_the_flag(tmp_path, capsys, no
     assert "--seeds" in capsys.readouterr().err
     assert main([str(SMOKE), "--ticks", "3", "--out", str(tmp_path / "o")]) == EXIT_INVALID
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"{SMOKE}: --ticks 3: inspect_ticks must be shorter than the horizon"]
+    assert err == ["--ticks 3: inspect_ticks must be shorter than the horizon"]
     assert main([str(SMOKE), "--seeds", "100000", "--out", str(tmp_path / "o")]) == EXIT_INVALID
     assert "--seeds 100000: a seed count must be in 1..10000" in capsys.readouterr().err
 
@@ -275,12 +275,12 @@ def test_reused_out_folder_is_refused_and_left_alone(tmp_path, capsys):
     out = tmp_path / "run"
     argv = [str(SMOKE), "--local", "--out", str(out), "--seeds", "1", "--teams", "isolated"]
     assert main([*argv, *FAST]) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}  # tb/ holds folders
     capsys.readouterr()
     assert main([*argv, *FAST]) == EXIT_INVALID
     err = capsys.readouterr().err
     assert "already holds a run" in err and "--out" in err
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_full_disk_fails_with_one_line_and_a_valid_failed_results(tmp_path, monkeypatch, capsys):
