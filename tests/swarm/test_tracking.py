@@ -38,3 +38,20 @@ def test_flat_params_dots_nested_sections():
         "a.c.d": "x",
         "e": [1],
     }
+
+
+def test_mlflow_set_without_mlflow_installed_is_invalid_input(
+    tiny_cfg, tmp_path, monkeypatch, capsys
+):
+    import importlib.util
+
+    from swarm.run import EXIT_INVALID, Launch, execute
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
+    )
+    cfg = tiny_cfg(output={"mlflow": "file:./mlruns"})
+    assert execute(cfg, Launch(local=True, quiet=True), tmp_path / "o") == EXIT_INVALID
+    assert "pip install mlflow" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before any output
