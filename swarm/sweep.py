@@ -412,7 +412,7 @@ def _run_ray(
 
 
 def _summarise(study: Study, root: Path) -> None:
-    """table.csv / table.parquet and plots of whatever points completed (best effort)."""
+    """table.csv / table.parquet and plots of the points that completed (best effort)."""
     from swarm.sweep_table import plot_axes, point_rows, write_table
 
     rows: list[dict[str, Any]] = []
@@ -422,6 +422,8 @@ def _summarise(study: Study, root: Path) -> None:
         try:
             results = json.loads((where / "results.json").read_text())
         except (OSError, ValueError):
+            continue
+        if results.get("status") != "complete":  # a resume re-runs it; half a point misleads
             continue
         axes = {a: overrides.get(a) for a in study.axes}
         rows += point_rows(name, axes, results)
