@@ -5,8 +5,9 @@
 `wall_seconds`, every end metric (`time_to_find`, `found`, `auc`, ...), every pool counter
 (`train_steps`, `cpu_seconds`, `messages_sent`, `wire_bytes`, ...) and `params_per_brain`.
 `write_table` saves it as `table.csv` and `table.parquet` (pyarrow); `plot_axes` draws each
-metric against each swept axis, one line per team: the mean over seeds with a 95% t
-confidence band (`mean_ci`), one panel per combination of the other axes' values.
+metric against each swept axis, one line per team: the scorecard's estimate over seeds with
+its 95% confidence band (`point_estimate`: bootstrap mean, Wilson rate, Kaplan-Meier median
+of time to find), one panel per combination of the other axes' values.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["UNITS", "mean_ci", "plot_axes", "point_rows", "write_table"]
+__all__ = ["UNITS", "plot_axes", "point_estimate", "point_rows", "write_table"]
 
 
 #: Units of the metrics and costs on plot axes (docs/scenarios.md, "Metrics").
@@ -65,6 +66,10 @@ def _cell(v: Any) -> Any:
     return v if isinstance(v, str | int | float | bool) else json.dumps(v, sort_keys=True)
 
 
+def _nan(v: float | None) -> float:
+    return math.nan if v is None else float(v)
+
+
 def _num(v: Any) -> float:
     return float(v) if v is not None else math.nan
 
@@ -85,20 +90,19 @@ def write_table(rows: Sequence[Mapping[str, Any]], directory: Path) -> list[Path
     return [csv_path, parquet_path]
 
 
-def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, lo, hi): the mean of the finite `values` and its Student-t confidence interval
-    (lo = hi = mean for a single value; all NaN for none)."""
-    from scipy import stats
+def point_estimate(metric: str, rows: Sequence[Mapping[str, Any]]) -> Any:
+    """`swarm.stats.Estimate` of `metric` over `rows` (one team at one point, one row per seed),
+    read as the scorecard reads it (`swarm.scorecard.METRICS`): a mean with a bootstrap CI, a
+    rate with a Wilson interval, time to find as a Kaplan-Meier median with censoring."""
+    from swarm.scorecard import metric_spec
+    from swarm.stats import MetricKind, estimate
 
-    arr = np.asarray(values, dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    if arr.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(arr.mean())
-    if arr.size == 1 or float(arr.std()) == 0.0:
-        return mean, mean, mean
-    lo, hi = stats.t.interval(level, arr.size - 1, loc=mean, scale=stats.sem(arr))
-    return mean, float(lo), float(hi)
+    spec = metric_spec(metric)
+    values = [float(r.get(metric, math.nan)) for r in rows]
+    if spec.kind is MetricKind.TIME_TO_EVENT:
+        events = [bool(r.get(spec.event or "", 0.0)) for r in rows]
+        return estimate(spec.kind, values, events)
+    return estimate(spec.kind, values)
 
 
 def plot_axes(
@@ -132,16 +136,18 @@ def plot_axes(
                 for k, team in enumerate(teams):
                     stats = []
                     for x in xs:
-                        vals = [
-                            r.get(metric, math.nan)
+                        cell = [
+                            r
                             for r in rows
                             if r["team"] == team
                             and r.get(axis) == x
                             and tuple(r.get(a) for a in others) == panel
                         ]
-                        stats.append(mean_ci(vals))
+                        est = point_estimate(metric, cell)
+                        label = f"{est.stat}, {est.interval}"
+                        stats.append([_nan(est.value), _nan(est.lo), _nan(est.hi)])
                     pos = np.asarray(xs, float) if numeric else np.arange(len(xs)) + 0.04 * k
-                    mean, lo, hi = (np.asarray(s) for s in zip(*stats, strict=True))
+                    mean, lo, hi = np.asarray(stats, dtype=float).T
                     ax.plot(pos, mean, "o-", color=colors[team], label=team)
                     ax.fill_between(pos, lo, hi, color=colors[team], alpha=0.2, linewidth=0)
                 if not numeric:
@@ -155,7 +161,7 @@ def plot_axes(
                 ax.set_xlabel(axis)
                 ax.grid(alpha=0.3)
             unit = UNITS.get(metric, "count")
-            grid[0][0].set_ylabel(f"{metric} ({unit}; mean, 95% CI over seeds)")
+            grid[0][0].set_ylabel(f"{metric} ({unit})\n{label} over seeds")
             grid[0][-1].legend(fontsize=8, loc="best")
             fig.tight_layout()
             path = directory / f"{metric}_vs_{axis.replace('.', '_')}.png"

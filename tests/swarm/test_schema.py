@@ -97,3 +97,20 @@ def test_docs_list_every_field_of_every_model() -> None:
         assert names == list(model.model_fields), f"{path}: fields in docs/scenarios.md differ"
         # types and defaults must be the models' own (the meaning column may be hand-written)
         assert rows == generated[path], f"{path}: types or defaults in docs/scenarios.md differ"
+
+
+def test_metric_directions_in_the_docs_match_the_scorecard():
+    """docs/scenarios.md "Metrics" says which way each metric is better as METRICS does."""
+    from swarm.scorecard import METRICS
+    from swarm.stats import Better
+
+    arrow = {"↑": Better.HIGHER, "↓": Better.LOWER, "—": Better.NEITHER}
+    text = (ROOT / "docs" / "scenarios.md").read_text().split("## Metrics", 1)[1]
+    documented = {}
+    for line in text.split("\n## ", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[4] in arrow:
+            for name in cells[0].replace("`", "").split(","):
+                documented[name.strip()] = arrow[cells[4]]
+    assert set(METRICS) <= set(documented), "a scorecard metric is missing from the docs"
+    assert {k: documented[k] for k in METRICS} == {k: m.better for k, m in METRICS.items()}

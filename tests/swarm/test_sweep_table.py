@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import matplotlib.image as mpimg
-import pytest
 
-from swarm.sweep_table import mean_ci, plot_axes, point_rows, write_table
+from swarm.sweep_table import plot_axes, point_estimate, point_rows, write_table
 
 
 def _results(team_values: dict[str, list[float]]) -> dict:
@@ -35,13 +32,16 @@ def test_rows_are_point_x_team_x_seed_with_axes_metrics_and_costs():
     }  # fmt: skip
 
 
-def test_mean_ci_is_the_student_t_interval():
-    mean, lo, hi = mean_ci([1.0, 2.0, 3.0])
-    # t(0.975, df=2) = 4.3027; sem = 1 / sqrt(3)
-    assert mean == 2.0 and hi - mean == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)
-    assert mean - lo == pytest.approx(hi - mean)
-    assert mean_ci([5.0]) == (5.0, 5.0, 5.0)
-    assert all(math.isnan(x) for x in mean_ci([]))
+def test_point_estimate_reads_each_metric_as_the_scorecard_does():
+    from swarm.stats import MetricKind, estimate
+
+    rows = [{"time_to_find": t, "found": f, "auc": a} for t, f, a in
+            [(10.0, 1.0, 0.7), (30.0, 1.0, 0.8), (60.0, 0.0, 0.9)]]  # fmt: skip
+    ttf = point_estimate("time_to_find", rows)
+    assert ttf.stat == "KM median" and ttf.events == 2  # the third run is censored
+    assert ttf == estimate(MetricKind.TIME_TO_EVENT, [10.0, 30.0, 60.0], [True, True, False])
+    assert point_estimate("found", rows).stat == "rate"
+    assert point_estimate("auc", rows) == estimate(MetricKind.CONTINUOUS, [0.7, 0.8, 0.9])
 
 
 def test_table_and_plots_are_written(tmp_path):
