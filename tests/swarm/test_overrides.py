@@ -43,7 +43,7 @@ def test_nested_and_list_fields_reach_the_config():
     [
         ("protocol.topolgy.kind=star", "unknown field 'topolgy'; did you mean 'topology'?"),
         ("model.small.d_model=abc", "Input should be a valid integer"),
-        ("teams=[swarm,isolatd]", "teams.1: Input should be 'swarm'"),
+        ("teams=[swarm,isolatd]", "teams.1: unknown team 'isolatd'; did you mean 'isolated'?"),
         ("output.plots=yes", "expected a bool, got the string 'yes'"),
         ("seeds.first=3", "'seeds' is not a section"),
         ("drones=0", "Input should be greater than 0"),
