@@ -4,6 +4,7 @@ the tidy table, and study-file validation."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pyarrow.csv as pacsv
@@ -35,9 +36,14 @@ def _study(tmp_path: Path, grid: dict, **over) -> Path:
     return path
 
 
+def _plain(row: dict) -> dict:
+    """A row without timing columns, NaN as None (NaN != NaN; an undefined field AUC is NaN)."""
+    nan = lambda v: isinstance(v, float) and math.isnan(v)  # noqa: E731
+    return {k: None if nan(v) else v for k, v in row.items() if k not in _TIMING}
+
+
 def _rows(table_dir: Path) -> list[dict]:
-    rows = pq.read_table(table_dir / "table.parquet").to_pylist()
-    return [{k: v for k, v in r.items() if k not in _TIMING} for r in rows]
+    return [_plain(r) for r in pq.read_table(table_dir / "table.parquet").to_pylist()]
 
 
 @pytest.mark.ray
@@ -56,10 +62,7 @@ def test_sweep_on_ray_rows_equal_single_runs(tmp_path, ray_session):
         alone = tmp_path / "alone" / folder
         assert execute(cfg, Launch(quiet=True), alone, trap_signals=False) == 0
         doc = json.loads((alone / "results.json").read_text())
-        expected = [
-            {k: v for k, v in r.items() if k not in _TIMING}
-            for r in point_rows(name, overrides, doc)
-        ]
+        expected = [_plain(r) for r in point_rows(name, overrides, doc)]
         assert [r for r in rows if r["point"] == name] == expected
 
 
