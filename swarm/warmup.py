@@ -61,8 +61,8 @@ def needed_sizes(cfg: Any) -> list[str]:
 
 
 def _model(cfg: Any, size: str) -> Any:
+    from swarm.host import model_for
     from swarm.loop import make_world
-    from swarm.shard import model_for
 
     spec = make_world(cfg, 1, cfg.seeds[0]).token_spec  # token width and heads of the world
     return model_for(cfg.model.small if size == "small" else cfg.large_model(), spec)
