@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from agents.bank import BrainBank
@@ -132,7 +131,6 @@ def test_bank_copies_landed_labels_with_their_state_into_the_reservoir() -> None
     assert bank.learn(6) == 2
 
 
-@pytest.mark.slow
 def test_online_learning_lifts_auc_on_shifted_stream() -> None:
     """Late labels + online steps beat the frozen pretrained model on shifted missions.
 

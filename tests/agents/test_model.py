@@ -64,7 +64,6 @@ def test_forms_agree(t: int, nonzero: bool) -> None:
         assert ((s_new - s_r).abs() / (s_r.abs() + 1)).max() <= 1e-5
 
 
-@pytest.mark.slow  # the recurrent reference loops over 4096 tokens in Python (~9 s)
 def test_forms_agree_at_4096() -> None:
     p, x, s = _mixer_setup(4096, b=1, nonzero=True)
     with torch.no_grad():

@@ -25,7 +25,6 @@ def cfg() -> YanConfig:
     return YanConfig()
 
 
-@pytest.mark.slow
 def test_hard_negatives_alone_do_not_push_brains_off_a_cliff(cfg) -> None:
     """300 ticks of only hard-negative labels: the median brain's field-probe AUC does not fall
     and no brain's falls by more than 0.05. The project's previous learner fails this (worst
@@ -42,7 +41,6 @@ def test_hard_negatives_alone_do_not_push_brains_off_a_cliff(cfg) -> None:
     assert lifts.min() >= -0.05, report
 
 
-@pytest.mark.slow
 def test_field_label_mix_does_not_lose_to_frozen(cfg) -> None:
     """With the field's mix (mostly hard negatives, rare positives, the brain's own photo
     positives), the median lift over frozen in field-probe AUC across 8 brains x 4 missions

@@ -28,7 +28,6 @@ def cluster(no_ray):
     c.shutdown()
 
 
-@pytest.mark.slow
 def test_pinned_hosts_on_three_nodes_exchange_over_zeromq(cluster):
     cfg = make_tiny_cfg(
         drones=6,
