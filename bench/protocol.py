@@ -7,8 +7,9 @@
 - transport: end-to-end MB/s, a sender process streaming M messages to this process: ours
   (codec encode + sign -> `Endpoint` -> `Receiver.accept` verify + decode) vs raw pyzmq
   DEALER->ROUTER sending the same frames (copy=False), same M; bytes / (first send .. last
-  receive), median of interleaved repetitions, and the ratio (target >= 0.8 at 1 MB). The load
-  average is recorded: on a shared machine the ratio moves with it.
+  receive), median of interleaved repetitions, and the ratio (target >= 0.8 at 1 MB). Ours is
+  measured at the current wire version (keyed BLAKE3) and at 1.3 (HMAC-SHA256), which
+  receivers still read. The load average is recorded: the ratio moves with it.
 - wire: wire ratio (dense fp32 bytes / bytes on the wire, manifest included) of each codec on a
   realistic delta: heavy-tailed values, most FFN groups unchanged (selective activation).
 - gossip: rounds to 1e-5 consensus (fp32 rows, as the runtime mixes) for exact gossip vs the
@@ -29,13 +30,14 @@ import time
 from itertools import pairwise
 from pathlib import Path
 
+import blake3
 import numpy as np
 import zmq
 
-from protocols.codec import Receiver, Session, new_key
+from protocols.codec import HMAC_VERSION, Receiver, Session, new_key
 from protocols.compression import CODECS, EncodedDelta, decode_delta, get_codec
 from protocols.gossip import choco_pull, mixing_rows
-from protocols.messages import Kind
+from protocols.messages import PROTOCOL_VERSION, Kind
 from protocols.rowcodec import RowCodec
 from protocols.topology import build, mixing_matrix, rounds_bound
 from protocols.transport import Endpoint
@@ -113,7 +115,7 @@ def _sender_main(conn) -> None:
     while (cmd := conn.recv()) is not None:
         kind, size, n, address, key = cmd
         named = _payload(size)
-        session = Session("b", 0, key)
+        session = Session("b", 0, key, HMAC_VERSION if kind == "ours_1.3" else PROTOCOL_VERSION)
         codec = get_codec("none")
         if kind == "raw":
             frames = session.encode(Kind.DELTA, recipient=1, tensors=codec.encode(named).tensors)
@@ -184,16 +186,21 @@ def _receive(kind: str, size: int, n: int, conn) -> tuple[float, float]:
         close()
 
 
-def _hmac_rate(nbytes: int, reps: int) -> float:
-    """HMAC-SHA256 MB/s on this machine now: each message is signed once and verified once."""
+def _mac_rates(nbytes: int, reps: int) -> dict[str, float]:
+    """MB/s of each wire MAC on this machine now (each message is signed once, verified once)."""
     data, key = np.random.default_rng(4).bytes(nbytes), new_key()
-    return _rate(lambda: hmac.new(key, data, hashlib.sha256).digest(), nbytes, 10 * reps)
+    return {
+        "hmac_sha256_MBps": _rate(lambda: hmac.new(key, data, hashlib.sha256).digest(), nbytes,
+                                  10 * reps),
+        "blake3_keyed_MBps": _rate(lambda: blake3.blake3(data, key=key).digest(), nbytes,
+                                   10 * reps),
+    }  # fmt: skip
 
 
 def bench_transport(reps: int, quick: bool) -> dict:
     """Median MB/s over reps of raw pyzmq and of our path, interleaved, and their ratio."""
     out = {
-        "hmac_sha256_MBps": _hmac_rate(1_000_000, reps),
+        **_mac_rates(1_000_000, reps),
         "cpus": os.cpu_count(),
         "loadavg_1min_before": os.getloadavg()[0],
     }
@@ -208,22 +215,27 @@ def bench_transport(reps: int, quick: bool) -> dict:
                 Kind.DELTA, recipient=1, tensors=get_codec("none").encode(_payload(size)).tensors
             )
             nbytes = sum(memoryview(f).nbytes for f in frames)
-            runs: dict[str, list] = {"raw": [], "ours": []}
+            runs: dict[str, list] = {"raw": [], "ours": [], "ours_1.3": []}
             for _ in range(reps):
-                for kind in ("raw", "ours"):  # interleaved: both see the same load drift
+                for kind in runs:  # interleaved: all see the same load drift
                     runs[kind].append(_receive(kind, size, n, conn))
             rate = {k: [nbytes * n / MB / t for t, _ in v] for k, v in runs.items()}
             cpu = {k: float(np.median([c for _, c in v])) * 1e3 / n for k, v in runs.items()}
             r, o = float(np.median(rate["raw"])), float(np.median(rate["ours"]))
+            o13 = float(np.median(rate["ours_1.3"]))
             out[f"{size // 1000}KB"] = {
                 "messages": n,
                 "raw_MBps": r,
                 "ours_MBps": o,
                 "ratio": o / r,
+                "ours_1.3_MBps": o13,  # HMAC-SHA256, the version before keyed BLAKE3
+                "ratio_1.3": o13 / r,
                 "raw_all": rate["raw"],
                 "ours_all": rate["ours"],
+                "ours_1.3_all": rate["ours_1.3"],
                 "raw_cpu_ms_per_msg": cpu["raw"],  # sender + receiver processes, all threads
                 "ours_cpu_ms_per_msg": cpu["ours"],
+                "ours_1.3_cpu_ms_per_msg": cpu["ours_1.3"],
                 "cpu_ratio": cpu["raw"] / cpu["ours"],
             }
     finally:
@@ -339,7 +351,8 @@ def _report(res: dict) -> None:
         t = res["transport"]
         print("end-to-end, sender process -> receiver process, vs raw pyzmq (same frames, run):")
         print(
-            f"  (HMAC-SHA256 alone: {t['hmac_sha256_MBps']:.0f} MB/s per side; {t['cpus']} CPUs, "
+            f"  (MAC alone, MB/s per side: keyed BLAKE3 {t['blake3_keyed_MBps']:.0f}, HMAC-SHA256 "
+            f"{t['hmac_sha256_MBps']:.0f}; {t['cpus']} CPUs, "
             f"load average {t['loadavg_1min_before']:.1f} -> {t['loadavg_1min_after']:.1f})"
         )
         for k, v in t.items():
@@ -347,6 +360,10 @@ def _report(res: dict) -> None:
                 print(
                     f"  {k:<6} raw {v['raw_MBps']:8.1f} MB/s  ours {v['ours_MBps']:8.1f} MB/s"
                     f"  ratio {v['ratio']:.2f}  ({v['messages']} messages, median)"
+                )
+                print(
+                    f"         1.3 (HMAC-SHA256): ours {v['ours_1.3_MBps']:8.1f} MB/s"
+                    f"  ratio {v['ratio_1.3']:.2f}"
                 )
                 print(
                     f"         CPU ms/message (both processes): raw {v['raw_cpu_ms_per_msg']:.2f}"

@@ -40,9 +40,11 @@ __all__ = [
     "ProtocolError",
 ]
 
-PROTOCOL_VERSION = (1, 3)
+PROTOCOL_VERSION = (1, 4)
 """(major, minor) of the wire format; docs/protocol.md states the same. 1.3 changed no byte
-layout, only what a receiver rejects (non-finite values, sequence jumps, unique identities)."""
+layout, only what a receiver rejects (non-finite values, sequence jumps, unique identities);
+1.4 signs with keyed BLAKE3 instead of HMAC-SHA256 (same 32 bytes, same signed bytes) and
+still reads every older 1.x message."""
 
 MAX_SEQ_JUMP = 2**32
 """How far above a sender's highest accepted `seq` a message may be (`jump` reject beyond):
@@ -69,7 +71,7 @@ REJECT_REASONS = (
     "magic",  # frame 0 is not b"SWRM" + 2 version bytes
     "version",  # unknown major version
     "oversize",  # a size limit exceeded
-    "signature",  # HMAC-SHA256 mismatch
+    "signature",  # MAC mismatch (keyed BLAKE3, or HMAC-SHA256 up to 1.3)
     "header",  # header is not the msgpack map the spec requires
     "manifest",  # manifest malformed or inconsistent with the buffers
     "run",  # header run id differs from the receiver's

@@ -58,7 +58,7 @@ class HostPool:
             raise ValueError(f"backend must be 'ray' or 'local', got {backend!r}")
         self.cfg = run_cfg
         run_id = f"{getattr(run_cfg, 'name', 'run')}-{uuid.uuid4().hex[:8]}"
-        key = new_key()  # signs every message of this run (HMAC-SHA256)
+        key = new_key()  # signs every message of this run (keyed BLAKE3, wire 1.4)
         # security: curve also encrypts the sockets, with one key pair per run
         curve = CurveKeys.generate() if run_cfg.protocol.security == "curve" else None
         if backend == "ray":

@@ -4,13 +4,26 @@ import copy
 import hashlib
 import hmac
 
+import blake3
 import msgpack
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocols.codec import MAGIC, Limits, Receiver, Session, decode, encode, new_key
+from protocols.codec import (
+    HMAC_VERSION,
+    MAC_KEY_CONTEXT,
+    MAGIC,
+    Limits,
+    Mac,
+    Receiver,
+    Session,
+    decode,
+    encode,
+    mac_of,
+    new_key,
+)
 from protocols.compression import CODECS, EncodedTensor, decode_delta, get_codec
 from protocols.messages import (
     MAX_SEQ_JUMP,
@@ -89,9 +102,17 @@ def test_random_frames_only_raise_protocol_error(frames):
 
 
 def _signed(header: bytes, manifest: bytes, buffers=(), version=PROTOCOL_VERSION):
-    """Frames with a *valid* HMAC over arbitrary content: exercises the parsers behind it."""
+    """Frames with a *valid* MAC over arbitrary content: exercises the parsers behind it.
+
+    Written from docs/protocol.md section 5, not from the codec: HMAC-SHA256 up to 1.3, keyed
+    BLAKE3 with the derived key from 1.4."""
     frame0 = MAGIC + bytes(version)
-    h = hmac.new(KEY, frame0, hashlib.sha256)
+    if tuple(version) <= (1, 3):
+        h = hmac.new(KEY, frame0, hashlib.sha256)
+    else:
+        h = blake3.blake3(
+            frame0, key=blake3.blake3(KEY, derive_key_context=MAC_KEY_CONTEXT).digest()
+        )
     for p in (header, manifest, *buffers):
         h.update(len(p).to_bytes(8, "big") + p)
     return [frame0, h.digest(), header, manifest, *buffers]
@@ -172,6 +193,44 @@ def test_wrong_key_run_recipient_version_size():
         decode(encode(msg, KEY), KEY, Limits(max_message_bytes=100))
     with pytest.raises(ProtocolError, match="oversize"):
         decode(encode(msg, KEY), KEY, Limits(max_elements=10))
+
+
+@pytest.mark.parametrize("version", [PROTOCOL_VERSION, HMAC_VERSION])
+def test_both_macs_are_read_and_cover_every_buffer(version):
+    """A 1.4 receiver reads 1.4 (keyed BLAKE3) and 1.3 (HMAC-SHA256) messages alike; under
+    either MAC a flipped bit deep in a large buffer is caught."""
+    named = {"w": np.random.default_rng(3).normal(size=300_000).astype(np.float32)}
+    frames = Session("run", 2, KEY, version).encode(
+        Kind.DELTA,
+        recipient=5,
+        body=BODIES[Kind.DELTA],
+        tensors=get_codec("none").encode(named).tensors,
+    )
+    assert bytes(frames[0]) == MAGIC + bytes(version) and len(frames[1]) == 32
+    got = Receiver("run", KEY, me=5).accept(frames)
+    assert np.array_equal(got.arrays["w"], named["w"])
+    tampered = [bytes(f) for f in frames]
+    buf = bytearray(tampered[4])
+    buf[-3] ^= 0x10
+    tampered[4] = bytes(buf)
+    with pytest.raises(ProtocolError, match=mac_of(version).value):
+        Receiver("run", KEY).accept(tampered)
+
+
+def test_version_bytes_choose_the_mac_and_cannot_be_swapped():
+    """Relabelling a 1.4 message as 1.3 (or back) leaves a MAC of the wrong algorithm: rejected."""
+    assert (mac_of((1, 3)), mac_of((1, 0)), mac_of((1, 4)), mac_of((1, 9))) == (
+        Mac.HMAC_SHA256, Mac.HMAC_SHA256, Mac.BLAKE3, Mac.BLAKE3,
+    )  # fmt: skip
+    for sent, relabelled in ((PROTOCOL_VERSION, HMAC_VERSION), (HMAC_VERSION, PROTOCOL_VERSION)):
+        frames = [bytes(f) for f in encode(_message(), KEY, sent)]
+        header = msgpack.unpackb(frames[2])
+        header["v"] = list(relabelled)
+        frames[0], frames[2] = MAGIC + bytes(relabelled), msgpack.packb(header)
+        with pytest.raises(ProtocolError, match="signature"):
+            decode(frames, KEY)
+    with pytest.raises(ValueError, match="can send wire version"):
+        encode(_message(), KEY, (1, 2))
 
 
 def test_newer_minor_version_with_extra_keys_is_accepted():

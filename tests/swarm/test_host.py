@@ -1,16 +1,14 @@
 """HostCore on real sockets: every team acts; bad, poisoned or malformed messages and diverged
 brains are counted rejects or quarantines and the run goes on; faults say what is missing."""
 
-import hashlib
-import hmac
-
+import blake3
 import msgpack
 import numpy as np
 import pytest
 import torch
 import zmq
 
-from protocols.codec import Session, new_key
+from protocols.codec import MAC_KEY_CONTEXT, Session, new_key
 from protocols.compression import get_codec
 from protocols.messages import Kind
 from swarm import host as host_mod
@@ -113,9 +111,10 @@ def test_act_before_configure_says_what_to_do(tiny_cfg):
 
 
 def _resign(key, frames, manifest):
-    """frames with their manifest replaced, signed again with the run's key."""
+    """frames with their manifest replaced, signed again with the run's key (1.4: keyed BLAKE3,
+    docs/protocol.md section 5)."""
     frame0, body = frames[0], [frames[2], msgpack.packb(manifest), *frames[4:]]
-    mac = hmac.new(key, frame0, hashlib.sha256)
+    mac = blake3.blake3(frame0, key=blake3.blake3(key, derive_key_context=MAC_KEY_CONTEXT).digest())
     for part in body:
         mac.update(len(part).to_bytes(8, "big") + part)
     return [frame0, mac.digest(), *body]
