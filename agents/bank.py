@@ -66,7 +66,6 @@ class BrainBank:
         stacked = self._initial(template, seed, init)
         self.buffers = {n: t for n, t in stacked.items() if n.endswith(_BUFFER_SUFFIX)}
         self.params = {n: t for n, t in stacked.items() if n not in self.buffers}
-        self._snap = {n: t.clone() for n, t in self.params.items()}
         self._group_axes = {
             n: (1 if n.endswith("w_sel") else 0)
             for n in self.params
@@ -114,7 +113,7 @@ class BrainBank:
         if unknown:
             raise ValueError(
                 f"{what} has names this model does not: {unknown[:5]}; expected names like "
-                f"{sorted(self._shapes)[:3]} (see BrainBank.export_weights)"
+                f"{sorted(self._shapes)[:3]} (a YanModel(cfg).state_dict())"
             )
         if require_all:
             missing = sorted(
@@ -135,11 +134,6 @@ class BrainBank:
                 )
             out[n] = t
         return out
-
-    def _set_index(self, i: int) -> int:
-        if not 0 <= i < self.n_sets:
-            raise IndexError(f"weight set {i} out of range: this bank holds {self.n_sets}")
-        return i
 
     # -- acting and learning ------------------------------------------------------------
     def _all(self) -> YanWeights:
@@ -304,46 +298,6 @@ class BrainBank:
         )  # fmt: skip
         return bce.mean((1, 2))
 
-    # -- weights in and out -------------------------------------------------------------
-    def export_weights(self, i: int) -> dict[str, np.ndarray]:
-        """Brain i's weights as flat named float32 arrays (YanModel parameter names)."""
-        i = self._set_index(i)
-        return {n: p[i].detach().numpy().copy() for n, p in self.params.items()}
-
-    @torch.no_grad()
-    def import_weights(self, i: int, named: Mapping[str, np.ndarray | Tensor]) -> None:
-        """Replace brain i's weights (all names required); its EWC anchor moves with them."""
-        i = self._set_index(i)
-        checked = self._checked(named, require_all=True, what="weights")
-        for n, t in checked.items():
-            if n in self.params:
-                self.params[n][i] = t
-                self.ewc.anchor[n][i] = t
-
-    def snapshot(self, i: int) -> None:
-        """Remember brain i's current weights as the base of `delta(i)`."""
-        i = self._set_index(i)
-        for n, p in self.params.items():
-            self._snap[n][i] = p[i].detach()
-
-    def delta(self, i: int) -> dict[str, np.ndarray]:
-        """Brain i's weights minus its last snapshot (the construction weights at first)."""
-        i = self._set_index(i)
-        return {
-            n: (p[i] - self._snap[n][i]).detach().numpy().copy() for n, p in self.params.items()
-        }
-
-    @torch.no_grad()
-    def apply_delta(self, i: int, named: Mapping[str, np.ndarray], scale: float = 1.0) -> None:
-        """Add scale × named to brain i's weights. A subset of names is allowed (a codec may
-        drop unchanged tensors); unknown names or wrong shapes raise ValueError."""
-        i = self._set_index(i)
-        for n, t in self._checked(named, require_all=False, what="delta").items():
-            if n not in self.params:
-                raise ValueError(f"delta names buffer {n!r}; deltas carry parameters only")
-            self.params[n][i] += scale * t
-            self.ewc.shift(n, i, scale * t)
-
     # -- whole-bank operations (knowledge rounds work on all brains at once) --------------
     def flat_layout(self) -> list[tuple[str, tuple[int, ...]]]:
         """(name, per-brain shape) of each parameter tensor, in the column order of
@@ -352,23 +306,28 @@ class BrainBank:
 
     def read_flat(self) -> np.ndarray:
         """Every weight set's parameters as one (n_sets, P) float32 array (a copy), columns
-        in `flat_layout` order: the batched `export_weights` for a whole knowledge round."""
+        in `flat_layout` order: how a knowledge round reads the weights."""
         names = sorted(self.params)
         rows = [self.params[n].detach().reshape(self.n_sets, -1) for n in names]
         return torch.cat(rows, 1).numpy()
+
+    def _rows(self, rows: np.ndarray | Tensor, m: int, what: str) -> Tensor:
+        """rows as a float (m, P) tensor; ValueError naming the expected shape otherwise."""
+        t = _as_tensor(rows)
+        if tuple(t.shape) != (m, self.params_per_brain):
+            raise ValueError(
+                f"rows must be ({what}={m}, P={self.params_per_brain}), got "
+                f"{tuple(t.shape)}; build them with read_flat()'s column order"
+            )
+        return t
 
     @torch.no_grad()
     def add_flat(self, rows: np.ndarray | Tensor, scale: float = 1.0) -> None:
         """Add scale × rows (n_sets, P) to every weight set at once, columns as `read_flat`.
 
-        The batched `apply_delta`: the online-EWC anchors move with the weights (shared
-        knowledge is not fought by the forgetting guard)."""
-        t = _as_tensor(rows)
-        if tuple(t.shape) != (self.n_sets, self.params_per_brain):
-            raise ValueError(
-                f"rows must be (n_sets={self.n_sets}, P={self.params_per_brain}), got "
-                f"{tuple(t.shape)}; build them with read_flat()'s column order"
-            )
+        How a knowledge round applies what it accepted: the online-EWC anchors move with the
+        weights (shared knowledge is not fought by the forgetting guard)."""
+        t = self._rows(rows, self.n_sets, "n_sets")
         if scale != 1.0:
             t = t * scale
         at = 0
@@ -385,8 +344,12 @@ class BrainBank:
         diverged brain's quarantine. Their Adam moments and recurrent state restart, and any
         non-finite EWC value is replaced (anchor: by the restored weights; Fisher: by 0), as
         a non-finite weight leaves all of them non-finite too."""
-        idx = torch.as_tensor(np.asarray(sets, np.int64))
-        t = _as_tensor(rows)
+        idx = torch.as_tensor(np.asarray(sets, np.int64)).reshape(-1)
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.n_sets):
+            raise IndexError(
+                f"weight sets {idx.tolist()[:5]} out of range: this bank holds {self.n_sets}"
+            )
+        t = self._rows(rows, idx.numel(), "len(sets)")
         at = 0
         for n in sorted(self.params):
             size = math.prod(self._shapes[n])

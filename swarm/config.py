@@ -53,7 +53,7 @@ from swarm.config_checks import (
 )
 from swarm.config_errors import AUTO_TAG, VALUE_TAG, format_errors
 from swarm.teams import TEAMS
-from swarm.variants import TeamVariant, variant_problems
+from swarm.variants import TeamVariant, resolve, variant_problems
 from swarm.yaml_lines import Loc, YamlDoc, YamlLoadError, load_yaml, string_coercions
 
 __all__ = [
@@ -295,8 +295,6 @@ class RunConfig(_Strict):
 
     def team_config(self, team: str) -> tuple[str, RunConfig]:
         """`(base preset, configuration)` team `team` flies with (`swarm.variants.resolve`)."""
-        from swarm.variants import resolve
-
         return resolve(self, team)
 
 

@@ -23,13 +23,15 @@ base decides how brains are placed and whether they share (`swarm.teams`).
 
 `variant_problems` lists what is wrong as `(loc, message)` pairs, so each error points at
 its file line; `resolve` gives the base team and the configuration one team flies with.
+Both read a run's configuration through `RunView`, the part of `swarm.config.RunConfig`
+they need (so this module, which `swarm.config` builds on, does not import it back).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -42,16 +44,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from agents.config import LearnerConfig
+from agents.config import LearnerConfig, YanConfig
 from protocols.config import ProtocolConfig
+from swarm.config_checks import ConfigProblem
+from swarm.config_errors import suggest
 from swarm.teams import TEAMS
+from swarm.yaml_lines import Loc
 
-if TYPE_CHECKING:
-    from swarm.config import RunConfig
-
-__all__ = ["OVERRIDES", "TeamVariant", "resolve", "variant_problems"]
-
-Loc = tuple[str | int, ...]
+__all__ = ["OVERRIDES", "RunView", "TeamVariant", "resolve", "variant_problems"]
 
 #: The RunConfig sections a variant may override (docs/scenarios.md lists them).
 OVERRIDES = ("drones", "model", "learner", "protocol", "world")
@@ -98,6 +98,55 @@ class TeamVariant(BaseModel):
         return v
 
 
+class ModelsView(Protocol):
+    """The run's `model` section as a variant reads it (`swarm.config.ModelsConfig`)."""
+
+    @property
+    def small(self) -> YanConfig: ...
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with `update`'s fields replaced (pydantic's `BaseModel.model_copy`)."""
+        ...
+
+
+class RunView(Protocol):
+    """What variants read of a run's configuration; `swarm.config.RunConfig` (each
+    scenario's concrete subclass, whose `world` is that scenario's Config) is one."""
+
+    @property
+    def drones(self) -> int: ...
+    @property
+    def world(self) -> BaseModel: ...
+    @property
+    def model(self) -> ModelsView: ...
+    @property
+    def learner(self) -> LearnerConfig: ...
+    @property
+    def protocol(self) -> ProtocolConfig: ...
+    @property
+    def teams(self) -> Sequence[str]: ...
+    @property
+    def reference(self) -> str | None: ...
+    @property
+    def variants(self) -> Sequence[TeamVariant]: ...
+
+    def large_model(self) -> YanConfig:
+        """The large model's config (`auto` resolved to the concrete model)."""
+        ...
+
+    def cross_problems(self) -> list[ConfigProblem]:
+        """Problems that need several sections at once (`RunConfig.cross_problems`)."""
+        ...
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with `update`'s fields replaced (pydantic's `BaseModel.model_copy`)."""
+        ...
+
+
+#: A run configuration, given back as the same type it came in as (`RunConfig` in, out).
+Run = TypeVar("Run", bound=RunView)
+
+
 def _unknown(what: str, name: str, known: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
@@ -121,7 +170,7 @@ def _merged(base: BaseModel, over: dict[str, Any] | BaseModel | None) -> BaseMod
     return type(base).model_validate(data)
 
 
-def resolve(cfg: RunConfig, team: str) -> tuple[str, RunConfig]:
+def resolve(cfg: Run, team: str) -> tuple[str, Run]:
     """`(base preset, configuration)` that team `team` flies with.
 
     A preset flies with `cfg` itself; a variant with a copy of `cfg` whose overridden
@@ -135,7 +184,7 @@ def resolve(cfg: RunConfig, team: str) -> tuple[str, RunConfig]:
     raise KeyError(f"unknown team {team!r}: not a preset ({', '.join(TEAMS)}) nor a variant")
 
 
-def _apply(cfg: RunConfig, v: TeamVariant) -> RunConfig:
+def _apply(cfg: Run, v: TeamVariant) -> Run:
     update: dict[str, Any] = {}
     if v.drones is not None:
         update["drones"] = v.drones
@@ -156,7 +205,7 @@ def _apply(cfg: RunConfig, v: TeamVariant) -> RunConfig:
     return cfg.model_copy(update=update)
 
 
-def variant_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
+def variant_problems(cfg: RunView) -> list[tuple[Loc, str]]:
     """What is wrong with `cfg`'s variants, teams and reference, as `(loc, message)` pairs.
 
     Duplicate or preset-shadowing variant names, a `drones` override of `single_large`,
@@ -200,7 +249,7 @@ def variant_problems(cfg: RunConfig) -> list[tuple[Loc, str]]:
     return problems
 
 
-def _cross_problems(cfg: RunConfig, v: TeamVariant, i: int) -> list[tuple[Loc, str]]:
+def _cross_problems(cfg: RunView, v: TeamVariant, i: int) -> list[tuple[Loc, str]]:
     """The run's cross checks on the variant's own configuration (its drones versus the
     topology and the world, ...), for what the run's configuration does not already fail."""
     try:
@@ -222,7 +271,7 @@ def _cross_problems(cfg: RunConfig, v: TeamVariant, i: int) -> list[tuple[Loc, s
     return out
 
 
-def _section_fields(cfg: RunConfig, section: str) -> list[str]:
+def _section_fields(cfg: RunView, section: str) -> list[str]:
     model = cfg.model.small if section == "model" else getattr(cfg, section)
     return list(type(model).model_fields)
 
@@ -231,8 +280,6 @@ def _section_problems(
     err: ValidationError, prefix: Loc, fields: list[str]
 ) -> list[tuple[Loc, str]]:
     """A merged section's errors, located under the variant's section."""
-    from swarm.config_errors import suggest
-
     out = []
     for e in err.errors(include_url=False):
         loc = (*prefix, *(p for p in e["loc"] if isinstance(p, str | int)))

@@ -1,4 +1,4 @@
-"""BrainBank: equal to K separate YanModels, independent per brain, weights in and out."""
+"""BrainBank: equal to K separate YanModels, independent per brain, whole-bank weights."""
 
 from __future__ import annotations
 
@@ -9,15 +9,21 @@ import torch
 from agents.bank import BrainBank
 from agents.config import LearnerConfig, YanConfig
 from agents.model import YanModel
+from protocols.batching import RowLayout
 
 torch.set_num_threads(1)
 CFG = YanConfig(chunk_size=8)
 LC = LearnerConfig(learn_every=2, window=16)
 
 
+def _named(bank: BrainBank, i: int) -> dict[str, np.ndarray]:
+    """Weight set i's parameters by name, split from `read_flat` as a knowledge round does."""
+    return RowLayout(bank.flat_layout()).named(bank.read_flat()[i])
+
+
 def _model_of(bank: BrainBank, i: int) -> YanModel:
     m = YanModel(CFG)
-    state = {n: torch.from_numpy(v) for n, v in bank.export_weights(i).items()}
+    state = {n: torch.from_numpy(v.copy()) for n, v in _named(bank, i).items()}
     for n, b in bank.buffers.items():
         state[n] = b[i if not bank.shared else 0]
     m.load_state_dict(state)
@@ -56,12 +62,12 @@ def test_learn_equals_separate_steps_and_brains_are_independent() -> None:
             bank.label([0, 1], [t, t], [t % 2, 1 - t % 2])
             bank.learn(t)
         results.append(bank)
-    w_both, w_alone = results[0].export_weights(0), results[1].export_weights(0)
+    w_both, w_alone = _named(results[0], 0), _named(results[1], 0)
     for n in w_both:
         assert np.allclose(w_both[n], w_alone[n], atol=1e-6), n
     assert results[0].train_steps == 4 * k
-    d1 = results[0].delta(1)
-    assert any(np.abs(d1[n] - results[1].delta(1)[n]).max() > 1e-6 for n in d1)
+    # same seed, so the same start: brain 1's learning followed its own (different) data
+    assert np.abs(results[0].read_flat()[1] - results[1].read_flat()[1]).max() > 1e-6
 
 
 def test_learn_honours_learn_every_and_enabled() -> None:
@@ -87,25 +93,40 @@ def test_shared_is_one_model_for_k_states() -> None:
     assert np.abs(out["detect"] - y["detect"][:, 0].numpy()).max() <= 1e-5
     bank.act(tok, 1)
     assert bank.learn(1) == 1
+    assert bank.read_flat().shape == (1, bank.params_per_brain)
     with pytest.raises(IndexError, match="holds 1"):
-        bank.export_weights(1)
+        bank.restore_flat(np.array([1]), bank.read_flat())
 
 
-def test_delta_roundtrip_and_group_axes() -> None:
+def test_restore_then_add_moves_one_brain_and_group_axes() -> None:
+    """A learned brain copied into another bank (`restore_flat`) and moved back by half its
+    learned delta (`add_flat`): only that brain moves, and its EWC anchor moves with it."""
     a = BrainBank(CFG, LC, k=2, seed=0)
     b = BrainBank(CFG, LC, k=2, seed=0, init=YanModel(CFG).state_dict())
-    a.snapshot(0)
+    start = a.read_flat()
     for t in range(4):
         a.act(np.ones((2, CFG.input_dim), np.float32) * t, t)
         a.label([0], [t], [1.0])
         a.learn(t)
-    b.import_weights(1, a.export_weights(0))
-    b.snapshot(1)
-    b.apply_delta(1, {n: -v for n, v in a.delta(0).items()}, scale=0.5)
-    for n, v in b.delta(1).items():
-        assert np.allclose(v, -0.5 * a.delta(0)[n], atol=1e-6)
+    learned = a.read_flat()
+    delta = learned[0] - start[0]
+    assert np.abs(delta).max() > 1e-6
+    b.restore_flat(np.array([1]), learned[:1])
+    np.testing.assert_array_equal(b.read_flat()[1], learned[0])
+    before, anchor = b.read_flat(), {n: t.clone() for n, t in b.ewc.anchor.items()}
+    rows = np.stack([np.zeros_like(delta), -delta])
+    b.add_flat(rows, scale=0.5)
+    after = b.read_flat()
+    np.testing.assert_array_equal(after[0], before[0])
+    np.testing.assert_allclose(after[1] - learned[0], -0.5 * delta, atol=1e-6)
+    moved = RowLayout(b.flat_layout()).named(-0.5 * delta)  # brain 1's step; brain 0: none
+    for n, t in b.ewc.anchor.items():
+        torch.testing.assert_close(t[0], anchor[n][0])
+        torch.testing.assert_close(
+            t[1], anchor[n][1] + torch.from_numpy(moved[n]), atol=1e-6, rtol=0
+        )
     axes = a.group_axes()
-    w = a.export_weights(0)
+    w = _named(a, 0)
     for n, ax in axes.items():
         assert w[n].shape[ax] == CFG.ffn_groups
     assert {"layers.0.ffn.w_in", "layers.0.ffn.w_sel"} <= set(axes)
@@ -120,40 +141,46 @@ def test_clear_errors() -> None:
     other = YanModel(YanConfig(d_model=64)).state_dict()
     with pytest.raises(ValueError, match="expected"):
         BrainBank(CFG, LC, k=1, init=other)
+    state = YanModel(CFG).state_dict()
     with pytest.raises(ValueError, match="does not"):
-        bank.apply_delta(0, {"nope": np.zeros(3)})
-    w = bank.export_weights(0)
-    w["embed.bias"] = np.zeros(5, np.float32)
+        BrainBank(CFG, LC, k=1, init={**state, "nope": torch.zeros(3)})
     with pytest.raises(ValueError, match=r"expected \(32,\)"):
-        bank.apply_delta(0, {"embed.bias": w["embed.bias"]})
-    del w["embed.bias"]
+        BrainBank(CFG, LC, k=1, init={**state, "embed.bias": torch.zeros(5)})
+    del state["embed.bias"]
     with pytest.raises(ValueError, match="lacks"):
-        bank.import_weights(0, w)
+        BrainBank(CFG, LC, k=1, init=state)
+    rows = bank.read_flat()
+    with pytest.raises(ValueError, match="read_flat"):
+        bank.add_flat(rows[:, 1:])
+    with pytest.raises(ValueError, match="len\\(sets\\)=1"):
+        bank.restore_flat(np.array([0]), rows)
+    with pytest.raises(IndexError, match="holds 2"):
+        bank.restore_flat(np.array([2]), rows[:1])
+    np.testing.assert_array_equal(bank.read_flat(), rows)  # nothing was half-applied
 
 
-def test_whole_bank_ops_equal_the_per_brain_ones() -> None:
+def test_whole_bank_ops_match_the_stored_tensors() -> None:
+    """read_flat's row i is brain i's tensors in flat_layout order; add_flat adds scale × rows
+    to every brain's tensors and to their EWC anchors."""
     cfg = YanConfig(input_dim=6)
-    a, b = (BrainBank(cfg, LearnerConfig(), k=3, seed=2) for _ in range(2))
+    a = BrainBank(cfg, LearnerConfig(), k=3, seed=2)
     flat = a.read_flat()
     names = [n for n, _ in a.flat_layout()]
+    assert sorted(names) == names and set(names) == set(a.params)
     for i in range(3):
-        named = a.export_weights(i)
-        np.testing.assert_array_equal(flat[i], np.concatenate([named[n].ravel() for n in names]))
+        want = np.concatenate([a.params[n][i].numpy().ravel() for n in names])
+        np.testing.assert_array_equal(flat[i], want)
+    params = {n: t.clone() for n, t in a.params.items()}
+    anchor = {n: t.clone() for n, t in a.ewc.anchor.items()}
     rows = np.random.default_rng(0).standard_normal(flat.shape).astype(np.float32)
     a.add_flat(rows, scale=0.5)
-    col = 0
-    per_brain = []
-    for n, shape in a.flat_layout():
-        size = int(np.prod(shape))
-        per_brain.append((n, rows[:, col : col + size].reshape(3, *shape)))
-        col += size
-    for i in range(3):
-        b.apply_delta(i, {n: r[i] for n, r in per_brain}, scale=0.5)
-    np.testing.assert_allclose(a.read_flat(), b.read_flat(), atol=1e-6)
-    for n in a.params:
-        torch.testing.assert_close(a.ewc.anchor[n], b.ewc.anchor[n])
-    with pytest.raises(ValueError, match="read_flat"):
-        a.add_flat(rows[:, 1:])
+    np.testing.assert_allclose(a.read_flat(), flat + 0.5 * rows, atol=1e-6)
+    layout = RowLayout(a.flat_layout())
+    per_brain = [layout.named(r) for r in rows]
+    for n in names:
+        step = 0.5 * torch.from_numpy(np.stack([named[n] for named in per_brain]))
+        torch.testing.assert_close(a.params[n], params[n] + step, atol=1e-6, rtol=0)
+        torch.testing.assert_close(a.ewc.anchor[n], anchor[n] + step, atol=1e-6, rtol=0)
 
 
 def test_score_is_the_next_step_without_advancing_state() -> None:

@@ -20,6 +20,7 @@ from agents.learner import (
 from agents.model import YanModel
 from agents.pretrain import load_pretrained
 from agents.synthetic import SyntheticConfig, make_mission, make_stream, probe_auc
+from protocols.batching import RowLayout
 
 torch.set_num_threads(1)
 
@@ -167,7 +168,8 @@ def test_online_learning_lifts_auc_on_shifted_stream() -> None:
         after = []
         for i in range(j * per, (j + 1) * per):
             m = YanModel(cfg)
-            weights = {n: torch.from_numpy(v) for n, v in bank.export_weights(i).items()}
+            row = RowLayout(bank.flat_layout()).named(bank.read_flat()[i])
+            weights = {n: torch.from_numpy(v.copy()) for n, v in row.items()}
             m.load_state_dict({**base, **weights})
             after.append(probe_auc(m, px, py))
             src.append(probe_auc(m, src_x, src_y))
