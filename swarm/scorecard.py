@@ -44,7 +44,6 @@ __all__ = [
     "summarize",
     "summarize_runs",
     "survival_band",
-    "survival_curve",
     "table",
     "team_estimates",
 ]
@@ -237,25 +236,15 @@ def cost_totals(stats: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return out
 
 
-def survival_curve(
-    times: Sequence[float], found: Sequence[bool], horizon: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Kaplan–Meier estimate of P(target not yet found by tick t), t = 0..horizon.
-
-    `times[i]` is seed i's time to find in ticks (censored at the horizon when `found[i]` is
-    false). Returns `(t, s)`, both shape (horizon + 1,); `s` starts at 1 and never increases.
-    """
-    t, s, _, _ = survival_band(times, found, horizon)
-    return t, s
-
-
 def survival_band(
     times: Sequence[float], found: Sequence[bool], horizon: int, level: float = LEVEL
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """`survival_curve` with its pointwise `level` confidence band (lifelines' KM fit).
+    """Kaplan–Meier P(target not yet found by tick t), t = 0..horizon, with its pointwise
+    `level` confidence band (lifelines' KM fit).
 
-    Returns `(t, s, lo, hi)`, each shape (horizon + 1,); with no runs `s` is all ones and
-    the band is [0, 1].
+    `times[i]` is seed i's time to find in ticks (censored at the horizon when `found[i]` is
+    false). Returns `(t, s, lo, hi)`, each shape (horizon + 1,); `s` starts at 1 and never
+    increases; with no runs `s` is all ones and the band is [0, 1].
     """
     from lifelines import KaplanMeierFitter
 

@@ -18,7 +18,7 @@ from swarm.scorecard import (
     metric_spec,
     summarize,
     summarize_runs,
-    survival_curve,
+    survival_band,
     table,
     team_estimates,
 )
@@ -79,20 +79,21 @@ def test_cost_totals_sums_counters_and_keeps_sizes():
     assert tot == {"params_per_brain": 1000, "brains": 16, "cpu_seconds": 1.75, "wire_bytes": 40}
 
 
-def test_survival_curve_kaplan_meier_with_censoring():
+def test_survival_band_kaplan_meier_with_censoring():
     # found at 2 and 5; one censored at the horizon 6; one censored (not found) at 3
-    t, s = survival_curve([2, 5, 6, 3], [True, True, False, False], horizon=6)
+    t, s, lo, hi = survival_band([2, 5, 6, 3], [True, True, False, False], horizon=6)
     assert t.tolist() == list(range(7))
     # before 2: 1; at 2: 1 - 1/4 = .75; at 5: at risk {5, 6} -> .75 * (1 - 1/2) = .375
     assert s.tolist() == pytest.approx([1.0, 1.0, 0.75, 0.75, 0.75, 0.375, 0.375])
     assert np.all(np.diff(s) <= 0)
+    assert np.all(lo <= s + 1e-12) and np.all(s <= hi + 1e-12)  # the band holds the curve
 
 
-def test_survival_curve_rejects_bad_input():
+def test_survival_band_rejects_bad_input():
     with pytest.raises(ValueError, match="differ in length"):
-        survival_curve([1, 2], [True], horizon=5)
+        survival_band([1, 2], [True], horizon=5)
     with pytest.raises(ValueError, match="horizon"):
-        survival_curve([], [], horizon=-1)
+        survival_band([], [], horizon=-1)
 
 
 def test_table_renders_teams_and_headline_metrics():
