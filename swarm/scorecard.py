@@ -26,7 +26,15 @@ import numpy as np
 from rich.table import Table
 
 from swarm.loop import ADDITIVE_STATS
-from swarm.stats import BOOTSTRAP_MIN_N, LEVEL, Better, MetricKind, estimate, paired_diff
+from swarm.stats import (
+    BOOTSTRAP_MIN_N,
+    LEVEL,
+    Better,
+    Estimate,
+    MetricKind,
+    estimate,
+    paired_diff,
+)
 
 __all__ = [
     "CHECKPOINT_FRACTIONS",
@@ -39,6 +47,7 @@ __all__ = [
     "checkpoint_ticks",
     "comparison",
     "cost_totals",
+    "metric_estimate",
     "metric_spec",
     "reference_team",
     "summarize",
@@ -283,13 +292,15 @@ def _names(rows: Iterable[Mapping]) -> list[str]:
     return out
 
 
+def metric_estimate(name: str, rows: Sequence[Mapping], level: float = LEVEL) -> Estimate:
+    """`swarm.stats.Estimate` of metric `name` over `rows` (one row per seed), read by the
+    metric's kind (`METRICS`); a row without a number for `name` counts as missing."""
+    spec = metric_spec(name)
+    return estimate(spec.kind, _column(rows, name), _events(rows, spec), level)
+
+
 def _estimates(rows: Sequence[Mapping], level: float) -> dict[str, dict]:
-    out = {}
-    for name in _names(rows):
-        spec = metric_spec(name)
-        vals = _column(rows, name)
-        out[name] = estimate(spec.kind, vals, _events(rows, spec), level).as_dict()
-    return out
+    return {name: metric_estimate(name, rows, level).as_dict() for name in _names(rows)}
 
 
 def _checkpoint_rows(runs: Sequence[Mapping]) -> dict[str, list[Mapping]]:

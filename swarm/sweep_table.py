@@ -94,15 +94,9 @@ def point_estimate(metric: str, rows: Sequence[Mapping[str, Any]]) -> Any:
     """`swarm.stats.Estimate` of `metric` over `rows` (one team at one point, one row per seed),
     read as the scorecard reads it (`swarm.scorecard.METRICS`): a mean with a bootstrap CI, a
     rate with a Wilson interval, time to find as a Kaplan-Meier median with censoring."""
-    from swarm.scorecard import metric_spec
-    from swarm.stats import MetricKind, estimate
+    from swarm.scorecard import metric_estimate
 
-    spec = metric_spec(metric)
-    values = [float(r.get(metric, math.nan)) for r in rows]
-    if spec.kind is MetricKind.TIME_TO_EVENT:
-        events = [bool(r.get(spec.event or "", 0.0)) for r in rows]
-        return estimate(spec.kind, values, events)
-    return estimate(spec.kind, values)
+    return metric_estimate(metric, rows)
 
 
 def plot_axes(
