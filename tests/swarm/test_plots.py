@@ -149,6 +149,7 @@ def test_forest_plot_marks_each_teams_difference_from_the_reference(run, drawn):
     assert "team - swarm" in ax.figure.texts[0].get_text()
     assert [t.get_text() for t in ax.get_yticklabels()] == ["isolated"]
     diff = out.doc["comparison"]["teams"]["isolated"]["end"]["time_to_find"]["diff"]
+    assert diff == 0.0  # both teams fly the same runs: KM medians 10 and 10
     points = [line for line in ax.get_lines() if line.get_marker() == "o"]
     assert [line.get_xdata()[0] for line in points] == [diff]
 
