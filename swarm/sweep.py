@@ -202,12 +202,17 @@ def _sweep_dir(study: Study, out: Path | None) -> Path:
     return out
 
 
+def _results(folder: Path) -> dict[str, Any]:
+    """A point folder's results.json ({}: none, or not readable)."""
+    try:
+        return json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def _status(folder: Path) -> str | None:
     """The `status` in a point folder's results.json (None: no readable results)."""
-    try:
-        return json.loads((folder / "results.json").read_text()).get("status")
-    except (OSError, ValueError):
-        return None
+    return _results(folder).get("status")
 
 
 def _set_aside(folder: Path) -> Path:
@@ -293,10 +298,8 @@ def run_study(study: Study, launch: Launch, out: Path | None = None) -> int:
 
 
 def _runs(folder: Path) -> int:
-    try:
-        doc = json.loads((folder / "results.json").read_text())
-    except (OSError, ValueError):
-        return 0
+    """Completed team x seed runs in a point folder's results.json (0: none readable)."""
+    doc = _results(folder)
     return sum(len(t.get("runs", [])) for t in doc.get("teams", {}).values())
 
 
@@ -418,11 +421,7 @@ def _summarise(study: Study, root: Path) -> None:
     rows: list[dict[str, Any]] = []
     metrics: list[str] = []
     for name, folder, overrides, _ in study.points:
-        where = root / POINTS_DIR / folder
-        try:
-            results = json.loads((where / "results.json").read_text())
-        except (OSError, ValueError):
-            continue
+        results = _results(root / POINTS_DIR / folder)
         if results.get("status") != "complete":  # a resume re-runs it; half a point misleads
             continue
         axes = {a: overrides.get(a) for a in study.axes}
