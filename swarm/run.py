@@ -115,10 +115,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("file", type=Path, help="scenario YAML file, e.g. scenarios/drone_search.yaml")
     ap.add_argument("--out", type=Path, help="output folder (default: runs/<name>-<time>/)")
     add_override_flags(ap)
-    ap.add_argument("--address", help="join this Ray cluster ('auto' or HOST:PORT)")
-    ap.add_argument("--local", action="store_true", help="run hosts in this process, no Ray")
-    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_launch_flags(ap, local_help="run hosts in this process, no Ray")
     return ap.parse_args(argv)
+
+
+def add_launch_flags(ap: argparse.ArgumentParser, local_help: str) -> None:
+    """`--address`, `--local` and `--quiet`, read into a `Launch` by `cli_main` (shared with
+    swarm.sweep)."""
+    ap.add_argument("--address", help="join this Ray cluster ('auto' or HOST:PORT)")
+    ap.add_argument("--local", action="store_true", help=local_help)
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def add_override_flags(ap: argparse.ArgumentParser) -> None:

@@ -49,6 +49,7 @@ from swarm.run import (
     EXIT_INVALID,
     Launch,
     _Parser,
+    add_launch_flags,
     add_override_flags,
     cli_main,
     execute,
@@ -100,9 +101,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="sweep a field over values, e.g. --grid drones=4,8,16 (repeatable)",
     )
     add_override_flags(ap)
-    ap.add_argument("--address", help="join this Ray cluster ('auto' or HOST:PORT)")
-    ap.add_argument("--local", action="store_true", help="run points one by one here, no Ray")
-    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_launch_flags(ap, local_help="run points one by one here, no Ray")
     return ap.parse_args(argv)
 
 
