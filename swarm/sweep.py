@@ -114,7 +114,7 @@ def load_study(
     point and the field it sets, e.g. `sweep point drones=0: drones: ...`)."""
     from pydantic import ValidationError
 
-    from swarm.config import ConfigError, load_config
+    from swarm.config import ConfigError, config_of
     from swarm.sweep_config import SweepSpec
     from swarm.yaml_lines import YamlLoadError, load_yaml
 
@@ -146,7 +146,7 @@ def load_study(
                point.overrides.items()]  # fmt: skip
         every = [*overrides, *own]
         try:
-            cfg = load_config(file, as_mapping(every), skip=("sweep",))
+            cfg = config_of(doc, as_mapping(every), skip=("sweep",))
         except ConfigError as err:
             errors += name_flags(err.errors, str(file), every)
             continue
