@@ -41,7 +41,7 @@ from rich.console import Console
 
 from agents.pretrain import cache_dir
 from swarm.loop import Episode, PoolLike, run_episode
-from swarm.outputs import OutputWriteError, RunFolderInUse, RunOutputs, new_run_dir
+from swarm.outputs import OutputWriteError, RunFolderInUse, RunOutputs, new_run_dir, run_count
 from swarm.overrides import Override, OverrideError, as_mapping, name_flags, parse_set
 from swarm.progress import RunProgress, headline
 from swarm.scorecard import CheckpointRows, table
@@ -324,7 +324,7 @@ def _run_and_finish(
 def _completion(cfg: RunConfig, outputs: RunOutputs) -> tuple[str, str | None, int]:
     """`complete` only when every planned team x seed has its record."""
     planned = len(cfg.teams) * len(cfg.seeds)
-    done = sum(len(t["runs"]) for t in outputs.doc["teams"].values())
+    done = run_count(outputs.doc)
     if done == planned:
         return "complete", None, 0
     return "failed", f"{done} of {planned} planned runs completed", EXIT_FAILED

@@ -298,8 +298,9 @@ def run_study(study: Study, launch: Launch, out: Path | None = None) -> int:
 
 def _runs(folder: Path) -> int:
     """Completed team x seed runs in a point folder's results.json (0: none readable)."""
-    doc = _results(folder)
-    return sum(len(t.get("runs", [])) for t in doc.get("teams", {}).values())
+    from swarm.outputs import run_count
+
+    return run_count(_results(folder))
 
 
 def _pretrain_all(cfgs: list[Any], progress: Any) -> None:
