@@ -65,6 +65,7 @@ __all__ = [
     "PolicyConfig",
     "RayConfig",
     "RunConfig",
+    "config_of",
     "load_config",
     "run_config_class",
 ]
@@ -352,6 +353,14 @@ def load_config(
         doc = load_yaml(path)
     except YamlLoadError as err:
         raise ConfigError(err.errors) from None
+    return config_of(doc, overrides, skip)
+
+
+def config_of(
+    doc: YamlDoc, overrides: dict[str, Any] | None = None, skip: tuple[str, ...] = ()
+) -> RunConfig:
+    """`load_config` of a YAML file already read (`swarm.yaml_lines.load_yaml`): a study
+    validates each of its points from one read of its file."""
     if doc.data is None:
         raise ConfigError([f"{doc.path}:1: the file is empty; start with `scenario: NAME`"])
     if not isinstance(doc.data, dict):

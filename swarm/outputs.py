@@ -76,6 +76,7 @@ __all__ = [
     "RunOutputs",
     "atomic_write_json",
     "new_run_dir",
+    "run_count",
     "run_dir_name",
     "team_entry",
 ]
@@ -137,6 +138,11 @@ def atomic_write_json(path: Path, doc: Mapping[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def run_count(doc: Mapping[str, Any]) -> int:
+    """Completed team x seed runs in a results.json document (its teams' `runs`)."""
+    return sum(len(t.get("runs", [])) for t in doc.get("teams", {}).values())
 
 
 def team_entry(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -297,7 +303,7 @@ class RunOutputs:
     def runs_on_disk(self) -> int:
         """Completed team x seed runs in the results.json last written (a full disk may have
         kept the latest records from reaching it)."""
-        return sum(len(t["runs"]) for t in self._on_disk.get("teams", {}).values())
+        return run_count(self._on_disk)
 
     def _flush(self) -> None:
         self.doc["updated"] = _now()

@@ -41,7 +41,7 @@ from rich.console import Console
 
 from agents.pretrain import cache_dir
 from swarm.loop import Episode, PoolLike, run_episode
-from swarm.outputs import OutputWriteError, RunFolderInUse, RunOutputs, new_run_dir
+from swarm.outputs import OutputWriteError, RunFolderInUse, RunOutputs, new_run_dir, run_count
 from swarm.overrides import Override, OverrideError, as_mapping, name_flags, parse_set
 from swarm.progress import RunProgress, headline
 from swarm.scorecard import CheckpointRows, table
@@ -115,10 +115,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("file", type=Path, help="scenario YAML file, e.g. scenarios/drone_search.yaml")
     ap.add_argument("--out", type=Path, help="output folder (default: runs/<name>-<time>/)")
     add_override_flags(ap)
-    ap.add_argument("--address", help="join this Ray cluster ('auto' or HOST:PORT)")
-    ap.add_argument("--local", action="store_true", help="run hosts in this process, no Ray")
-    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_launch_flags(ap, local_help="run hosts in this process, no Ray")
     return ap.parse_args(argv)
+
+
+def add_launch_flags(ap: argparse.ArgumentParser, local_help: str) -> None:
+    """`--address`, `--local` and `--quiet`, read into a `Launch` by `cli_main` (shared with
+    swarm.sweep)."""
+    ap.add_argument("--address", help="join this Ray cluster ('auto' or HOST:PORT)")
+    ap.add_argument("--local", action="store_true", help=local_help)
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def add_override_flags(ap: argparse.ArgumentParser) -> None:
@@ -318,7 +324,7 @@ def _run_and_finish(
 def _completion(cfg: RunConfig, outputs: RunOutputs) -> tuple[str, str | None, int]:
     """`complete` only when every planned team x seed has its record."""
     planned = len(cfg.teams) * len(cfg.seeds)
-    done = sum(len(t["runs"]) for t in outputs.doc["teams"].values())
+    done = run_count(outputs.doc)
     if done == planned:
         return "complete", None, 0
     return "failed", f"{done} of {planned} planned runs completed", EXIT_FAILED

@@ -49,6 +49,7 @@ from swarm.run import (
     EXIT_INVALID,
     Launch,
     _Parser,
+    add_launch_flags,
     add_override_flags,
     cli_main,
     execute,
@@ -100,9 +101,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="sweep a field over values, e.g. --grid drones=4,8,16 (repeatable)",
     )
     add_override_flags(ap)
-    ap.add_argument("--address", help="join this Ray cluster ('auto' or HOST:PORT)")
-    ap.add_argument("--local", action="store_true", help="run points one by one here, no Ray")
-    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_launch_flags(ap, local_help="run points one by one here, no Ray")
     return ap.parse_args(argv)
 
 
@@ -115,7 +114,7 @@ def load_study(
     point and the field it sets, e.g. `sweep point drones=0: drones: ...`)."""
     from pydantic import ValidationError
 
-    from swarm.config import ConfigError, load_config
+    from swarm.config import ConfigError, config_of
     from swarm.sweep_config import SweepSpec
     from swarm.yaml_lines import YamlLoadError, load_yaml
 
@@ -147,7 +146,7 @@ def load_study(
                point.overrides.items()]  # fmt: skip
         every = [*overrides, *own]
         try:
-            cfg = load_config(file, as_mapping(every), skip=("sweep",))
+            cfg = config_of(doc, as_mapping(every), skip=("sweep",))
         except ConfigError as err:
             errors += name_flags(err.errors, str(file), every)
             continue
@@ -202,12 +201,17 @@ def _sweep_dir(study: Study, out: Path | None) -> Path:
     return out
 
 
+def _results(folder: Path) -> dict[str, Any]:
+    """A point folder's results.json ({}: none, or not readable)."""
+    try:
+        return json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def _status(folder: Path) -> str | None:
     """The `status` in a point folder's results.json (None: no readable results)."""
-    try:
-        return json.loads((folder / "results.json").read_text()).get("status")
-    except (OSError, ValueError):
-        return None
+    return _results(folder).get("status")
 
 
 def _set_aside(folder: Path) -> Path:
@@ -293,11 +297,10 @@ def run_study(study: Study, launch: Launch, out: Path | None = None) -> int:
 
 
 def _runs(folder: Path) -> int:
-    try:
-        doc = json.loads((folder / "results.json").read_text())
-    except (OSError, ValueError):
-        return 0
-    return sum(len(t.get("runs", [])) for t in doc.get("teams", {}).values())
+    """Completed team x seed runs in a point folder's results.json (0: none readable)."""
+    from swarm.outputs import run_count
+
+    return run_count(_results(folder))
 
 
 def _pretrain_all(cfgs: list[Any], progress: Any) -> None:
@@ -418,11 +421,7 @@ def _summarise(study: Study, root: Path) -> None:
     rows: list[dict[str, Any]] = []
     metrics: list[str] = []
     for name, folder, overrides, _ in study.points:
-        where = root / POINTS_DIR / folder
-        try:
-            results = json.loads((where / "results.json").read_text())
-        except (OSError, ValueError):
-            continue
+        results = _results(root / POINTS_DIR / folder)
         if results.get("status") != "complete":  # a resume re-runs it; half a point misleads
             continue
         axes = {a: overrides.get(a) for a in study.axes}
