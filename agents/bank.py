@@ -191,7 +191,7 @@ class BrainBank:
         class-balanced BCE on the field set (the reservoir's labelled tokens plus
         `photo_positives` synthesized from the window), taken only where both classes are
         held; `rank_weight` × look-alike-below-photo ranking; `rehearsal_weight` × BCE on the
-        permanent source set; plus the anchored EWC penalty.
+        permanent source set; after the Adam step, the anchored EWC pull (`AnchoredEWC.pull`).
 
         Returns brain-level steps taken: K for independent brains, 1 for a shared model, 0 when
         learning is off, not due yet, or fewer than 2 tokens are buffered.
@@ -325,8 +325,8 @@ class BrainBank:
     def add_flat(self, rows: np.ndarray | Tensor, scale: float = 1.0) -> None:
         """Add scale × rows (n_sets, P) to every weight set at once, columns as `read_flat`.
 
-        How a knowledge round applies what it accepted: the online-EWC anchors move with the
-        weights (shared knowledge is not fought by the forgetting guard)."""
+        How a knowledge round applies what it accepted: the EWC anchors move with the weights
+        (shared knowledge is not fought by the forgetting guard)."""
         t = self._rows(rows, self.n_sets, "n_sets")
         if scale != 1.0:
             t = t * scale
