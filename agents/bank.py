@@ -342,8 +342,8 @@ class BrainBank:
     def restore_flat(self, sets: np.ndarray, rows: np.ndarray) -> None:
         """Put weight sets `sets` (m,) back to `rows` (m, P) (columns as `read_flat`): a
         diverged brain's quarantine. Their Adam moments and recurrent state restart, and any
-        non-finite EWC value is replaced (anchor: by the restored weights; Fisher: by 0), as
-        a non-finite weight leaves all of them non-finite too."""
+        non-finite EWC anchor is replaced by the restored weights (a non-finite delta accepted
+        from peers leaves the anchor non-finite too; the Fisher is fixed and never is)."""
         idx = torch.as_tensor(np.asarray(sets, np.int64)).reshape(-1)
         if idx.numel() and (idx.min() < 0 or idx.max() >= self.n_sets):
             raise IndexError(
@@ -357,7 +357,6 @@ class BrainBank:
             self.params[n][idx] = part
             anchor = self.ewc.anchor[n][idx]
             self.ewc.anchor[n][idx] = torch.where(torch.isfinite(anchor), anchor, part)
-            self.ewc.fisher[n][idx] = torch.nan_to_num(self.ewc.fisher[n][idx], 0.0, 0.0, 0.0)
             self.opt.m[n][idx] = 0.0
             self.opt.v[n][idx] = 0.0
             at += size
