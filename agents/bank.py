@@ -191,7 +191,7 @@ class BrainBank:
         class-balanced BCE on the field set (the reservoir's labelled tokens plus
         `photo_positives` synthesized from the window), taken only where both classes are
         held; `rank_weight` × look-alike-below-photo ranking; `rehearsal_weight` × BCE on the
-        permanent source set; plus the anchored EWC penalty.
+        permanent source set; after the Adam step, the anchored EWC pull (`AnchoredEWC.pull`).
 
         Returns brain-level steps taken: K for independent brains, 1 for a shared model, 0 when
         learning is off, not due yet, or fewer than 2 tokens are buffered.
@@ -325,8 +325,8 @@ class BrainBank:
     def add_flat(self, rows: np.ndarray | Tensor, scale: float = 1.0) -> None:
         """Add scale × rows (n_sets, P) to every weight set at once, columns as `read_flat`.
 
-        How a knowledge round applies what it accepted: the online-EWC anchors move with the
-        weights (shared knowledge is not fought by the forgetting guard)."""
+        How a knowledge round applies what it accepted: the EWC anchors move with the weights
+        (shared knowledge is not fought by the forgetting guard)."""
         t = self._rows(rows, self.n_sets, "n_sets")
         if scale != 1.0:
             t = t * scale
@@ -342,8 +342,8 @@ class BrainBank:
     def restore_flat(self, sets: np.ndarray, rows: np.ndarray) -> None:
         """Put weight sets `sets` (m,) back to `rows` (m, P) (columns as `read_flat`): a
         diverged brain's quarantine. Their Adam moments and recurrent state restart, and any
-        non-finite EWC value is replaced (anchor: by the restored weights; Fisher: by 0), as
-        a non-finite weight leaves all of them non-finite too."""
+        non-finite EWC anchor is replaced by the restored weights (a non-finite delta accepted
+        from peers leaves the anchor non-finite too; the Fisher is fixed and never is)."""
         idx = torch.as_tensor(np.asarray(sets, np.int64)).reshape(-1)
         if idx.numel() and (idx.min() < 0 or idx.max() >= self.n_sets):
             raise IndexError(
@@ -357,7 +357,6 @@ class BrainBank:
             self.params[n][idx] = part
             anchor = self.ewc.anchor[n][idx]
             self.ewc.anchor[n][idx] = torch.where(torch.isfinite(anchor), anchor, part)
-            self.ewc.fisher[n][idx] = torch.nan_to_num(self.ewc.fisher[n][idx], 0.0, 0.0, 0.0)
             self.opt.m[n][idx] = 0.0
             self.opt.v[n][idx] = 0.0
             at += size

@@ -301,6 +301,8 @@ class AnchoredEWC:
         count = sum(f[0].numel() for f in self.fisher.values())
         mean = (total / count).clamp_min(1e-12)  # (P,)
         self.fisher = {n: f / _bcast(mean, f) for n, f in self.fisher.items()}
+        # min(1, rate · F̂) for the last rate pulled with: F̂ is fixed, so it is made once
+        self._step: tuple[float, dict[str, Tensor]] | None = None
 
     @torch.no_grad()
     def pull(self, params: dict[str, Tensor], rate: float) -> None:
@@ -308,8 +310,11 @@ class AnchoredEWC:
         θ ← θ − min(1, rate · F̂) ⊙ (θ − θ₀). Applied outside Adam on purpose: Adam rescales
         every coordinate's gradient to about lr, so a penalty gradient inside it pushes
         weights the source task does not care about (F̂ ≈ 0) as hard as those it does."""
+        if self._step is None or self._step[0] != rate:
+            step = {n: f.mul(rate).clamp_(max=1.0) for n, f in self.fisher.items()}
+            self._step = (rate, step)
         for n, p in params.items():
-            p.sub_((p - self.anchor[n]).mul_(self.fisher[n].mul(rate).clamp_(max=1.0)))
+            p.sub_((p - self.anchor[n]).mul_(self._step[1][n]))
 
     @torch.no_grad()
     def shift(self, name: str, index: int | slice, delta: Tensor) -> None:

@@ -304,23 +304,23 @@ class DroneSearch(Scenario):
         times over the horizon (its lighting); one probe in eight implants a target, one in
         eight a look-alike, the rest nothing (still far more positives than a flight meets, so
         the AUC has support). Evaluation only; same every call."""
-        cfg = self.cfg
-        kind = np.full(cfg.probe_size, 2)
+        kind = np.full(self.cfg.probe_size, 2)
         kind[::8], kind[1::8] = 0, 1
-        alt = cfg.start_alt_m
-        lo, hi = max(cfg.min_alt_m, 0.9 * alt), min(cfg.max_alt_m, 1.1 * alt)
-        return self._probe(0xF1E1D, kind, lambda rng: rng.uniform(lo, hi))
+        return self._probe(0xF1E1D, kind, self._search_altitude)
 
     def concept_probe_set(self) -> tuple[np.ndarray, np.ndarray]:
         """The *concept probe*: the target (label 1 where the camera picks it) against the
         concept's look-alike kind (0), half each, at the field probe's altitudes, anywhere on
         land. A brain's AUC here is how well it tells that kind from the person. Evaluation
         only; same every call."""
-        cfg = self.cfg
-        kind = np.where(np.arange(cfg.probe_size) % 2 == 0, 0, 3)
-        alt = cfg.start_alt_m
-        lo, hi = max(cfg.min_alt_m, 0.9 * alt), min(cfg.max_alt_m, 1.1 * alt)
-        return self._probe(0xC0C0, kind, lambda rng: rng.uniform(lo, hi))
+        kind = np.where(np.arange(self.cfg.probe_size) % 2 == 0, 0, 3)
+        return self._probe(0xC0C0, kind, self._search_altitude)
+
+    def _search_altitude(self, rng: np.random.Generator) -> float:
+        """One probe altitude (m) where missions look: the search altitude `start_alt_m`
+        ± 10 %, within the flight limits."""
+        cfg, alt = self.cfg, self.cfg.start_alt_m
+        return rng.uniform(max(cfg.min_alt_m, 0.9 * alt), min(cfg.max_alt_m, 1.1 * alt))
 
     def _probe(self, salt: int, kind: np.ndarray, altitude) -> tuple[np.ndarray, np.ndarray]:
         """Probe tokens for `kind` (P,) (0 target, 1 look-alike, 2 nothing, 3 the concept's

@@ -26,7 +26,8 @@ def test_field_scores_pool_ticks_and_need_both_kinds() -> None:
 
 def _mission(cfg, poison: bool):
     """One swarm mission through the in-process pool; with `poison` the world's candidate
-    truth (what field AUC reads) is inverted. Returns per-tick actions, metrics, weights."""
+    truth (what field AUC reads) is inverted. Returns per-tick actions, the episode, weights,
+    and how many times the loop read the truth."""
     import torch
 
     from swarm.loop import run_episode
@@ -34,9 +35,11 @@ def _mission(cfg, poison: bool):
 
     torch.set_num_threads(1)
     seen: list[tuple] = []
+    reads = [0]
     truth = DroneSearch.candidate_truth
 
     def read(world, cells):
+        reads[0] += 1
         t = truth(world, cells)
         return ~t if poison else t
 
@@ -57,16 +60,19 @@ def _mission(cfg, poison: bool):
     finally:
         mp.undo()
         pool.close()
-    return seen, ep, weights
+    return seen, ep, weights, reads[0]
 
 
 def test_truth_read_for_field_auc_changes_no_action_and_no_weight() -> None:
     from swarm.config import load_config
 
     cfg = load_config(SMOKE, {"ticks": 40, "drones": 4})
-    clean, ep0, w0 = _mission(cfg, poison=False)
-    bad, ep1, w1 = _mission(cfg, poison=True)
+    clean, ep0, w0, reads0 = _mission(cfg, poison=False)
+    bad, ep1, w1, reads1 = _mission(cfg, poison=True)
     assert len(clean) == len(bad) > 0
+    # the loop read the (poisoned) truth every tick, so the runs below were exposed to it
+    # even where field AUC stays undefined (NaN) in both
+    assert reads0 == reads1 == len(clean)
     for a, b in zip(clean, bad, strict=True):
         for x, y in zip(a, b, strict=True):
             np.testing.assert_array_equal(x, y)
