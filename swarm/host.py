@@ -166,8 +166,9 @@ class HostCore:
         checkpoint `init`; returns the phases of this team's knowledge round."""
         plan, seed, spec = mission.plan, mission.seed, mission.spec
         cfg = mission.cfg if mission.cfg is not None else self.cfg
-        self.plan, self.seed = plan, seed
+        self.plan = plan
         run = f"{self.run_id}/{plan.team}/{seed}"
+        brains = plan.brains_on(self.index)
         if self.receiver is not None:
             self._rejected_before += sum(self.receiver.rejects.values())
             self._accepted_before += self.receiver.accepted
@@ -175,13 +176,12 @@ class HostCore:
         self.receiver = Receiver(
             run_id=run,
             key=self.key,
-            me=plan.brains_on(self.index).tolist(),  # messages to other hosts' brains: rejected
+            me=brains.tolist(),  # messages to other hosts' brains: rejected
             window=cfg.protocol.replay_window,
             limits=self.limits,
         )
         self.sessions = {}
         self._run = run
-        brains = plan.brains_on(self.index)
         self.bank, self.policy, self.exchange = None, None, NoExchange(None)
         if not brains.size:
             self.drone_ids = np.zeros(0, np.int64)
