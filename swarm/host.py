@@ -496,10 +496,6 @@ class HostActor(HostCore):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, bind_ip=ray.util.get_node_ip_address(), **kw)
 
-    def node_id(self) -> str:
-        """The Ray node this host runs on."""
-        return ray.get_runtime_context().get_node_id()
-
 
 class RayHosts:
     """One host actor per host on Ray; started here, ended by `close()`. Each call is one
@@ -574,10 +570,6 @@ class RayHosts:
 
     def stats(self) -> list[dict[str, float]]:
         return self._get([a.stats.remote() for a in self.actors], "stats")
-
-    def node_ids(self) -> list[str]:
-        """The Ray node of each host, in host order."""
-        return self._get([a.node_id.remote() for a in self.actors], "node_id")
 
     def share(self, obj: Any) -> Any:
         return ray.put(obj)
