@@ -205,7 +205,9 @@ class HostCore:
         )
         self._hits = np.zeros(k, np.float64)  # decayed confirmed detections
         self._seen = np.zeros(k, np.float64)  # decayed labelled detections
-        ctx = Context(self.index, plan, cfg.protocol, seed, self.bank, self.policy, brains)
+        ctx = Context(
+            self.index, plan, cfg.protocol, seed, self.bank, self.policy, brains, self.competence
+        )
         self.exchange = EXCHANGES[plan.sharing](ctx)
         return self.exchange.phases
 
@@ -345,7 +347,6 @@ class HostCore:
         if step is None:
             return 0
         self.exchange.ctx.positions = positions
-        self.exchange.ctx.competence = self.competence()
         outgoing = step.send(round_idx)
         for o in outgoing:
             self._send(o.dests, o.msg)
