@@ -69,8 +69,9 @@ class Context:
     """What a round may read and change on one host.
 
     `local`: global ids of this host's brains, ascending (row r of the bank is brain local[r]).
+    `competence()`: (K,) float32 recent verified precision of the local brains, computed when
+    a round asks for it (only `dynamic` heartbeats do).
     `positions`: (N, 2) float32 drone (row, col) of the last tick, for `radio` and heartbeats.
-    `competence`: (K,) float32 recent verified precision of the local brains.
     """
 
     host: int
@@ -80,8 +81,8 @@ class Context:
     bank: BrainBank
     policy: Policy
     local: np.ndarray
+    competence: Callable[[], np.ndarray]
     positions: np.ndarray | None = None
-    competence: np.ndarray | None = None
 
 
 class Exchange:

@@ -100,7 +100,7 @@ class HubExchange(Exchange):
         """Batched HEARTBEATs to every host: body lists (competence, position) per brain."""
         ctx, out = self.ctx, []
         pos, brains = ctx.positions, ctx.local.tolist()
-        competence = [float(c) for c in ctx.competence]
+        competence = [float(c) for c in ctx.competence()]
         position = [[float(v) for v in pos[b]] for b in brains] if pos is not None else []
         for dest in self._every():  # one batched heartbeat per host; the body lists are per brain
             at = 0

@@ -166,8 +166,9 @@ class HostCore:
         checkpoint `init`; returns the phases of this team's knowledge round."""
         plan, seed, spec = mission.plan, mission.seed, mission.spec
         cfg = mission.cfg if mission.cfg is not None else self.cfg
-        self.plan, self.seed = plan, seed
+        self.plan = plan
         run = f"{self.run_id}/{plan.team}/{seed}"
+        brains = plan.brains_on(self.index)
         if self.receiver is not None:
             self._rejected_before += sum(self.receiver.rejects.values())
             self._accepted_before += self.receiver.accepted
@@ -175,13 +176,12 @@ class HostCore:
         self.receiver = Receiver(
             run_id=run,
             key=self.key,
-            me=plan.brains_on(self.index).tolist(),  # messages to other hosts' brains: rejected
+            me=brains.tolist(),  # messages to other hosts' brains: rejected
             window=cfg.protocol.replay_window,
             limits=self.limits,
         )
         self.sessions = {}
         self._run = run
-        brains = plan.brains_on(self.index)
         self.bank, self.policy, self.exchange = None, None, NoExchange(None)
         if not brains.size:
             self.drone_ids = np.zeros(0, np.int64)
@@ -205,7 +205,9 @@ class HostCore:
         )
         self._hits = np.zeros(k, np.float64)  # decayed confirmed detections
         self._seen = np.zeros(k, np.float64)  # decayed labelled detections
-        ctx = Context(self.index, plan, cfg.protocol, seed, self.bank, self.policy, brains)
+        ctx = Context(
+            self.index, plan, cfg.protocol, seed, self.bank, self.policy, brains, self.competence
+        )
         self.exchange = EXCHANGES[plan.sharing](ctx)
         return self.exchange.phases
 
@@ -345,7 +347,6 @@ class HostCore:
         if step is None:
             return 0
         self.exchange.ctx.positions = positions
-        self.exchange.ctx.competence = self.competence()
         outgoing = step.send(round_idx)
         for o in outgoing:
             self._send(o.dests, o.msg)
@@ -496,10 +497,6 @@ class HostActor(HostCore):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, bind_ip=ray.util.get_node_ip_address(), **kw)
 
-    def node_id(self) -> str:
-        """The Ray node this host runs on."""
-        return ray.get_runtime_context().get_node_id()
-
 
 class RayHosts:
     """One host actor per host on Ray; started here, ended by `close()`. Each call is one
@@ -574,10 +571,6 @@ class RayHosts:
 
     def stats(self) -> list[dict[str, float]]:
         return self._get([a.stats.remote() for a in self.actors], "stats")
-
-    def node_ids(self) -> list[str]:
-        """The Ray node of each host, in host order."""
-        return self._get([a.node_id.remote() for a in self.actors], "node_id")
 
     def share(self, obj: Any) -> Any:
         return ray.put(obj)

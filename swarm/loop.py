@@ -53,7 +53,10 @@ TickCallback = Callable[[int, Mapping[str, float], bool], None]
 
 
 class PoolLike(Protocol):
-    """What the loop needs of `swarm.pool.HostPool` (its docstring is the full API)."""
+    """What the loop needs of `swarm.pool.HostPool` (its docstring is the full API).
+
+    A Protocol rather than the class: `swarm.pool` imports this module (ADDITIVE_STATS), so
+    naming HostPool here would close an import circle and pull Ray and torch into the loop."""
 
     def configure(
         self,
