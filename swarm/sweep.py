@@ -416,7 +416,7 @@ def _run_ray(
 
 def _summarise(study: Study, root: Path) -> None:
     """table.csv / table.parquet and plots of the points that completed (best effort)."""
-    from swarm.sweep_table import plot_axes, point_rows, write_table
+    from swarm.sweep_table import field_description, plot_axes, point_rows, write_table
 
     rows: list[dict[str, Any]] = []
     metrics: list[str] = []
@@ -436,7 +436,8 @@ def _summarise(study: Study, root: Path) -> None:
         plots = root / "plots"
         plots.mkdir(exist_ok=True)
         try:
-            plot_axes(rows, study.axes, [*metrics, "wire_bytes", "wall_seconds"], plots)
+            about = {a: field_description(study.points[0][3], a) for a in study.axes}
+            plot_axes(rows, study.axes, [*metrics, "wire_bytes", "wall_seconds"], plots, about)
         except Exception as err:  # plots never mask the table
             print(f"sweep plots failed: {type(err).__name__}: {err}", file=sys.stderr)
 

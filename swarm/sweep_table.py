@@ -4,10 +4,15 @@
 `point`, one column per swept field (its dotted path), `team`, `seed`, `ticks`,
 `wall_seconds`, every end metric (`time_to_find`, `found`, `auc`, ...), every pool counter
 (`train_steps`, `cpu_seconds`, `messages_sent`, `wire_bytes`, ...) and `params_per_brain`.
-`write_table` saves it as `table.csv` and `table.parquet` (pyarrow); `plot_axes` draws each
-metric against each swept axis, one line per team: the scorecard's estimate over seeds with
-its 95% confidence band (`point_estimate`: bootstrap mean, Wilson rate, Kaplan-Meier median
-of time to find), one panel per combination of the other axes' values.
+`write_table` saves it as `table.csv` and `table.parquet` (pyarrow).
+
+`plot_axes` draws each metric against each swept axis (`<metric>_vs_<axis>.png`), one line per
+team, one panel per combination of the other axes' values: at each point the scorecard's
+estimate over seeds (`swarm.scorecard.metric_estimate`: mean, Wilson rate, Kaplan-Meier median
+of time to find) and its 95 % CI as a band (numeric axes) or error bars (named values such as
+topologies). A mean over fewer than `stats.BOOTSTRAP_MIN_N` seeds has no CI: its band is the
+range of the seeds, and the caption says so. Metrics the scorecard marks as descriptive
+(`inspections`, `ticks`: no better direction) are not drawn, as in the run plots.
 """
 
 from __future__ import annotations
@@ -19,29 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
-__all__ = ["UNITS", "plot_axes", "point_estimate", "point_rows", "write_table"]
-
-
-#: Units of the metrics and costs on plot axes (docs/scenarios.md, "Metrics").
-UNITS: dict[str, str] = {
-    "time_to_find": "ticks",
-    "ticks": "ticks",
-    "avg_idleness": "ticks",
-    "worst_idleness": "ticks",
-    "detection_latency": "ticks",
-    "found": "fraction",
-    "coverage": "fraction",
-    "prob_weighted_coverage": "fraction",
-    "precision": "fraction",
-    "recall": "fraction",
-    "auc": "ROC AUC",
-    "distance": "m",
-    "energy": "Wh",
-    "wire_bytes": "bytes",
-    "wall_seconds": "s",
-    "cpu_seconds": "s",
-}
+__all__ = [
+    "axis_figures",
+    "field_description",
+    "plot_axes",
+    "point_band",
+    "point_rows",
+    "write_table",
+]
 
 
 def point_rows(
@@ -66,10 +58,6 @@ def _cell(v: Any) -> Any:
     return v if isinstance(v, str | int | float | bool) else json.dumps(v, sort_keys=True)
 
 
-def _nan(v: float | None) -> float:
-    return math.nan if v is None else float(v)
-
-
 def _num(v: Any) -> float:
     return float(v) if v is not None else math.nan
 
@@ -90,13 +78,128 @@ def write_table(rows: Sequence[Mapping[str, Any]], directory: Path) -> list[Path
     return [csv_path, parquet_path]
 
 
-def point_estimate(metric: str, rows: Sequence[Mapping[str, Any]]) -> Any:
-    """`swarm.stats.Estimate` of `metric` over `rows` (one team at one point, one row per seed),
-    read as the scorecard reads it (`swarm.scorecard.METRICS`): a mean with a bootstrap CI, a
-    rate with a Wilson interval, time to find as a Kaplan-Meier median with censoring."""
+def field_description(config: Any, path: str) -> str | None:
+    """The description of the config field at dotted `path` of a validated RunConfig (the
+    field's meaning and unit, as in docs/scenarios.md), None when it has none."""
+    parent = config
+    *head, leaf = path.split(".")
+    for part in head:
+        parent = getattr(parent, part, None)
+    fields = getattr(type(parent), "model_fields", {})
+    return fields[leaf].description if leaf in fields else None
+
+
+def point_band(metric: str, rows: Sequence[Mapping[str, Any]]) -> tuple[float, float, float, str]:
+    """`(value, lo, hi, what the band is)` of `metric` over `rows` (one team at one point, a
+    row per seed); NaN where there is none. A Kaplan-Meier bound not reached within the
+    horizon is drawn at the horizon ("open above")."""
     from swarm.scorecard import metric_estimate
 
-    return metric_estimate(metric, rows)
+    est = metric_estimate(metric, rows)
+    value = math.nan if est.value is None else est.value
+    if est.lo is not None and est.hi is not None:
+        return value, est.lo, est.hi, est.interval
+    if est.stat == "KM median":
+        horizons = [r["horizon"] for r in rows if isinstance(r.get("horizon"), int | float)]
+        top = max(horizons) if horizons else math.nan
+        lo = math.nan if est.lo is None else est.lo
+        return value, lo, top, f"{est.interval}, open above: not reached within the horizon"
+    vals = np.asarray([r.get(metric) for r in rows if isinstance(r.get(metric), int | float)])
+    vals = vals[np.isfinite(vals)]
+    if est.stat == "mean" and vals.size:
+        return value, float(vals.min()), float(vals.max()), f"range over seeds ({est.interval})"
+    return value, math.nan, math.nan, est.interval
+
+
+def axis_figures(
+    rows: Sequence[Mapping[str, Any]],
+    axes: Sequence[str],
+    metrics: Sequence[str],
+    descriptions: Mapping[str, str | None] | None = None,
+) -> dict[str, Figure]:
+    """`{"<metric>_vs_<axis>.png": Figure}` for every swept axis and every metric with data
+    (see the module docstring); `descriptions` label the swept axes (`field_description`)."""
+    from swarm.plot_style import descriptive
+
+    shown = [
+        m
+        for m in dict.fromkeys(metrics)
+        if not descriptive(m)
+        and any(isinstance(r.get(m), int | float) and math.isfinite(r[m]) for r in rows)
+    ]
+    out: dict[str, Figure] = {}
+    for axis in axes:
+        for metric in shown:
+            about = (descriptions or {}).get(axis)
+            fig = _axis_figure(rows, axes, axis, metric, f"{axis}: {about}" if about else axis)
+            out[f"{metric}_vs_{axis.replace('.', '_')}.png"] = fig
+    return out
+
+
+def _axis_figure(
+    rows: Sequence[Mapping[str, Any]], axes: Sequence[str], axis: str, metric: str, xlabel: str
+) -> Figure:
+    from swarm.plot_style import axis_label, finish, new_figure, team_styles
+
+    teams = list(dict.fromkeys(r["team"] for r in rows))
+    styles = team_styles(teams)
+    others = [a for a in axes if a != axis]
+    panels = list(dict.fromkeys(tuple(r.get(a) for a in others) for r in rows))
+    xs = list(dict.fromkeys(r.get(axis) for r in rows))
+    numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs)
+    xs = sorted(xs) if numeric else xs
+    log = numeric and min(xs) > 0 and max(xs) / min(xs) >= 8
+    fig, grid = new_figure(
+        f"{metric} vs {axis}", xlabel, axis_label(metric), panels=len(panels), sharey=True
+    )
+    kinds: list[str] = []
+    for ax, panel in zip(grid, panels, strict=True):
+        for k, team in enumerate(teams):
+            stats = []
+            for x in xs:
+                cell = [
+                    r
+                    for r in rows
+                    if r["team"] == team
+                    and r.get(axis) == x
+                    and tuple(r.get(a) for a in others) == panel
+                ]
+                value, lo, hi, kind = point_band(metric, cell)
+                stats.append((value, lo, hi))
+                kinds.append(kind)
+            value, lo, hi = np.asarray(stats, dtype=float).T
+            pos = _dodged(xs, numeric, log, k, len(teams))
+            st = styles[team]
+            line = st.line() if numeric else {**st.line(), "linestyle": "none"}
+            ax.plot(pos, value, label=team, markersize=5, **line)  # named values: no lines
+            if numeric:
+                ax.fill_between(pos, lo, hi, color=st.color, alpha=0.15, lw=0)
+            else:
+                err = np.abs(np.vstack([value - lo, hi - value]))
+                ax.errorbar(pos, value, yerr=err, fmt="none", ecolor=st.color, capsize=3)
+        if log:
+            ax.set_xscale("log", base=2)
+        ticks = xs if numeric else range(len(xs))
+        ax.set_xticks(list(ticks), [str(x) for x in xs])
+        ax.set_title(", ".join(f"{a}={v}" for a, v in zip(others, panel, strict=True)),
+                     fontsize="small")  # fmt: skip
+    shape = "band" if numeric else "bars"
+    what = "; ".join(dict.fromkeys(k for k in kinds if k))
+    mark = "line" if numeric else "marker"
+    caption = f"{mark}: estimate over seeds per team; {shape}: {what}; teams dodged sideways"
+    return finish(fig, caption, teams)
+
+
+def _dodged(xs: Sequence[Any], numeric: bool, log: bool, k: int, n: int) -> np.ndarray:
+    """x positions of team k of n: nudged sideways so equal values stay visible."""
+    shift = (k - (n - 1) / 2) / max(n, 1)
+    if not numeric:
+        return np.arange(len(xs)) + 0.45 * shift
+    x = np.asarray(xs, dtype=float)
+    if log:
+        return x * 2.0 ** (0.15 * shift)
+    span = (x.max() - x.min()) or 1.0
+    return x + 0.02 * span * shift
 
 
 def plot_axes(
@@ -104,62 +207,11 @@ def plot_axes(
     axes: Sequence[str],
     metrics: Sequence[str],
     directory: Path,
+    descriptions: Mapping[str, str | None] | None = None,
 ) -> list[Path]:
-    """`<metric>_vs_<axis>.png` for every metric and swept axis (see the module docstring)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not rows:
-        return []
-    teams = list(dict.fromkeys(r["team"] for r in rows))
-    colors = {t: f"C{i}" for i, t in enumerate(teams)}
-    paths: list[Path] = []
-    for axis in axes:
-        others = [a for a in axes if a != axis]
-        panels = list(dict.fromkeys(tuple(r.get(a) for a in others) for r in rows))
-        xs = list(dict.fromkeys(r.get(axis) for r in rows))
-        numeric = all(isinstance(x, int | float) and not isinstance(x, bool) for x in xs)
-        xs = sorted(xs) if numeric else xs
-        for metric in metrics:
-            fig, grid = plt.subplots(
-                1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False, sharey=True
-            )
-            for ax, panel in zip(grid[0], panels, strict=True):
-                for k, team in enumerate(teams):
-                    stats = []
-                    for x in xs:
-                        cell = [
-                            r
-                            for r in rows
-                            if r["team"] == team
-                            and r.get(axis) == x
-                            and tuple(r.get(a) for a in others) == panel
-                        ]
-                        est = point_estimate(metric, cell)
-                        label = f"{est.stat}, {est.interval}"
-                        stats.append([_nan(est.value), _nan(est.lo), _nan(est.hi)])
-                    pos = np.asarray(xs, float) if numeric else np.arange(len(xs)) + 0.04 * k
-                    mean, lo, hi = np.asarray(stats, dtype=float).T
-                    ax.plot(pos, mean, "o-", color=colors[team], label=team)
-                    ax.fill_between(pos, lo, hi, color=colors[team], alpha=0.2, linewidth=0)
-                if not numeric:
-                    ax.set_xticks(np.arange(len(xs)), [str(x) for x in xs])
-                else:
-                    if min(xs) > 0 and max(xs) / min(xs) >= 8:
-                        ax.set_xscale("log", base=2)
-                    ax.set_xticks(xs, [str(x) for x in xs])
-                title = ", ".join(f"{a}={v}" for a, v in zip(others, panel, strict=True))
-                ax.set_title(title or f"{metric} vs {axis}", fontsize=9)
-                ax.set_xlabel(axis)
-                ax.grid(alpha=0.3)
-            unit = UNITS.get(metric, "count")
-            grid[0][0].set_ylabel(f"{metric} ({unit})\n{label} over seeds")
-            grid[0][-1].legend(fontsize=8, loc="best")
-            fig.tight_layout()
-            path = directory / f"{metric}_vs_{axis.replace('.', '_')}.png"
-            fig.savefig(path, dpi=90)
-            plt.close(fig)
-            paths.append(path)
+    """Save `axis_figures` as PNGs in `directory`; returns the paths written."""
+    paths = []
+    for name, fig in axis_figures(rows, axes, metrics, descriptions).items():
+        fig.savefig(directory / name, dpi=90)
+        paths.append(directory / name)
     return paths
