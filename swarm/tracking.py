@@ -5,7 +5,8 @@ so `tensorboard --logdir runs/` lists every run of every study side by side:
 
 - `tick/<metric>` at step = tick: the world's tick metrics, every `output.csv_every` ticks
   (the CSV's cadence) and at the last tick;
-- `auc/probe` at step = tick: the field-probe AUC curve;
+- `auc/probe` at step = tick: the detector AUC on the world's (source) probe set;
+  `auc/field` and `auc/field_probe`: the field AUC so far and the field-probe AUC;
 - `final/<metric>` and `cost/<counter>` at step 0: the mission's end metrics and its pool
   counters (train steps, messages, wire bytes, CPU seconds).
 
@@ -15,6 +16,7 @@ to MLflow too (one MLflow run per team x seed, params = the resolved config's le
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,11 @@ def flat_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[path] = value
     return out
+
+
+def _float(v: Any) -> float:
+    """A curve value as a float (None, JSON's NaN, as NaN)."""
+    return math.nan if v is None else float(v)
 
 
 class Tracker:
@@ -74,15 +81,19 @@ class Tracker:
                 self._writer.add_scalar(f"tick/{key}", float(value), tick)
 
     def finish(self, record: Mapping[str, Any]) -> None:
-        """Log a run record (`Episode.record()`): end metrics, pool counters, AUC curve."""
+        """Log a run record (`Episode.record()`): end metrics, pool counters, AUC curves."""
         if self._writer is None:
             return
-        finals = {f"final/{k}": float(v) for k, v in record.get("metrics", {}).items()}
-        costs = {f"cost/{k}": float(v) for k, v in record.get("stats", {}).items()}
+        finals = {f"final/{k}": _float(v) for k, v in record.get("metrics", {}).items()}
+        costs = {f"cost/{k}": _float(v) for k, v in record.get("stats", {}).items()}
         for tag, value in {**finals, **costs}.items():
             self._writer.add_scalar(tag, value, 0)
         for tick, auc in record.get("auc_curve", []):
-            self._writer.add_scalar("auc/probe", float(auc), int(tick))
+            self._writer.add_scalar("auc/probe", _float(auc), int(tick))
+        for tick, field, probe in record.get("field_curve", []):
+            if field is not None:  # undefined until a drone has seen a target
+                self._writer.add_scalar("auc/field", float(field), int(tick))
+            self._writer.add_scalar("auc/field_probe", _float(probe), int(tick))
         self._writer.add_scalar("cost/wall_seconds", float(record.get("wall_seconds", 0.0)), 0)
         self.close()
         if self.mlflow_uri:

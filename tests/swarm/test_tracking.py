@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from swarm.tracking import TB_DIR, Tracker, flat_params
@@ -55,3 +56,34 @@ def test_mlflow_set_without_mlflow_installed_is_invalid_input(
     assert execute(cfg, Launch(local=True, quiet=True), tmp_path / "o") == EXIT_INVALID
     assert "pip install mlflow" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # refused before any output
+
+
+def test_a_real_runs_event_files_hold_its_results(tiny_cfg, tmp_path):
+    """Every team x seed of a real run has an event file tensorboard reads, holding the same
+    end metrics, costs and AUC curves as results.json."""
+    import json
+    import math
+
+    from swarm.run import Launch, execute
+
+    cfg = tiny_cfg(seeds=2, ticks=12, teams=["swarm", "isolated"], output={"plots": False})
+    assert execute(cfg, Launch(local=True, quiet=True), tmp_path / "run") == 0
+    doc = json.loads((tmp_path / "run" / "results.json").read_text())
+    folders = sorted(p.name for p in (tmp_path / "run" / TB_DIR).iterdir())
+    assert folders == ["isolated-seed0", "isolated-seed1", "swarm-seed0", "swarm-seed1"]
+    for team, entry in doc["teams"].items():
+        for run in entry["runs"]:
+            events = EventAccumulator(str(tmp_path / "run" / TB_DIR / f"{team}-seed{run['seed']}"))
+            events.Reload()
+
+            def last(tag, ev=events):
+                return ev.Scalars(tag)[-1].value
+
+            for name, value in run["metrics"].items():
+                expected = math.nan if value is None else value
+                assert last(f"final/{name}") == pytest.approx(expected, nan_ok=True), name
+            assert last("cost/wire_bytes") == pytest.approx(run["stats"]["wire_bytes"])
+            probe = [(e.step, e.value) for e in events.Scalars("auc/probe")]
+            assert probe == [(t, pytest.approx(a, nan_ok=True)) for t, a in run["auc_curve"]]
+            ticks = [e.step for e in events.Scalars("tick/coverage")]
+            assert ticks[-1] == run["ticks"] and "auc/field_probe" in events.Tags()["scalars"]
