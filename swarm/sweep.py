@@ -20,7 +20,10 @@ Points run in parallel as Ray tasks on the run's cluster (embedded, `--address`,
 are started while the hosts they need fit in the cluster's CPUs, so concurrent points never
 wait on each other's hosts. Each point flies exactly as `python -m swarm.run` would with
 the same overrides (same config, same seeds, same host count), so its rows equal a run of
-that point alone. Missing checkpoints are pretrained once, in this process, before the
+that point alone. Plain Ray tasks rather than Ray Tune trials: Tune measured unfit, a trial
+running one point hung because the point's host actors (`SPREAD` scheduling) wait outside
+the trial's placement group for CPUs the group holds, and Tune would keep a second resume
+record beside results.json (docs/scenarios.md, "Studies and sweeps"). Missing checkpoints are pretrained once, in this process, before the
 points start (parallel points would otherwise train the same model at once).
 
 Resume: run the same command with `--out DIR` of an interrupted or crashed sweep. Points whose
