@@ -73,9 +73,13 @@ def _split(text: str, flag: str) -> tuple[str, str]:
     if not eq:
         raise OverrideError(f"{flag} {text}: write PATH=VALUE, e.g. {flag} drones=8")
     if not _PATH.match(path):
+        # a list item (teams.0) has no path of its own: the whole list is one value
+        whole = " (a list is set whole, e.g. teams=[swarm, isolated])" if any(
+            part.isdigit() for part in path.split(".")
+        ) else ""  # fmt: skip
         raise OverrideError(
             f"{flag} {text}: {path!r} is not a field path; write dotted field names, "
-            "e.g. protocol.topology.kind"
+            f"e.g. protocol.topology.kind{whole}"
         )
     return path, raw.strip()
 

@@ -23,8 +23,9 @@ the same overrides (same config, same seeds, same host count), so its rows equal
 that point alone. Plain Ray tasks rather than Ray Tune trials: Tune measured unfit, a trial
 running one point hung because the point's host actors (`SPREAD` scheduling) wait outside
 the trial's placement group for CPUs the group holds, and Tune would keep a second resume
-record beside results.json (docs/scenarios.md, "Studies and sweeps"). Missing checkpoints are pretrained once, in this process, before the
-points start (parallel points would otherwise train the same model at once).
+record beside results.json (docs/scenarios.md, "Studies and sweeps"). Missing checkpoints
+are pretrained once, in this process, before the points start (parallel points would
+otherwise train the same model at once).
 
 Resume: run the same command with `--out DIR` of an interrupted or crashed sweep. Points whose
 results.json says `complete` are kept; a point left unfinished is moved aside to

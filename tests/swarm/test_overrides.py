@@ -47,6 +47,11 @@ def test_nested_and_list_fields_reach_the_config():
         ("output.plots=yes", "expected a bool, got the string 'yes'"),
         ("seeds.first=3", "'seeds' is not a section"),
         ("drones=0", "Input should be greater than 0"),
+        # a list of sections, and a list whose entries must differ
+        ("hosts.resources=[{CPU: -1}]", "hosts.resources.0.CPU: Input should be greater than"),
+        ("hosts.resources=[{CPU: x}]", "hosts.resources.0.CPU: Input should be a valid number"),
+        ("seeds=[0, 0]", "each entry may appear once; repeated: 0"),
+        ("model.small=[1, 2]", "Input should be a valid dictionary or instance of YanConfig"),
     ],
 )
 def test_bad_path_or_value_names_the_flag(arg, expected):
@@ -62,6 +67,7 @@ def test_bad_path_or_value_names_the_flag(arg, expected):
         ("drones=", "give a value after '='"),
         ("world.height=[1", "YAML syntax error"),
         ("9lives=1", "is not a field path"),
+        ("teams.0=swarm", r"a list is set whole, e.g. teams=\[swarm, isolated\]"),
     ],
 )
 def test_malformed_set_is_refused(arg, expected):
