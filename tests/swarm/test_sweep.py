@@ -67,7 +67,7 @@ def test_sweep_on_ray_rows_equal_single_runs(tmp_path, ray_session):
 
 
 def test_interrupted_sweep_resumes_only_unfinished_points(tmp_path, monkeypatch):
-    file = _study(tmp_path, {"drones": [4, 6]}, seeds=1, ticks=6)
+    file = _study(tmp_path, {"drones": [4, 6]}, seeds=1, ticks=6, output={"plots": True})
     out = tmp_path / "sweep"
     calls: list[Path] = []
 
@@ -97,6 +97,9 @@ def test_interrupted_sweep_resumes_only_unfinished_points(tmp_path, monkeypatch)
     assert [(r["drones"], r["seed"]) for r in rows] == [(4, 0), (6, 0)]
     assert pacsv.read_csv(out / "table.csv").num_rows == len(rows)
     assert json.loads((out / "sweep.json").read_text())["status"] == "complete"
+    plots = {p.name for p in (out / "plots").iterdir()}  # summary plots of the whole sweep
+    assert {"coverage_vs_drones.png", "wire_bytes_vs_drones.png"} <= plots
+    assert "inspections_vs_drones.png" not in plots  # descriptive: false alarms + finds
 
 
 def test_resume_refuses_a_different_sweep(tmp_path, capsys):
