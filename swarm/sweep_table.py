@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from swarm.stats import BOOTSTRAP_MIN_N
+
 __all__ = [
     "axis_figures",
     "field_description",
@@ -106,8 +108,11 @@ def point_band(metric: str, rows: Sequence[Mapping[str, Any]]) -> tuple[float, f
         return value, lo, top, f"{est.interval}, open above: not reached within the horizon"
     vals = np.asarray([r.get(metric) for r in rows if isinstance(r.get(metric), int | float)])
     vals = vals[np.isfinite(vals)]
-    if est.stat == "mean" and vals.size:
-        return value, float(vals.min()), float(vals.max()), f"range over seeds ({est.interval})"
+    if not vals.size:
+        return value, math.nan, math.nan, ""  # nothing to estimate here: no band to explain
+    if est.stat == "mean":
+        few = f"range over seeds (fewer than {BOOTSTRAP_MIN_N} seeds: no CI)"
+        return value, float(vals.min()), float(vals.max()), few
     return value, math.nan, math.nan, est.interval
 
 
