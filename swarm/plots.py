@@ -350,6 +350,8 @@ def _forest(
             if d["lo"] is not None and d["hi"] is not None:
                 ax.plot([d["lo"], d["hi"]], [y, y], color=styles[n].color, lw=2)
             ax.plot([d["diff"]], [y], "o", color=styles[n].color)
+            seeds = _seed_diffs(teams[n].get("runs", []), teams[ref].get("runs", []), m)
+            ax.plot(seeds, np.full(len(seeds), y + 0.15), "|", color=styles[n].color, ms=8)
         ax.axvline(0.0, color="grey", lw=0.8, ls="--")
         ax.set_yticks(range(len(names)), names, fontsize="small")
         ax.set_ylim(-0.5, len(names) - 0.5)
@@ -358,8 +360,20 @@ def _forest(
     return finish(
         fig,
         "dot: mean per-seed difference (time to find: difference of Kaplan–Meier medians, no "
-        f"CI); bar: 95 % bootstrap CI (none below {BOOTSTRAP_MIN_N} seeds)",
+        f"CI); bar: 95 % bootstrap CI (none below {BOOTSTRAP_MIN_N} seeds); ticks above: each "
+        "seed's difference (none for censored times)",
     )
+
+
+def _seed_diffs(runs: Sequence[Mapping], ref_runs: Sequence[Mapping], metric: str) -> list[float]:
+    """`team - reference` of `metric` per seed both ran (the pairs of the paired difference);
+    none for a time-to-event metric, whose censored values have no difference."""
+    if metric_spec(metric).event:
+        return []
+    ref = {r["seed"]: r for r in ref_runs}
+    pairs = [(r, ref[r["seed"]]) for r in runs if r.get("seed") in ref]
+    out = [_seed_values([a], metric)[0][0] - _seed_values([b], metric)[0][0] for a, b in pairs]
+    return [d for d in out if np.isfinite(d)]
 
 
 def _aligned(series: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

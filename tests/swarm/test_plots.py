@@ -194,6 +194,11 @@ def test_forest_plot_marks_each_teams_difference_from_the_reference(run, drawn):
     assert diff == 0.0  # both teams fly the same runs: KM medians 10 and 10
     points = [line for line in ax.get_lines() if line.get_marker() == "o"]
     assert [line.get_xdata()[0] for line in points] == [diff]
+    # each seed's own difference beside it, where one exists: coverage, not a censored time
+    assert [list(line.get_xdata()) for line in ax.get_lines() if line.get_marker() == "|"] == [[]]
+    cov = next(a for a in fig.axes if a.get_title().startswith("Δ coverage"))
+    seeds = [line for line in cov.get_lines() if line.get_marker() == "|"]
+    assert len(seeds) == 1 and list(seeds[0].get_xdata()) == [0.0, 0.0]  # same runs: 0 twice
 
 
 def test_seed_band_is_the_scorecards_bootstrap_ci_from_five_seeds():
