@@ -157,19 +157,16 @@ def _axis_figure(
     fig, grid = new_figure(
         f"{metric} vs {axis}", xlabel, axis_label(metric), panels=len(panels), sharey=True
     )
+    cells: dict[tuple, list[Mapping[str, Any]]] = {}  # (panel, team, x) -> its seeds' rows
+    for r in rows:
+        key = (tuple(r.get(a) for a in others), r["team"], r.get(axis))
+        cells.setdefault(key, []).append(r)
     kinds: list[str] = []
     for ax, panel in zip(grid, panels, strict=True):
         for k, team in enumerate(teams):
             stats = []
             for x in xs:
-                cell = [
-                    r
-                    for r in rows
-                    if r["team"] == team
-                    and r.get(axis) == x
-                    and tuple(r.get(a) for a in others) == panel
-                ]
-                value, lo, hi, kind = point_band(metric, cell)
+                value, lo, hi, kind = point_band(metric, cells.get((panel, team, x), []))
                 stats.append((value, lo, hi))
                 kinds.append(kind)
             value, lo, hi = np.asarray(stats, dtype=float).T
