@@ -274,9 +274,9 @@ def _point_panel(ax: Axes, metric: str, teams: Mapping, styles: Mapping[str, Sty
 
 
 _POINTS_CAPTION = (
-    "dots: one per seed (hollow: censored, the target never found); diamond and bar: the "
+    "dots: one per seed (hollow: censored, the event never happened); diamond and bar: the "
     "scorecard's estimate with its 95 % CI (mean: bootstrap, none below "
-    f"{BOOTSTRAP_MIN_N} seeds; rate: Wilson; time to find: Kaplan–Meier median)"
+    f"{BOOTSTRAP_MIN_N} seeds; rate: Wilson; time to an event: Kaplan–Meier median)"
 )
 
 
