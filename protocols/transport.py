@@ -1,6 +1,7 @@
 """ZeroMQ transport: one ROUTER to receive, one DEALER per peer to send, counted at the socket.
 
     ep = Endpoint(node_id=0)                      # binds tcp://127.0.0.1:<free port>
+    ep = Endpoint(0, host=ip, port_range=(7000, 7007))   # the first free port of 7000..7007
     ep.address                                    # give it to the peers (through Ray at start)
     ep.connect(1, other_address)                  # a DEALER to peer 1
     ep.send(1, frames)                            # multipart, zero-copy for big buffers
@@ -84,9 +85,14 @@ class Endpoint:
         host: str = "127.0.0.1",
         port: int = 0,
         port_fallback: bool = False,
+        port_range: tuple[int, int] | None = None,
         curve: CurveKeys | None = None,
         authorized: Iterable[bytes] | None = None,
     ) -> None:
+        """`port` 0: any free port; a port: that one (taken: `OSError`, or any free port with
+        `port_fallback`). `port_range=(lo, hi)`, inclusive, overrides both: the first free port
+        of lo..hi, never one outside it (a firewall may open only those); all taken: `OSError`.
+        """
         self.node_id, self.curve = node_id, curve
         self.stats = TransportStats()
         self._ctx = zmq.Context(io_threads=1)
@@ -98,7 +104,10 @@ class Endpoint:
             self._router.setsockopt(zmq.LINGER, 0)
             if curve is not None:
                 self._start_curve_server(curve, authorized)
-            self.address = self._bind(host, port, port_fallback)
+            if port_range is not None:
+                self.address = self._bind_in_range(host, *port_range)
+            else:
+                self.address = self._bind(host, port, port_fallback)
         except BaseException:
             self.close()
             raise
@@ -126,6 +135,19 @@ class Endpoint:
         else:
             self._router.bind(f"tcp://{host}:*")
         return self._router.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def _bind_in_range(self, host: str, lo: int, hi: int) -> str:
+        if not 0 < lo <= hi <= 65535:
+            raise ValueError(f"port_range must satisfy 0 < lo <= hi <= 65535, got ({lo}, {hi})")
+        for port in range(lo, hi + 1):  # in order: the lowest free port, predictable for users
+            try:
+                self._router.bind(f"tcp://{host}:{port}")
+            except zmq.ZMQError as e:
+                if e.errno != zmq.EADDRINUSE:
+                    raise OSError(f"cannot bind tcp://{host}:{port}: {e}") from None
+                continue
+            return self._router.getsockopt_string(zmq.LAST_ENDPOINT)
+        raise OSError(f"every port of {lo}-{hi} on {host} is taken ({hi - lo + 1} port(s))")
 
     def connect(self, peer: int, address: str, server_key: bytes | None = None) -> None:
         """Open a DEALER to peer's ROUTER address; server_key: its curve public key (default:

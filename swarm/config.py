@@ -32,6 +32,7 @@ from pydantic import (
     Discriminator,
     Field,
     NonNegativeInt,
+    PositiveFloat,
     PositiveInt,
     Tag,
     ValidationError,
@@ -108,6 +109,29 @@ def _unique(v: list[Any]) -> list[Any]:
     return v
 
 
+def _port_range(v: Any) -> Any:
+    """`7000` or `7000-7007` (or `[7000, 7007]`, as a resolved config writes it) -> (lo, hi)."""
+    if v is None:
+        return v
+    if isinstance(v, bool):
+        raise ValueError("give a port (7000) or a range (7000-7007), not true/false")
+    if isinstance(v, int):
+        v = (v, v)
+    elif isinstance(v, str):
+        lo, sep, hi = v.partition("-")
+        if not (lo.strip().isdigit() and (not sep or hi.strip().isdigit())):
+            raise ValueError(f"give a port (7000) or a range (7000-7007), got {v!r}")
+        v = (int(lo), int(hi if sep else lo))
+    if isinstance(v, list | tuple) and len(v) == 2 and all(type(p) is int for p in v):
+        lo, hi = v
+        if lo > hi:
+            raise ValueError(f"a range goes from low to high: {hi}-{lo}, not {lo}-{hi}")
+        if lo < 1024 or hi > 65535:  # below 1024 only root may bind
+            raise ValueError(f"ports must lie in 1024..65535, got {lo}-{hi}")
+        return (lo, hi)
+    raise ValueError(f"give a port (7000) or a range (7000-7007), got {v!r}")
+
+
 def _one_resource_set(v: Any) -> Any:
     """A single `{name: amount}` mapping applies to every host."""
     return [v] if isinstance(v, dict) else v
@@ -118,6 +142,10 @@ Seeds = Annotated[
     BeforeValidator(_seed_count, json_schema_input_type=PositiveInt | list[NonNegativeInt]),
     AfterValidator(_unique),
     Field(min_length=1),
+]
+PortRange = Annotated[
+    tuple[int, int] | None,
+    BeforeValidator(_port_range, json_schema_input_type=int | str | None),
 ]
 Resources = Annotated[
     list[dict[str, Annotated[float, Field(ge=0)]]],
@@ -161,6 +189,16 @@ class HostsConfig(_Strict):
     resources: Resources = Field(
         default_factory=list,
         description="custom Ray resources per host ({gpu0: 1}, or a list cycled over hosts)",
+    )
+    ports: PortRange = Field(
+        None,
+        description="TCP ports of the hosts' ZeroMQ sockets on each node: a port (7000) or a "
+        "range (7000-7007) with one port per host on that node; empty: any free port",
+    )
+    placement_timeout_s: PositiveFloat = Field(
+        60.0,
+        description="seconds the cluster may take to place every host before the run fails "
+        "(exit 2) instead of waiting forever (s)",
     )
 
 

@@ -50,7 +50,17 @@ from scenarios.policies import make_policy
 from swarm.exchange import Context, Exchange, Expected, NoExchange, Phase
 from swarm.exchange_gossip import GossipExchange
 from swarm.exchange_hub import HubExchange
-from swarm.raylife import actor_state, alive_nodes, host_count, host_options, log_dir, start_ray
+from swarm.raylife import (
+    HostPlace,
+    Reservation,
+    actor_state,
+    alive_nodes,
+    host_count,
+    host_requests,
+    logs_hint,
+    reserve,
+    start_ray,
+)
 from swarm.teams import Sharing, TeamPlan
 
 if TYPE_CHECKING:
@@ -128,15 +138,20 @@ class HostCore:
         run_id: str,
         key: bytes,
         bind_ip: str = "127.0.0.1",
-        port: int = 0,
         curve: CurveKeys | None = None,
     ) -> None:
         torch.set_num_threads(1)  # hosts share the machine's cores with each other
         self.index, self.n_hosts, self.cfg = index, n_hosts, run_cfg
         self.run_id, self.key = run_id, key
         self.limits = Limits(max_message_bytes=run_cfg.protocol.max_message_bytes)
-        # A taken port falls back to a free one: a host must come up, whatever else runs.
-        self.endpoint = Endpoint(index, host=bind_ip, port=port, port_fallback=True, curve=curve)
+        # hosts.ports: the first free port of that range, never one outside (a firewall between
+        # devices opens only those); else any free port
+        try:
+            self.endpoint = Endpoint(
+                index, host=bind_ip, port_range=run_cfg.hosts.ports, curve=curve
+            )
+        except OSError as err:
+            raise OSError(f"host {index}: {err}; widen hosts.ports") from None
         self.plan: TeamPlan | None = None
         self.bank: BrainBank | None = None
         self.policy: Policy | None = None
@@ -435,6 +450,7 @@ class Hosts(Protocol):
     def stats(self) -> list[dict[str, float]]: ...
     def share(self, obj: Any) -> Any: ...
     def nodes(self) -> int: ...
+    def placement(self) -> list[HostPlace]: ...
     def close(self) -> None: ...
 
 
@@ -484,6 +500,9 @@ class LocalHosts:
     def nodes(self) -> int:
         return 1
 
+    def placement(self) -> list[HostPlace]:
+        return [HostPlace(i, None, "this process", h.address()) for i, h in enumerate(self.hosts)]
+
     def close(self) -> None:
         for h in self.hosts:
             h.close()
@@ -511,21 +530,29 @@ class RayHosts:
         curve: CurveKeys | None = None,
     ) -> None:
         info = start_ray(run_cfg.ray.address, run_cfg.ray.num_cpus)
-        cpus = max(info["cpus"], 1.0)
+        cpus = max(info.cpus, 1.0)
         n = n_hosts or host_count(run_cfg.hosts.agents_per_host, run_cfg.drones, cpus)
-        resources = list(run_cfg.hosts.resources) or None
+        hosts = run_cfg.hosts
+        # placed before any host starts: a request the cluster cannot meet fails here, clearly
+        self.reservation: Reservation | None = reserve(
+            host_requests(n, cpus, hosts.resources), hosts.placement_timeout_s, hosts.ports
+        )
         remote = ray.remote(HostActor)
-        self.actors = []
-        for i in range(n):
-            opts = host_options(i, resources)
-            if n > cpus and not resources:  # more hosts than CPUs: share them rather than hang
-                opts["num_cpus"] = cpus / n
-            self.actors.append(
-                remote.options(**opts).remote(i, n, run_cfg, run_id, key, curve=curve)
+        self.actors = [
+            remote.options(**self.reservation.options(i)).remote(
+                i, n, run_cfg, run_id, key, curve=curve
             )
+            for i in range(n)
+        ]
         self.n_hosts = n
-        addresses = self._get([a.address.remote() for a in self.actors], "address")
-        self._get([a.connect.remote(addresses) for a in self.actors], "connect")
+        try:
+            self.addresses: list[str] = self._get(
+                [a.address.remote() for a in self.actors], "address"
+            )
+            self._get([a.connect.remote(self.addresses) for a in self.actors], "connect")
+        except BaseException:
+            self.close()  # the hosts that came up and their reservation
+            raise
 
     def _get(self, refs: list[Any], what: str) -> list[Any]:
         try:
@@ -534,20 +561,27 @@ class RayHosts:
             cause = getattr(err, "cause", None)
             if not isinstance(cause, HostTimeout):
                 raise
-            alive = ", ".join(
-                f"host {h}: {actor_state(self.actors[h]) if 0 <= h < self.n_hosts else '?'}"
-                for h in cause.hosts
-            )
+            silent = [h for h in cause.hosts if 0 <= h < len(self.actors)]
+            alive = ", ".join(f"host {h}: {actor_state(self.actors[h])}" for h in silent)
             raise HostDied(
-                f"a round could not complete during {what}(): {cause} — Ray says {alive}. "
-                f"Host logs: {log_dir()}"
+                f"a round could not complete during {what}(): {cause} — Ray says {alive or '?'}. "
+                f"{self._logs(silent[0] if silent else None)}"
             ) from err
         except (ActorDiedError, ActorUnavailableError, RayActorError) as err:
+            ids = [a._actor_id.hex() for a in self.actors]
+            dead = ids.index(err.actor_id) if getattr(err, "actor_id", None) in ids else None
+            who = "" if dead is None else f" (host {dead})"
             raise HostDied(
-                f"a host actor died during {what}(): {err}. The pool cannot continue; "
-                "completed missions are kept by the run loop. Check memory (each host holds "
-                f"its brains) and the Ray logs under {log_dir()}"
+                f"a host actor died{who} during {what}(): {err}. The pool cannot continue; completed "
+                "missions are kept by the run loop. Check memory (each host holds its brains) "
+                f"and {self._logs(dead)}"
             ) from err
+
+    def _logs(self, host: int | None) -> str:
+        """Where host `host`'s Ray logs are (its own node's folder on a cluster)."""
+        reservation = getattr(self, "reservation", None)  # None until the hosts are placed
+        nodes = reservation.nodes if reservation is not None else []
+        return logs_hint(nodes[host] if host is not None and host < len(nodes) else None)
 
     def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
         # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
@@ -578,11 +612,19 @@ class RayHosts:
     def nodes(self) -> int:
         return alive_nodes()
 
+    def placement(self) -> list[HostPlace]:
+        nodes = self.reservation.nodes if self.reservation is not None else []
+        return [
+            HostPlace(i, node.node_id, node.address, addr)
+            for i, (node, addr) in enumerate(zip(nodes, self.addresses, strict=False))
+        ]
+
     def close(self) -> None:
-        if not self.actors:
-            return
-        with contextlib.suppress(Exception):  # a dead host has nothing left to close
-            ray.get([a.close.remote() for a in self.actors], timeout=30)
-        for a in self.actors:
-            ray.kill(a)
-        self.actors = []
+        if self.actors:
+            with contextlib.suppress(Exception):  # a dead host has nothing left to close
+                ray.get([a.close.remote() for a in self.actors], timeout=30)
+            for a in self.actors:
+                ray.kill(a)
+            self.actors = []
+        if self.reservation is not None:
+            self.reservation.release()

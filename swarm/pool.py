@@ -9,7 +9,8 @@ pool.exchange(round_idx)         # a knowledge round: hosts talk over ZeroMQ, no
 pool.probe_auc(tokens, labels)   # median detector AUC over the team's brains (float)
 pool.stats()                     # params_per_brain, brains, train_steps, cpu_seconds,
                                  # messages_sent, wire_bytes (at the socket), rejected_messages
-pool.ray_info()                  # {"nodes": int, "hosts": int}
+pool.ray_info()                  # {"nodes": int, "hosts": int, "placement": [per host: its
+                                 #  host, node_id, node_address, ZeroMQ endpoint]}
 pool.close()
 ```
 
@@ -28,6 +29,7 @@ reports each run's growth.
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -155,9 +157,10 @@ class HostPool:
         out["brains"] = float(sum(r["brains"] for r in rows))
         return out
 
-    def ray_info(self) -> dict[str, int]:
-        """Nodes of the Ray cluster (1 for the local backend) and host count."""
-        return {"nodes": self.hosts.nodes(), "hosts": self.n_hosts}
+    def ray_info(self) -> dict[str, Any]:
+        """Nodes of the Ray cluster (1 for the local backend), host count, where each host is."""
+        placement = [asdict(p) for p in self.hosts.placement()]
+        return {"nodes": self.hosts.nodes(), "hosts": self.n_hosts, "placement": placement}
 
     def close(self) -> None:
         """Close every host's sockets and end the actors (idempotent)."""

@@ -352,12 +352,19 @@ def _run_all(
     pool = None
     tracker = Tracker(outputs.dir, outputs.doc["config"], cfg.output.csv_every, cfg.output.mlflow)
     try:
+        ray_record: dict[str, Any] = {}
         if backend == "ray":
             address = launch.address or cfg.ray.address
             info = start_ray(address, num_cpus=cfg.ray.num_cpus)
             if trap_signals:
                 _trap_stop_signals()  # ray.init replaced the SIGTERM handler with its own
+            ray_record = info.record()
             log.info("ray: %s", info)
+            how = "embedded Ray" if info.embedded else f"joined Ray cluster ({address})"
+            console.print(
+                f"ray {info.version}: {how} at {info.address}, {info.nodes} node(s), "
+                f"{info.cpus:g} CPU(s)"
+            )
         else:
             import torch
 
@@ -368,7 +375,7 @@ def _run_all(
                 progress.plan(len(cfg.teams) * len(cfg.seeds))
             _pretrain(cfg, outputs, progress, log)
             pool = HostPool(cfg, backend=backend)
-            outputs.set_ray({"backend": backend, **pool.ray_info()})
+            outputs.set_ray({"backend": backend, **ray_record, **pool.ray_info()})
             for team in cfg.teams:
                 base, team_cfg = cfg.team_config(team)  # a variant: its base and overrides
                 for seed in cfg.seeds:

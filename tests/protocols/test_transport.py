@@ -71,6 +71,21 @@ def test_port_in_use_is_a_clear_error_or_falls_back():
             assert c.address != a.address
 
 
+def test_port_range_takes_its_first_free_port_and_never_one_outside():
+    with Endpoint(1) as a:
+        taken = int(a.address.rsplit(":", 1)[1])
+        with pytest.raises(OSError, match=f"every port of {taken}-{taken} on 127.0.0.1 is taken"):
+            Endpoint(2, port=0, port_fallback=True, port_range=(taken, taken))
+        with Endpoint(3, port_range=(taken, min(taken + 50, 65535))) as b:
+            port = int(b.address.rsplit(":", 1)[1])
+            assert taken < port <= taken + 50
+            a.connect(3, b.address)  # the bound socket works like any other
+            a.send(3, [b"x"])
+            assert _recv(b)[1][0].tobytes() == b"x"
+    with pytest.raises(ValueError, match="lo <= hi"):
+        Endpoint(4, port_range=(7001, 7000))
+
+
 def test_send_to_unknown_peer_says_connect_first():
     with Endpoint(1) as a, pytest.raises(KeyError, match="connect"):
         a.send(9, [b"x"])

@@ -36,12 +36,14 @@ def test_pinned_hosts_on_three_nodes_exchange_over_zeromq(cluster):
         ray={"address": cluster.address},
     )
     with HostPool(cfg, n_hosts=N_NODES, backend="ray") as pool:
-        assert pool.ray_info() == {"nodes": N_NODES, "hosts": N_NODES}
+        info = pool.ray_info()
+        assert (info["nodes"], info["hosts"]) == (N_NODES, N_NODES)
         # Ray's own per-actor hook: the node each host actor was placed on
         ask = [a.__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id())
                for a in pool.hosts.actors]  # fmt: skip
         nodes = ray.get(ask)
         assert len(set(nodes)) == N_NODES  # one host per node
+        assert [p["node_id"] for p in info["placement"]] == nodes  # recorded where they ran
         world = make_world(cfg, cfg.drones, 0)
         pool.configure("swarm", 0, world.public_info(), world.token_spec, cfg.drones)
         for t in range(4):

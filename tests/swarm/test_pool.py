@@ -39,7 +39,14 @@ def fly(pool, team, ticks, seed=0):
 
 
 def test_auto_starts_one_host_per_cpu_on_the_one_node(pool):
-    assert pool.ray_info() == {"nodes": 1, "hosts": 2}
+    info = pool.ray_info()
+    assert (info["nodes"], info["hosts"]) == (1, 2)
+    # each host on the one node, its ROUTER bound on the node's loopback address
+    assert [(p["host"], p["node_address"]) for p in info["placement"]] == [
+        (0, "127.0.0.1"),
+        (1, "127.0.0.1"),
+    ]
+    assert all(p["endpoint"].startswith("tcp://127.0.0.1:") for p in info["placement"])
 
 
 def test_ray_hosts_match_in_process_hosts_exactly(pool):
@@ -84,5 +91,5 @@ def test_a_round_that_cannot_complete_says_which_host_and_what_ray_knows(pool):
 def test_a_dead_host_raises_host_died(pool):  # last: it leaves the pool unusable
     world, _ = fly(pool, "isolated", 1)
     ray.kill(pool.hosts.actors[1])
-    with pytest.raises(HostDied, match="host actor died"):
+    with pytest.raises(HostDied, match=r"host actor died \(host 1\) during act"):
         pool.act(world.observe())
