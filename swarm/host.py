@@ -572,9 +572,9 @@ class RayHosts:
             dead = ids.index(err.actor_id) if getattr(err, "actor_id", None) in ids else None
             who = "" if dead is None else f" (host {dead})"
             raise HostDied(
-                f"a host actor died{who} during {what}(): {err}. The pool cannot continue; completed "
-                "missions are kept by the run loop. Check memory (each host holds its brains) "
-                f"and {self._logs(dead)}"
+                f"a host actor died{who} during {what}(): {err}. The pool cannot continue; "
+                "completed missions are kept by the run loop. Check memory (each host holds its "
+                f"brains) and {self._logs(dead)}"
             ) from err
 
     def _logs(self, host: int | None) -> str:
