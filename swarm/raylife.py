@@ -59,10 +59,13 @@ __all__ = [
 #: Environment of the embedded Ray only, set around its `ray.init` so that the Ray processes
 #: it spawns (GCS, raylet, workers) inherit it; never set when joining a cluster, and a value
 #: the user exported wins.
-#: - RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 puts Ray in single-machine mode: a node's address is
-#:   taken to be 127.0.0.1 rather than probed from the route to another machine, and no worker
-#:   node may join (`ray start --address` refuses, "Multi-node Ray clusters are not supported
-#:   on Windows and OSX"). Right for a loopback-only run, wrong for any cluster.
+#: - RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 puts Ray in single-machine mode, the only mode in
+#:   which it keeps 127.0.0.1: otherwise Ray replaces a node address of 127.0.0.1 by the
+#:   machine's routable one and its GCS listens on every interface (measured with Ray 2.60).
+#:   It also forbids worker nodes (`ray start --address` refuses, "Multi-node Ray clusters are
+#:   not supported on Windows and OSX"): right for a loopback-only run, wrong for any cluster.
+#:   Ray reads it once, at `import ray`, so `_embedded_env` also sets Ray's constant in this
+#:   process (already imported) for the duration of `ray.init`.
 #: - RAY_AUTH_MODE=disabled: a new local Ray otherwise turns on token authentication and
 #:   writes a token into ~/.ray/auth_token; an embedded run lives and dies with this process on
 #:   loopback, so it leaves the user's home alone. (A cluster's mode is the user's: with
@@ -96,11 +99,16 @@ class RayInfo:
 @contextlib.contextmanager
 def _embedded_env() -> Iterator[None]:
     """EMBEDDED_ENV set (where the user has not) for the duration, then restored."""
+    from ray._private import ray_constants  # read by Ray's services at call time
+
     added = {k: v for k, v in EMBEDDED_ENV.items() if k not in os.environ}
     os.environ.update(added)
+    single = os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"].lower() in ("0", "false")
+    was, ray_constants.ENABLE_RAY_CLUSTER = ray_constants.ENABLE_RAY_CLUSTER, not single
     try:
         yield
     finally:
+        ray_constants.ENABLE_RAY_CLUSTER = was
         for key in added:
             os.environ.pop(key, None)
 
@@ -373,7 +381,7 @@ def reserve(
     if not group.wait(timeout_seconds=timeout_s):
         _remove_pg(group)
         raise PlacementError(
-            f"Ray did not place the {len(requests)} hosts within hosts.placement_timeout_s = "
+            f"Ray did not place the {len(requests)} host(s) within hosts.placement_timeout_s = "
             f"{timeout_s:g} s: their resources are held by other work, or the hosts do not "
             f"pack onto the nodes ({_amounts_per_host(requests)}; nodes: "
             f"{'; '.join(f'{n.address}: {_amounts(n.total)}' for n in nodes)}). Wait for the "

@@ -1,8 +1,19 @@
 """Ray lifecycle helpers: how many hosts, what each asks of a node, and placement checks."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from swarm.raylife import NodeResources, host_count, host_requests, placement_problems
+from swarm.raylife import (
+    NodeResources,
+    PlacementError,
+    host_count,
+    host_requests,
+    placement_problems,
+    reserve,
+)
 
 
 def test_auto_is_one_host_per_cpu_never_more_than_brains():
@@ -57,3 +68,47 @@ def test_requests_the_cluster_can_hold_have_no_problem():
     pins = [{"rack_a": 1}, {"rack_b": 1}]
     assert placement_problems(host_requests(2, 4.0, pins), NODES) == []
     assert placement_problems(host_requests(6, 4.0, None), NODES) == []  # shared CPUs
+
+
+@pytest.mark.ray
+def test_embedded_ray_stays_on_loopback_without_any_ray_variable_exported():
+    # Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER at import; without it, it would replace
+    # 127.0.0.1 by the machine's routable address and listen on every interface
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    code = (
+        "import os; from swarm.raylife import start_ray, stop_ray; info = start_ray(num_cpus=1); "
+        "print(info.address, info.embedded, os.environ.get('RAY_AUTH_MODE')); stop_ray()"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    address, embedded, auth = proc.stdout.split()[-3:]
+    assert address.startswith("127.0.0.1:") and embedded == "True"
+    assert auth == "None"  # the embedded Ray's environment is not left behind
+
+
+@pytest.mark.ray
+def test_a_reservation_not_granted_in_time_fails_instead_of_waiting(ray_session):
+    import ray
+    from ray.util.placement_group import placement_group, remove_placement_group
+
+    hog = placement_group([{"CPU": ray.cluster_resources()["CPU"]}])  # all CPUs, held
+    assert hog.wait(60)
+    try:
+        with pytest.raises(PlacementError, match=r"did not place the 1 host\(s\) within hosts"):
+            reserve([{"CPU": 1.0}], timeout_s=0.5)
+    finally:
+        remove_placement_group(hog)
+
+
+@pytest.mark.ray
+def test_hosts_are_reserved_on_nodes_and_ports_must_cover_them(ray_session):
+    res = reserve([{"CPU": 0.5}] * 2, timeout_s=60, ports=(7000, 7001))
+    try:
+        assert [n.address for n in res.nodes] == ["127.0.0.1"] * 2
+        assert res.options(1)["num_cpus"] == 0.5
+    finally:
+        res.release()
+    with pytest.raises(PlacementError, match=r"holds 1 port.* placed 2 hosts on 127\.0\.0\.1"):
+        reserve([{"CPU": 0.5}] * 2, timeout_s=60, ports=(7000, 7000))
