@@ -359,6 +359,7 @@ def _run_all(
             if trap_signals:
                 _trap_stop_signals()  # ray.init replaced the SIGTERM handler with its own
             ray_record = info.record()
+            outputs.set_ray({"backend": backend, **ray_record})  # kept if placement fails
             log.info("ray: %s", info)
             how = "embedded Ray" if info.embedded else f"joined Ray cluster ({address})"
             console.print(

@@ -111,9 +111,10 @@ class Cluster:
         """SIGTERM each node's process group, then SIGKILL what is left of it."""
         for proc, _ in self.procs:
             with_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5.0  # a grace period for all nodes together
         for proc, log in self.procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             with_group(proc.pid, signal.SIGKILL)  # the GCS and agents may outlive the leader
             proc.wait(timeout=15)
             log.close()
@@ -201,3 +202,4 @@ def test_pinning_more_hosts_than_the_cluster_holds_fails_at_once(cluster, tmp_pa
     assert "3 hosts each need rack_b: 1; the cluster has 1" in proc.stderr
     doc = json.loads((tmp_path / "pinned" / "results.json").read_text())
     assert doc["status"] == "failed" and "PlacementError" in doc["error"]
+    assert doc["ray"]["address"] == cluster.address  # where it tried is recorded
