@@ -2,10 +2,10 @@
 
 A head (127.0.0.2) and two worker nodes (127.0.0.3, 127.0.0.4), one CPU each, each its own
 `ray start --block` process with its own `--temp-dir`, stopped by process group at the end.
-The smoke scenario runs on it with `--address` and must land one host per node, bind each
-host's ZeroMQ socket on its own node's address inside `hosts.ports`, and give exactly the
-results of an embedded run with the same host count. A pinning request the cluster cannot
-meet fails at once with exit 2 and says why.
+The smoke scenario runs on it with `--address` (CurveZMQ on) and must land one host per node,
+bind each host's ZeroMQ socket on its own node's address inside `hosts.ports`, and give
+exactly the results of an embedded run with the same host count. A pinning request the
+cluster cannot meet fails at once with exit 2 and says why.
 
 The nodes start without RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER (it forbids worker nodes) and with
 RAY_AUTH_MODE=disabled (loopback only; every process of a cluster must agree on the mode).
@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RAY = Path(sys.executable).parent / "ray"
 HEAD, WORKERS = "127.0.0.2", ("127.0.0.3", "127.0.0.4")
 NODES = (HEAD, *WORKERS)
-SMOKE = ["scenarios/smoke.yaml", "--seeds", "1", "--quiet"]  # one seed: CI-size
+# one seed: CI-size; CurveZMQ on, as README's cluster section advises between devices
+SMOKE = ["scenarios/smoke.yaml", "--seeds", "1", "--quiet", "--set", "protocol.security=curve"]
 START_S = 120.0  # a node start that takes longer than this on a loaded machine is a failure
 
 
