@@ -214,14 +214,14 @@ def logs_hint(node: HostNode | None = None) -> str:
     here = _local_log_dir()
     if node is None or node.address == ray.util.get_node_ip_address():  # this machine's node
         return f"Ray logs: {here}"
-    state = "alive"
+    state = "unknown"
     with contextlib.suppress(Exception):  # a diagnosis must never hide the error it explains
         row = next((n for n in ray.nodes() if n.get("NodeID") == node.node_id), None)
-        state = "unknown to the cluster" if row is None else ("alive" if row["Alive"] else "lost")
+        state = "not in the cluster" if row is None else ("alive" if row["Alive"] else "dead")
     return (
-        f"node {node.address} (node id {node.node_id[:12]}) is {state}; its Ray logs are on "
-        f"that device under its `ray start --temp-dir` (default /tmp/ray)/session_latest/logs, "
-        f"not in this machine's {here}"
+        f"Ray reports its node {node.address} (node id {node.node_id[:12]}) {state}; that "
+        f"node's Ray logs are on its own device, under its `ray start --temp-dir` (default "
+        f"/tmp/ray)/session_latest/logs, not in this machine's {here}"
     )
 
 

@@ -361,7 +361,7 @@ def _run_all(
             ray_record = info.record()
             outputs.set_ray({"backend": backend, **ray_record})  # kept if placement fails
             log.info("ray: %s", info)
-            how = "embedded Ray" if info.embedded else f"joined Ray cluster ({address})"
+            how = "embedded Ray" if info.embedded else f"joined Ray cluster ({info.requested})"
             console.print(
                 f"ray {info.version}: {how} at {info.address}, {info.nodes} node(s), "
                 f"{info.cpus:g} CPU(s)"

@@ -7,10 +7,12 @@ import sys
 import pytest
 
 from swarm.raylife import (
+    HostNode,
     NodeResources,
     PlacementError,
     host_count,
     host_requests,
+    logs_hint,
     placement_problems,
     reserve,
 )
@@ -112,3 +114,14 @@ def test_hosts_are_reserved_on_nodes_and_ports_must_cover_them(ray_session):
         res.release()
     with pytest.raises(PlacementError, match=r"holds 1 port.* placed 2 hosts on 127\.0\.0\.1"):
         reserve([{"CPU": 0.5}] * 2, timeout_s=60, ports=(7000, 7000))
+
+
+@pytest.mark.ray
+def test_logs_of_a_host_on_another_node_are_sent_to_that_device(ray_session):
+    import ray
+
+    here = logs_hint(HostNode(ray.get_runtime_context().get_node_id(), "127.0.0.1"))
+    assert here.startswith("Ray logs: ") and here.endswith("/logs")  # this machine's folder
+    there = logs_hint(HostNode("ab" * 28, "10.9.9.9"))
+    assert there.startswith("Ray reports its node 10.9.9.9 (node id abababababab) not in the")
+    assert "on its own device, under its `ray start --temp-dir`" in there
