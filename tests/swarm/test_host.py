@@ -79,16 +79,19 @@ def test_forged_and_tampered_messages_are_rejected_and_counted(tiny_cfg):
         assert target.receiver.rejects["signature"] == 2
 
 
-def test_a_taken_port_falls_back_to_a_free_one(tiny_cfg):
+def test_hosts_bind_inside_hosts_ports_and_say_when_it_is_full(tiny_cfg):
     ctx = zmq.Context.instance()
     squatter = ctx.socket(zmq.ROUTER)
-    port = squatter.bind_to_random_port("tcp://127.0.0.1")
-    host = HostCore(0, 1, tiny_cfg(), "run", new_key(), port=port)
+    port = squatter.bind_to_random_port("tcp://127.0.0.1", min_port=20000, max_port=60000)
     try:
-        assert host.address().startswith("tcp://127.0.0.1:")
-        assert not host.address().endswith(f":{port}")
+        with pytest.raises(OSError, match=f"host 0: every port of {port}-{port} .* hosts.ports"):
+            HostCore(0, 1, tiny_cfg(hosts={"ports": port}), "run", new_key())
+        host = HostCore(0, 1, tiny_cfg(hosts={"ports": f"{port}-{port + 50}"}), "run", new_key())
+        try:  # the first free port of the range, never one outside it
+            assert port < int(host.address().rsplit(":", 1)[1]) <= port + 50
+        finally:
+            host.close()
     finally:
-        host.close()
         squatter.close(linger=0)
 
 
