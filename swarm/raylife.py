@@ -384,7 +384,7 @@ def reserve(
             f"Ray did not place the {len(requests)} host(s) within hosts.placement_timeout_s = "
             f"{timeout_s:g} s: their resources are held by other work, or the hosts do not "
             f"pack onto the nodes ({_amounts_per_host(requests)}; nodes: "
-            f"{'; '.join(f'{n.address}: {_amounts(n.total)}' for n in nodes)}). Wait for the "
+            f"{_node_amounts(nodes, requests)}). Wait for the "
             "other work, raise hosts.placement_timeout_s, or start fewer hosts"
         )
     by_bundle = placement_group_table(group)["bundles_to_node_id"]
@@ -406,6 +406,14 @@ def reserve(
                 f"{ports[0]}-{ports[0] + most - 1}"
             )
     return res
+
+
+def _node_amounts(nodes: Sequence[NodeResources], requests: Sequence[Mapping[str, float]]) -> str:
+    """What each node has of the resources the hosts ask for."""
+    names = sorted({k for r in requests for k in r})
+    return "; ".join(
+        f"{n.address}: {_amounts({k: n.total.get(k, 0.0) for k in names})}" for n in nodes
+    )
 
 
 def _amounts_per_host(requests: Sequence[Mapping[str, float]]) -> str:
