@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.base import Actions, Observation
-from scenarios.claims import claim_sites
+from scenarios.claims import NO_CLAIM, blocked_sites, choose_sites
 from scenarios.info import PatrolInfo
 from scenarios.navigation import FlightMap
 from scenarios.policy_base import Policy, footprints, row_layers
@@ -182,8 +182,8 @@ class PatrolPolicy(Policy):
 class IdlenessGreedy(PatrolPolicy):
     """Head for the point of interest with the most idleness minus travel ticks, plus
     `look_ticks` × the detector's last p on it where that p was below the report threshold
-    (a suspicious cell is worth a second look sooner); shard-mates claim goals more than 2
-    cells apart (batched, see `scenarios.claims`)."""
+    (a suspicious cell is worth a second look sooner), skipping points within 2 cells of a
+    goal a peer claimed in the last round (`scenarios.claims`). Its claim is its goal."""
 
     params: ClassVar[dict[str, float]] = {
         **PatrolPolicy.params,
@@ -194,6 +194,8 @@ class IdlenessGreedy(PatrolPolicy):
     def __init__(self, info: PatrolInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         self.goal = np.zeros((self.k, 2), dtype=np.int64)
+        self.has_goal = np.zeros(self.k, dtype=bool)
+        self._blocked_cache: np.ndarray | None = None
         self.planned = np.full(self.k, -(10**9))
         self.suspect = np.zeros((self.k, *self.shape), dtype=np.float32)  # last p per cell
 
@@ -213,9 +215,25 @@ class IdlenessGreedy(PatrolPolicy):
             dist = np.abs(self.poi[None] - pos[due][:, None]).max(2)
             look = self.suspect[due[:, None], pr, pc]  # (D, P)
             score = (idle - dist + self.p["look_ticks"] * look).astype(np.float32)
-            pick = claim_sites(score, self.poi, self.shape, radius=2)
+            pick = choose_sites(score, self._blocked()[due])
             self.goal[due], self.planned[due] = self.poi[pick], obs.tick
+            self.has_goal[due] = True
         return self.goal.copy()
+
+    def claims(self) -> np.ndarray:
+        """(K, 2) each drone's goal point, (-1, -1) before its first plan."""
+        return np.where(self.has_goal[:, None], self.goal, NO_CLAIM)
+
+    def _heard_changed(self) -> None:
+        self._blocked_cache = None
+
+    def _blocked(self) -> np.ndarray:
+        """(K, P) bool: points within 2 cells of a claim each drone heard (cached per round)."""
+        if self._blocked_cache is None:
+            self._blocked_cache = blocked_sites(
+                self.k, self.heard_rows, self.heard_goals, self.poi, radius=2
+            )
+        return self._blocked_cache
 
 
 class CyclicTour(PatrolPolicy):
@@ -225,7 +243,8 @@ class CyclicTour(PatrolPolicy):
     def __init__(self, info: PatrolInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         self.tour = self._tour()
-        self.at = (np.arange(self.k) * len(self.tour)) // max(self.k, 1)
+        # evenly spaced over the whole team by global id (planned before launch)
+        self.at = (self.ids * len(self.tour)) // max(self.team_size, 1)
 
     def _tour(self) -> np.ndarray:
         left = list(range(len(self.poi)))
