@@ -53,5 +53,5 @@ def test_pinned_hosts_on_three_nodes_exchange_over_zeromq(cluster):
     # each of the 3 hosts (itself included), so over 2 rounds it hears 2 x 3 x 2 = 12 messages,
     # 8 of them from the hosts on the other two nodes
     for row in rows:
-        assert row["messages_received"] == 2 * N_NODES * 2
+        assert row["host_socket_received"] == 2 * N_NODES * 2
         assert row["wire_bytes"] > 0
