@@ -44,6 +44,7 @@ from protocols.compression import get_codec
 from protocols.messages import Kind, Message, ProtocolError
 from protocols.transport import CurveKeys, Endpoint
 from scenarios.base import Actions, Observation, TokenSpec
+from scenarios.claims import everyone_hears
 from scenarios.info import WorldInfo
 from scenarios.metrics import auc
 from scenarios.policies import make_policy
@@ -326,6 +327,8 @@ class HostCore:
         self.train_steps += self.bank.learn(obs.tick)
         p_detect = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
         actions = self.policy.act(obs, p_detect)
+        if self.plan.sharing == "central":  # the centre plans every drone: it knows all goals
+            self.policy.hear_claims(*everyone_hears(self.policy.claims()))
         actions.detect = logits.astype(np.float32)  # reported for field AUC (evaluation only)
         return actions
 
