@@ -333,7 +333,7 @@ def test_variants_fly_with_their_own_overrides(tmp_path):
 
 
 # -- host-count invariance (docs/architecture.md) ---------------------------------------------
-# 6 drones: 1, 2 and 3 hosts hold 6, 3 and 2 brains each (see the note on lone brains there)
+# 6 drones: 1, 2 and 3 hosts hold 6, 3 and 2 brains each
 INVARIANCE = ["--seeds", "1", "--ticks", "10", "--quiet", "--set", "drones=6"]
 
 
