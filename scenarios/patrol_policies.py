@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.base import Actions, Observation
-from scenarios.claims import NO_CLAIM, blocked_sites, choose_sites
+from scenarios.claims import choose_sites
 from scenarios.info import PatrolInfo
 from scenarios.navigation import FlightMap
 from scenarios.policy_base import Policy, footprints, row_layers
@@ -193,10 +193,8 @@ class IdlenessGreedy(PatrolPolicy):
 
     def __init__(self, info: PatrolInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
-        self.goal = np.zeros((self.k, 2), dtype=np.int64)
-        self.has_goal = np.zeros(self.k, dtype=bool)
-        self._blocked_cache: np.ndarray | None = None
         self.planned = np.full(self.k, -(10**9))
+        self.set_claim_sites(self.poi, radius=2)  # points within 2 cells of a claimed goal
         self.suspect = np.zeros((self.k, *self.shape), dtype=np.float32)  # last p per cell
 
     def _act(self, obs: Observation, p: np.ndarray) -> Actions:
@@ -215,25 +213,10 @@ class IdlenessGreedy(PatrolPolicy):
             dist = np.abs(self.poi[None] - pos[due][:, None]).max(2)
             look = self.suspect[due[:, None], pr, pc]  # (D, P)
             score = (idle - dist + self.p["look_ticks"] * look).astype(np.float32)
-            pick = choose_sites(score, self._blocked()[due])
+            pick = choose_sites(score, self.blocked()[due])
             self.goal[due], self.planned[due] = self.poi[pick], obs.tick
             self.has_goal[due] = True
         return self.goal.copy()
-
-    def claims(self) -> np.ndarray:
-        """(K, 2) each drone's goal point, (-1, -1) before its first plan."""
-        return np.where(self.has_goal[:, None], self.goal, NO_CLAIM)
-
-    def _heard_changed(self) -> None:
-        self._blocked_cache = None
-
-    def _blocked(self) -> np.ndarray:
-        """(K, P) bool: points within 2 cells of a claim each drone heard (cached per round)."""
-        if self._blocked_cache is None:
-            self._blocked_cache = blocked_sites(
-                self.k, self.heard_rows, self.heard_goals, self.poi, radius=2
-            )
-        return self._blocked_cache
 
 
 class CyclicTour(PatrolPolicy):

@@ -18,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.base import Actions, Observation
+from scenarios.claims import NO_CLAIM, blocked_sites
 from scenarios.config import footprint_radius
 from scenarios.info import WorldInfo
 
@@ -94,7 +95,9 @@ class Policy:
 
     Claims (goal coordination, `scenarios.claims`): `claims()` is each drone's current goal
     cell (K, 2), (-1, -1) for none; `hear_claims(rows, goals)` replaces what the drones heard
-    of their peers' goals (a knowledge round's claims). A policy without goals ignores both.
+    of their peers' goals (a knowledge round's claims). A goal planner declares its sites
+    (`set_claim_sites`), sets `goal`/`has_goal` when it plans and picks among the sites not
+    `blocked()`; a policy without goals claims nothing and ignores what it hears.
     """
 
     params: ClassVar[dict[str, float]] = {}
@@ -134,6 +137,11 @@ class Policy:
         # claims heard in the last round: local drone (M,) and the goal cell (M, 2) it heard
         self.heard_rows = np.zeros(0, np.int64)
         self.heard_goals = np.zeros((0, 2), np.int64)
+        # goal planners (set_claim_sites) claim `goal` once `has_goal`; others claim nothing
+        self.goal = np.zeros((self.k, 2), dtype=np.int64)
+        self.has_goal = np.zeros(self.k, dtype=bool)
+        self._sites: tuple[np.ndarray, int, int] | None = None  # sites, radius, cells per site
+        self._blocked_cache: np.ndarray | None = None
         self.shape = info.shape
         # flags awaiting their label: key tick * K + local drone (sorted) -> flat cell
         self._flag_key = np.zeros(0, dtype=np.int64)
@@ -210,10 +218,27 @@ class Policy:
         raise NotImplementedError
 
     # -- claims (moves side) --------------------------------------------------------------
+    def set_claim_sites(self, sites: np.ndarray, radius: int, cells_per_site: int = 1) -> None:
+        """Declare this policy a goal planner over `sites` (S, 2), in units of
+        `cells_per_site` cells: a heard claim blocks the sites within `radius` of it."""
+        self._sites = (np.asarray(sites, np.int64), int(radius), int(cells_per_site))
+        self._blocked_cache = None
+
     def claims(self) -> np.ndarray:
-        """(K, 2) int64 each drone's current goal cell, (-1, -1) where it claims none (the
-        base: policies without goals claim nothing)."""
-        return np.full((self.k, 2), -1, np.int64)
+        """(K, 2) int64 each drone's current goal cell, (-1, -1) where it claims none (before
+        its first plan, or always for policies without goals)."""
+        return np.where(self.has_goal[:, None], self.goal, NO_CLAIM)
+
+    def blocked(self) -> np.ndarray:
+        """(K, S) bool: the sites near a claim each drone heard (cached until the next
+        `hear_claims`); see `set_claim_sites`."""
+        if self._sites is None:
+            raise RuntimeError("call set_claim_sites(...) before planning against claims")
+        if self._blocked_cache is None:
+            sites, radius, per = self._sites
+            heard = self.heard_goals // per
+            self._blocked_cache = blocked_sites(self.k, self.heard_rows, heard, sites, radius)
+        return self._blocked_cache
 
     def hear_claims(self, rows: np.ndarray, goals: np.ndarray) -> None:
         """Replace the claims the drones heard: local drone rows (M,) heard goal cells
@@ -226,10 +251,7 @@ class Policy:
                 f"{rows.shape} and {goals.shape}"
             )
         self.heard_rows, self.heard_goals = rows, goals
-        self._heard_changed()
-
-    def _heard_changed(self) -> None:
-        """Hook: a policy that plans against the heard claims refreshes what it derives."""
+        self._blocked_cache = None
 
     def _merge(self, i: int, other: np.ndarray) -> None:
         raise NotImplementedError

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.base import Actions, Observation
-from scenarios.claims import NO_CLAIM, blocked_sites, choose_sites
+from scenarios.claims import choose_sites
 from scenarios.config import footprint_radius
 from scenarios.info import SearchInfo
 from scenarios.policy_base import Policy, footprints, row_layers, step_toward
@@ -213,9 +213,6 @@ class BeliefGreedy(SearchPolicy):
 
     def __init__(self, info: SearchInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
-        self.goal = np.zeros((self.k, 2), dtype=np.int64)
-        self.has_goal = np.zeros(self.k, dtype=bool)
-        self._blocked_cache: np.ndarray | None = None
         self.planned = np.full(self.k, -np.inf)
         h, w = self.shape
         top = np.arange(max(h, w) + 1, dtype=np.float32)
@@ -227,6 +224,7 @@ class BeliefGreedy(SearchPolicy):
         c = self.blocks[:, None, 1:] * _BLOCK + off[None, None, :]  # (B, 1, 3)
         cells = np.where((r < h) & (c < w), r * w + c, -1)  # -1: padding past the map edge
         self.block_cells = cells.reshape(len(self.blocks), -1)  # (B, 9) flat cells
+        self.set_claim_sites(self.blocks, radius=1, cells_per_site=_BLOCK)  # touching blocks
         prior = np.where(cells >= 0, self.prior_lo.ravel()[np.maximum(cells, 0)], -np.inf)
         # (K, B) best log-odds per block of each drone's map, kept in step with `lo`
         self.block_lo = np.repeat(prior.reshape(1, -1, _BLOCK * _BLOCK).max(2), self.k, 0)
@@ -281,7 +279,7 @@ class BeliefGreedy(SearchPolicy):
         due = np.flatnonzero((obs.tick - self.planned >= every) | (pos == self.goal).all(1))
         if due.size:
             score = self.block_lo[due] - self._block_penalty(pos[due])  # (D, B)
-            pick = choose_sites(score, self._blocked()[due])
+            pick = choose_sites(score, self.blocked()[due])
             self.goal[due] = self._cell_in_block(due, pos[due], pick)
             self.has_goal[due] = True
             first = np.isinf(self.planned[due])
@@ -289,21 +287,6 @@ class BeliefGreedy(SearchPolicy):
             # re-plans spread over `every` ticks
             self.planned[due] = obs.tick - first * (self.ids[due] % every)
         return step_toward(pos, self.goal)
-
-    def claims(self) -> np.ndarray:
-        """(K, 2) each drone's goal cell, (-1, -1) before its first plan."""
-        return np.where(self.has_goal[:, None], self.goal, NO_CLAIM)
-
-    def _heard_changed(self) -> None:
-        self._blocked_cache = None
-
-    def _blocked(self) -> np.ndarray:
-        """(K, B) bool: blocks within one block of a claim each drone heard (cached per round)."""
-        if self._blocked_cache is None:
-            self._blocked_cache = blocked_sites(
-                self.k, self.heard_rows, self.heard_goals // _BLOCK, self.blocks, radius=1
-            )
-        return self._blocked_cache
 
     def _penalty(self, dist: np.ndarray) -> np.ndarray:
         """log1p(Chebyshev distance / dist_scale), float32, looked up per integer distance."""

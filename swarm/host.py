@@ -53,7 +53,7 @@ from swarm.exchange_gossip import GossipExchange
 from swarm.exchange_hub import HubExchange
 from swarm.raylife import actor_state, alive_nodes, host_count, host_options, log_dir, start_ray
 from swarm.teams import Sharing, TeamPlan
-from swarm.traffic import DeviceTraffic
+from swarm.traffic import DeviceTraffic, session_frames
 
 if TYPE_CHECKING:
     from scenarios.policy_base import Policy
@@ -225,17 +225,7 @@ class HostCore:
 
     # -- sending and receiving ------------------------------------------------------------
     def _send(self, dests: tuple[int, ...], msg: Message) -> None:
-        session = self.sessions.get(msg.sender)
-        if session is None:
-            session = self.sessions[msg.sender] = Session(self._run, msg.sender, self.key)
-        frames = session.encode(
-            msg.kind,
-            recipient=msg.recipient,
-            round=msg.round,
-            term=msg.term,
-            body=dict(msg.body),
-            tensors=msg.tensors,
-        )
+        frames = session_frames(self.sessions, self._run, self.key, msg)
         for d in dests:
             self.endpoint.send(d, frames)
 

@@ -21,7 +21,25 @@ from protocols.batching import split_batch
 from protocols.codec import Session
 from protocols.messages import Message
 
-__all__ = ["DeviceTraffic"]
+__all__ = ["DeviceTraffic", "session_frames"]
+
+
+def session_frames(
+    sessions: dict[int, Session], run_id: str, key: bytes, msg: Message
+) -> list[bytes | memoryview]:
+    """Frames of `msg` from its sender's session in `sessions` (made on first use): the
+    sender's next sequence number, signed with `key` for run `run_id`."""
+    session = sessions.get(msg.sender)
+    if session is None:
+        session = sessions[msg.sender] = Session(run_id, msg.sender, key)
+    return session.encode(
+        msg.kind,
+        recipient=msg.recipient,
+        round=msg.round,
+        term=msg.term,
+        body=dict(msg.body),
+        tensors=msg.tensors,
+    )
 
 
 class DeviceTraffic:
@@ -39,17 +57,7 @@ class DeviceTraffic:
 
     def size(self, msg: Message) -> int:
         """Bytes of `msg`'s frames as its sender's own session encodes it (seq advances)."""
-        session = self.sessions.get(msg.sender)
-        if session is None:
-            session = self.sessions[msg.sender] = Session(self.run_id, msg.sender, self.key)
-        frames = session.encode(
-            msg.kind,
-            recipient=msg.recipient,
-            round=msg.round,
-            term=msg.term,
-            body=dict(msg.body),
-            tensors=msg.tensors,
-        )
+        frames = session_frames(self.sessions, self.run_id, self.key, msg)
         return sum(memoryview(f).nbytes for f in frames)
 
     def count(self, msg: Message, audience: int) -> None:
