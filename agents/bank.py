@@ -12,7 +12,7 @@ buffers' losses into one update.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from agents.learner import (
 )
 from agents.model import YanModel, YanWeights, balance_step, init_state, yan_apply, yan_step
 from agents.pretrain import rehearsal_set, source_fisher
+from agents.rng import BrainGenerators, Draws, brain_seed, integers, uniform
 from agents.synthetic import SyntheticConfig
 
 __all__ = ["BrainBank"]
@@ -54,11 +55,17 @@ class BrainBank:
         seed: int = 0,
         init: Mapping[str, Tensor | np.ndarray] | None = None,
         shared: bool = False,
+        ids: Sequence[int] | None = None,
     ) -> None:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         self.cfg, self.lcfg, self.k, self.shared = model_cfg, learner_cfg, k, shared
         self.n_sets = 1 if shared else k
+        # global brain ids of the weight sets: each brain's randomness (and, without a
+        # checkpoint, its init) is keyed by (seed, id), whichever bank (host) holds it
+        self.ids = list(range(self.n_sets)) if ids is None else [int(i) for i in ids]
+        if len(self.ids) != self.n_sets:
+            raise ValueError(f"ids must name the bank's {self.n_sets} weight sets, got {ids}")
         self.params_per_brain = count_params(model_cfg)
         self.train_steps = 0
         template = YanModel(model_cfg).state_dict()
@@ -82,7 +89,13 @@ class BrainBank:
         )
         self._last_learn: int | None = None
         self._from_checkpoint = init is not None
-        self._gen = torch.Generator().manual_seed(seed + 7919)
+        # Per-brain streams (agents.rng): a brain's draws do not depend on its bank-mates.
+        # A shared model (one set, every stream on one host) draws from one generator.
+        self._gen: Draws = (
+            torch.Generator().manual_seed(brain_seed(seed, self.ids[0]))
+            if shared
+            else BrainGenerators(seed, self.ids)
+        )
 
     # -- construction -------------------------------------------------------------------
     def _initial(self, template: dict, seed: int, init: Mapping | None) -> dict[str, Tensor]:
@@ -92,8 +105,8 @@ class BrainBank:
             base = {n: named.get(n, template[n]) for n in template}
             return {n: t.unsqueeze(0).repeat(self.n_sets, *[1] * t.dim()) for n, t in base.items()}
         sets = []
-        for i in range(self.n_sets):
-            torch.manual_seed(seed * 1_000_003 + i)  # one fixed init per (seed, brain)
+        for i in self.ids:
+            torch.manual_seed(brain_seed(seed, i))  # one fixed init per (seed, brain id)
             sets.append(YanModel(self.cfg).state_dict())
         return {n: torch.stack([s[n] for s in sets]).detach() for n in template}
 
@@ -251,7 +264,7 @@ class BrainBank:
         parts_x, parts_s, parts_v, parts_m = [], [], [], []
         if lc.replay_per_class and not r.empty:
             filled = r.filled.reshape(k, 2 * per)
-            m = max(int(filled.sum(1).max()), 1)
+            m = 2 * per  # every slot, masked: shapes (and sums) do not depend on bank-mates
             take = torch.argsort((~filled).to(torch.int8), dim=1, stable=True)[:, :m]  # (K, m)
             rows = torch.arange(k)[:, None]
             parts_x.append(r.tokens.reshape(k, 2 * per, -1)[rows, take])
@@ -260,7 +273,7 @@ class BrainBank:
             parts_m.append(filled[rows, take])
         n_photo = lc.photo_positives
         if n_photo:
-            slots = torch.randint(self.buffer.count, (k, n_photo), generator=self._gen)
+            slots = integers(self.buffer.count, (k, n_photo), self._gen)
             slots = (self.buffer.head - 1 - slots) % self.buffer.window  # held slots only
             rows = torch.arange(k)[:, None]
             base = self.buffer.tokens[rows, slots]
@@ -286,7 +299,7 @@ class BrainBank:
         lc = self.lcfg
         pool_x, pool_y = rehearsal_set(lc.rehearsal_pool, lc.rehearsal_length)
         # each weight set draws its own streams (brains do not rehearse in lockstep)
-        order = torch.rand(self.n_sets, pool_x.shape[0], generator=self._gen).argsort(1)
+        order = uniform((self.n_sets, pool_x.shape[0]), self._gen).argsort(1)
         pick = order[:, : lc.rehearsal_streams]  # (P, R)
         xs, y = pool_x[pick], pool_y[pick]  # (P, R, T, D), (P, R, T)
         st = init_state(self.cfg, pick.shape[1], self.n_sets)

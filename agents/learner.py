@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from agents.model import NEXT_HEAD
+from agents.rng import Draws, uniform
 
 __all__ = [
     "AnchoredEWC",
@@ -156,9 +157,7 @@ def stream_losses(
     return sup + ssl_weight * ssl_losses(out, tokens)
 
 
-def photo_positives(
-    tokens: Tensor, scale: tuple[float, float], gen: torch.Generator | None = None
-) -> Tensor:
+def photo_positives(tokens: Tensor, scale: tuple[float, float], gen: Draws = None) -> Tensor:
     """Tokens (..., 3A+2) with the photo placed into the candidate: the positives a brain makes.
 
     A person in a cell adds their look to the cell's, and the light scales both; the drone
@@ -173,7 +172,7 @@ def photo_positives(
     obs, ctx, ref = tokens[..., :a], tokens[..., a : 2 * a], tokens[..., 2 * a : 3 * a]
     unit = ref / torch.linalg.vector_norm(ref, dim=-1, keepdim=True).clamp_min(1e-12)
     lo, hi = scale
-    u = lo + (hi - lo) * torch.rand(tokens.shape[:-1], generator=gen)
+    u = lo + (hi - lo) * uniform(tuple(tokens.shape[:-1]), gen)  # per brain: agents.rng
     m = ctx.pow(2).mean(-1).sqrt() * u
     new_obs = obs + m[..., None] * unit
     diff = new_obs - ctx

@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from agents.config import YanConfig
+from agents.rng import Draws, normal
 
 __all__ = [
     "MODES",
@@ -371,13 +372,13 @@ def _select(
     logits: Tensor,
     k: int,
     noise_std: Tensor | None,
-    gen: torch.Generator | None,
+    gen: Draws,
 ) -> tuple[Tensor, Tensor]:
     """Pick k groups per token from selector logits (P, B, T, G). Returns indices and gates,
     each (P, B, T, k)."""
     score = logits.detach() + w.usage_bias[:, None, None, :]
     if noise_std is not None:
-        noise = torch.randn(score.shape, generator=gen, dtype=score.dtype)
+        noise = normal(tuple(score.shape), gen, score.dtype)  # per brain: agents.rng
         score = score + noise_std.to(score.dtype)[:, None, None, None] * noise
     idx = torch.topk(score, k, dim=-1).indices
     return idx, torch.sigmoid(torch.gather(logits, -1, idx))
@@ -427,7 +428,7 @@ def selective_apply(
     x: Tensor,
     k: int,
     noise_std: Tensor | None = None,
-    gen: torch.Generator | None = None,
+    gen: Draws = None,
     path: str = "auto",
 ) -> tuple[Tensor, Tensor]:
     """Selective GeGLU for P weight sets. x (P, B, T, D) -> y (P, B, T, D), load (P, G).
@@ -493,7 +494,7 @@ def yan_apply(
     state: Tensor,
     mode: str = "chunked",
     noise_std: Tensor | None = None,
-    gen: torch.Generator | None = None,
+    gen: Draws = None,
     ffn_path: str = "auto",
 ) -> tuple[dict[str, Tensor], Tensor, list[Tensor]]:
     """Run P stacked models. x (P, B, T, input_dim), state (P, B, L, 2D+C).
@@ -543,7 +544,6 @@ def yan_apply(
 
 _ONE = torch.ones(())  # read-only constant: Z + 1 without wrapping a Python scalar each step
 _SMALL = 16  # below this inner or outer width, one-row bmm batches lose to multiply-and-sum
-_MANY = 32  # ... when there are at least this many matrices (few: one GEMM call is cheaper)
 
 
 @lru_cache(maxsize=32)
@@ -554,7 +554,9 @@ def _rates(n_channels: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
 
 
 def _narrow(x: Tensor, w: Tensor) -> bool:
-    return x.shape[1] == 1 and w.shape[0] >= _MANY and min(w.shape[1], w.shape[2]) < _SMALL
+    # Shapes of one matrix only, never how many there are: a brain's numbers must not depend
+    # on how many brains its bank (host) holds (host-count invariance, docs/architecture.md).
+    return x.shape[1] == 1 and min(w.shape[1], w.shape[2]) < _SMALL
 
 
 def _matvec(x: Tensor, w: Tensor) -> Tensor:

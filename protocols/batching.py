@@ -47,7 +47,11 @@ __all__ = [
     "per_brain",
     "read_batch",
     "row_index",
+    "split_batch",
 ]
+
+#: Body lists of a batched message whose i-th entry belongs to `brains[i]` (protocol.md §3).
+PER_BRAIN_BODY = ("competence", "position", "goals")
 
 BATCH_BRAINS = 1024  # brains per batched message at most (2 buffers each: under 4096 frames)
 
@@ -262,6 +266,31 @@ def batch_messages(
         ts = tuple(t for b in batch for t in tensors.get(b, ()))
         msg = message(kind, batch[0], round_idx, body={**body, "brains": batch}, tensors=ts, **kw)
         out.append(Outgoing((dest,), msg))
+    return out
+
+
+def split_batch(msg: Message) -> list[Message]:
+    """The one-brain messages a batched `msg` stands for: what each drone would send alone.
+
+    Brain b's message has header sender b, b's tensors (named `"<b>"` or `"<b>/..."`), the
+    shared body fields and b's entry of each per-brain list (`PER_BRAIN_BODY`), and no
+    `brains`. A message without `brains` speaks for its sender alone: returned as is. Used to
+    count traffic as devices would send it (`swarm.traffic`), never to send."""
+    brains = msg.body.get("brains")
+    if brains is None:
+        return [msg]
+    shared = {k: v for k, v in msg.body.items() if k != "brains" and k not in PER_BRAIN_BODY}
+    out = []
+    for i, b in enumerate(brains):
+        own = {
+            k: msg.body[k][i]
+            for k in PER_BRAIN_BODY
+            if isinstance(msg.body.get(k), list) and len(msg.body[k]) == len(brains)
+        }
+        name = str(b)
+        ts = tuple(t for t in msg.tensors if t.name == name or t.name.startswith(name + "/"))
+        body = {**shared, **own}
+        out.append(dataclasses.replace(msg, sender=int(b), body=body, tensors=ts))
     return out
 
 

@@ -90,6 +90,9 @@ class ProtocolConfig(BaseModel):
         True, description="exchange weight deltas (false: an ablation, brains learn alone)"
     )
     share_beliefs: bool = Field(True, description="exchange belief-map updates")
+    share_claims: bool = Field(
+        True, description="exchange goal claims (CLAIM) so sharing drones keep apart"
+    )
     security: Literal["hmac", "curve"] = "hmac"
     max_message_bytes: int = Field(64 * 2**20, ge=1024, le=2**30)
     replay_window: int = Field(

@@ -40,11 +40,11 @@ __all__ = [
     "ProtocolError",
 ]
 
-PROTOCOL_VERSION = (1, 4)
+PROTOCOL_VERSION = (1, 5)
 """(major, minor) of the wire format; docs/protocol.md states the same. 1.3 changed no byte
 layout, only what a receiver rejects (non-finite values, sequence jumps, unique identities);
 1.4 signs with keyed BLAKE3 instead of HMAC-SHA256 (same 32 bytes, same signed bytes) and
-still reads every older 1.x message."""
+still reads every older 1.x message; 1.5 adds the CLAIM kind (goal claims)."""
 
 MAX_SEQ_JUMP = 2**32
 """How far above a sender's highest accepted `seq` a message may be (`jump` reject beyond):
@@ -64,6 +64,7 @@ class Kind(IntEnum):
     OBS = 5
     ELECT = 6
     BYE = 7
+    CLAIM = 8  # since 1.5: goal claims, so drones that share keep apart
 
 
 REJECT_REASONS = (

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.base import Actions, Observation
-from scenarios.claims import claim_sites
+from scenarios.claims import choose_sites
 from scenarios.info import PatrolInfo
 from scenarios.navigation import FlightMap
 from scenarios.policy_base import Policy, footprints, row_layers
@@ -182,8 +182,8 @@ class PatrolPolicy(Policy):
 class IdlenessGreedy(PatrolPolicy):
     """Head for the point of interest with the most idleness minus travel ticks, plus
     `look_ticks` × the detector's last p on it where that p was below the report threshold
-    (a suspicious cell is worth a second look sooner); shard-mates claim goals more than 2
-    cells apart (batched, see `scenarios.claims`)."""
+    (a suspicious cell is worth a second look sooner), skipping points within 2 cells of a
+    goal a peer claimed in the last round (`scenarios.claims`). Its claim is its goal."""
 
     params: ClassVar[dict[str, float]] = {
         **PatrolPolicy.params,
@@ -193,8 +193,8 @@ class IdlenessGreedy(PatrolPolicy):
 
     def __init__(self, info: PatrolInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
-        self.goal = np.zeros((self.k, 2), dtype=np.int64)
         self.planned = np.full(self.k, -(10**9))
+        self.set_claim_sites(self.poi, radius=2)  # points within 2 cells of a claimed goal
         self.suspect = np.zeros((self.k, *self.shape), dtype=np.float32)  # last p per cell
 
     def _act(self, obs: Observation, p: np.ndarray) -> Actions:
@@ -213,8 +213,9 @@ class IdlenessGreedy(PatrolPolicy):
             dist = np.abs(self.poi[None] - pos[due][:, None]).max(2)
             look = self.suspect[due[:, None], pr, pc]  # (D, P)
             score = (idle - dist + self.p["look_ticks"] * look).astype(np.float32)
-            pick = claim_sites(score, self.poi, self.shape, radius=2)
+            pick = choose_sites(score, self.blocked()[due])
             self.goal[due], self.planned[due] = self.poi[pick], obs.tick
+            self.has_goal[due] = True
         return self.goal.copy()
 
 
@@ -225,7 +226,8 @@ class CyclicTour(PatrolPolicy):
     def __init__(self, info: PatrolInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         self.tour = self._tour()
-        self.at = (np.arange(self.k) * len(self.tour)) // max(self.k, 1)
+        # evenly spaced over the whole team by global id (planned before launch)
+        self.at = (self.ids * len(self.tour)) // max(self.team_size, 1)
 
     def _tour(self) -> np.ndarray:
         left = list(range(len(self.poi)))

@@ -31,16 +31,23 @@ POLICIES: dict[str, tuple[WorldKind, type[Policy]]] = {
 
 
 def make_policy(
-    name: str, info: WorldInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params: float
+    name: str,
+    info: WorldInfo,
+    drone_ids: np.ndarray,
+    rng: np.random.Generator,
+    team_size: int | None = None,
+    **params: float,
 ) -> Policy:
-    """Build the scripted policy `name` for the drones `drone_ids` of a world with `info`."""
+    """Build the scripted policy `name` for the drones `drone_ids` (global ids, of a team of
+    `team_size`, default len(drone_ids)) of a world with `info`; `rng` (from
+    `np.random.default_rng(seed)`) is the root of every drone's own stream."""
     if name not in POLICIES:
         raise ValueError(f"unknown policy {name!r}; choose one of {sorted(POLICIES)}")
     kind, cls = POLICIES[name]
     if info.kind != kind:
         fits = sorted(k for k, (m, _) in POLICIES.items() if m == info.kind)
         raise ValueError(f"policy {name!r} is for {kind} worlds; this world takes {fits}")
-    return cls(info, drone_ids, rng, **params)
+    return cls(info, drone_ids, rng, team_size=team_size, **params)
 
 
 def fixed_detector(tokens: np.ndarray, centre: float = 0.7, sharpness: float = 12.0) -> np.ndarray:

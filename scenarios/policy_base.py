@@ -3,6 +3,12 @@
 A policy serves K drones (a shard). It reads only the world's public info (a
 `scenarios.info.WorldInfo` of the type it names in `info_type`) and observations, never the
 world: the same classes drive the standalone scripted runs and the learning brains.
+
+Every drone decides alone: its random draws come from its own stream (`drone_rngs`, keyed by
+the policy's root seed and the drone's global id), and the only thing it learns of other
+drones is what it is told (`merge` of beliefs, `hear_claims` of goals). So a drone flies the
+same whichever drones share its policy (its host), which is what makes a run's results
+independent of how drones are sharded over hosts.
 """
 
 from __future__ import annotations
@@ -12,10 +18,25 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.base import Actions, Observation
+from scenarios.claims import NO_CLAIM, blocked_sites
 from scenarios.config import footprint_radius
 from scenarios.info import WorldInfo
 
-__all__ = ["Policy", "footprints", "row_layers", "step_toward"]
+__all__ = ["Policy", "drone_rngs", "footprints", "row_layers", "step_toward"]
+
+
+def drone_rngs(root: np.random.Generator, ids: np.ndarray) -> list[np.random.Generator]:
+    """One generator per drone, keyed by `root`'s seed and the drone's global id (numpy
+    SeedSequence spawn key), so drone d draws the same numbers whichever policy holds it.
+
+    root: a generator made by `np.random.default_rng(seed)` (its SeedSequence is the key)."""
+    ss = root.bit_generator.seed_seq
+    if not isinstance(ss, np.random.SeedSequence):
+        raise TypeError("drone_rngs needs a generator from np.random.default_rng(seed)")
+    return [
+        np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, int(d))))
+        for d in np.asarray(ids, np.int64).tolist()
+    ]
 
 
 def footprints(
@@ -69,12 +90,28 @@ class Policy:
     `merge(i, other)` fuses another brain's belief (H, W) into drone i's, elementwise;
     `merge_many(rows, others)` does many such merges at once, with the same result.
     Parameters come as keyword arguments; unknown ones raise a TypeError naming the valid ones.
+    `team_size` is the number of drones in the whole team (default: enough for the ids), for
+    policies that split the map among the team by global drone id.
+
+    Claims (goal coordination, `scenarios.claims`): `claims()` is each drone's current goal
+    cell (K, 2), (-1, -1) for none; `hear_claims(rows, goals)` replaces what the drones heard
+    of their peers' goals (a knowledge round's claims). A goal planner declares its sites
+    (`set_claim_sites`), sets `goal`/`has_goal` when it plans and picks among the sites not
+    `blocked()`; a policy without goals claims nothing and ignores what it hears.
     """
 
     params: ClassVar[dict[str, float]] = {}
     info_type: ClassVar[type[WorldInfo]] = WorldInfo  # the public info this policy reads
 
-    def __init__(self, info: WorldInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
+    def __init__(
+        self,
+        info: WorldInfo,
+        drone_ids: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        team_size: int | None = None,
+        **params,
+    ):
         if not isinstance(info, self.info_type):
             raise TypeError(
                 f"{type(self).__name__} reads a {self.info_type.__name__}, got "
@@ -90,7 +127,21 @@ class Policy:
         self.info = info
         self.ids = np.asarray(drone_ids, dtype=np.int64)
         self.k = len(self.ids)
-        self.rng = rng
+        top = int(self.ids.max()) + 1 if self.ids.size else 0
+        self.team_size = max(self.k, top) if team_size is None else int(team_size)
+        if self.ids.size and (self.ids.min() < 0 or self.ids.max() >= self.team_size):
+            raise ValueError(
+                f"drone ids must lie in [0, team_size={self.team_size}), got {self.ids.tolist()}"
+            )
+        self.rngs = drone_rngs(rng, self.ids)  # one stream per drone (module docstring)
+        # claims heard in the last round: local drone (M,) and the goal cell (M, 2) it heard
+        self.heard_rows = np.zeros(0, np.int64)
+        self.heard_goals = np.zeros((0, 2), np.int64)
+        # goal planners (set_claim_sites) claim `goal` once `has_goal`; others claim nothing
+        self.goal = np.zeros((self.k, 2), dtype=np.int64)
+        self.has_goal = np.zeros(self.k, dtype=bool)
+        self._sites: tuple[np.ndarray, int, int] | None = None  # sites, radius, cells per site
+        self._blocked_cache: np.ndarray | None = None
         self.shape = info.shape
         # flags awaiting their label: key tick * K + local drone (sorted) -> flat cell
         self._flag_key = np.zeros(0, dtype=np.int64)
@@ -165,6 +216,42 @@ class Policy:
     def _belief_rows(self, rows: np.ndarray) -> np.ndarray:
         """Belief maps (len(rows), H, W) float32 of the local drones `rows`."""
         raise NotImplementedError
+
+    # -- claims (moves side) --------------------------------------------------------------
+    def set_claim_sites(self, sites: np.ndarray, radius: int, cells_per_site: int = 1) -> None:
+        """Declare this policy a goal planner over `sites` (S, 2), in units of
+        `cells_per_site` cells: a heard claim blocks the sites within `radius` of it."""
+        self._sites = (np.asarray(sites, np.int64), int(radius), int(cells_per_site))
+        self._blocked_cache = None
+
+    def claims(self) -> np.ndarray:
+        """(K, 2) int64 each drone's current goal cell, (-1, -1) where it claims none (before
+        its first plan, or always for policies without goals)."""
+        return np.where(self.has_goal[:, None], self.goal, NO_CLAIM)
+
+    def blocked(self) -> np.ndarray:
+        """(K, S) bool: the sites near a claim each drone heard (cached until the next
+        `hear_claims`); see `set_claim_sites`."""
+        if self._sites is None:
+            raise RuntimeError("call set_claim_sites(...) before planning against claims")
+        if self._blocked_cache is None:
+            sites, radius, per = self._sites
+            heard = self.heard_goals // per
+            self._blocked_cache = blocked_sites(self.k, self.heard_rows, heard, sites, radius)
+        return self._blocked_cache
+
+    def hear_claims(self, rows: np.ndarray, goals: np.ndarray) -> None:
+        """Replace the claims the drones heard: local drone rows (M,) heard goal cells
+        goals (M, 2) (a drone may hear several; it never needs its own). They hold until
+        the next call, i.e. until the next knowledge round."""
+        rows, goals = np.asarray(rows, np.int64), np.asarray(goals, np.int64).reshape(-1, 2)
+        if rows.shape != (len(goals),) or (rows.size and (rows.min() < 0 or rows.max() >= self.k)):
+            raise ValueError(
+                f"hear_claims needs rows (M,) in [0, {self.k}) and goals (M, 2), got "
+                f"{rows.shape} and {goals.shape}"
+            )
+        self.heard_rows, self.heard_goals = rows, goals
+        self._blocked_cache = None
 
     def _merge(self, i: int, other: np.ndarray) -> None:
         raise NotImplementedError

@@ -13,6 +13,7 @@ import json
 import numpy as np
 
 from scenarios.base import Scenario
+from scenarios.claims import everyone_hears
 from scenarios.metrics import auc
 from scenarios.policies import POLICIES, fixed_detector, make_policy
 
@@ -31,6 +32,7 @@ def run_scripted(
     while not world.done:
         obs = world.observe()
         world.step(pol.act(obs, fixed_detector(obs.tokens)))
+        pol.hear_claims(*everyone_hears(pol.claims()))  # one team, claims shared every tick
     out = world.metrics()
     probe = world.probe_set()
     if probe is not None:

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.base import Actions, Observation
-from scenarios.claims import claim_sites
+from scenarios.claims import choose_sites
 from scenarios.config import footprint_radius
 from scenarios.info import SearchInfo
 from scenarios.policy_base import Policy, footprints, row_layers, step_toward
@@ -116,20 +116,23 @@ class SearchPolicy(Policy):
 
 
 class Lawnmower(SearchPolicy):
-    """Boustrophedon sweep: the map is cut into K tiles (row bands, split into column slices
-    when there are more drones than bands); each drone sweeps lanes one swath apart."""
+    """Boustrophedon sweep: the map is cut into one tile per drone of the team (row bands,
+    split into column slices when there are more drones than bands); drone d sweeps tile d's
+    lanes one swath apart. The split is planned before launch from the team size and the
+    drone's id alone (no runtime coordination), so it is the same on any host."""
 
     def __init__(self, info: SearchInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
         h, w = self.shape
         swath = 2 * int(footprint_radius(self.p["altitude_m"], info.fov_deg, info.cell_m)) + 1
-        bands = max(1, min(self.k, h // swath))
+        n_team = self.team_size
+        bands = max(1, min(n_team, h // swath))
         tiles = []
         for b in range(bands):
             r0, r1 = b * h // bands, (b + 1) * h // bands
-            n = self.k // bands + (b < self.k % bands)
+            n = n_team // bands + (b < n_team % bands)
             tiles += [(r0, r1, j * w // n, (j + 1) * w // n) for j in range(n)]
-        paths = [self._path(t, swath) for t in tiles]
+        paths = [self._path(tiles[d], swath) for d in self.ids.tolist()]
         longest = max(len(p) for p in paths)
         self.path = np.stack([np.resize(p, (longest, 2)) for p in paths])  # (K, L, 2)
         self.length = np.array([len(p) for p in paths])
@@ -175,8 +178,13 @@ class LevyWalk(SearchPolicy):
         n = int(new.sum())
         if n:
             dirs = np.array([(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if a or b])
-            self.heading[new] = dirs[self.rng.integers(len(dirs), size=n)]
-            u = self.rng.random(n)
+            # each drone draws from its own stream: the same flight whatever shares its host
+            draws = [
+                (self.rngs[i].integers(len(dirs)), self.rngs[i].random())
+                for i in np.flatnonzero(new).tolist()
+            ]
+            self.heading[new] = dirs[np.array([d for d, _ in draws], np.int64)]
+            u = np.array([v for _, v in draws])
             cap = max(h, w)
             length = self.p["min_len"] * u ** (-1.0 / (self.p["mu"] - 1.0))
             self.left[new] = np.minimum(np.ceil(length), cap).astype(np.int64)
@@ -185,14 +193,15 @@ class LevyWalk(SearchPolicy):
 
 
 class BeliefGreedy(SearchPolicy):
-    """Fly to the cell of highest belief, discounted by distance; drones of one shard keep
-    apart. Flags when the fused belief of the candidate cell passes `flag_belief`.
+    """Fly to the cell of highest belief, discounted by distance, keeping off the goals its
+    peers claimed. Flags when the fused belief of the candidate cell passes `flag_belief`.
 
     Re-planning is batched over every due drone on a grid of 3x3 blocks: each drone keeps the
     best log-odds of every block (updated only where its map changed), scores blocks by that
-    minus log1p(Chebyshev distance to the block / dist_scale), and drones claim blocks no two
-    of which touch (`claims.claim_sites`), so goals lie at least 4 cells apart while room
-    allows; the goal is the block's best cell by the exact per-cell score.
+    minus log1p(Chebyshev distance to the block / dist_scale), and takes the best block that
+    neither holds nor touches a block whose goal a peer claimed in the last round
+    (`scenarios.claims`; a drone that heard no claim just takes its best); the goal is the
+    block's best cell by the exact per-cell score. Its claim is that goal.
     """
 
     params: ClassVar[dict[str, float]] = {
@@ -204,7 +213,6 @@ class BeliefGreedy(SearchPolicy):
 
     def __init__(self, info: SearchInfo, drone_ids: np.ndarray, rng: np.random.Generator, **params):
         super().__init__(info, drone_ids, rng, **params)
-        self.goal = np.zeros((self.k, 2), dtype=np.int64)
         self.planned = np.full(self.k, -np.inf)
         h, w = self.shape
         top = np.arange(max(h, w) + 1, dtype=np.float32)
@@ -216,6 +224,7 @@ class BeliefGreedy(SearchPolicy):
         c = self.blocks[:, None, 1:] * _BLOCK + off[None, None, :]  # (B, 1, 3)
         cells = np.where((r < h) & (c < w), r * w + c, -1)  # -1: padding past the map edge
         self.block_cells = cells.reshape(len(self.blocks), -1)  # (B, 9) flat cells
+        self.set_claim_sites(self.blocks, radius=1, cells_per_site=_BLOCK)  # touching blocks
         prior = np.where(cells >= 0, self.prior_lo.ravel()[np.maximum(cells, 0)], -np.inf)
         # (K, B) best log-odds per block of each drone's map, kept in step with `lo`
         self.block_lo = np.repeat(prior.reshape(1, -1, _BLOCK * _BLOCK).max(2), self.k, 0)
@@ -270,11 +279,13 @@ class BeliefGreedy(SearchPolicy):
         due = np.flatnonzero((obs.tick - self.planned >= every) | (pos == self.goal).all(1))
         if due.size:
             score = self.block_lo[due] - self._block_penalty(pos[due])  # (D, B)
-            pick = claim_sites(score, self.blocks, self.bshape, radius=1)
+            pick = choose_sites(score, self.blocked()[due])
             self.goal[due] = self._cell_in_block(due, pos[due], pick)
+            self.has_goal[due] = True
             first = np.isinf(self.planned[due])
-            # stagger the first plans so that later re-plans spread over `every` ticks
-            self.planned[due] = obs.tick - first * (due % every)
+            # stagger the first plans (by global id: the same on any host) so that later
+            # re-plans spread over `every` ticks
+            self.planned[due] = obs.tick - first * (self.ids[due] % every)
         return step_toward(pos, self.goal)
 
     def _penalty(self, dist: np.ndarray) -> np.ndarray:

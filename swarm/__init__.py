@@ -6,7 +6,17 @@ pydantic and the agents/protocols configs), and the runtime (Ray, torch) only wh
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# Host-count invariance (docs/architecture.md): torch's SIMD elementwise kernels (sigmoid, GELU,
+# rsqrt, ...) round a tensor's tail elements differently from its body, so a brain's numbers
+# would depend on how many brains share its bank (host). ATen's portable kernels round every
+# element alike; for these small models they measured no slower (matrix products are BLAS
+# either way). torch reads this at its first operation, so it is set before any runs: in the
+# driver and in every Ray host actor (which import this package before torch computes). An
+# explicit ATEN_CPU_CAPABILITY in the environment wins.
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "default")
 
 __all__ = ["ConfigError", "RunConfig", "load_config"]
 

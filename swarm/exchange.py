@@ -103,6 +103,11 @@ class Exchange:
     def phases(self) -> tuple[Phase, ...]:
         return tuple(self.steps)
 
+    def audience(self, phase: Phase, kind: Kind, brain: int) -> int:
+        """How many drones receive brain's message of `kind` in `phase` as real devices would
+        (point-to-point: one message per receiving drone); `swarm.traffic` counts it so."""
+        raise NotImplementedError
+
     def read_rows(self) -> np.ndarray:
         """(K, P) float32 copy of the local brains' weights, every row finite (see class)."""
         rows = self.ctx.bank.read_flat()

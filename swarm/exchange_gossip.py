@@ -34,6 +34,7 @@ from protocols.codec import Delivery
 from protocols.gossip import choco_pull, mixing_rows
 from protocols.messages import Kind
 from swarm.exchange import Context, Exchange, Expected, Phase, Step, team_graph
+from swarm.exchange_claims import ClaimRelay
 
 __all__ = ["GossipExchange"]
 
@@ -70,7 +71,12 @@ class GossipExchange(Exchange):
         for b in range(plan.n_brains):
             for d in self._dests(b):
                 self.routes[int(plan.brain_owner[b])][d].append(b)
+        self.claims = ClaimRelay(ctx)  # goal claims: their own messages, same routes
         self.steps = {Phase.MIX: Step(self.send_q, self.expect_q, self.read_q, self.mix)}
+
+    def audience(self, phase: Phase, kind: Kind, brain: int) -> int:
+        """Drones that receive brain's message of `kind` as devices would: its neighbours."""
+        return int(self.graph.degree(brain))
 
     def _dests(self, brain: int) -> tuple[int, ...]:
         """Hosts that need brain's messages: its own and its neighbours' (all, for radio)."""
@@ -117,6 +123,8 @@ class GossipExchange(Exchange):
                     limit,
                     body=shape,
                 )
+            if ctx.protocol.share_claims:
+                out += self.claims.batched(dest, brains, round_idx)
         return out
 
     def expect_q(self, round_idx: int) -> Expected:
@@ -127,17 +135,26 @@ class GossipExchange(Exchange):
                 out += batch_heads(Kind.DELTA, routes[me], self.delta_bytes, self.max_bytes)
             if self.ctx.protocol.share_beliefs:
                 out += batch_heads(Kind.BELIEF, routes[me], self.belief_bytes, self.max_bytes)
+            if self.ctx.protocol.share_claims:
+                out += self.claims.heads(routes[me])
         return out
 
     def read_q(self, d: Delivery) -> tuple[Kind, list[tuple[int, Any]]]:
-        """A DELTA's (brain, q row) or a BELIEF's (brain, update) pairs, checked, not applied."""
+        """A DELTA's (brain, q row), a BELIEF's (brain, update) or a CLAIM's (brain, goal)
+        pairs, checked, not applied."""
+        if d.message.kind == Kind.CLAIM:
+            return Kind.CLAIM, self.claims.read(d)
         return read_batch(d, self.ctx.plan.n_brains, self.layout, self.beliefs.maps[0].size)
 
     def mix(self, round_idx: int, got: list[tuple[Kind, list[tuple[int, Any]]]]) -> None:
         """x̂_j += q_j and b̂_j += update for the round's messages (in (sender, seq) order),
         then the consensus step for the local brains, then each fuses its neighbours' beliefs."""
         ctx = self.ctx
+        heard: dict[int, tuple[int, int]] = {}
         for kind, parts in got:
+            if kind == Kind.CLAIM:
+                heard.update(parts)
+                continue
             for brain, value in parts:
                 if kind == Kind.DELTA:
                     self.xhat[brain] += value
@@ -151,6 +168,9 @@ class GossipExchange(Exchange):
             ctx.bank.add_flat(choco_pull(self._w, self.xhat, self.rows, self.step, self._mixed))
         if ctx.protocol.share_beliefs:
             self._merge_beliefs()
+        if ctx.protocol.share_claims:  # each local drone hears its neighbours' claims
+            near = {b: list(self.graph.neighbors(b)) for b in ctx.local.tolist()}
+            self.claims.hear(heard, near)
 
     def _merge_beliefs(self) -> None:
         """Each local brain fuses its known neighbours' copies, ascending by neighbour id."""

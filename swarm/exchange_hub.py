@@ -39,6 +39,7 @@ from protocols.codec import Delivery
 from protocols.compression import get_codec
 from protocols.messages import Kind, ProtocolError
 from swarm.exchange import Context, Exchange, Expected, Phase, Step
+from swarm.exchange_claims import ClaimRelay, Claims
 
 __all__ = ["HubExchange"]
 
@@ -76,6 +77,8 @@ class HubExchange(Exchange):
             self.steps[Phase.ELECT] = Step(
                 self.send_beats, self.expect_beats, self.read_beat, self.elect
             )
+        self.claims = ClaimRelay(ctx)  # goal claims: up to the hub, its table back down
+        self.claim_table: Claims = {}  # on the hub's host: every brain's claim this round
         self.steps[Phase.UPLOAD] = Step(self.send_up, self.expect_up, self.read_up, self.aggregate)
         self.steps[Phase.BROADCAST] = Step(
             self.send_down, self.expect_down, self.read_down, self.adopt
@@ -94,6 +97,13 @@ class HubExchange(Exchange):
 
     def _every(self) -> tuple[int, ...]:
         return tuple(range(self.ctx.plan.n_hosts))
+
+    def audience(self, phase: Phase, kind: Kind, brain: int) -> int:
+        """Drones that receive brain's message as devices would: the hub for an upload (none
+        for the hub's own), every other drone for a heartbeat or the hub's broadcast."""
+        if phase == Phase.UPLOAD:
+            return int(brain != self.hub)
+        return self.ctx.plan.n_brains - 1
 
     # -- Phase.ELECT ----------------------------------------------------------------------
     def send_beats(self, round_idx: int) -> list[Outgoing]:
@@ -174,6 +184,8 @@ class HubExchange(Exchange):
                 self.max_bytes,
                 **kw,
             )
+        if ctx.protocol.share_claims:
+            out += self.claims.batched(dest, brains, round_idx, **kw)
         return out
 
     def expect_up(self, round_idx: int) -> Expected:
@@ -187,17 +199,24 @@ class HubExchange(Exchange):
                 out += batch_heads(Kind.DELTA, on, self.delta_bytes, self.max_bytes)
             if self.ctx.protocol.share_beliefs:
                 out += batch_heads(Kind.BELIEF, on, self.belief_bytes, self.max_bytes)
+            if self.ctx.protocol.share_claims:
+                out += self.claims.heads(on)
         return out
 
     def read_up(self, d: Delivery) -> tuple[Kind, Parts]:
+        if d.message.kind == Kind.CLAIM:
+            return Kind.CLAIM, self.claims.read(d)
         return read_batch(d, self.ctx.plan.n_brains, self.layout, self.heard.maps[0].size)
 
     def aggregate(self, round_idx: int, got: list[tuple[Kind, Parts]]) -> None:
         """On the hub's host: the aggregate of the deltas heard, the brains' beliefs noted."""
         deltas: dict[int, np.ndarray] = {}
+        self.claim_table = {}
         for kind, parts in got:
             if kind == Kind.DELTA:
                 deltas.update(parts)
+            elif kind == Kind.CLAIM:
+                self.claim_table.update(parts)
             else:
                 for b, arrays in parts:
                     self.heard.add(b, arrays)
@@ -234,16 +253,23 @@ class HubExchange(Exchange):
             self.bcast_sent.apply(0, cells)
             msg = message(Kind.BELIEF, self.hub, round_idx, term=self.term, tensors=cells)
             out.append(Outgoing(every, msg))
+        if ctx.protocol.share_claims:
+            out.append(
+                self.claims.table(self.hub, self.claim_table, every, round_idx, term=self.term)
+            )
         return out
 
     def expect_down(self, round_idx: int) -> Expected:
         p = self.ctx.protocol
-        kinds = [
-            k for k, on in ((Kind.DELTA, p.share_weights), (Kind.BELIEF, p.share_beliefs)) if on
-        ]
+        on = ((Kind.DELTA, p.share_weights), (Kind.BELIEF, p.share_beliefs))
+        kinds = [k for k, yes in (*on, (Kind.CLAIM, p.share_claims)) if yes]
         return [(k, self.hub) for k in kinds]
 
     def read_down(self, d: Delivery) -> tuple[Kind, Any]:
+        if d.message.kind == Kind.CLAIM:
+            if "table" not in d.message.body:
+                raise ProtocolError("manifest", "a hub's CLAIM broadcast carries a table")
+            return Kind.CLAIM, self.claims.read(d)
         if d.message.body.get("brains") is not None:
             raise ProtocolError("manifest", "a hub broadcast speaks for the hub alone")
         n, cells = self.ctx.plan.n_brains, self.heard.maps[0].size
@@ -254,7 +280,11 @@ class HubExchange(Exchange):
         """Every local brain moves to x_common + D and merges the hub's belief."""
         ctx, bank = self.ctx, self.ctx.bank
         for kind, value in got:
-            if kind == Kind.DELTA:
+            if kind == Kind.CLAIM:  # every drone hears every other drone's claim
+                team = range(ctx.plan.n_brains)
+                listeners = {b: team for b in ctx.local.tolist()}
+                self.claims.hear(dict(value), listeners)
+            elif kind == Kind.DELTA:
                 self.common = self.common + value
                 bank.add_flat(self.common[None] - bank.read_flat())  # every x_i := common
             else:

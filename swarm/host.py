@@ -44,6 +44,7 @@ from protocols.compression import get_codec
 from protocols.messages import Kind, Message, ProtocolError
 from protocols.transport import CurveKeys, Endpoint
 from scenarios.base import Actions, Observation, TokenSpec
+from scenarios.claims import everyone_hears
 from scenarios.info import WorldInfo
 from scenarios.metrics import auc
 from scenarios.policies import make_policy
@@ -62,6 +63,7 @@ from swarm.raylife import (
     start_ray,
 )
 from swarm.teams import Sharing, TeamPlan
+from swarm.traffic import DeviceTraffic, session_frames
 
 if TYPE_CHECKING:
     from scenarios.policy_base import Policy
@@ -161,6 +163,7 @@ class HostCore:
         self.sessions: dict[int, Session] = {}
         self.rejects: Counter[str] = Counter()  # messages dropped after the receiver accepted
         self.train_steps = 0
+        self.traffic = DeviceTraffic(run_id, key)  # device-level counts (swarm.traffic)
         self._rejected_before = 0  # of finished missions' receivers
         self._accepted_before = 0
         self._quarantined_before = 0
@@ -197,6 +200,7 @@ class HostCore:
         )
         self.sessions = {}
         self._run = run
+        self.traffic.restart(run)
         self.bank, self.policy, self.exchange = None, None, NoExchange(None)
         if not brains.size:
             self.drone_ids = np.zeros(0, np.int64)
@@ -205,17 +209,25 @@ class HostCore:
             np.arange(plan.n_drones) if plan.sharing == "central" else plan.drone_shards[self.index]
         )
         self.drone_ids = np.asarray(ids, np.int64)
-        k, seed_h = int(self.drone_ids.size), seed * 1009 + self.index
+        k = int(self.drone_ids.size)
         model = cfg.model.small if plan.model == "small" else cfg.large_model()
+        # Randomness is keyed by (seed, global brain/drone id), never by host index, so a
+        # drone decides the same on any host (docs/architecture.md, host-count invariance).
         self.bank = BrainBank(
-            model_for(model, spec), cfg.learner, k=k, seed=seed_h, init=init, shared=plan.shared
+            model_for(model, spec),
+            cfg.learner,
+            k=k,
+            seed=seed,
+            init=init,
+            shared=plan.shared,
+            ids=None if plan.shared else brains,
         )
-        rng = np.random.default_rng(seed_h)
         self.policy = make_policy(
             cfg.policy.name,
             info=mission.info,
             drone_ids=self.drone_ids,
-            rng=rng,
+            rng=np.random.default_rng(seed),  # the root of every drone's own stream
+            team_size=plan.n_drones,
             **dict(cfg.policy.params),
         )
         self._hits = np.zeros(k, np.float64)  # decayed confirmed detections
@@ -228,17 +240,7 @@ class HostCore:
 
     # -- sending and receiving ------------------------------------------------------------
     def _send(self, dests: tuple[int, ...], msg: Message) -> None:
-        session = self.sessions.get(msg.sender)
-        if session is None:
-            session = self.sessions[msg.sender] = Session(self._run, msg.sender, self.key)
-        frames = session.encode(
-            msg.kind,
-            recipient=msg.recipient,
-            round=msg.round,
-            term=msg.term,
-            body=dict(msg.body),
-            tensors=msg.tensors,
-        )
+        frames = session_frames(self.sessions, self._run, self.key, msg)
         for d in dests:
             self.endpoint.send(d, frames)
 
@@ -330,6 +332,8 @@ class HostCore:
         self.train_steps += self.bank.learn(obs.tick)
         p_detect = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
         actions = self.policy.act(obs, p_detect)
+        if self.plan.sharing == "central":  # the centre plans every drone: it knows all goals
+            self.policy.hear_claims(*everyone_hears(self.policy.claims()))
         actions.detect = logits.astype(np.float32)  # reported for field AUC (evaluation only)
         return actions
 
@@ -348,12 +352,32 @@ class HostCore:
             body = {"ticks": [obs.tick]}
             msg = Message(Kind.OBS, int(drones[0]), round=obs.tick, body=body, tensors=tensors)
             self._send((plan.centre_host,), msg)
+            self._count_obs(obs, drones)
         if self.index != plan.centre_host:
             return np.zeros(0, np.int64), None
         expect = [(Kind.OBS, int(s[0])) for s in plan.drone_shards if s.size]
         parts = self._collect(expect, obs.tick, lambda d: d.arrays, "the OBS upload")
         full = _join_obs(obs.tick, parts, plan.n_drones)
         return self.drone_ids, self._decide(full)
+
+    def _count_obs(self, obs: Observation, drones: np.ndarray) -> None:
+        """Device-level traffic of `central`: each drone uploads its own row (and its own
+        late labels) to the centre as one OBS message, whichever host relays it."""
+        codec = get_codec("none")
+        for i, d in enumerate(drones.tolist()):
+            mine = obs.label_drone == i
+            arrays = {
+                f: np.asarray(getattr(obs, f)[i : i + 1], np.float32) for f in _OBS_FIELDS[:4]
+            }
+            for f in _OBS_FIELDS[4:]:
+                arrays[f] = np.asarray(getattr(obs, f)[mine], np.float32)
+            arrays["label_drone"] = np.full(int(mine.sum()), d, np.float32)
+            arrays["drones"] = np.array([d], np.float32)
+            body = {"ticks": [obs.tick]}
+            one = Message(
+                Kind.OBS, d, round=obs.tick, body=body, tensors=codec.encode(arrays).tensors
+            )
+            self.traffic.count(one, audience=1)
 
     # -- knowledge rounds -----------------------------------------------------------------
     def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> int:
@@ -363,8 +387,14 @@ class HostCore:
             return 0
         self.exchange.ctx.positions = positions
         outgoing = step.send(round_idx)
+        seen: set[tuple[int, int]] = set()
+
+        def audience(kind: Kind, brain: int) -> int:
+            return self.exchange.audience(phase, kind, brain)
+
         for o in outgoing:
             self._send(o.dests, o.msg)
+            self.traffic.count_batch(o.msg, audience, seen)
         return len(outgoing)
 
     def recv(self, round_idx: int, phase: Phase) -> int:
@@ -400,12 +430,16 @@ class HostCore:
             "brains": float(bank.n_sets) if bank is not None else 0.0,
             "train_steps": float(self.train_steps),
             "cpu_seconds": time.process_time() - self._cpu0,
-            "messages_sent": float(ep.stats.messages_sent),
-            "wire_bytes": float(ep.stats.bytes_sent),
+            # device level (swarm.traffic): the same for any number of hosts
+            "wire_messages": float(self.traffic.messages),
+            "wire_bytes": float(self.traffic.bytes),
+            # host sockets: simulator overhead, depends on how drones are sharded
+            "host_socket_messages": float(ep.stats.messages_sent),
+            "host_socket_bytes": float(ep.stats.bytes_sent),
+            "host_socket_received": float(accepted + self._accepted_before),
             "rejected_messages": float(
                 rejected + self._rejected_before + sum(self.rejects.values())
             ),
-            "messages_received": float(accepted + self._accepted_before),
             "quarantined_brains": float(self._quarantined_before + self.exchange.quarantined),
         }
 

@@ -42,9 +42,11 @@ __all__ = [
 ADDITIVE_STATS = (
     "train_steps",
     "cpu_seconds",
-    "messages_sent",
-    "messages_received",
+    "wire_messages",
     "wire_bytes",
+    "host_socket_messages",
+    "host_socket_bytes",
+    "host_socket_received",
     "rejected_messages",
     "quarantined_brains",
 )

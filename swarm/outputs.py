@@ -24,7 +24,7 @@ tb/            TensorBoard event files, one folder per team x seed (swarm.tracki
                    "drones": int, "at_ticks": {tick: {tick metric: float}}}],
          "summary": {metric: {"median", "lo", "hi", "mean", "n"}},   # spread over seeds
          "estimates": {"end": {metric: ESTIMATE}, "at_ticks": {tick: {metric: ESTIMATE}}},
-         "params_per_brain", "brains", "train_steps", "cpu_seconds", "messages_sent",
+         "params_per_brain", "brains", "train_steps", "cpu_seconds", "wire_messages",
          "wire_bytes", "rejected_messages"}},                          # cost over all seeds
      "comparison": {"reference": team, "level": 0.95,
                     "metrics": {metric: {"better": "higher" | "lower" | "neither", "kind"}},

@@ -8,13 +8,15 @@ actions = pool.act(obs)          # Actions of every drone: one fan-out + one ray
 pool.exchange(round_idx)         # a knowledge round: hosts talk over ZeroMQ, not via the driver
 pool.probe_auc(tokens, labels)   # median detector AUC over the team's brains (float)
 pool.stats()                     # params_per_brain, brains, train_steps, cpu_seconds,
-                                 # messages_sent, wire_bytes (at the socket), rejected_messages
+                                 # wire_messages, wire_bytes (device level: swarm.traffic),
+                                 # host_socket_{messages,bytes,received}, rejected_messages
 pool.ray_info()                  # {"nodes": int, "hosts": int, "placement": [per host: its
                                  #  host, node_id, node_address, ZeroMQ endpoint]}
 pool.close()
 ```
 
-`n_hosts=None` follows `hosts.agents_per_host` (`auto`: one host per CPU of the cluster).
+`n_hosts=None` follows `hosts.agents_per_host` (`auto`: one host per CPU of the cluster, or
+of this machine for the local backend). Results do not depend on the host count.
 `backend="local"` runs the same `HostCore`s in this process over real sockets (tests, tiny
 runs: `swarm.host.LocalHosts`); `"ray"` wraps each in a `num_cpus=1` actor, pinned by
 `hosts.resources` or spread over nodes (`swarm.host.RayHosts`). Per tick only numpy arrays
@@ -28,6 +30,7 @@ reports each run's growth.
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -42,6 +45,7 @@ from scenarios.info import WorldInfo
 from swarm.exchange import Phase
 from swarm.host import HostDied, Hosts, LocalHosts, Mission, RayHosts, model_for
 from swarm.loop import ADDITIVE_STATS
+from swarm.raylife import host_count
 from swarm.teams import TeamPlan, make_plan
 
 if TYPE_CHECKING:
@@ -66,7 +70,10 @@ class HostPool:
         if backend == "ray":
             self.hosts: Hosts = RayHosts(run_cfg, n_hosts, run_id, key, curve)
         else:
-            self.hosts = LocalHosts(run_cfg, n_hosts or 2, run_id, key, curve)
+            n = n_hosts or host_count(
+                run_cfg.hosts.agents_per_host, run_cfg.drones, float(os.cpu_count() or 1)
+            )
+            self.hosts = LocalHosts(run_cfg, n, run_id, key, curve)
         self.n_hosts = self.hosts.n_hosts
         self.plan: TeamPlan | None = None
         self._phases: tuple[Phase, ...] = ()

@@ -3,7 +3,7 @@
 `rows` reads each point's results.json into one row per point x team x seed:
 `point`, one column per swept field (its dotted path), `team`, `seed`, `ticks`,
 `wall_seconds`, every end metric (`time_to_find`, `found`, `auc`, ...), every pool counter
-(`train_steps`, `cpu_seconds`, `messages_sent`, `wire_bytes`, ...) and `params_per_brain`.
+(`train_steps`, `cpu_seconds`, `wire_messages`, `wire_bytes`, ...) and `params_per_brain`.
 `write_table` saves it as `table.csv` and `table.parquet` (pyarrow).
 
 `plot_axes` draws each metric against each swept axis (`<metric>_vs_<axis>.png`), one line per

@@ -38,7 +38,8 @@ def split_even(n: int, parts: int) -> list[np.ndarray]:
 class TeamPlan:
     """Where a team's drones and brains live.
 
-    `drone_shards[h]`: global drone ids whose observations host h receives (drone order).
+    `drone_shards[h]`: global drone ids whose observations host h receives (drone order);
+    every non-empty shard of a team of two or more drones holds at least two.
     `brain_owner[b]`: host holding brain b. For `central` there is one brain slot per drone
     (recurrent states of one shared-weight model) and all live on `centre_host`.
     """
@@ -80,7 +81,11 @@ def make_plan(team: str, n_drones: int, n_hosts: int, topology: str = "ring") ->
     if team == "single_large":
         shards = [np.arange(1 if h == 0 else 0, dtype=np.int64) for h in range(n_hosts)]
         return TeamPlan(team, 1, n_hosts, "large", False, "none", shards, np.zeros(1, np.int64))
-    shards = split_even(n_drones, n_hosts)
+    # No host holds a lone brain of a larger team: torch's batch-1 matrix kernels round
+    # differently from larger batches, which would make results depend on the host count
+    # (docs/architecture.md); hosts beyond n_drones // 2 get no drones of this team.
+    used = min(n_hosts, max(1, n_drones // 2))
+    shards = split_even(n_drones, used) + [np.zeros(0, np.int64)] * (n_hosts - used)
     owner = np.concatenate([np.full(s.size, h, np.int64) for h, s in enumerate(shards)])
     if team == "central":
         owner = np.zeros(n_drones, np.int64)

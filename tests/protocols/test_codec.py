@@ -44,6 +44,7 @@ BODIES = {
     Kind.OBS: {"ticks": [1, 2, 3]},
     Kind.ELECT: {"type": "request", "candidate": 4, "competence": 0.9},
     Kind.BYE: {"reason": "done"},
+    Kind.CLAIM: {"brains": [2, 3], "goals": [[4, 5], [-1, -1]]},
 }
 
 

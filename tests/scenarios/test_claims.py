@@ -1,49 +1,38 @@
 import numpy as np
 
-from scenarios.claims import claim_sites, window_reduce
+from scenarios.claims import NO_CLAIM, blocked_sites, choose_sites, everyone_hears
 
 
-def _cheb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.abs(a[:, None] - b[None]).max(-1)
+def test_blocked_sites_marks_sites_near_heard_claims_only_for_the_hearer():
+    sites = np.argwhere(np.ones((6, 6), bool))  # (36, 2)
+    rows = np.array([0, 0, 2])
+    claims = np.array([[1, 1], [NO_CLAIM, NO_CLAIM], [5, 5]])
+    got = blocked_sites(3, rows, claims, sites, radius=1)
+    brute = np.zeros((3, 36), bool)
+    for r, c in zip(rows, claims, strict=True):
+        if (c >= 0).all():
+            brute[r] |= np.abs(sites - c).max(1) <= 1
+    np.testing.assert_array_equal(got, brute)
+    assert got[0].sum() == 9 and not got[1].any() and got[2].sum() == 4  # corner: 2x2
 
 
-def test_window_reduce_matches_brute_force():
+def test_choose_sites_skips_blocked_and_falls_back_to_the_best():
+    score = np.array([[5.0, 4.0, 3.0], [1.0, 2.0, 2.0], [1.0, 9.0, 0.0]])
+    blocked = np.array([[True, False, False], [False, False, False], [True, True, True]])
+    np.testing.assert_array_equal(choose_sites(score, blocked), [1, 1, 1])  # tie: lower index
+
+
+def test_a_choice_depends_only_on_its_own_row():
     rng = np.random.default_rng(0)
-    grid = rng.integers(0, 100, size=(9, 13))
-    got_min = window_reduce(grid, 2, np.minimum)
-    got_max = window_reduce(grid > 90, 1, np.maximum)
-    for r in range(9):
-        for c in range(13):
-            win = grid[max(r - 2, 0) : r + 3, max(c - 2, 0) : c + 3]
-            assert got_min[r, c] == win.min()
-            assert got_max[r, c] == (grid[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2] > 90).any()
+    score, blocked = rng.random((8, 20)), rng.random((8, 20)) < 0.5
+    whole = choose_sites(score, blocked)
+    alone = [choose_sites(score[i : i + 1], blocked[i : i + 1])[0] for i in range(8)]
+    np.testing.assert_array_equal(whole, alone)
 
 
-def test_same_favourite_is_shared_out_in_index_order():
-    sites = np.argwhere(np.ones((20, 20), bool))
-    centre = np.array([10, 10])
-    n = 5
-    scores = np.repeat(-_cheb(sites, centre[None])[:, 0][None].astype(float), n, 0)
-    pick = claim_sites(scores, sites, (20, 20), radius=3, rounds=6, top=4)
-    goals = sites[pick]
-    assert tuple(goals[0]) == (10, 10)  # the lowest index gets the favourite
-    d = _cheb(goals, goals)
-    assert (d[~np.eye(n, dtype=bool)] > 3).all()
-
-
-def test_crowded_map_still_gives_everyone_a_site():
-    sites = np.argwhere(np.ones((4, 4), bool))
-    rng = np.random.default_rng(1)
-    pick = claim_sites(rng.random((30, 16)), sites, (4, 4), radius=3, rounds=4)
-    assert ((pick >= 0) & (pick < 16)).all()
-
-
-def test_nearby_choosers_with_room_end_apart():
-    rng = np.random.default_rng(2)
-    sites = np.argwhere(np.ones((40, 40), bool))
-    n = 12
-    pos = rng.integers(15, 25, size=(n, 2))
-    scores = rng.random(1600)[None] - 0.05 * _cheb(pos, sites)
-    pick = claim_sites(scores, sites, (40, 40), radius=3, rounds=n)
-    d = _cheb(sites[pick], sites[pick])
-    assert (d[~np.eye(n, dtype=bool)] > 3).all()
+def test_everyone_hears_every_other_goal():
+    goals = np.array([[0, 0], [1, 1], [2, 2]])
+    rows, heard = everyone_hears(goals)
+    assert sorted(zip(rows.tolist(), heard[:, 0].tolist(), strict=True)) == [
+        (0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)
+    ]  # fmt: skip

@@ -4,6 +4,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from scenarios.base import Actions
+from scenarios.claims import everyone_hears
 from scenarios.drone_search import DroneSearch
 from scenarios.litter_patrol import LitterPatrol
 from scenarios.policies import fixed_detector, make_policy
@@ -73,12 +75,50 @@ def test_lawnmower_tiles_for_many_drones(search_cfg):
     assert len({tuple(e) for e in ends.tolist()}) > 32  # drones get distinct tiles
 
 
-def test_belief_greedy_shard_mates_take_goals_apart(search_cfg):
+def test_belief_greedy_keeps_off_claims_it_heard_and_only_those(search_cfg):
     w = DroneSearch(search_cfg, 6, seed=0)
     pol = make_policy("belief_greedy", w.public_info(), np.arange(6), np.random.default_rng(0))
+    assert (pol.claims() == -1).all()  # nothing planned yet: no claim
     pol.act(w.observe(), np.zeros(6, np.float32))
-    d = np.abs(pol.goal[:, None] - pol.goal[None]).max(-1)
-    assert (d[~np.eye(6, dtype=bool)] >= 4).all()  # all start together, all plan at once
+    alone = pol.goal.copy()
+    assert len({tuple(g) for g in alone.tolist()}) < 6  # no claims heard: no coordination
+    np.testing.assert_array_equal(pol.claims(), alone)
+    fresh = make_policy("belief_greedy", w.public_info(), np.arange(6), np.random.default_rng(0))
+    heard = np.repeat(alone[:1], 5, 0)  # drones 1..5 heard drone 0 claim its goal
+    fresh.hear_claims(np.arange(1, 6), heard)
+    fresh.act(w.observe(), np.zeros(6, np.float32))
+    assert tuple(fresh.goal[0]) == tuple(alone[0])  # drone 0 heard nothing: unchanged
+    assert (np.abs(fresh.goal[1:] - alone[0]).max(1) >= 4).all()  # non-touching blocks
+
+
+@pytest.mark.parametrize("name", ["belief_greedy", "levy", "lawnmower"])
+def test_a_drone_flies_the_same_whichever_drones_share_its_policy(search_cfg, name):
+    """Host-count invariance at the policy level: one policy for 6 drones, or 6 policies of
+    one drone each, give the same actions when they hear the same claims."""
+    info = DroneSearch(search_cfg, 6, seed=1).public_info()
+    whole = make_policy(name, info, np.arange(6), np.random.default_rng(3), team_size=6)
+    parts = [
+        make_policy(name, info, np.array([d]), np.random.default_rng(3), team_size=6)
+        for d in range(6)
+    ]
+    w = DroneSearch(search_cfg, 6, seed=1)
+    rng = np.random.default_rng(4)
+    for t in range(15):
+        obs = w.observe()
+        p = rng.random(6).astype(np.float32) * 0.8
+        a = whole.act(obs, p)
+        b = Actions.concat(
+            [pol.act(obs.select(np.array([d])), p[d : d + 1]) for d, pol in enumerate(parts)]
+        )
+        np.testing.assert_array_equal(a.move, b.move)
+        np.testing.assert_array_equal(a.flag, b.flag)
+        w.step(a)
+        if t % 5 == 4:  # a knowledge round: everyone hears everyone's claim
+            goals = whole.claims()
+            whole.hear_claims(*everyone_hears(goals))
+            for d, pol in enumerate(parts):
+                others = np.delete(goals, d, 0)
+                pol.hear_claims(np.zeros(5, np.int64), others)
 
 
 def test_belief_greedy_heads_for_strong_evidence(search_cfg):

@@ -51,9 +51,9 @@ def test_pinned_hosts_on_three_nodes_exchange_over_zeromq(cluster):
             if t % 2 == 1:
                 pool.exchange(t // 2)
         rows = pool.hosts.stats()
-    # complete graph: every round each host sends one batched DELTA and one BELIEF message to
-    # each of the 3 hosts (itself included), so over 2 rounds it hears 2 x 3 x 2 = 12 messages,
-    # 8 of them from the hosts on the other two nodes
+    # complete graph: every round each host sends one batched DELTA, BELIEF and CLAIM message
+    # to each of the 3 hosts (itself included), so over 2 rounds it hears 3 x 3 x 2 = 18
+    # messages, 12 of them from the hosts on the other two nodes
     for row in rows:
-        assert row["messages_received"] == 2 * N_NODES * 2
+        assert row["host_socket_received"] == 3 * N_NODES * 2
         assert row["wire_bytes"] > 0

@@ -77,7 +77,7 @@ def test_isolated_and_single_large_send_nothing_swarm_sends_bytes(tiny_cfg):
             assert pool.stats()["wire_bytes"] == 0
         fly(pool, cfg, "swarm", 10)
         stats = pool.stats()
-        assert stats["wire_bytes"] > 0 and stats["messages_sent"] > 0
+        assert stats["wire_bytes"] > 0 and stats["wire_messages"] > 0
         assert stats["rejected_messages"] == 0
 
 
@@ -89,10 +89,10 @@ def test_share_weights_off_sends_no_delta_and_leaves_weights_alone(tiny_cfg, top
                                        "share_weights": False})  # fmt: skip
     with HostPool(cfg, n_hosts=2, backend="local") as pool:
         fly(pool, cfg, "swarm", 6, rounds=False)
-        before, sent = weights(pool), pool.stats()["messages_sent"]
+        before, sent = weights(pool), pool.stats()["wire_messages"]
         pool.exchange(0)
         np.testing.assert_array_equal(weights(pool), before)
-        assert pool.stats()["messages_sent"] > sent  # beliefs (and hub heartbeats) still go
+        assert pool.stats()["wire_messages"] > sent  # beliefs (and hub heartbeats) still go
         assert all(h.receiver.rejects == {} or not sum(h.receiver.rejects.values())
                    for h in pool.hosts.hosts)  # fmt: skip
 
@@ -104,7 +104,7 @@ def test_same_seed_gives_the_same_actions_and_counters(tiny_cfg):
         with HostPool(cfg, n_hosts=2, backend="local") as pool:
             world, acts = fly(pool, cfg, "swarm", 12, seed=3)
             stats = pool.stats()
-            runs.append((acts, world.metrics(), stats["wire_bytes"], stats["messages_sent"]))
+            runs.append((acts, world.metrics(), stats["wire_bytes"], stats["wire_messages"]))
     (a1, m1, b1, n1), (a2, m2, b2, n2) = runs
     for x, y in zip(a1, a2, strict=True):
         assert np.array_equal(x.move, y.move) and np.array_equal(x.flag, y.flag)

@@ -101,7 +101,7 @@ def test_mission_calls_pool_per_contract(cfg, pool):
     assert {"time_to_find", "found", "coverage"} <= set(ep.metrics)
     assert ep.ticks <= 30 and (ep.ticks == 30 or ep.metrics["found"])
     assert ep.stats["brains"] == 4 and ep.stats["train_steps"] > 0
-    assert ep.stats["wire_bytes"] > 0 and ep.stats["messages_sent"] > 0
+    assert ep.stats["wire_bytes"] > 0 and ep.stats["wire_messages"] > 0
 
 
 def test_single_large_flies_one_drone_and_sends_nothing(cfg, pool):
@@ -116,6 +116,6 @@ def test_single_large_flies_one_drone_and_sends_nothing(cfg, pool):
 def test_every_counter_is_per_run_on_a_pool_that_flew_before(cfg, pool):
     swarm = run_episode(cfg, "swarm", 2, pool)
     isolated = run_episode(cfg, "isolated", 2, pool)  # the same hosts, after a swarm run
-    assert swarm.stats["messages_received"] > 0
-    assert isolated.stats["messages_received"] == isolated.stats["messages_sent"] == 0
+    assert swarm.stats["host_socket_received"] > 0
+    assert isolated.stats["host_socket_received"] == isolated.stats["wire_messages"] == 0
     assert isolated.stats["quarantined_brains"] == swarm.stats["quarantined_brains"] == 0

@@ -102,7 +102,7 @@ def test_smoke_local_writes_every_output(tmp_path):
             assert key in run["metrics"], (name, key)
         for key in ("params_per_brain", "brains", "train_steps", "cpu_seconds"):
             assert key in team, (name, key)
-        for key in ("messages_sent", "wire_bytes", "rejected_messages"):
+        for key in ("wire_messages", "wire_bytes", "host_socket_bytes", "rejected_messages"):
             assert team[key] >= 0
         assert team["summary"]["coverage"]["n"] == 1
         assert 1 <= run["ticks"] <= 24
@@ -322,7 +322,7 @@ def test_variants_fly_with_their_own_overrides(tmp_path):
     teams = _results(out)["teams"]
     assert teams["swarm"]["train_steps"] > 0 and teams["frozen_swarm"]["train_steps"] == 0
     # no BELIEF messages: fewer messages and bytes than the same swarm sharing beliefs
-    assert 0 < teams["swarm_no_beliefs"]["messages_sent"] < teams["swarm"]["messages_sent"]
+    assert 0 < teams["swarm_no_beliefs"]["wire_messages"] < teams["swarm"]["wire_messages"]
     assert 0 < teams["swarm_no_beliefs"]["wire_bytes"] < teams["swarm"]["wire_bytes"]
     assert teams["five_isolated"]["brains"] == 5 and teams["five_isolated"]["wire_bytes"] == 0
     assert [r["drones"] for r in teams["five_isolated"]["runs"]] == [5, 5]
@@ -330,3 +330,69 @@ def test_variants_fly_with_their_own_overrides(tmp_path):
     assert comp["reference"] == "swarm"
     assert set(comp["teams"]) == {"frozen_swarm", "swarm_no_beliefs", "five_isolated"}
     assert comp["teams"]["frozen_swarm"]["end"]["coverage"]["n"] == 2
+
+
+# -- host-count invariance (docs/architecture.md) ---------------------------------------------
+# 6 drones: 1, 2 and 3 hosts hold 6, 3 and 2 brains each
+INVARIANCE = ["--seeds", "1", "--ticks", "10", "--quiet", "--set", "drones=6"]
+
+
+def _placement_free(node):
+    """results.json's teams and comparison without what may depend on placement or time:
+    timing fields and host-socket traffic (simulator overhead)."""
+    from swarm.scorecard import TIME_KEYS
+
+    if isinstance(node, dict):
+        return {
+            k: _placement_free(v)
+            for k, v in node.items()
+            if k not in TIME_KEYS and not k.startswith("host_socket")
+        }
+    if isinstance(node, list):
+        return [_placement_free(v) for v in node]
+    return node
+
+
+def _invariant_runs(tmp_path: Path, *extra: str) -> list[dict]:
+    docs = []
+    for per_host in (6, 3, 2):  # 1, 2 and 3 hosts
+        out = tmp_path / f"h{per_host}"
+        argv = [str(SMOKE), *INVARIANCE, "--set", f"hosts.agents_per_host={per_host}", *extra]
+        assert main([*argv, "--out", str(out)]) == 0
+        docs.append(_results(out))
+    assert [d["ray"]["hosts"] for d in docs] == [1, 2, 3]
+    return docs
+
+
+def _assert_same_results(docs: list[dict]) -> None:
+    assert set(docs[0]["teams"]) == {"swarm", "isolated", "single_large", "central"}
+    first = _placement_free({"teams": docs[0]["teams"], "comparison": docs[0]["comparison"]})
+    for doc in docs[1:]:
+        other = _placement_free({"teams": doc["teams"], "comparison": doc["comparison"]})
+        for team in first["teams"]:  # per team first: a failure names the team
+            assert other["teams"][team] == first["teams"][team], team
+        assert other == first
+    swarm = docs[0]["teams"]["swarm"]
+    assert swarm["wire_bytes"] > 0 and swarm["wire_messages"] > 0  # something was compared
+
+
+def _assert_overhead_differs(docs: list[dict]) -> None:
+    sockets = [d["teams"]["swarm"]["host_socket_bytes"] for d in docs]
+    assert len(set(sockets)) == 3  # the overhead does depend on the hosts; the results do not
+
+
+def test_results_do_not_depend_on_the_number_of_local_hosts(tmp_path):
+    docs = _invariant_runs(tmp_path, "--local")
+    _assert_same_results(docs)
+    _assert_overhead_differs(docs)
+
+
+@pytest.mark.ray
+def test_results_do_not_depend_on_the_number_of_ray_hosts(tmp_path, ray_session):
+    docs = _invariant_runs(tmp_path)
+    assert all(d["ray"]["backend"] == "ray" for d in docs)
+    _assert_same_results(docs)
+    _assert_overhead_differs(docs)
+    local = tmp_path / "local"  # and Ray gives what the in-process hosts give
+    assert main([str(SMOKE), *INVARIANCE, "--local", "--out", str(local)]) == 0
+    _assert_same_results([docs[0], _results(local)])

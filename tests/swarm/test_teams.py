@@ -19,6 +19,13 @@ def test_swarm_shards_brains_with_their_drones():
     assert make_plan("swarm", 5, 2, "dynamic").sharing == "hub"
 
 
+def test_no_host_holds_a_lone_brain_of_a_larger_team():
+    plan = make_plan("isolated", 5, 4)
+    assert [s.size for s in plan.drone_shards] == [3, 2, 0, 0]
+    assert [s.size for s in make_plan("swarm", 2, 3).drone_shards] == [2, 0, 0]
+    assert np.array_equal(np.concatenate(plan.drone_shards), np.arange(5))
+
+
 def test_central_puts_one_shared_large_model_on_the_centre_host():
     plan = make_plan("central", 6, 3)
     assert plan.shared and plan.model == "large" and plan.sharing == "central"
