@@ -4,9 +4,10 @@ Depends on numpy, msgpack, pyzmq, networkx and (for the sparse mixing product) t
 Ray, no model. Modules, small to whole: `varint` (delta-coded indices), `compression` (delta
 codecs), `rowcodec` (a host's K rows compressed in one pass), `messages` (kinds, version,
 reject reasons), `codec` (signed frames, `Session`/`Receiver`), `transport` (ZeroMQ
-`Endpoint`), `batching` (many brains' payloads in one message, belief copies), `topology`
-(graphs, mixing weights), and the round algorithms as pure functions: `gossip` (CHOCO
-mixing), `aggregation` (hub rules), `centre` (hub election with terms).
+`Endpoint`), `batching` (many brains' payloads in one message), `evidence` (belief
+increments, each fused once), `topology` (graphs, mixing weights), and the round
+algorithms as pure functions: `gossip` (CHOCO mixing), `aggregation` (hub rules), `centre`
+(hub election with terms).
 
 How a host runs one knowledge round (what `swarm.host` and `swarm.exchange_*` do; CHOCO
 gossip on a ring, a host speaking for the brains `local`)::
@@ -43,7 +44,6 @@ batched HEARTBEATs that every host feeds to the same `centre.Election`.
 
 from protocols.aggregation import AGGREGATORS, hub_aggregate
 from protocols.batching import (
-    BeliefCopies,
     Outgoing,
     RowEncoder,
     RowLayout,
@@ -90,7 +90,6 @@ __all__ = [
     "KINDS",
     "PROTOCOL_VERSION",
     "REJECT_REASONS",
-    "BeliefCopies",
     "Codec",
     "CodecConfig",
     "CurveKeys",

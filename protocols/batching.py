@@ -14,8 +14,8 @@ which needs each tensor's group axis). The header's sender is the batch's first 
         row = layout.unpack(arrays)                       # (P,) float32
 
 `batches` depends only on the brain list and sizes, so a receiver knows which messages (kind,
-first brain) to expect without being told. `BeliefCopies` are the public copies of belief
-maps that sparse BELIEF updates keep equal on every host.
+first brain) to expect without being told. A BELIEF payload is a list of evidence
+increments (`protocols.evidence`).
 """
 
 from __future__ import annotations
@@ -23,19 +23,19 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from protocols.codec import Delivery
-from protocols.compression import EncodedTensor, decode_delta, get_codec
+from protocols.compression import EncodedTensor, get_codec
+from protocols.evidence import read_increments
 from protocols.messages import Kind, Message, ProtocolError
-from protocols.rowcodec import RowCodec, sparse_tensors
+from protocols.rowcodec import RowCodec
 
 __all__ = [
     "BATCH_BRAINS",
-    "BeliefCopies",
     "Outgoing",
     "RowEncoder",
     "RowLayout",
@@ -170,66 +170,6 @@ class RowEncoder:
         return out
 
 
-@dataclass
-class BeliefCopies:
-    """Public copies b̂_j of brains' belief maps, updated only by sparse BELIEF messages.
-
-    A sender ships the cells where its belief moved more than `tol` from its public copy;
-    every holder (the sender's own host too, on receipt) writes them in, so all copies agree.
-    `maps`: (N, H, W) float32, one row per brain of the team.
-    """
-
-    maps: np.ndarray
-    tol: float = 1e-3
-    known: np.ndarray = field(init=False)  # (N,) bool: brains whose copy was ever updated
-
-    def __post_init__(self) -> None:
-        self.known = np.zeros(self.maps.shape[0], bool)
-
-    def update_tensors(self, brain: int, belief: np.ndarray) -> tuple[EncodedTensor, ...]:
-        """Sparse update of brain's copy toward `belief` (H, W): indices + fp32 values."""
-        flat_new = np.ascontiguousarray(belief, np.float32).reshape(-1)
-        diff = flat_new - self.maps[brain].reshape(-1)
-        idx = np.flatnonzero(np.abs(diff) > self.tol)
-        # A topk tensor with every changed cell is exactly the sparse update the spec names.
-        codec = get_codec("topk", fraction=max(idx.size, 1) / max(flat_new.size, 1))
-        sparse = np.zeros_like(flat_new)
-        sparse[idx] = diff[idx]
-        return codec.encode({"cells": sparse}).tensors if idx.size else ()
-
-    def update_rows(
-        self, brains: Sequence[int], beliefs: np.ndarray, apply: bool = False
-    ) -> dict[int, EncodedTensor]:
-        """`update_tensors` for many brains at once: beliefs (K, H, W) of brains (K,).
-
-        Returns brain -> its sparse update (brains whose copy is current are left out).
-        `apply`: also add the updates to these copies and mark the brains known, as `add` of
-        the decoded tensors would (the values are the same fp32 numbers), without densifying
-        each update to a full map first."""
-        ids = np.asarray(brains, np.int64)
-        new = np.asarray(beliefs, np.float32).reshape(ids.size, -1)
-        diff = new - self.maps[row_index(ids)].reshape(ids.size, -1)
-        rows, cols = np.nonzero(np.abs(diff) > self.tol)
-        values = diff[rows, cols]
-        names = [f"{b}/cells" for b in ids.tolist()]  # as a batched message names them
-        tensors = sparse_tensors(names, (new.shape[1],), rows, cols, values)
-        if apply:
-            r, c = np.divmod(cols, self.maps.shape[2])  # (row, col) of each changed cell
-            self.maps[ids[rows], r, c] += values
-            self.known[ids] = True
-        return {int(t.name.partition("/")[0]): t for t in tensors}
-
-    def apply(self, brain: int, tensors: tuple[EncodedTensor, ...]) -> None:
-        """Add an encoded sparse update (as sent) to brain's copy."""
-        self.add(brain, decode_delta(tensors) if tensors else {})
-
-    def add(self, brain: int, arrays: dict[str, np.ndarray]) -> None:
-        """Add a received, decoded update ({"cells": dense (H*W,)}, or {} for none)."""
-        if "cells" in arrays:
-            self.maps[brain] += arrays["cells"].reshape(self.maps.shape[1:])
-        self.known[brain] = True
-
-
 def batches(brains: Sequence[int], per_brain_bytes: int, max_bytes: int) -> list[list[int]]:
     """Split a host's brains (ascending) into the batches of its messages to one host.
 
@@ -345,15 +285,11 @@ def per_brain(d: Delivery, n_brains: int) -> list[tuple[int, dict[str, np.ndarra
 def read_batch(
     d: Delivery, n_brains: int, layout: RowLayout, cells: int
 ) -> tuple[Kind, list[tuple[int, Any]]]:
-    """A batched DELTA's (brain, (P,) row) or BELIEF's (brain, update arrays) pairs, all
-    checked before the caller applies any (`per_brain`, `RowLayout.unpack`; a belief update
-    holds at most `cells` = H*W cells named "cells")."""
+    """A batched DELTA's (brain, (P,) row) or BELIEF's (brain, [Increment]) pairs, all
+    checked before the caller applies any (`per_brain`, `RowLayout.unpack`,
+    `protocols.evidence.read_increments` over maps of `cells` cells)."""
     parts = per_brain(d, n_brains)
     if d.message.kind == Kind.DELTA:
         return Kind.DELTA, [(b, layout.unpack(a)) for b, a in parts]
-    for _, arrays in parts:
-        if set(arrays) - {"cells"}:
-            raise ProtocolError("manifest", f"a belief update names {sorted(arrays)}")
-        if "cells" in arrays and np.size(arrays["cells"]) != cells:
-            raise ProtocolError("manifest", f"a belief update has {np.size(arrays['cells'])} cells")
-    return Kind.BELIEF, parts
+    round_idx = d.message.round
+    return Kind.BELIEF, [(b, read_increments(a, n_brains, cells, round_idx)) for b, a in parts]

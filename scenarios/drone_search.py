@@ -87,6 +87,7 @@ class DroneSearch(Scenario):
         self.concept_witness = np.zeros(n_drones, dtype=bool)
         self.false_alarms = 0
         self.inspections = 0
+        self.inspected = np.zeros(shape, dtype=bool)  # cells ever inspected (evaluation)
         self._look = None
 
     # -- building the world -------------------------------------------------------------
@@ -243,6 +244,7 @@ class DroneSearch(Scenario):
         hit = self.is_target[flat]
         self.concept_witness[idx[self.is_concept[flat]]] = True
         self.inspections += idx.size
+        self.inspected.flat[flat] = True
         self.false_alarms += int((~hit).sum())
         for f in flat[hit]:
             k = int(np.flatnonzero(self.target_flat == f)[0])
@@ -261,6 +263,7 @@ class DroneSearch(Scenario):
             "prob_weighted_coverage": float(self.prior[self.seen].sum()),
             "false_alarms": float(self.false_alarms),
             "inspections": float(self.inspections),
+            "inspected_cells": float(self.inspected.sum()),
             "concept_witnesses": float(self.concept_witness.sum()),
             "distance": float(self.bodies.distance_m.sum()),
             "energy": float(self.bodies.energy_wh.sum()),

@@ -1,16 +1,22 @@
 """Scripted patrol policies: idleness-greedy and a cyclic tour over the points of interest.
 
-Both keep a per-drone idleness map (ticks since the drone last saw each cell), respect the
+Both keep a per-drone idleness map (ticks since the drone last saw each cell, or since the
+ground crew answered a report there: a crew check is a visit too), respect the
 rules of the air (never enter no-fly cells, climb to a zone's minimum altitude *before*
 entering it) and fly home to a charging station when the battery only just covers the way.
 The first return is staggered over the fleet (`stagger`), so the drones, launched together on
 full batteries, do not all charge at once and leave the area unwatched.
+Shared, the map travels as evidence (`take_evidence`): the last-seen tick of each cell a
+drone saw since it last shared; a receiver keeps the later tick per cell. That max is
+idempotent and order-free, so a stale or repeated report can never make a cell look less
+recently seen than it was.
 `IdlenessGreedy` also uses the detector: a point of interest whose last look scored high but
 not high enough to report is revisited sooner (`look_ticks`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -19,7 +25,7 @@ from scenarios.base import Actions, Observation
 from scenarios.claims import choose_sites
 from scenarios.info import PatrolInfo
 from scenarios.navigation import FlightMap
-from scenarios.policy_base import Policy, footprints, row_layers
+from scenarios.policy_base import Evidence, Policy, footprints
 
 __all__ = ["CyclicTour", "IdlenessGreedy", "PatrolPolicy"]
 
@@ -49,6 +55,7 @@ class PatrolPolicy(Policy):
         h, w = self.shape
         self.now = 0
         self.last_seen = np.zeros((self.k, h, w), dtype=np.int32)
+        self._fresh = np.zeros((self.k, h * w), dtype=bool)  # seen since last handed out
         self.nofly = np.asarray(info.nofly, dtype=bool)
         self.zone = np.asarray(info.zone_min_alt, dtype=np.float32)
         self.stations = np.asarray(info.stations, dtype=np.int64)
@@ -80,24 +87,32 @@ class PatrolPolicy(Policy):
         """Idleness in ticks (len(rows), H, W) float32 of the local drones `rows`."""
         return (self.now - self.last_seen[rows]).astype(np.float32)
 
-    def _merge(self, i: int, other: np.ndarray) -> None:
-        """Fuse idleness by elementwise minimum (someone saw it more recently)."""
-        seen = self.now - np.asarray(other, dtype=np.float64)
-        np.maximum(self.last_seen[i], seen.astype(np.int32), out=self.last_seen[i])
+    def _visit(self, drones: np.ndarray, cells: np.ndarray, tick: int) -> None:
+        """The drones saw (or heard the crew answer about) flat cells at `tick`: their own
+        news, to be handed out; with `fused` every row is the one map."""
+        self._fresh[drones, cells] = True
+        drones, cells = self._spread(drones, cells)
+        seen = self.last_seen.reshape(self.k, -1)
+        seen[drones, cells] = np.maximum(seen[drones, cells], tick)
 
-    def _merge_many(self, rows: np.ndarray, others: np.ndarray, which: np.ndarray) -> None:
-        """`_merge` of others[which[m]] into rows[m] for every m: max is order-free, so each
-        drone takes the latest sighting of its own map and all its incoming maps, per cell."""
-        hw = self.shape[0] * self.shape[1]
-        used, at = np.unique(which, return_inverse=True)  # each map converted once
-        flat = others[used].reshape(used.size, hw)
-        seen = (self.now - flat.astype(np.float64)).astype(np.int32)
-        table = self.last_seen.reshape(self.k, hw)
-        drones, layers = row_layers(rows)
-        latest = table[drones]  # (U, HW)
-        for entries, stack in layers:  # every drone at most once per layer
-            latest[stack] = np.maximum(latest[stack], seen[at[entries]])
-        table[drones] = latest
+    def _take(self) -> list[Evidence]:
+        """Each drone's fresh cells with their last-seen tick; the outboxes empty."""
+        seen, out = self.last_seen.reshape(self.k, -1), []
+        none = np.zeros(0, np.int64)
+        for i in range(self.k):
+            cells = np.flatnonzero(self._fresh[i])
+            out.append(Evidence(cells, seen[i, cells].astype(np.float32), none, none.astype(bool)))
+        self._fresh[:] = False
+        return out
+
+    def _fuse_items(self, rows: np.ndarray, items: Sequence[Evidence]) -> None:
+        """Keep the later last-seen tick per cell (idempotent: a repeat changes nothing); a
+        tick is an integer in [0, now], anything else is clipped into it."""
+        seen = self.last_seen.reshape(self.k, -1)
+        for i, item in zip(rows.tolist(), items, strict=True):
+            tick = np.clip(np.rint(item.values), 0, self.now).astype(np.int32)
+            rows_ = slice(None) if self.fused else i  # fused: one map, every row alike
+            seen[rows_, item.cells] = np.maximum(seen[rows_, item.cells], tick)
 
     def route(self, pos: np.ndarray, goal: np.ndarray, follow: np.ndarray) -> np.ndarray:
         """Next Moore step (K, 2) toward goal (K, 2): a straight line until it would enter a
@@ -117,9 +132,9 @@ class PatrolPolicy(Policy):
     def _act(self, obs: Observation, p: np.ndarray) -> Actions:
         self.now = obs.tick
         pos = obs.pose[:, :2].astype(np.int64)
-        k, rr, cc, _ = footprints(obs.pose, self.info, self.shape)
-        self.last_seen[k, rr, cc] = obs.tick
+        k, _, _, flat = footprints(obs.pose, self.info, self.shape)
         d, cell, _ = self._labelled_cells(obs)
+        self._visit(np.concatenate([k, d]), np.concatenate([flat, cell]), obs.tick)
         if d.size:  # the crew answered: that cell may be reported again
             answered = d * (self.shape[0] * self.shape[1]) + cell
             self._reported = np.setdiff1d(self._reported, answered, assume_unique=True)

@@ -36,18 +36,20 @@ def make_policy(
     drone_ids: np.ndarray,
     rng: np.random.Generator,
     team_size: int | None = None,
+    fused: bool = False,
     **params: float,
 ) -> Policy:
     """Build the scripted policy `name` for the drones `drone_ids` (global ids, of a team of
     `team_size`, default len(drone_ids)) of a world with `info`; `rng` (from
-    `np.random.default_rng(seed)`) is the root of every drone's own stream."""
+    `np.random.default_rng(seed)`) is the root of every drone's own stream; `fused`: the
+    drones plan from one belief map that all their evidence goes into."""
     if name not in POLICIES:
         raise ValueError(f"unknown policy {name!r}; choose one of {sorted(POLICIES)}")
     kind, cls = POLICIES[name]
     if info.kind != kind:
         fits = sorted(k for k, (m, _) in POLICIES.items() if m == info.kind)
         raise ValueError(f"policy {name!r} is for {kind} worlds; this world takes {fits}")
-    return cls(info, drone_ids, rng, team_size=team_size, **params)
+    return cls(info, drone_ids, rng, team_size=team_size, fused=fused, **params)
 
 
 def fixed_detector(tokens: np.ndarray, centre: float = 0.7, sharpness: float = 12.0) -> np.ndarray:

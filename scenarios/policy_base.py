@@ -6,13 +6,15 @@ world: the same classes drive the standalone scripted runs and the learning brai
 
 Every drone decides alone: its random draws come from its own stream (`drone_rngs`, keyed by
 the policy's root seed and the drone's global id), and the only thing it learns of other
-drones is what it is told (`merge` of beliefs, `hear_claims` of goals). So a drone flies the
+drones is what it is told (`fuse_evidence` of beliefs, `hear_claims` of goals). So a drone flies the
 same whichever drones share its policy (its host), which is what makes a run's results
 independent of how drones are sharded over hosts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -22,7 +24,7 @@ from scenarios.claims import NO_CLAIM, blocked_sites
 from scenarios.config import footprint_radius
 from scenarios.info import WorldInfo
 
-__all__ = ["Policy", "drone_rngs", "footprints", "row_layers", "step_toward"]
+__all__ = ["Evidence", "Policy", "drone_rngs", "footprints", "step_toward"]
 
 
 def drone_rngs(root: np.random.Generator, ids: np.ndarray) -> list[np.random.Generator]:
@@ -62,33 +64,59 @@ def footprints(
     return k, rr, cc, rr * w + cc
 
 
-def row_layers(rows: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """Entries of rows (M,) in layers: the r-th layer holds each row's r-th occurrence.
-
-    Returns (drones (U,) the distinct rows ascending, layers): layer r is (entries (E,),
-    stack (E,)), input entry entries[e] being an occurrence of row drones[stack[e]]. Within
-    a layer every row appears once, so a layer is one vectorised step, and applying the
-    layers in order applies every row's entries in input order."""
-    drones, inv, counts = np.unique(rows, return_inverse=True, return_counts=True)
-    by_row = np.argsort(inv, kind="stable")
-    rank = np.empty(rows.size, np.int64)
-    rank[by_row] = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    by_rank = np.argsort(rank, kind="stable")
-    cuts = np.cumsum(np.bincount(rank))[:-1]
-    return drones, [(e, inv[e]) for e in np.split(by_rank, cuts)]
-
-
 def step_toward(pos: np.ndarray, goal: np.ndarray) -> np.ndarray:
     """One Moore step (K, 2) int8 from pos (K, 2) toward goal (K, 2); zero when there."""
     return np.sign(goal.astype(np.int64) - pos).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one drone learned about the map since it last shared, sparse over flat cells.
+
+    cells (M,) int64 ascending, values (M,) float32: what it adds to the map there (search:
+    log-odds evidence; patrol: the tick the cell was last seen). pinned (Q,) int64 ascending,
+    truth (Q,) bool: cells an inspection settled (search: the target is there or not);
+    definitive, so no later evidence changes them."""
+
+    cells: np.ndarray
+    values: np.ndarray
+    pinned: np.ndarray
+    truth: np.ndarray
+
+    @classmethod
+    def none(cls) -> Evidence:
+        """Nothing learned."""
+        empty = np.zeros(0, np.int64)
+        return cls(empty, np.zeros(0, np.float32), empty, np.zeros(0, bool))
+
+    def __bool__(self) -> bool:
+        return bool(self.cells.size or self.pinned.size)
+
+    def check(self, n_cells: int) -> None:
+        """ValueError unless cells and pinned are ascending, distinct and inside [0, n_cells),
+        values are finite and each array matches its partner's length."""
+        for name, idx, v in (
+            ("cells", self.cells, self.values),
+            ("pinned", self.pinned, self.truth),
+        ):
+            idx = np.asarray(idx)
+            if idx.ndim != 1 or np.shape(v) != idx.shape:
+                raise ValueError(f"evidence {name} and its values must be 1-D of one length")
+            if idx.size and (idx[0] < 0 or idx[-1] >= n_cells or np.any(np.diff(idx) <= 0)):
+                raise ValueError(f"evidence {name} must ascend strictly inside [0, {n_cells})")
+        if not np.isfinite(self.values).all():
+            raise ValueError("evidence values must be finite")
 
 
 class Policy:
     """Base of scripted policies (docs/architecture.md §2).
 
     `belief` (K, H, W) float32 is the per-drone map; `act(obs, p_detect)` returns Actions;
-    `merge(i, other)` fuses another brain's belief (H, W) into drone i's, elementwise;
-    `merge_many(rows, others)` does many such merges at once, with the same result.
+    Beliefs are evidence (docs/design.md, "Beliefs"): `take_evidence()` hands out what each
+    drone observed since it last shared, `fuse_evidence(rows, items)` adds other drones'
+    evidence to a drone's map. With `fused` the K drones plan from one map (the `central`
+    team): every drone's evidence goes into it, kept as K identical rows so that per-drone
+    planning reads it as it reads separate maps.
     Parameters come as keyword arguments; unknown ones raise a TypeError naming the valid ones.
     `team_size` is the number of drones in the whole team (default: enough for the ids), for
     policies that split the map among the team by global drone id.
@@ -110,6 +138,7 @@ class Policy:
         rng: np.random.Generator,
         *,
         team_size: int | None = None,
+        fused: bool = False,
         **params,
     ):
         if not isinstance(info, self.info_type):
@@ -143,6 +172,7 @@ class Policy:
         self._sites: tuple[np.ndarray, int, int] | None = None  # sites, radius, cells per site
         self._blocked_cache: np.ndarray | None = None
         self.shape = info.shape
+        self.fused = bool(fused)
         # flags awaiting their label: key tick * K + local drone (sorted) -> flat cell
         self._flag_key = np.zeros(0, dtype=np.int64)
         self._flag_cell = np.zeros(0, dtype=np.int64)
@@ -151,70 +181,49 @@ class Policy:
     @property
     def belief(self) -> np.ndarray:
         """(K, H, W) float32, read-only; computed once per tick however often it is read
-        (callers index it per brain), and kept current by `merge`."""
+        (callers index it per brain), and kept current by `fuse_evidence`."""
         if self._cache is None:
             self._cache = self._belief_rows(np.arange(self.k))
         view = self._cache.view()
         view.flags.writeable = False
         return view
 
-    def merge(self, i: int, other: np.ndarray) -> None:
-        """Fuse `other` (H, W) into drone i's map (subclass rule), refresh the cached row."""
-        if np.shape(other) != self.shape:
-            got = np.shape(other)
-            raise ValueError(f"merge needs a belief map of shape {self.shape}, got {got}")
-        self._merge(i, np.asarray(other))
-        if self._cache is not None:
-            self._cache[i] = self._belief_rows(np.array([i]))[0]
+    def take_evidence(self) -> list[Evidence]:
+        """Each local drone's evidence since its last call (K items, local drone order);
+        what it returns is no longer pending, so every piece is handed out once."""
+        return self._take()
 
-    def merge_many(
-        self, rows: np.ndarray, others: np.ndarray, which: np.ndarray | None = None
-    ) -> None:
-        """`merge(rows[m], others[m])` for m = 0..M-1 in order, in a few vectorised passes.
+    def fuse_evidence(self, rows: np.ndarray, items: Sequence[Evidence]) -> None:
+        """Fuse items[m] (another drone's evidence) into local drone rows[m]'s map, in order.
 
-        rows (M,) int local drone indices (repeats allowed: applied in order, exactly as the
-        sequential calls); others (M, H, W) the beliefs to fuse. With `which` (M,) int,
-        others is a pool (n, H, W) and rows[m] fuses others[which[m]] (a map that several
-        drones fuse is gathered and converted once). The cached `belief` rows and any
-        per-row bookkeeping end exactly as after the sequential calls.
-        """
-        rows, others, which = self._check_many(rows, others, which)
-        if rows.size == 0:
+        rows (M,) int in [0, K); each item's cells and pinned cells ascending, inside the
+        map, values finite (ValueError otherwise, before anything changes). The exchange
+        hands each item to a drone at most once: fusing is a sum, so a repeat would count
+        twice. The cached `belief` rows are refreshed."""
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or rows.size != len(items) or (rows.size and rows.dtype.kind not in "iu"):
+            raise ValueError("fuse_evidence needs rows as a 1-D integer array, one per item")
+        if rows.size and (rows.min() < 0 or rows.max() >= self.k):
+            raise ValueError(f"fuse_evidence rows must lie in [0, {self.k})")
+        hw = self.shape[0] * self.shape[1]
+        for item in items:
+            item.check(hw)
+        if not rows.size:
             return
-        if self._cache is not None and np.may_share_memory(others, self._cache):
-            # the maps are our own cached rows, which each merge rewrites: go one at a time
-            for i, j in zip(rows.tolist(), which.tolist(), strict=True):
-                self.merge(i, others[j])
-            return
-        self._merge_many(rows, others, which)
+        self._fuse_items(rows.astype(np.int64), items)
         if self._cache is not None:
             done = np.unique(rows)
             self._cache[done] = self._belief_rows(done)
 
-    def _check_many(
-        self, rows: np.ndarray, others: np.ndarray, which: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Validated (rows (M,) int64, others (n, H, W), which (M,) int64) for merge_many."""
-        rows, others = np.asarray(rows), np.asarray(others)
-        for name, a in (("rows", rows), ("which", which)):
-            a = np.asarray(a if a is not None else rows)
-            if a.ndim != 1 or a.size != rows.size or (a.size and a.dtype.kind not in "iu"):
-                raise ValueError(f"merge_many needs {name} as a 1-D integer array of one length")
-        n = rows.size if which is None else len(others)
-        if others.shape != (n, *self.shape):
-            raise ValueError(
-                f"merge_many needs beliefs of shape ({n}, {self.shape[0]}, {self.shape[1]}), "
-                f"got {others.shape}"
-            )
-        which = np.arange(n) if which is None else np.asarray(which)
-        for name, a, top in (("rows", rows, self.k), ("which", which, n)):
-            if a.size and (a.min() < 0 or a.max() >= top):
-                got = f"{int(a.min())}..{int(a.max())}"
-                raise ValueError(f"merge_many {name} must lie in [0, {top}), got {got}")
-        return rows.astype(np.int64), others, which.astype(np.int64)
+    def _spread(self, drones: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (drone, flat cell) entries a change at (drones, cells) touches: the same ones,
+        or with `fused` (one map for all) every drone at each distinct cell."""
+        if not self.fused:
+            return drones, cells
+        cells = np.unique(cells)
+        return np.repeat(np.arange(self.k), cells.size), np.tile(cells, self.k)
 
-    def _belief_rows(self, rows: np.ndarray) -> np.ndarray:
-        """Belief maps (len(rows), H, W) float32 of the local drones `rows`."""
+    def _take(self) -> list[Evidence]:
         raise NotImplementedError
 
     # -- claims (moves side) --------------------------------------------------------------
@@ -253,14 +262,8 @@ class Policy:
         self.heard_rows, self.heard_goals = rows, goals
         self._blocked_cache = None
 
-    def _merge(self, i: int, other: np.ndarray) -> None:
+    def _fuse_items(self, rows: np.ndarray, items: Sequence[Evidence]) -> None:
         raise NotImplementedError
-
-    def _merge_many(self, rows: np.ndarray, others: np.ndarray, which: np.ndarray) -> None:
-        """Subclass rule for `merge_many` (validated; rows[m] fuses others[which[m]]);
-        the default loops `_merge`."""
-        for i, j in zip(rows.tolist(), which.tolist(), strict=True):
-            self._merge(i, others[j])
 
     def act(self, obs: Observation, p_detect: np.ndarray) -> Actions:
         """Validate shapes, then let the subclass decide; remembers flagged cells."""

@@ -1,13 +1,23 @@
 """Scripted search policies: lawnmower sweep, Lévy walk and belief-greedy.
 
-All three keep a per-drone belief map P(target in cell), fused from detection probabilities:
-the candidate cell's log-odds rise by logit(p) (the detector read as a likelihood ratio
-against even odds), and every other footprint cell falls by log(miss_prob) (had the target
-been there, the camera would likely have picked it). A label from an inspection pins a cell.
+All three keep a per-drone belief map P(target in cell) as log-odds evidence:
+
+    log-odds = clip(prior + Σ_drones evidence, ±_CAP)   unless an inspection pinned the cell
+
+A drone's own looks add evidence: the candidate cell's log-odds rise by logit(p), clipped to
+±max_lr (the detector read as a likelihood ratio against even odds), and every other
+footprint cell falls by log(miss_prob) (had the target been there, the camera would likely
+have picked it). One drone's total evidence on a cell stays within ±max_evidence: its
+repeated looks at one cell share the appearance and the detector, so they are far from
+independent, and a look-alike seen 70 times must not outweigh every other drone. Evidence
+from other drones arrives as increments (`take_evidence` / `fuse_evidence`) that add up
+exactly, whatever their order. A label from an inspection pins its cell (target / empty):
+definitive, it travels to others as such, and no evidence or later report changes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -16,11 +26,12 @@ from scenarios.base import Actions, Observation
 from scenarios.claims import choose_sites
 from scenarios.config import footprint_radius
 from scenarios.info import SearchInfo
-from scenarios.policy_base import Policy, footprints, row_layers, step_toward
+from scenarios.policy_base import Evidence, Policy, footprints, step_toward
 
 __all__ = ["BeliefGreedy", "Lawnmower", "LevyWalk", "SearchPolicy"]
 
 _PIN = 20.0  # |log-odds| of a cell whose truth an inspection revealed
+_CAP = _PIN - 2.0  # |log-odds| evidence alone can reach: never taken for a pinned cell
 _BLOCK = 3  # side of the blocks drones claim: goals in non-touching blocks are 4+ cells apart
 
 
@@ -30,12 +41,18 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 class SearchPolicy(Policy):
-    """Belief fusion and flagging shared by the search policies."""
+    """Belief fusion and flagging shared by the search policies.
+
+    State per local drone, over flat cells (K, H*W): `own` its own evidence (|·| <=
+    max_evidence), `ev` all evidence fused into its map (own + heard), `pin` +1 / -1 where an
+    inspection found the target / nothing (0: open), and `lo` (K, H, W) the log-odds read
+    from them. With `fused` every row is the one map of all drones."""
 
     params: ClassVar[dict[str, float]] = {
         "flag_p": 0.9,
         "miss_prob": 0.5,
         "max_lr": 4.0,
+        "max_evidence": 8.0,
         "altitude_m": 30.0,
     }
 
@@ -46,64 +63,113 @@ class SearchPolicy(Policy):
         prior = np.clip(info.prior * info.n_targets, 1e-6, 1 - 1e-6)
         self.prior_lo = _logit(prior).astype(np.float32)
         self.lo = np.broadcast_to(self.prior_lo, (self.k, *self.shape)).copy()  # (K, H, W)
+        hw = self.shape[0] * self.shape[1]
+        self.own = np.zeros((self.k, hw), np.float32)
+        self.ev = np.zeros((self.k, hw), np.float32)
+        self.pin = np.zeros((self.k, hw), np.int8)
+        self._out_ev = np.zeros((self.k, hw), np.float32)  # own evidence not yet handed out
+        self._out_pin = np.zeros((self.k, hw), np.int8)  # own pins not yet handed out
 
     def _belief_rows(self, rows: np.ndarray) -> np.ndarray:
         """P(target in cell) (len(rows), H, W) float32 of the local drones `rows`."""
         return (1.0 / (1.0 + np.exp(-self.lo[rows]))).astype(np.float32)
 
-    def _merge(self, i: int, other: np.ndarray) -> None:
-        """Keep, per cell, whichever belief carries more evidence (farther from the prior);
-        idempotent, so repeated merges never double-count."""
-        lo = _logit(np.asarray(other, dtype=np.float64)).astype(np.float32)
-        mine = self.lo[i]
-        take = np.abs(lo - self.prior_lo) > np.abs(mine - self.prior_lo)
-        mine[take] = lo[take]
+    def _refresh(self, drones: np.ndarray, cells: np.ndarray) -> None:
+        """Recompute `lo` at the (drone, flat cell) entries from prior, evidence and pins."""
+        ev = np.clip(self.prior_lo.reshape(-1)[cells] + self.ev[drones, cells], -_CAP, _CAP)
+        pin = self.pin[drones, cells]
+        self.lo.reshape(self.k, -1)[drones, cells] = np.where(pin != 0, pin * _PIN, ev)
+        self._on_change(drones, cells)
 
-    def _merge_many(self, rows: np.ndarray, others: np.ndarray, which: np.ndarray) -> None:
-        """`_merge` of others[which[m]] into rows[m] for every m in order: per drone and cell
-        the result is the first of (its own value, its incoming values in order) farthest
-        from the prior, which is what the sequential strict-`>` merges keep."""
-        hw = self.shape[0] * self.shape[1]
-        used, at = np.unique(which, return_inverse=True)  # each map converted once
-        lo = _logit(others[used].reshape(used.size, hw).astype(np.float64)).astype(np.float32)
-        prior, table = self.prior_lo.reshape(-1), self.lo.reshape(self.k, hw)
-        drones, layers = row_layers(rows)
-        mine = table[drones]  # (U, HW)
-        far = np.abs(mine - prior)
-        for entries, stack in layers:  # every drone at most once per layer: the strict `>`
-            new = lo[at[entries]]  # of sequential merges, one layer of arrivals at a time
-            dev = np.abs(new - prior)
-            take = dev > far[stack]
-            mine[stack] = np.where(take, new, mine[stack])
-            far[stack] = np.where(take, dev, far[stack])
-        table[drones] = mine
+    def _on_change(self, drones: np.ndarray, cells: np.ndarray) -> None:
+        """Hook: `lo` changed at these (drone, flat cell) entries (repeats allowed)."""
+
+    def _add_evidence(self, drones: np.ndarray, cells: np.ndarray, delta: np.ndarray) -> None:
+        """ev[drone, cell] += delta per entry (repeats add up); with `fused` into every row."""
+        if self.fused:
+            total = np.bincount(cells, weights=delta, minlength=self.ev.shape[1])
+            nz = np.flatnonzero(total)
+            self.ev[:, nz] += total[nz].astype(np.float32)
+        else:
+            np.add.at(self.ev, (drones, cells), delta.astype(np.float32))
+
+    def _set_pins(self, drones: np.ndarray, cells: np.ndarray, truth: np.ndarray, own: bool):
+        """Pin cells (+1 target, -1 empty). A drone's own label is the truth it saw and always
+        writes; a pin heard from another drone settles only cells still open."""
+        cells = np.asarray(cells, np.int64)
+        value = np.where(truth, 1, -1).astype(np.int8)
+        rows = np.zeros(cells.size, np.int64) if self.fused else np.asarray(drones, np.int64)
+        if not own:
+            keep = self.pin[rows, cells] == 0
+            rows, cells, value = rows[keep], cells[keep], value[keep]
+        if self.fused:  # one map: every row alike
+            self.pin[:, cells] = value
+        else:
+            self.pin[rows, cells] = value
 
     def fuse(self, obs: Observation, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bayesian update of each drone's map from its own token (busy drones skip).
-
-        Returns the (drone (S,), flat cell (S,)) entries it may have changed."""
-        h, w = self.shape
+        """Bayesian update of each drone's own evidence from its own token (busy drones skip),
+        and the drone's labels as pins. Returns the (drone (S,), flat cell (S,)) entries of
+        `lo` it may have changed."""
+        w = self.shape[1]
         k, _, _, flat = footprints(obs.pose, self.info, self.shape)
         cand = obs.cells[:, 0] * w + obs.cells[:, 1]
         look = ~obs.busy
-        neg = look[k] & (flat != cand[k])
-        lo = self.lo.reshape(self.k, h * w)
-        kn, fn = k[neg], flat[neg]  # within one drone's footprint each cell appears once
-        lo[kn, fn] = np.maximum(lo[kn, fn] + np.float32(np.log(self.p["miss_prob"])), -_PIN)
-        lr = np.clip(_logit(p), -self.p["max_lr"], self.p["max_lr"]).astype(np.float32)
+        neg = look[k] & (flat != cand[k])  # within one drone's footprint each cell once
         idx = np.flatnonzero(look)
-        lo[idx, cand[idx]] = np.clip(lo[idx, cand[idx]] + lr[idx], -_PIN, _PIN)
+        lr = np.clip(_logit(p), -self.p["max_lr"], self.p["max_lr"]).astype(np.float32)
+        drones = np.concatenate([k[neg], idx])
+        cells = np.concatenate([flat[neg], cand[idx]]).astype(np.int64)
+        raw = np.concatenate(
+            [np.full(int(neg.sum()), np.log(self.p["miss_prob"]), np.float32), lr[idx]]
+        )
+        open_ = self.pin[drones, cells] == 0  # a settled cell needs no more evidence
+        drones, cells, raw = drones[open_], cells[open_], raw[open_]
+        cap = np.float32(self.p["max_evidence"])
+        old = self.own[drones, cells]
+        delta = np.clip(old + raw, -cap, cap) - old
+        self.own[drones, cells] = old + delta
+        self._out_ev[drones, cells] += delta
+        self._add_evidence(drones, cells, delta)
         d, cell, v = self._labelled_cells(obs)
-        lo[d, cell] = np.where(v > 0.5, _PIN, -_PIN)
-        seen = look[k]
-        return np.concatenate([k[seen], d]), np.concatenate([flat[seen], cell])
+        truth = v > 0.5
+        self._out_pin[d, cell] = np.where(truth, 1, -1)
+        self._set_pins(d, cell, truth, own=True)
+        changed = self._spread(np.concatenate([drones, d]), np.concatenate([cells, cell]))
+        self._refresh(*changed)
+        return changed
+
+    def _take(self) -> list[Evidence]:
+        """Each drone's own evidence and pins since the last call; the outboxes empty."""
+        out = []
+        for i in range(self.k):
+            cells, pinned = np.flatnonzero(self._out_ev[i]), np.flatnonzero(self._out_pin[i])
+            values, truth = self._out_ev[i, cells].copy(), self._out_pin[i, pinned] > 0
+            out.append(Evidence(cells, values, pinned, truth))
+        self._out_ev[:] = 0.0
+        self._out_pin[:] = 0
+        return out
+
+    def _fuse_items(self, rows: np.ndarray, items: Sequence[Evidence]) -> None:
+        """Pins first (a pinned cell ignores evidence), then evidence: each increment clipped
+        to ±2·max_evidence, the most an honest drone's own evidence can move in one go."""
+        bound = 2.0 * self.p["max_evidence"]
+        for i, item in zip(rows.tolist(), items, strict=True):
+            if item.pinned.size:
+                at = np.full(item.pinned.size, i)
+                self._set_pins(at, item.pinned, item.truth, own=False)
+            if item.cells.size:
+                delta = np.clip(item.values, -bound, bound).astype(np.float32)
+                self._add_evidence(np.full(item.cells.size, i), item.cells, delta)
+            cells = np.concatenate([item.cells, item.pinned]).astype(np.int64)
+            self._refresh(*self._spread(np.full(cells.size, i), cells))
 
     def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
-        """Flag when the detector is confident and the cell is not known to be empty."""
+        """Flag when the detector is confident and no inspection has settled the cell."""
         w = self.shape[1]
         cand = obs.cells[:, 0] * w + obs.cells[:, 1]
-        known_empty = self.lo.reshape(self.k, -1)[np.arange(self.k), cand] <= -_PIN + 1
-        return (p > self.p["flag_p"]) & ~known_empty & ~obs.busy
+        settled = self.pin[np.arange(self.k), cand] != 0
+        return (p > self.p["flag_p"]) & ~settled & ~obs.busy
 
     def _act(self, obs: Observation, p: np.ndarray) -> Actions:
         self.fuse(obs, p)
@@ -235,43 +301,20 @@ class BeliefGreedy(SearchPolicy):
         vals = self.lo.reshape(self.k, -1)[drones[:, None], np.maximum(cells, 0)]
         return np.where(cells >= 0, vals, -np.inf).max(1)
 
-    def fuse(self, obs: Observation, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k, flat = super().fuse(obs, p)
+    def _on_change(self, drones: np.ndarray, cells: np.ndarray) -> None:
+        """Keep `block_lo` in step with `lo`: each changed (drone, block) recounted once."""
         w, bw = self.shape[1], self.bshape[1]
-        block = (flat // w // _BLOCK) * bw + (flat % w) // _BLOCK
-        key = np.unique(k * len(self.blocks) + block)  # each changed (drone, block) once
+        block = (cells // w // _BLOCK) * bw + (cells % w) // _BLOCK
+        key = np.unique(drones * len(self.blocks) + block)
         kk, bb = np.divmod(key, len(self.blocks))
         self.block_lo[kk, bb] = self._block_max(kk, bb)
-        return k, flat
-
-    def _merge(self, i: int, other: np.ndarray) -> None:
-        super()._merge(i, other)
-        self.block_lo[i] = self._block_rows(np.array([i]))[0]
-
-    def _merge_many(self, rows: np.ndarray, others: np.ndarray, which: np.ndarray) -> None:
-        super()._merge_many(rows, others, which)
-        done = np.unique(rows)
-        self.block_lo[done] = self._block_rows(done)
-
-    def _block_rows(self, drones: np.ndarray) -> np.ndarray:
-        """Best log-odds (len(drones), B) of every block of each drone's map, recounted:
-        the maps padded with -inf to whole blocks and maxed over each block's cells."""
-        (h, w), (bh, bw) = self.shape, self.bshape
-        pad = np.full((drones.size, bh * _BLOCK, bw * _BLOCK), -np.inf, np.float32)
-        pad[:, :h, :w] = self.lo[drones]
-        cols = pad[:, :, 0::_BLOCK]  # max over each block's columns, then its rows: strided
-        for j in range(1, _BLOCK):  # elementwise maxima are much faster than a 5-D reduce
-            cols = np.maximum(cols, pad[:, :, j::_BLOCK])
-        blocks = cols[:, 0::_BLOCK]
-        for j in range(1, _BLOCK):
-            blocks = np.maximum(blocks, cols[:, j::_BLOCK])
-        return blocks.reshape(drones.size, -1)
 
     def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
         w = self.shape[1]
         cand = obs.cells[:, 0] * w + obs.cells[:, 1]
         post = self.lo.reshape(self.k, -1)[np.arange(self.k), cand]
-        return (post > _logit(np.array(self.p["flag_belief"]))) & (post < _PIN - 1) & ~obs.busy
+        settled = self.pin[np.arange(self.k), cand] != 0
+        return (post > _logit(np.array(self.p["flag_belief"]))) & ~settled & ~obs.busy
 
     def moves(self, obs: Observation) -> np.ndarray:
         pos = obs.pose[:, :2].astype(np.int64)

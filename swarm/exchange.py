@@ -30,15 +30,27 @@ import numpy as np
 from protocols.batching import Outgoing, RowLayout
 from protocols.codec import Delivery
 from protocols.config import ProtocolConfig
+from protocols.evidence import Increment
 from protocols.messages import Kind
 from protocols.topology import build
+from scenarios.policy_base import Evidence
 from swarm.teams import TeamPlan
 
 if TYPE_CHECKING:
     from agents.bank import BrainBank
     from scenarios.policy_base import Policy
 
-__all__ = ["Context", "Exchange", "Expected", "NoExchange", "Phase", "Step", "team_graph"]
+__all__ = [
+    "Context",
+    "Exchange",
+    "Expected",
+    "NoExchange",
+    "Phase",
+    "Step",
+    "evidence_of",
+    "increment_of",
+    "team_graph",
+]
 
 Expected = list[tuple[Kind, int]]
 """The messages a phase waits for: (kind, header sender) of each, the sender's first brain."""
@@ -137,3 +149,13 @@ def team_graph(ctx: Context) -> nx.Graph:
             pos = np.zeros((n, 2), np.float32)
         return build("radio", n, positions=pos, radio_range=t.radio_range)
     return build(t.kind, n, seed=ctx.seed, degree=t.degree, p=t.p, edges=list(t.edges))
+
+
+def increment_of(origin: int, stamp: int, ev: Evidence) -> Increment:
+    """A policy's evidence as the wire's increment, named (origin, stamp)."""
+    return Increment(origin, stamp, ev.cells, ev.values, ev.pinned, ev.truth)
+
+
+def evidence_of(inc: Increment) -> Evidence:
+    """A received increment as the evidence a policy fuses."""
+    return Evidence(inc.cells, inc.values, inc.pinned, inc.truth)

@@ -12,6 +12,15 @@ The math is `protocols.gossip.choco_pull`; this module decides who sends what to
 copies start at the common pretrained weights (every host knows them), so the first round
 already sends small differences. `radio` rebuilds the graph from drone positions each round;
 a drone's radio reaches every host in range, so there each brain's message goes to all hosts.
+
+Beliefs travel as evidence increments (`protocols.evidence`), flooded once over the graph:
+each round a brain sends its own increment (what it observed since its last round, stamped
+(brain, round)) and relays, once, every increment it fused for the first time in the
+previous round; a receiver fuses an increment only the first time it meets it (a `Ledger`
+per brain), so evidence that comes round a ring from both sides counts once. An increment
+reaches a brain d hops away after d rounds, as the merged maps used to; on a `radio` graph
+that changes between rounds, an increment is relayed only along the edges of the round after
+it was first heard (a drone out of range then misses it).
 """
 
 from __future__ import annotations
@@ -22,7 +31,6 @@ import numpy as np
 import torch
 
 from protocols.batching import (
-    BeliefCopies,
     Outgoing,
     RowEncoder,
     batch_heads,
@@ -31,9 +39,19 @@ from protocols.batching import (
     row_index,
 )
 from protocols.codec import Delivery
+from protocols.evidence import Increment, Ledger, increment_bytes, increment_tensors
 from protocols.gossip import choco_pull, mixing_rows
 from protocols.messages import Kind
-from swarm.exchange import Context, Exchange, Expected, Phase, Step, team_graph
+from swarm.exchange import (
+    Context,
+    Exchange,
+    Expected,
+    Phase,
+    Step,
+    evidence_of,
+    increment_of,
+    team_graph,
+)
 from swarm.exchange_claims import ClaimRelay
 
 __all__ = ["GossipExchange"]
@@ -56,15 +74,18 @@ class GossipExchange(Exchange):
         self.encoder = RowEncoder(kind, p.codec.fraction, False, self.layout, axes, ctx.local.size)
         init = self._good[0]  # every brain starts from the same checkpoint
         self.xhat = np.repeat(init[None], ctx.plan.n_brains, 0)  # (N, P) public copies
-        belief = np.asarray(ctx.policy.belief, np.float32)
-        self.beliefs = BeliefCopies(np.zeros((ctx.plan.n_brains, *belief.shape[1:]), np.float32))
+        self.map_shape = tuple(ctx.policy.shape)
+        self.n_cells = int(np.prod(self.map_shape))
+        self.ledger = Ledger()  # which increments each local brain has fused
+        self.relay: dict[int, list[Increment]] = {b: [] for b in ctx.local.tolist()}
         self.graph = team_graph(ctx)
         self.rows = row_index(ctx.local)  # the local brains' rows of team arrays
         self._w: torch.Tensor | None = None  # mixing rows of self.graph (rebuilt with it)
         self._mixed: torch.Tensor | None = None  # (K, P) float32 scratch of choco_pull
         self.max_bytes = p.max_message_bytes
         self.delta_bytes = 8 * init.size + 256  # worst case per brain, any codec
-        self.belief_bytes = 8 * int(np.prod(belief.shape[1:])) + 256
+        # worst case per brain: its own increment and one relayed from every other brain
+        self.belief_bytes = increment_bytes(self.n_cells, ctx.plan.n_brains)
         # routes[h][d]: brains of host h whose messages host d needs (fixed: radio sends all)
         plan = ctx.plan
         self.routes = [[[] for _ in range(plan.n_hosts)] for _ in range(plan.n_hosts)]
@@ -96,11 +117,7 @@ class GossipExchange(Exchange):
         diff = self.read_rows()  # a fresh copy: made x_i − x̂_i in place, (K, P)
         diff -= self.xhat[self.rows]
         q = self.encoder.encode(diff, ctx.local)  # each brain's payload encoded once
-        cells = {}
-        if ctx.protocol.share_beliefs:
-            cells = {
-                b: [t] for b, t in self.beliefs.update_rows(ctx.local, ctx.policy.belief).items()
-            }
+        cells = self._belief_payloads(round_idx) if ctx.protocol.share_beliefs else {}
         out = []
         body = {"base_round": round_idx, "scale": 1.0}
         for dest, brains in enumerate(self.routes[ctx.host]):
@@ -112,7 +129,7 @@ class GossipExchange(Exchange):
                     Kind.DELTA, dest, brains, q, round_idx, self.delta_bytes, limit, body=body
                 )
             if ctx.protocol.share_beliefs:
-                shape = {"shape": list(self.beliefs.maps.shape[1:])}
+                shape = {"shape": list(self.map_shape)}
                 out += batch_messages(
                     Kind.BELIEF,
                     dest,
@@ -140,26 +157,27 @@ class GossipExchange(Exchange):
         return out
 
     def read_q(self, d: Delivery) -> tuple[Kind, list[tuple[int, Any]]]:
-        """A DELTA's (brain, q row), a BELIEF's (brain, update) or a CLAIM's (brain, goal)
+        """A DELTA's (brain, q row), a BELIEF's (brain, [Increment]) or a CLAIM's (brain, goal)
         pairs, checked, not applied."""
         if d.message.kind == Kind.CLAIM:
             return Kind.CLAIM, self.claims.read(d)
-        return read_batch(d, self.ctx.plan.n_brains, self.layout, self.beliefs.maps[0].size)
+        return read_batch(d, self.ctx.plan.n_brains, self.layout, self.n_cells)
 
     def mix(self, round_idx: int, got: list[tuple[Kind, list[tuple[int, Any]]]]) -> None:
-        """x̂_j += q_j and b̂_j += update for the round's messages (in (sender, seq) order),
-        then the consensus step for the local brains, then each fuses its neighbours' beliefs."""
+        """x̂_j += q_j for the round's messages (in (sender, seq) order), then the consensus
+        step for the local brains, then each fuses its neighbours' new evidence."""
         ctx = self.ctx
-        heard: dict[int, tuple[int, int]] = {}
+        claimed: dict[int, tuple[int, int]] = {}
+        heard: dict[int, list[Increment]] = {}
         for kind, parts in got:
             if kind == Kind.CLAIM:
-                heard.update(parts)
+                claimed.update(parts)
                 continue
             for brain, value in parts:
                 if kind == Kind.DELTA:
                     self.xhat[brain] += value
                 else:
-                    self.beliefs.add(brain, value)
+                    heard[brain] = value
         if self._w is None:  # the graph changes only for radio, which resets this
             self._w = mixing_rows(self.graph, ctx.local)
         if self._mixed is None:  # kept between rounds: a fresh (K, P) faults in every page
@@ -167,21 +185,34 @@ class GossipExchange(Exchange):
         if ctx.protocol.share_weights:
             ctx.bank.add_flat(choco_pull(self._w, self.xhat, self.rows, self.step, self._mixed))
         if ctx.protocol.share_beliefs:
-            self._merge_beliefs()
+            self._fuse_heard(heard)
         if ctx.protocol.share_claims:  # each local drone hears its neighbours' claims
             near = {b: list(self.graph.neighbors(b)) for b in ctx.local.tolist()}
-            self.claims.hear(heard, near)
+            self.claims.hear(claimed, near)
 
-    def _merge_beliefs(self) -> None:
-        """Each local brain fuses its known neighbours' copies, ascending by neighbour id."""
+    def _belief_payloads(self, round_idx: int) -> dict[int, list]:
+        """Per local brain: the tensors of its own new increment (stamped (brain, round))
+        and of the increments it relays this round (each once)."""
+        ctx, out = self.ctx, {}
+        own = ctx.policy.take_evidence()
+        for row, brain in enumerate(ctx.local.tolist()):
+            ev = own[row]
+            items = [increment_of(brain, round_idx, ev)] if ev else []
+            items += self.relay[brain]
+            self.relay[brain] = []
+            out[brain] = increment_tensors(items, self.n_cells, prefix=f"{brain}/")
+        return out
+
+    def _fuse_heard(self, heard: dict[int, list[Increment]]) -> None:
+        """Each local brain fuses, from its neighbours (ascending), the increments it meets
+        for the first time, and keeps them to relay next round."""
         ctx = self.ctx
-        known = self.beliefs.known
-        rows, which = [], []
+        rows, items = [], []
         for row, brain in enumerate(ctx.local.tolist()):
             for j in sorted(self.graph.neighbors(brain)):
-                if known[j]:
-                    rows.append(row)
-                    which.append(j)
-        ctx.policy.merge_many(
-            np.array(rows, np.int64), self.beliefs.maps, np.array(which, np.int64)
-        )
+                for inc in heard.get(j, ()):
+                    if self.ledger.first(brain, inc):
+                        rows.append(row)
+                        items.append(evidence_of(inc))
+                        self.relay[brain].append(inc)
+        ctx.policy.fuse_evidence(np.array(rows, np.int64), items)

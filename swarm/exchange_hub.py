@@ -8,12 +8,15 @@ pretrained weights). During the next `sync_every` ticks each learns on its own; 
    `protocols.centre.Election` on the same numbers, so they agree on the hub without a vote
    round trip (rounds are barriers and every host hears the same heartbeats).
 2. `Phase.UPLOAD`: brain i sends DELTA d_i = x_i − x_common (its own codec state, with error
-   feedback; all of a host's brains compressed in one pass and batched into one message) and a
-   sparse BELIEF update to the hub's host.
+   feedback; all of a host's brains compressed in one pass and batched into one message) and
+   its BELIEF evidence increment (what it observed since the last round, `protocols.evidence`)
+   to the hub's host.
 3. `Phase.BROADCAST`: the hub aggregates the deltas (`protocols.aggregation.hub_aggregate`:
    mean, weighted mean by competence, coordinate median, trimmed mean, Krum; non-finite
-   contributions skipped), fuses the beliefs into its own map, and sends one DELTA D and its
-   belief to every host; each brain moves to x_common + D and merges the hub's belief.
+   contributions skipped), fuses every other brain's increment into its own map, and sends one
+   DELTA D and one BELIEF relaying every increment it heard to every host; each brain moves to
+   x_common + D and fuses each increment it has not met (never its own), so every piece of
+   evidence counts once everywhere.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import numpy as np
 
 from protocols.aggregation import hub_aggregate
 from protocols.batching import (
-    BeliefCopies,
     Outgoing,
     RowEncoder,
     batch_brains,
@@ -37,8 +39,9 @@ from protocols.batching import (
 from protocols.centre import Election
 from protocols.codec import Delivery
 from protocols.compression import get_codec
+from protocols.evidence import Increment, Ledger, increment_bytes, increment_tensors
 from protocols.messages import Kind, ProtocolError
-from swarm.exchange import Context, Exchange, Expected, Phase, Step
+from swarm.exchange import Context, Exchange, Expected, Phase, Step, evidence_of, increment_of
 from swarm.exchange_claims import ClaimRelay, Claims
 
 __all__ = ["HubExchange"]
@@ -61,17 +64,15 @@ class HubExchange(Exchange):
         )
         self.hub_codec = get_codec(p.codec.kind, fraction=p.codec.fraction, group_axes=axes)
         self.election = Election(n, p.topology.heartbeat_timeout, p.topology.hysteresis)
-        shape = np.asarray(ctx.policy.belief).shape[1:]
-        self.sent = BeliefCopies(np.zeros((n, *shape), np.float32))  # what the hub has of mine
-        self.heard = BeliefCopies(np.zeros((n, *shape), np.float32))  # the hub's copies
-        self.bcast_sent = BeliefCopies(np.zeros((1, *shape), np.float32))
-        self.bcast_heard = BeliefCopies(np.zeros((1, *shape), np.float32))
+        self.n_cells = int(np.prod(ctx.policy.shape))
+        self.ledger = Ledger()  # which increments each local brain has fused
+        self.uploads: list[Increment] = []  # on the hub's host: this round's increments
         self._aggregate: dict[str, np.ndarray] = {}
         # Every brain holds the common model after a round; it starts as the shared checkpoint.
         self.common = self._good[0]  # (P,)
         self.max_bytes = p.max_message_bytes
         self.delta_bytes = 8 * self.common.size + 256  # worst case per brain, any codec
-        self.belief_bytes = 8 * int(np.prod(shape)) + 256
+        self.belief_bytes = increment_bytes(self.n_cells, 1)  # one increment per brain
         self.beat_bytes = 64  # a heartbeat's body entries per brain, generously
         if p.topology.kind == "dynamic":
             self.steps[Phase.ELECT] = Step(
@@ -171,9 +172,12 @@ class HubExchange(Exchange):
             **kw,
         )
         if ctx.protocol.share_beliefs:
-            # what the hub will have of each brain, written in without densifying
-            cells = self.sent.update_rows(brains, ctx.policy.belief, apply=True)
-            tensors = {b: [t] for b, t in cells.items()}
+            own = ctx.policy.take_evidence()
+            tensors = {
+                b: increment_tensors([increment_of(b, round_idx, ev)], self.n_cells, f"{b}/")
+                for b, ev in zip(brains, own, strict=True)
+                if ev
+            }
             out += batch_messages(
                 Kind.BELIEF,
                 dest,
@@ -206,10 +210,10 @@ class HubExchange(Exchange):
     def read_up(self, d: Delivery) -> tuple[Kind, Parts]:
         if d.message.kind == Kind.CLAIM:
             return Kind.CLAIM, self.claims.read(d)
-        return read_batch(d, self.ctx.plan.n_brains, self.layout, self.heard.maps[0].size)
+        return read_batch(d, self.ctx.plan.n_brains, self.layout, self.n_cells)
 
     def aggregate(self, round_idx: int, got: list[tuple[Kind, Parts]]) -> None:
-        """On the hub's host: the aggregate of the deltas heard, the brains' beliefs noted."""
+        """On the hub's host: the aggregate of the deltas heard, the brains' increments kept."""
         deltas: dict[int, np.ndarray] = {}
         self.claim_table = {}
         for kind, parts in got:
@@ -218,8 +222,8 @@ class HubExchange(Exchange):
             elif kind == Kind.CLAIM:
                 self.claim_table.update(parts)
             else:
-                for b, arrays in parts:
-                    self.heard.add(b, arrays)
+                for _, incs in parts:
+                    self.uploads += incs
         if not deltas:  # not the hub's host: nothing to aggregate here
             return
         order = sorted(deltas)  # brain order, whatever the batching
@@ -231,7 +235,7 @@ class HubExchange(Exchange):
 
     # -- Phase.BROADCAST ------------------------------------------------------------------
     def send_down(self, round_idx: int) -> list[Outgoing]:
-        """On the hub's host: the aggregate D (and the hub's fused belief) to every host."""
+        """On the hub's host: the aggregate D (and every increment heard) to every host."""
         ctx, every = self.ctx, self._every()
         if ctx.host != self._hub_host():
             return []
@@ -245,13 +249,11 @@ class HubExchange(Exchange):
             )
             out.append(Outgoing(every, msg))
         if ctx.protocol.share_beliefs:
-            known = self.heard.known.copy()
-            known[self.hub] = False
-            which = np.flatnonzero(known)  # ascending, as the hub fuses them
-            ctx.policy.merge_many(np.full(which.size, hub_row), self.heard.maps, which)
-            cells = self.bcast_sent.update_tensors(0, ctx.policy.belief[hub_row])
-            self.bcast_sent.apply(0, cells)
-            msg = message(Kind.BELIEF, self.hub, round_idx, term=self.term, tensors=cells)
+            incs = sorted(self.uploads, key=lambda i: i.key)
+            self.uploads = []
+            self._fuse([hub_row], incs)
+            tensors = increment_tensors(incs, self.n_cells)
+            msg = message(Kind.BELIEF, self.hub, round_idx, term=self.term, tensors=tensors)
             out.append(Outgoing(every, msg))
         if ctx.protocol.share_claims:
             out.append(
@@ -272,12 +274,12 @@ class HubExchange(Exchange):
             return Kind.CLAIM, self.claims.read(d)
         if d.message.body.get("brains") is not None:
             raise ProtocolError("manifest", "a hub broadcast speaks for the hub alone")
-        n, cells = self.ctx.plan.n_brains, self.heard.maps[0].size
-        kind, ((_, value),) = read_batch(d, n, self.layout, cells)
+        n = self.ctx.plan.n_brains
+        kind, ((_, value),) = read_batch(d, n, self.layout, self.n_cells)
         return kind, value
 
     def adopt(self, round_idx: int, got: list[tuple[Kind, Any]]) -> None:
-        """Every local brain moves to x_common + D and merges the hub's belief."""
+        """Every local brain moves to x_common + D and fuses the increments it has not met."""
         ctx, bank = self.ctx, self.ctx.bank
         for kind, value in got:
             if kind == Kind.CLAIM:  # every drone hears every other drone's claim
@@ -288,7 +290,15 @@ class HubExchange(Exchange):
                 self.common = self.common + value
                 bank.add_flat(self.common[None] - bank.read_flat())  # every x_i := common
             else:
-                self.bcast_heard.add(0, value)
-                rows = np.flatnonzero(ctx.local != self.hub)
-                every = np.zeros(rows.size, np.int64)  # one map for all, converted once
-                ctx.policy.merge_many(rows, self.bcast_heard.maps, every)
+                self._fuse(np.flatnonzero(ctx.local != self.hub).tolist(), value)
+
+    def _fuse(self, rows: list[int], incs: list[Increment]) -> None:
+        """Local brains `rows` fuse each increment of `incs` they meet for the first time."""
+        ctx, at, items = self.ctx, [], []
+        for row in rows:
+            brain = int(ctx.local[row])
+            for inc in incs:
+                if self.ledger.first(brain, inc):
+                    at.append(row)
+                    items.append(evidence_of(inc))
+        ctx.policy.fuse_evidence(np.array(at, np.int64), items)

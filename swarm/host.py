@@ -21,7 +21,8 @@ The pool calls all its hosts through `Hosts` (typed: configure / act / send / re
 
 Team `central`: no brain on the drones' hosts. Each host uploads its drones' raw observation
 as one OBS message to the centre host, which waits for all of them, runs the one shared-weight
-large model over all N streams, learns, and returns the actions of every drone.
+large model over all N streams, learns, fuses every drone's evidence into one belief map
+(`fused` policy) and returns the actions of every drone, all planned from that map.
 """
 
 from __future__ import annotations
@@ -228,6 +229,7 @@ class HostCore:
             drone_ids=self.drone_ids,
             rng=np.random.default_rng(seed),  # the root of every drone's own stream
             team_size=plan.n_drones,
+            fused=plan.sharing == "central",  # the cloud fuses every upload into one map
             **dict(cfg.policy.params),
         )
         self._hits = np.zeros(k, np.float64)  # decayed confirmed detections

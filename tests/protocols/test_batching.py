@@ -1,10 +1,9 @@
-"""Batched messages: batches, checked splitting per brain, row layout, belief copies."""
+"""Batched messages: batches, checked splitting per brain, row layout, belief payloads."""
 
 import numpy as np
 import pytest
 
 from protocols.batching import (
-    BeliefCopies,
     RowLayout,
     batch_messages,
     batches,
@@ -97,47 +96,21 @@ def test_a_row_of_the_wrong_size_or_shape_is_rejected():
 
 @pytest.mark.parametrize(
     ("arrays", "match"),
-    [({"cells": np.ones(15, np.float32)}, "15 cells"), ({"w": np.ones(16, np.float32)}, "names")],
+    [
+        ({"ev.0.0": np.ones(15, np.float32)}, "15 cells"),
+        ({"cells": np.ones(16, np.float32)}, "names"),
+        ({"ev.9.0": np.ones(16, np.float32)}, "origin"),
+        ({"ev.1.5": np.ones(16, np.float32)}, "stamp"),
+        ({"pin.1.0": np.full(16, 0.5, np.float32)}, "±1"),
+    ],
 )
-def test_a_belief_update_of_the_wrong_size_or_name_is_rejected(arrays, match):
+def test_a_belief_payload_of_the_wrong_size_or_name_is_rejected(arrays, match):
     d = deliver(Kind.BELIEF, 3, {"brains": [3]}, {f"3/{k}": v for k, v in arrays.items()})
     with pytest.raises(ProtocolError, match=match):
         read_batch(d, n_brains=8, layout=LAYOUT, cells=16)
-    ok = deliver(Kind.BELIEF, 3, {"brains": [3, 4]}, {"3/cells": np.ones(16, np.float32)})
-    assert read_batch(ok, n_brains=8, layout=LAYOUT, cells=16)[1][1] == (4, {})
-
-
-def test_beliefs_travel_as_sparse_updates_of_public_copies():
-    sender, receiver = (
-        BeliefCopies(np.zeros((2, 4, 4), np.float32)),
-        BeliefCopies(np.zeros((2, 4, 4), np.float32)),
-    )
-    belief = np.zeros((4, 4), np.float32)
-    belief[1, 2] = 0.5
-    tensors = sender.update_tensors(1, belief)
-    for copies in (sender, receiver):
-        copies.apply(1, tensors)
-    np.testing.assert_array_equal(receiver.maps[1], belief)
-    assert sender.update_tensors(1, belief) == ()  # nothing changed since: nothing to send
-    assert receiver.known.tolist() == [False, True]
-
-
-def test_update_rows_applied_in_place_equals_adding_the_decoded_updates():
-    rng = np.random.default_rng(0)
-    start = rng.random((3, 5, 4)).astype(np.float32)
-    direct, decoded = BeliefCopies(start.copy()), BeliefCopies(start.copy())
-    beliefs = start[[2, 0]].copy()
-    beliefs[0, 1, 3] += 0.5
-    beliefs[1, 4, 0] -= 0.25
-    beliefs[1, 0, 0] += 1e-5  # below tol: not sent, not applied
-    sent = direct.update_rows([2, 0], beliefs, apply=True)
-    assert decoded.update_rows([2, 0], beliefs) == sent
-    for b, t in sent.items():
-        decoded.add(b, {"cells": decode_tensor(t)})
-    decoded.known[[2, 0]] = True
-    np.testing.assert_array_equal(direct.maps, decoded.maps)
-    assert direct.known.tolist() == [True, False, True]
-    assert direct.update_rows([2, 0], beliefs) == {}  # the copies are current now
+    ok = deliver(Kind.BELIEF, 3, {"brains": [3, 4]}, {"3/ev.3.0": np.ones(16, np.float32)})
+    (b3, (inc,)), (b4, none) = read_batch(ok, n_brains=8, layout=LAYOUT, cells=16)[1]
+    assert (b3, inc.key, inc.cells.size, b4, none) == (3, (3, 0), 16, 4, [])
 
 
 def test_row_index_is_a_slice_for_a_run_of_ids_and_the_ids_otherwise():

@@ -21,6 +21,7 @@ def test_metric_ranges(search_cfg, policy):
     assert 0.0 <= m["coverage"] <= 1.0 and 0.0 <= m["prob_weighted_coverage"] <= 1.0 + 1e-9
     assert 0.0 <= m["found"] <= 1.0 and 0.0 < m["time_to_find"] <= search_cfg.horizon
     assert m["false_alarms"] <= m["inspections"]
+    assert min(m["inspections"], 1) <= m["inspected_cells"] <= m["inspections"]
     assert m["distance"] > 0 and m["energy"] > 0
     assert m["detector_auc"] > 0.6  # the fixed detector beats chance on the probe set (~0.93)
 

@@ -3,12 +3,15 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scenarios.base import Actions
 from scenarios.claims import everyone_hears
 from scenarios.drone_search import DroneSearch
 from scenarios.litter_patrol import LitterPatrol
 from scenarios.policies import fixed_detector, make_policy
+from scenarios.policy_base import Evidence
 
 
 def test_fixed_detector_is_monotone_in_sim():
@@ -44,18 +47,144 @@ def test_belief_fusion_raises_candidate_lowers_rest(search_cfg):
     assert after[far] == before[far]
 
 
-def test_search_merge_is_idempotent(search_cfg):
+def test_search_evidence_adds_up_in_any_order(search_cfg):
+    """Evidence is a sum: fused in any order, a map is prior + every drone's own evidence."""
+    w = DroneSearch(search_cfg, 3, seed=0)
+    pol = make_policy("belief_greedy", w.public_info(), np.arange(3), np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    items, own = [], np.zeros_like(pol.own)
+    for _ in range(4):
+        obs = w.observe()
+        w.step(pol.act(obs, rng.random(3).astype(np.float32) * 0.8))
+        items += pol.take_evidence()
+    np.testing.assert_allclose(sum(e_sum(items[i::3], pol) for i in range(3)), pol.own.sum(0),
+                               atol=1e-5)  # fmt: skip
+    own = pol.own.copy()
+    fwd, back = copy.deepcopy(pol), copy.deepcopy(pol)
+    others = [(i, e) for i, e in enumerate(items) if i % 3 != 0]  # drones 1 and 2 -> drone 0
+    fwd.fuse_evidence(np.zeros(len(others), np.int64), [e for _, e in others])
+    back.fuse_evidence(np.zeros(len(others), np.int64), [e for _, e in others[::-1]])
+    np.testing.assert_allclose(fwd.ev[0], own.sum(0), atol=1e-4)
+    np.testing.assert_allclose(fwd.lo, back.lo, atol=1e-4)
+    assert (fwd.lo[0] != pol.lo[0]).any()
+
+
+def e_sum(items, pol) -> np.ndarray:
+    """Dense (H*W,) sum of evidence items' values."""
+    out = np.zeros(pol.own.shape[1], np.float64)
+    for e in items:
+        out[e.cells] += e.values
+    return out
+
+
+def test_one_drones_evidence_on_a_cell_is_bounded(search_cfg):
+    """A look-alike seen confidently again and again: one drone's evidence saturates at
+    max_evidence, so a few looks of its own (or other drones' looks) can bring it back."""
+    w = DroneSearch(search_cfg, 1, seed=0)
+    pol = make_policy("lawnmower", w.public_info(), np.arange(1), np.random.default_rng(0))
+    obs = replace(w.observe(), busy=np.zeros(1, bool))
+    for t in range(50):
+        pol.act(replace(obs, tick=t), np.array([0.9999], np.float32))
+    cell = obs.cells[0, 0] * w.shape[1] + obs.cells[0, 1]
+    assert pol.own[0, cell] == pytest.approx(pol.p["max_evidence"])
+    assert pol.ev[0, cell] == pytest.approx(pol.p["max_evidence"])
+
+
+def _pinned_empty(search_cfg, name: str):
+    """A policy of 2 drones whose drone 0 flagged a cell and learned it is empty."""
     w = DroneSearch(search_cfg, 2, seed=0)
-    pol = make_policy("lawnmower", w.public_info(), np.arange(2), np.random.default_rng(0))
-    pol.act(w.observe(), np.array([0.99, 0.01], np.float32))
-    other = pol.belief[1].copy()
-    pol.merge(0, other)
-    once = pol.belief[0].copy()
-    pol.merge(0, other)
-    np.testing.assert_allclose(pol.belief[0], once, rtol=1e-5)
+    pol = make_policy(name, w.public_info(), np.arange(2), np.random.default_rng(0))
+    obs = w.observe()
+    p = np.array([0.999, 0.1], np.float32)
+    if name == "belief_greedy":  # the fused belief must pass flag_belief before it flags
+        cell = obs.cells[0, 0] * w.shape[1] + obs.cells[0, 1]
+        none = Evidence.none()
+        strong = Evidence(np.array([cell]), np.array([30.0], np.float32), none.pinned, none.truth)
+        pol.fuse_evidence(np.array([0]), [strong])
+    assert pol.act(obs, p).flag[0]
+    one = np.ones(1, np.int64)
+    label = replace(obs, tick=1, label_drone=0 * one, label_tick=0 * one, label_value=0 * one)
+    pol.act(label, np.array([0.5, 0.5], np.float32))
+    return w, pol, obs
 
 
-def test_patrol_merge_takes_min_idleness(patrol_cfg):
+@pytest.mark.parametrize("name", ["belief_greedy", "lawnmower"])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,  # a fixed sequence of examples: the same test on every run
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["huge", "pin_target", "look", "noise"]),
+            st.floats(1.0, 1e30),
+            st.integers(0, 1),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_an_inspected_empty_cell_stays_below_the_flag_threshold(search_cfg, name, steps):
+    """Whatever is merged after an inspection found a cell empty (huge positive increments,
+    other drones' claims that the target is there, confident looks of the drone's own), the
+    cell stays below the flag threshold and is never flagged again, in the inspecting drone's
+    map and in the map of a drone that heard the inspection as evidence."""
+    w, pol, obs = _pinned_empty(search_cfg, name)
+    r, c = obs.cells[0]
+    cell = r * w.shape[1] + c
+    pol.fuse_evidence(np.array([1]), [pol.take_evidence()[0]])  # drone 1 hears the pin
+    threshold = pol.p.get("flag_belief", 0.5)
+    none = Evidence.none()
+    for t, (kind, size, drone) in enumerate(steps, start=2):
+        at = np.array([cell])
+        if kind == "huge":
+            item = Evidence(at, np.array([size], np.float32), none.pinned, none.truth)
+        elif kind == "pin_target":
+            item = Evidence(none.cells, none.values, at, np.ones(1, bool))
+        elif kind == "noise":
+            cells = np.unique(np.r_[cell, np.arange(0, pol.own.shape[1], 7)])
+            item = Evidence(cells, np.full(cells.size, size, np.float32), at, np.ones(1, bool))
+        else:  # the drones look at the cell themselves, sure it is the target
+            look = replace(
+                obs, tick=t, busy=np.zeros(2, bool), cells=np.repeat(obs.cells[:1], 2, 0)
+            )
+            flags = pol.act(look, np.ones(2, np.float32)).flag
+            assert not flags.any()
+            continue
+        pol.fuse_evidence(np.array([drone]), [item])
+        assert (pol.belief[:, r, c] < threshold).all()
+    look = replace(obs, tick=99, busy=np.zeros(2, bool), cells=np.repeat(obs.cells[:1], 2, 0))
+    assert not pol.act(look, np.ones(2, np.float32)).flag.any()
+    assert (pol.belief[:, r, c] < threshold).all()
+
+
+def test_fuse_evidence_rejects_bad_input(search_cfg):
+    pol = make_policy(
+        "belief_greedy",
+        DroneSearch(search_cfg, 2, seed=0).public_info(),
+        np.arange(2),
+        np.random.default_rng(0),
+    )
+    none = Evidence.none()
+    one = Evidence(np.array([3]), np.array([1.0], np.float32), none.pinned, none.truth)
+    before = pol.lo.copy()
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        pol.fuse_evidence(np.array([2]), [one])
+    with pytest.raises(ValueError, match="one per item"):
+        pol.fuse_evidence(np.array([0, 1]), [one])
+    with pytest.raises(ValueError, match="ascend"):
+        pol.fuse_evidence(np.array([0]), [replace(one, cells=np.array([32 * 32]))])
+    with pytest.raises(ValueError, match="finite"):
+        pol.fuse_evidence(np.array([0]), [replace(one, values=np.array([np.nan], np.float32))])
+    np.testing.assert_array_equal(pol.lo, before)  # nothing changed
+    pol.fuse_evidence(np.zeros(0, np.int64), [])  # a no-op
+
+
+def test_patrol_evidence_keeps_the_latest_sighting(patrol_cfg):
+    """Last-seen ticks fuse by max: a stale or repeated report never makes a cell look
+    less recently seen; what a drone hands out is only what it saw since it last did."""
     w = LitterPatrol(patrol_cfg, 2, seed=0)
     pol = make_policy("idleness_greedy", w.public_info(), np.arange(2), np.random.default_rng(0))
     for _ in range(5):
@@ -63,9 +192,51 @@ def test_patrol_merge_takes_min_idleness(patrol_cfg):
         w.step(pol.act(obs, np.zeros(2, np.float32)))
     pol.act(w.observe(), np.zeros(2, np.float32))
     mine, theirs = pol.belief[0].copy(), pol.belief[1].copy()
-    pol.merge(0, theirs)
+    items = pol.take_evidence()
+    assert all(e.values.max() <= pol.now for e in items)
+    assert not any(pol.take_evidence())  # handed out once
+    pol.fuse_evidence(np.array([0, 0]), [items[1], items[1]])  # a repeat changes nothing
+    np.testing.assert_array_equal(pol.belief[0], np.minimum(mine, theirs))
+    stale = replace(items[1], values=np.zeros_like(items[1].values))
+    pol.fuse_evidence(np.array([0]), [stale])
     np.testing.assert_array_equal(pol.belief[0], np.minimum(mine, theirs))
     assert (pol.belief >= 0).all()
+
+
+def test_patrol_crew_answer_counts_as_a_visit(patrol_cfg):
+    w = LitterPatrol(patrol_cfg, 1, seed=0)
+    pol = make_policy("idleness_greedy", w.public_info(), np.arange(1), np.random.default_rng(0))
+    obs = w.observe()
+    far = (w.shape[0] - 1, w.shape[1] - 1)
+    pol._flag_key, pol._flag_cell = np.array([0]), np.array([far[0] * w.shape[1] + far[1]])
+    one = np.ones(1, np.int64)
+    answer = replace(obs, tick=40, label_drone=0 * one, label_tick=0 * one, label_value=0 * one)
+    pol.act(answer, np.zeros(1, np.float32))
+    assert pol.last_seen[0, far[0], far[1]] == 40
+
+
+@pytest.mark.parametrize(("world_cls", "name"), [(DroneSearch, "belief_greedy"),
+                                                 (LitterPatrol, "idleness_greedy")])  # fmt: skip
+def test_a_fused_policy_plans_all_drones_from_one_map(search_cfg, patrol_cfg, world_cls, name):
+    """`central`: every drone's evidence goes into one map (own evidence still bounded per
+    drone), which every drone reads."""
+    cfg = search_cfg if world_cls is DroneSearch else patrol_cfg
+    w = world_cls(cfg, 4, seed=1)
+    pol = make_policy(name, w.public_info(), np.arange(4), np.random.default_rng(0), fused=True)
+    rng = np.random.default_rng(2)
+    for _ in range(8):
+        w.step(pol.act(w.observe(), rng.random(4).astype(np.float32) * 0.8))
+    belief = np.asarray(pol.belief)
+    np.testing.assert_array_equal(belief, np.broadcast_to(belief[0], belief.shape))
+    if name == "belief_greedy":
+        np.testing.assert_allclose(pol.ev[0], pol.own.sum(0), atol=1e-4)
+        assert (pol.own != 0).any(1).all()  # every drone contributed
+        np.testing.assert_array_equal(
+            pol.block_lo, np.broadcast_to(pol.block_lo[0], pol.block_lo.shape)
+        )
+    else:
+        alone = make_policy(name, w.public_info(), np.arange(4), np.random.default_rng(0))
+        assert (pol.last_seen[0] > 0).sum() > (alone.last_seen[0] > 0).sum()
 
 
 def test_lawnmower_tiles_for_many_drones(search_cfg):
@@ -124,26 +295,31 @@ def test_a_drone_flies_the_same_whichever_drones_share_its_policy(search_cfg, na
 def test_belief_greedy_heads_for_strong_evidence(search_cfg):
     w = DroneSearch(search_cfg, 1, seed=0)
     pol = make_policy("belief_greedy", w.public_info(), np.arange(1), np.random.default_rng(0))
-    strong = pol.belief[0].copy()
-    strong[20, 25] = 0.9999
-    pol.merge(0, strong)
+    none = Evidence.none()
+    strong = Evidence(
+        np.array([20 * w.shape[1] + 25]), np.array([16.0], np.float32), none.pinned, none.truth
+    )
+    pol.fuse_evidence(np.array([0]), [strong])
     obs = w.observe()
     move = pol.act(obs, np.zeros(1, np.float32)).move[0]
     assert tuple(pol.goal[0]) == (20, 25)
     assert tuple(move) == tuple(np.sign(np.array([20, 25]) - obs.pose[0, :2]).astype(int))
 
 
-def test_belief_is_read_only_cached_and_follows_merge(search_cfg):
+def test_belief_is_read_only_cached_and_follows_fused_evidence(search_cfg):
     w = DroneSearch(search_cfg, 2, seed=0)
     pol = make_policy("belief_greedy", w.public_info(), np.arange(2), np.random.default_rng(0))
     pol.act(w.observe(), np.full(2, 0.7, np.float32))
     with pytest.raises(ValueError):
         pol.belief[0, 0, 0] = 1.0
-    pol.merge(1, np.full(w.shape, 0.9, np.float32))
-    assert pol.belief[1, 0, 0] == pytest.approx(0.9, rel=1e-4)
+    before = pol.belief[1, 0, 0]
+    none = Evidence.none()
+    pol.fuse_evidence(
+        np.array([1]),
+        [Evidence(np.array([0]), np.array([3.0], np.float32), none.pinned, none.truth)],
+    )
+    assert pol.belief[1, 0, 0] > before
     np.testing.assert_allclose(pol.belief, 1 / (1 + np.exp(-pol.lo)), rtol=1e-5)
-    with pytest.raises(ValueError, match="shape"):
-        pol.merge(0, np.zeros((3, 3), np.float32))
 
 
 def test_inspection_label_pins_the_flagged_cell(search_cfg):
@@ -168,167 +344,15 @@ def test_belief_greedy_block_maxima_track_the_maps(search_cfg):
         obs = w.observe()
         w.step(pol.act(obs, rng.random(5).astype(np.float32) * 0.6))  # no inspections
         if t == 6:
-            pol.merge(3, rng.random(w.shape).astype(np.float32))
+            cells = np.flatnonzero(rng.random(w.shape[0] * w.shape[1]) < 0.3)
+            values = rng.normal(0, 4, cells.size).astype(np.float32)
+            pinned = cells[::5]
+            item = Evidence(cells, values, pinned, rng.random(pinned.size) < 0.5)
+            pol.fuse_evidence(np.array([3]), [item])
     pad = np.full((5, 33, 30), -np.inf, np.float32)
     pad[:, :31, :29] = pol.lo
     recount = pad.reshape(5, 11, 3, 10, 3).max(axis=(2, 4)).reshape(5, -1)
     np.testing.assert_array_equal(pol.block_lo, recount)
-
-
-def _flown(world, name: str, k: int, ticks: int):
-    """A policy of k drones after `ticks` ticks in `world` (random detector outputs)."""
-    pol = make_policy(name, world.public_info(), np.arange(k), np.random.default_rng(0))
-    rng = np.random.default_rng(5)
-    for _ in range(ticks):
-        world.step(pol.act(world.observe(), rng.random(k).astype(np.float32) * 0.6))
-    pol.act(world.observe(), rng.random(k).astype(np.float32))
-    return pol
-
-
-def _incoming(pol, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """m (row, map) pairs with repeated rows and many exactly tied cells: the drones' own
-    maps, coarse random maps (few distinct values) and near-prior ones, shuffled."""
-    k, (h, w) = pol.k, pol.shape
-    rows = rng.integers(0, k, size=m)
-    rows[: min(m, 4)] = 1  # one drone hears several maps in a row
-    base = np.asarray(pol.belief)[rng.integers(0, k, size=m)].copy()
-    coarse = rng.choice(np.array([0.001, 0.02, 0.5, 0.97, 0.999], np.float32), (m, h, w))
-    which = rng.integers(0, 3, size=(m, 1, 1))
-    near = base * np.float32(1.001)
-    return rows, np.where(which == 0, base, np.where(which == 1, coarse, near))
-
-
-@pytest.mark.parametrize("name", ["belief_greedy", "lawnmower", "levy"])
-def test_search_merge_many_equals_sequential_merges(search_cfg, name):
-    cfg = search_cfg.model_copy(update={"height": 31, "width": 29})  # blocks past the edge
-    pol = _flown(DroneSearch(cfg, 5, seed=2), name, 5, 6)
-    rng = np.random.default_rng(3)
-    for cached in (True, False):
-        rows, maps = _incoming(pol, rng, 13)
-        one, many = copy.deepcopy(pol), copy.deepcopy(pol)
-        if not cached:
-            one._cache = many._cache = None
-        for i, other in zip(rows, maps, strict=True):
-            one.merge(int(i), other)
-        many.merge_many(rows, maps)
-        np.testing.assert_array_equal(many.lo, one.lo)
-        np.testing.assert_array_equal(many.belief, one.belief)
-        if name == "belief_greedy":
-            np.testing.assert_array_equal(many.block_lo, one.block_lo)
-        assert (many.lo != pol.lo).any()  # the merges changed something
-
-
-@pytest.mark.parametrize("name", ["belief_greedy", "lawnmower"])
-def test_search_merge_many_breaks_ties_as_sequential_merges(search_cfg, name):
-    """Cells as far from the prior on either side: the first in order (own map, then the
-    incoming maps as they come) must win, as the strict `>` of sequential merges decides."""
-    pol = make_policy(
-        name,
-        DroneSearch(search_cfg, 3, seed=0).public_info(),
-        np.arange(3),
-        np.random.default_rng(0),
-    )
-    rng = np.random.default_rng(6)
-    pair = np.array([0.25, 0.75, 0.3, 0.7], np.float32)  # logits exactly +-L in float32
-    pol.prior_lo = np.zeros_like(pol.prior_lo)
-    pol.lo[:] = _logit_of(rng.choice(pair, pol.lo.shape))
-    rows = np.array([0, 2, 0, 0, 1, 2])
-    maps = rng.choice(pair, (6, *pol.shape))
-    one, many = copy.deepcopy(pol), copy.deepcopy(pol)
-    for i, other in zip(rows, maps, strict=True):
-        one.merge(int(i), other)
-    many.merge_many(rows, maps)
-    np.testing.assert_array_equal(many.lo, one.lo)
-    assert (many.lo != pol.lo).any()
-
-
-def _logit_of(p: np.ndarray) -> np.ndarray:
-    """float32 log-odds of probabilities p, as the search policies compute them."""
-    p = p.astype(np.float64)
-    return np.log(p / (1 - p)).astype(np.float32)
-
-
-@pytest.mark.parametrize(
-    ("world_cls", "name"), [(DroneSearch, "belief_greedy"), (LitterPatrol, "idleness_greedy")]
-)
-def test_merge_many_from_a_pool_of_maps(search_cfg, patrol_cfg, world_cls, name):
-    """`which` picks each merge's map from a pool, shared by several drones, repeats too."""
-    cfg = search_cfg if world_cls is DroneSearch else patrol_cfg
-    pol = _flown(world_cls(cfg, 5, seed=2), name, 5, 6)
-    rng = np.random.default_rng(8)
-    _, pool = _incoming(pol, rng, 4)
-    pool = np.abs(pool)
-    rows, which = np.array([2, 0, 2, 4, 2, 1, 0]), np.array([3, 1, 0, 3, 3, 2, 0])
-    one, many = copy.deepcopy(pol), copy.deepcopy(pol)
-    for i, j in zip(rows, which, strict=True):
-        one.merge(int(i), pool[j])
-    many.merge_many(rows, pool, which)
-    np.testing.assert_array_equal(many.belief, one.belief)
-    if name == "belief_greedy":
-        np.testing.assert_array_equal(many.block_lo, one.block_lo)
-    with pytest.raises(ValueError, match=r"which must lie in \[0, 4\)"):
-        many.merge_many(rows, pool, which + 1)
-
-
-def test_merge_many_of_one_broadcast_map(search_cfg, patrol_cfg):
-    """The hub's broadcast: one map for every row, passed as a broadcast view."""
-    for world, name in (
-        (DroneSearch(search_cfg, 4, seed=1), "belief_greedy"),
-        (LitterPatrol(patrol_cfg, 4, seed=1), "idleness_greedy"),
-    ):
-        pol = _flown(world, name, 4, 5)
-        hub = np.asarray(pol.belief[2]).copy()
-        rows = np.array([0, 1, 3])
-        one, many = copy.deepcopy(pol), copy.deepcopy(pol)
-        for i in rows:
-            one.merge(int(i), hub)
-        many.merge_many(rows, np.broadcast_to(hub, (3, *hub.shape)))
-        np.testing.assert_array_equal(many.belief, one.belief)
-
-
-@pytest.mark.parametrize("name", ["idleness_greedy", "cyclic_tour"])
-def test_patrol_merge_many_equals_sequential_merges(patrol_cfg, name):
-    pol = _flown(LitterPatrol(patrol_cfg, 4, seed=0), name, 4, 8)
-    rng = np.random.default_rng(4)
-    rows = np.array([1, 1, 0, 3, 1, 2, 0])
-    maps = np.asarray(pol.belief)[rng.integers(0, 4, size=7)] + rng.integers(-3, 4, (7, 32, 32))
-    maps = np.maximum(maps, 0).astype(np.float32)
-    one, many = copy.deepcopy(pol), copy.deepcopy(pol)
-    for i, other in zip(rows, maps, strict=True):
-        one.merge(int(i), other)
-    many.merge_many(rows, maps)
-    np.testing.assert_array_equal(many.last_seen, one.last_seen)
-    np.testing.assert_array_equal(many.belief, one.belief)
-    assert (many.last_seen != pol.last_seen).any()
-
-
-def test_merge_many_of_own_cached_rows_is_sequential(search_cfg):
-    """Maps that are views of the policy's own belief change as merges go: still sequential."""
-    pol = _flown(DroneSearch(search_cfg, 3, seed=0), "lawnmower", 3, 4)
-    one, many = copy.deepcopy(pol), copy.deepcopy(pol)
-    rows = np.array([1, 2, 0])  # drone 1 takes 0's map, 2 takes 1's (merged), 0 takes 2's
-    for m, i in enumerate(rows):
-        one.merge(int(i), one.belief[m])
-    many.merge_many(rows, many.belief)
-    np.testing.assert_array_equal(many.lo, one.lo)
-    np.testing.assert_array_equal(many.belief, one.belief)
-
-
-def test_merge_many_rejects_bad_input(search_cfg):
-    pol = make_policy(
-        "belief_greedy",
-        DroneSearch(search_cfg, 2, seed=0).public_info(),
-        np.arange(2),
-        np.random.default_rng(0),
-    )
-    maps = np.full((2, *pol.shape), 0.5, np.float32)
-    with pytest.raises(ValueError, match="shape"):
-        pol.merge_many(np.array([0]), maps)
-    with pytest.raises(ValueError, match=r"\[0, 2\)"):
-        pol.merge_many(np.array([0, 2]), maps)
-    with pytest.raises(ValueError, match="integer"):
-        pol.merge_many(np.array([0.0, 1.0]), maps)
-    pol.merge_many(np.zeros(0, np.int64), np.zeros((0, *pol.shape), np.float32))  # a no-op
 
 
 def _max_charging(world, **params) -> int:

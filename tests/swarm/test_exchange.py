@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from scenarios.policy_base import Policy
 from swarm.loop import make_world
 from swarm.pool import HostPool
 
@@ -112,26 +111,42 @@ def test_same_seed_gives_the_same_actions_and_counters(tiny_cfg):
     assert m1 == m2 and b1 == b2 and n1 == n2
 
 
-def _one_by_one(policy, rows, others, which=None):
-    """The reference: `merge` per (row, map), in order."""
-    which = np.arange(len(rows)) if which is None else which
-    for i, j in zip(np.asarray(rows).tolist(), np.asarray(which).tolist(), strict=True):
-        policy.merge(i, others[j])
+def policies(pool):
+    """The hosts' policies that fly drones, in host order."""
+    return [h.policy for h in pool.hosts.hosts if h.policy is not None]
 
 
-@pytest.mark.parametrize("topology", ["ring", "complete", "star"])
-def test_batched_belief_merges_equal_one_merge_at_a_time(tiny_cfg, monkeypatch, topology):
+@pytest.mark.parametrize(
+    ("topology", "extra"), [("ring", 3), ("complete", 1), ("star", 1), ("dynamic", 1)]
+)
+def test_every_brains_evidence_counts_exactly_once_everywhere(tiny_cfg, topology, extra):
+    """After the drones stop and the relays drain (a ring of 6 is 3 hops across), every
+    brain's map holds every drone's own evidence exactly once: gossip relays that arrive from
+    both sides of the ring, and the hub's relay, are each fused once."""
     cfg = tiny_cfg(drones=6, protocol={"topology": {"kind": topology}, "sync_every": 3})
-    runs = []
-    for batched in (True, False):
-        with monkeypatch.context() as m:
-            if not batched:
-                m.setattr(Policy, "merge_many", _one_by_one)
-            with HostPool(cfg, n_hosts=2, backend="local") as pool:
-                _, acts = fly(pool, cfg, "swarm", 9)
-                beliefs = np.concatenate([np.asarray(h.policy.belief) for h in pool.hosts.hosts])
-                runs.append((acts, beliefs))
-    (a1, b1), (a2, b2) = runs
-    np.testing.assert_array_equal(b1, b2)
-    for x, y in zip(a1, a2, strict=True):
-        assert np.array_equal(x.move, y.move) and np.array_equal(x.flag, y.flag)
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        fly(pool, cfg, "swarm", 9)
+        for r in range(3, 3 + extra):
+            pool.exchange(r)
+        pols = policies(pool)
+        own = np.concatenate([p.own for p in pols])  # (N, H*W) each drone's own evidence
+        ev = np.concatenate([p.ev for p in pols])
+        assert (own != 0).any(1).all()
+        np.testing.assert_allclose(ev, np.broadcast_to(own.sum(0), ev.shape), atol=1e-4)
+        pins = np.concatenate([p.pin for p in pols])
+        np.testing.assert_array_equal(pins, np.broadcast_to(pins.max(0), pins.shape))
+        assert pool.stats()["rejected_messages"] == 0
+
+
+def test_a_ring_relays_evidence_one_hop_per_round(tiny_cfg):
+    """Brain 0's evidence of round 0 reaches its neighbours in round 0, the next ones in
+    round 1 and the brain three hops away (across a ring of 6) in round 2."""
+    cfg = tiny_cfg(drones=6, protocol={"sync_every": 3})
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        fly(pool, cfg, "swarm", 3, rounds=False)
+        reached = []
+        for r in range(3):
+            pool.exchange(r)
+            reached.append({b for h in pool.hosts.hosts for b in h.exchange.ctx.local.tolist()
+                            if h.exchange.ledger.has(b, (0, 0))})  # fmt: skip
+        assert reached == [{1, 5}, {1, 2, 4, 5}, {1, 2, 3, 4, 5}]

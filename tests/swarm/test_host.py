@@ -44,6 +44,22 @@ def test_every_team_returns_valid_actions_for_all_its_drones(tiny_cfg, team):
         assert pool.probe_auc(*world.probe_set()) > 0.5
 
 
+def test_central_plans_every_drone_from_one_fused_belief(tiny_cfg):
+    """The centre fuses every drone's uploaded observation into one map: equal for every
+    drone, holding each drone's own evidence once."""
+    cfg = tiny_cfg(drones=5)
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = configure(pool, cfg, "central")
+        for _ in range(8):
+            world.step(pool.act(world.observe()))
+        pol = pool.hosts.hosts[0].policy
+        assert pol.fused and pol.k == 5
+        belief = np.asarray(pol.belief)
+        np.testing.assert_array_equal(belief, np.broadcast_to(belief[0], belief.shape))
+        assert (pol.own != 0).any(1).all()  # every drone's evidence is in it
+        np.testing.assert_allclose(pol.ev[0], pol.own.sum(0), atol=1e-4)
+
+
 def test_probe_leaves_the_brains_state_alone(tiny_cfg):
     cfg = tiny_cfg()
     with HostPool(cfg, n_hosts=2, backend="local") as pool:
