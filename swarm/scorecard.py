@@ -515,7 +515,8 @@ def table(results: Mapping, metrics: Sequence[str] | None = None) -> Table:
             _fmt_estimate(t.get("estimates", {}).get("cost", {}).get(key)) for t in teams.values()
         ]
         tab.add_row(f"{_label(key)} per run", *cells, style="dim")
-    for key in _TOTAL_ONLY:
+    totals = [*_TOTAL_ONLY, *(k for k in COST_KEYS if k not in (*_TOTAL_ONLY, *_NOT_IN_TABLE))]
+    for key in [k for k in totals if k not in costs]:  # no per-run row: an older document
         if any(key in t for t in teams.values()):
             label = f"{key} (total)" if key in ADDITIVE_COSTS else key
             tab.add_row(label, *[_fmt_number(t.get(key)) for t in teams.values()], style="dim")
