@@ -228,3 +228,22 @@ def test_new_presets_cannot_be_shadowed_and_take_no_drone_count(tmp_path):
     assert any(
         e.startswith(f"{path}:7: variants.1.drones: single_large_budget flies one") for e in errs
     )
+
+
+def test_the_budget_drone_holds_n_batteries_and_drains_n_times_slower(tmp_path):
+    import numpy as np
+
+    from swarm.loop import make_world
+
+    _, cfg = _load(tmp_path, GOOD)
+    worlds = {
+        t: make_world(cfg.team_config(t)[1], 1, 0) for t in ("single_large", "single_large_budget")
+    }
+    one, budget = worlds["single_large"].bodies, worlds["single_large_budget"].bodies
+    assert budget.cfg.battery_wh == 4 * one.cfg.battery_wh
+    for body in (one, budget):  # one hovering tick flying 10 m and climbing 2 m
+        body.drain(np.array([10.0]), np.array([2.0]), np.array([True]))
+    assert budget.energy_wh[0] == one.energy_wh[0] > 0  # the same drone spends the same
+    # battery is float32: its fraction spent is good to about 1e-7 / 3e-4 of itself
+    assert 1 - budget.battery[0] == pytest.approx((1 - one.battery[0]) / 4, rel=1e-3)
+    assert worlds["single_large_budget"].cfg.horizon == 4 * worlds["single_large"].cfg.horizon
