@@ -157,6 +157,8 @@ METRICS: dict[str, Metric] = {
         Metric("idleness", _L),  # per-tick row of litter_patrol: mean idleness now
         Metric("active_litter", _L),  # per-tick row of litter_patrol: litter not yet cleared
         Metric("reports", _N),
+        Metric("events", _N),
+        Metric("depleted", _L),
         Metric("charging", _N),
         Metric("drones", _L, cost=True),
         Metric("energy", _L, cost=True),

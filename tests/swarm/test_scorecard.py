@@ -261,3 +261,14 @@ def test_a_share_of_targets_found_is_a_mean_not_a_wilson_rate():
     assert est["stat"] == "mean" and est["value"] == pytest.approx(0.6)
     binary = team_estimates([{"metrics": {"found": v}} for v in (1.0, 0.0)])["end"]["found"]
     assert binary["stat"] == "rate" and binary["interval"] == "95% Wilson CI"
+
+
+def test_every_metric_a_world_reports_has_a_direction():
+    """Each name in a world's `metrics()` and per-tick row is a `METRICS` row (the tick
+    counter aside), so no scorecard row is left without a better direction by accident."""
+    from scenarios import REGISTRY
+
+    for name, cls in REGISTRY.items():
+        world = cls(cls.Config(height=16, width=16, max_alt_m=40.0), n_drones=2, seed=0)
+        names = (set(world.metrics()) | set(world.tick_metrics())) - {"tick"}
+        assert names <= set(METRICS), (name, sorted(names - set(METRICS)))
