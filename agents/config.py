@@ -4,14 +4,24 @@
 acts. Both are pydantic models with unknown keys forbidden, composed by `swarm.config`.
 `count_params(cfg)` counts one brain's parameters without building it, and
 `scaled(cfg, factor)` widens a config until it holds about `factor` times as many (the single
-large agent is `scaled(small, N)`).
+large agent is `scaled(small, N)`). `forward_flops` and `train_tokens` are what one token's
+step and one optimiser step cost (docs/model.md, "Compute cost").
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["MAX_PARAMS", "LearnerConfig", "YanConfig", "count_params", "scaled"]
+__all__ = [
+    "MAX_PARAMS",
+    "TRAIN_FLOPS_PER_FORWARD",
+    "LearnerConfig",
+    "YanConfig",
+    "count_params",
+    "forward_flops",
+    "scaled",
+    "train_tokens",
+]
 
 
 MAX_PARAMS = 2**27
@@ -140,6 +150,45 @@ def count_params(cfg: YanConfig) -> int:
     ffn = d + d * cfg.ffn_groups + d * 2 * hidden + hidden * d  # norm, selector, in, out
     heads = sum(d * w + w for w in cfg.heads.values()) + d * n_in + n_in
     return embed + cfg.n_layers * (mixer + ffn) + d + heads
+
+
+#: Training FLOPs per token as a multiple of its forward FLOPs: the forward pass, and a
+#: backward pass of about twice as much (gradients with respect to inputs and to weights).
+TRAIN_FLOPS_PER_FORWARD = 3
+
+
+def forward_flops(cfg: YanConfig) -> int:
+    """Floating-point operations of one token's forward step, 2 per multiply-add with a weight.
+
+    D = d_model, C = n_channels, Dc = D/C, G = ffn_groups, k = ffn_active, H = ffn_mult·D:
+    embedding input_dim·D; per layer the mixer's block-diagonal u, v, e, f (4·C·Dc²) and W_O
+    (D²), the FFN's selector (D·G) and the k fired groups' W_a, W_b, W_out (3·k·D·H/G; the
+    other groups are not computed); the heads D·(Σ head widths + input_dim) (the supervised
+    heads and the next-token head, computed every step). Element-wise work (norms, the
+    recurrent state update, activations: O(D) per layer) is left out.
+    """
+    d, c = cfg.d_model, cfg.n_channels
+    per_group = cfg.ffn_mult * d // cfg.ffn_groups
+    mixer = 4 * c * (d // c) ** 2 + d * d
+    ffn = d * cfg.ffn_groups + cfg.ffn_active * 3 * d * per_group
+    heads = d * (sum(cfg.heads.values()) + cfg.input_dim)
+    return 2 * (cfg.input_dim * d + cfg.n_layers * (mixer + ffn) + heads)
+
+
+def train_tokens(lcfg: LearnerConfig, streams: int = 1) -> int:
+    """Tokens one optimiser step of one weight set runs forward and backward, at most.
+
+    Per recurrent stream (`streams`: N for the `central` team's shared model, else 1): the
+    window when `ssl_weight` > 0, the replay reservoir at capacity (2 · `replay_per_class`)
+    and `photo_positives`; once per weight set the rehearsal streams
+    (`rehearsal_streams` · `rehearsal_length`) when `rehearsal_weight` > 0. 0 when learning
+    is off. The reservoir fills with the mission's first labels, so early steps take fewer.
+    """
+    if not lcfg.enabled:
+        return 0
+    field = lcfg.window * (lcfg.ssl_weight > 0) + 2 * lcfg.replay_per_class + lcfg.photo_positives
+    rehearsal = lcfg.rehearsal_streams * lcfg.rehearsal_length * (lcfg.rehearsal_weight > 0)
+    return streams * field + rehearsal
 
 
 def scaled(cfg: YanConfig, factor: float) -> YanConfig:

@@ -15,7 +15,14 @@ from scenarios.patrol_policies import CyclicTour, IdlenessGreedy
 from scenarios.policy_base import Policy
 from scenarios.search_policies import BeliefGreedy, Lawnmower, LevyWalk
 
-__all__ = ["POLICIES", "Policy", "fixed_detector", "make_policy"]
+__all__ = [
+    "FIXED_DETECTOR_FLOPS",
+    "POLICIES",
+    "Policy",
+    "fixed_detector",
+    "fixed_logit",
+    "make_policy",
+]
 
 _CLASSES: dict[str, type[Policy]] = {
     "lawnmower": Lawnmower,
@@ -52,11 +59,25 @@ def make_policy(
     return cls(info, drone_ids, rng, team_size=team_size, fused=fused, **params)
 
 
-def fixed_detector(tokens: np.ndarray, centre: float = 0.7, sharpness: float = 12.0) -> np.ndarray:
-    """P(true positive) (N,) float32 from tokens (N, 3A+2): logistic on the `sim` feature.
+#: Floating-point operations of `fixed_detector` per token: sim - centre, x sharpness, exp, +1,
+#: 1/x (the cost side of the `scripted` team; a brain's are `agents.config.forward_flops`).
+FIXED_DETECTOR_FLOPS = 5
 
-    A hand-set stand-in for a brain, used by the scripted runs: sim (the last column) is the
-    cosine of the background-subtracted candidate with the reference; `centre` is where p = 1/2.
+
+def fixed_logit(tokens: np.ndarray, centre: float = 0.7, sharpness: float = 12.0) -> np.ndarray:
+    """The fixed detector's logit (N,) float32 from tokens (N, 3A+2): sharpness · (sim − centre).
+
+    A hand-set stand-in for a brain, used by the scripted runs and the `scripted` team: sim
+    (the last column) is the cosine of the background-subtracted candidate with the
+    reference; `centre` is where p = 1/2.
     """
-    sim = tokens[:, -1].astype(np.float64)
-    return (1.0 / (1.0 + np.exp(-sharpness * (sim - centre)))).astype(np.float32)
+    return _logit64(tokens, centre, sharpness).astype(np.float32)
+
+
+def fixed_detector(tokens: np.ndarray, centre: float = 0.7, sharpness: float = 12.0) -> np.ndarray:
+    """P(true positive) (N,) float32 from tokens (N, 3A+2): the logistic of `fixed_logit`."""
+    return (1.0 / (1.0 + np.exp(-_logit64(tokens, centre, sharpness)))).astype(np.float32)
+
+
+def _logit64(tokens: np.ndarray, centre: float, sharpness: float) -> np.ndarray:
+    return sharpness * (tokens[:, -1].astype(np.float64) - centre)

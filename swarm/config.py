@@ -53,7 +53,7 @@ from swarm.config_checks import (
     world_problems,
 )
 from swarm.config_errors import AUTO_TAG, VALUE_TAG, format_errors
-from swarm.teams import TEAMS
+from swarm.teams import LARGE_TEAMS, TEAMS
 from swarm.variants import TeamVariant, resolve, variant_problems
 from swarm.yaml_lines import Loc, YamlDoc, YamlLoadError, load_yaml, string_coercions
 
@@ -172,7 +172,7 @@ class PolicyConfig(_Strict):
 
 
 class ModelsConfig(_Strict):
-    """Model sizes: `small` for each drone's brain, `large` for single_large and central."""
+    """Model sizes: `small` for each drone's brain, `large` for the one-drone teams and central."""
 
     small: YanConfig = Field(default_factory=YanConfig)
     large: _or_auto(YanConfig) = Field(
@@ -247,7 +247,7 @@ class RunConfig(_Strict):
     protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
     teams: Annotated[list[str], AfterValidator(_unique), Field(min_length=1)] = Field(
         default_factory=lambda: list(TEAMS),
-        description="teams to score: presets (swarm, isolated, single_large, central) and variants",
+        description=f"teams to score: presets ({', '.join(TEAMS)}) and variants",
     )
     reference: str | None = Field(
         None, description="team the others are compared with (empty: swarm, else the first team)"
@@ -314,7 +314,7 @@ class RunConfig(_Strict):
         Sizes first (a run too big to build gets that one problem); the topology only when
         the `swarm` team, the one that exchanges knowledge over it, is scored.
         """
-        flies_large = {"single_large", "central"} & set(self.teams)
+        flies_large = set(LARGE_TEAMS) & set(self.teams)
         large = self.large_model() if flies_large else None
         too_big = size_problems(self.world, self.drones, self.teams, self.model.small, large)
         if too_big:  # the other checks would build what is too big

@@ -44,11 +44,12 @@ from protocols.codec import Delivery, Limits, Receiver, Session
 from protocols.compression import get_codec
 from protocols.messages import Kind, Message, ProtocolError
 from protocols.transport import CurveKeys, Endpoint
+from scenarios import REGISTRY
 from scenarios.base import Actions, Observation, TokenSpec
 from scenarios.claims import everyone_hears
 from scenarios.info import WorldInfo
 from scenarios.metrics import auc
-from scenarios.policies import make_policy
+from scenarios.policies import fixed_logit, make_policy
 from swarm.exchange import Context, Exchange, Expected, NoExchange, Phase
 from swarm.exchange_gossip import GossipExchange
 from swarm.exchange_hub import HubExchange
@@ -211,26 +212,30 @@ class HostCore:
         )
         self.drone_ids = np.asarray(ids, np.int64)
         k = int(self.drone_ids.size)
-        model = cfg.model.small if plan.model == "small" else cfg.large_model()
         # Randomness is keyed by (seed, global brain/drone id), never by host index, so a
         # drone decides the same on any host (docs/architecture.md, host-count invariance).
-        self.bank = BrainBank(
-            model_for(model, spec),
-            cfg.learner,
-            k=k,
-            seed=seed,
-            init=init,
-            shared=plan.shared,
-            ids=None if plan.shared else brains,
-        )
+        if plan.model == "fixed":  # `scripted`: the world's scripted policy, the fixed detector
+            policy, params = REGISTRY[cfg.scenario].scripted_policy, {}
+        else:
+            model = cfg.model.small if plan.model == "small" else cfg.large_model()
+            self.bank = BrainBank(
+                model_for(model, spec),
+                cfg.learner,
+                k=k,
+                seed=seed,
+                init=init,
+                shared=plan.shared,
+                ids=None if plan.shared else brains,
+            )
+            policy, params = cfg.policy.name, dict(cfg.policy.params)
         self.policy = make_policy(
-            cfg.policy.name,
+            policy,
             info=mission.info,
             drone_ids=self.drone_ids,
             rng=np.random.default_rng(seed),  # the root of every drone's own stream
             team_size=plan.n_drones,
             fused=plan.sharing == "central",  # the cloud fuses every upload into one map
-            **dict(cfg.policy.params),
+            **params,
         )
         self._hits = np.zeros(k, np.float64)  # decayed confirmed detections
         self._seen = np.zeros(k, np.float64)  # decayed labelled detections
@@ -315,7 +320,7 @@ class HostCore:
             raise RuntimeError("configure() the host before act()")
         if plan.sharing == "central":
             return self._act_central(obs)
-        if self.bank is None:
+        if self.policy is None:
             return np.zeros(0, np.int64), None
         return self.drone_ids, self._decide(obs)
 
@@ -324,14 +329,19 @@ class HostCore:
         k = int(self.drone_ids.size)
         if len(obs) != k:
             raise ValueError(f"this host flies {k} drones, got an observation of {len(obs)}")
-        logits = self.bank.act(obs.tokens, obs.tick)["detect"]
+        if self.bank is None:  # the fixed detector: nothing to remember, label or learn
+            logits = fixed_logit(obs.tokens)
+        else:
+            logits = self.bank.act(obs.tokens, obs.tick)["detect"]
         if obs.label_drone.size:
-            self.bank.label(obs.label_drone, obs.label_tick, obs.label_value)
+            if self.bank is not None:
+                self.bank.label(obs.label_drone, obs.label_tick, obs.label_value)
             np.add.at(self._hits, obs.label_drone, obs.label_value.astype(np.float64))
             np.add.at(self._seen, obs.label_drone, 1.0)
         self._hits *= COMPETENCE_DECAY
         self._seen *= COMPETENCE_DECAY
-        self.train_steps += self.bank.learn(obs.tick)
+        if self.bank is not None:
+            self.train_steps += self.bank.learn(obs.tick)
         p_detect = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
         actions = self.policy.act(obs, p_detect)
         if self.plan.sharing == "central":  # the centre plans every drone: it knows all goals
@@ -417,8 +427,8 @@ class HostCore:
         the field now; the state is not advanced). A shared model is scored from its first
         stream's state. Returns one AUC per weight set (K, or 1 shared; none without brains).
         """
-        if self.bank is None:
-            return []
+        if self.bank is None:  # the fixed detector (`scripted`), where this host flies drones
+            return [auc(fixed_logit(tokens), labels)] if self.policy is not None else []
         scores = self.bank.score(np.asarray(tokens, np.float32))["detect"]  # (P, M)
         return [auc(s, labels) for s in scores]
 

@@ -18,26 +18,32 @@ tb/            TensorBoard event files, one folder per team x seed (swarm.tracki
      "ray": {"backend": "ray" | "local", "nodes": int, "hosts": int},
      "pretrain": {"small" | "large": {"size", "path", "cached", "seconds", "params"}},
      "teams": {team: {
-         "runs": [{"seed", "ticks", "horizon", "metrics": {name: float}, "stats": {pool counters},
+         "runs": [{"seed", "ticks", "horizon", "metrics": {name: float},
+                   "stats": {pool counters, "inference_flops", "train_flops"},
                    "auc_curve": [[tick, auc]],
                    "field_curve": [[tick, field_auc, field_probe_auc]], "wall_seconds",
                    "drones": int, "at_ticks": {tick: {tick metric: float}}}],
          "summary": {metric: {"median", "lo", "hi", "mean", "n"}},   # spread over seeds
-         "estimates": {"end": {metric: ESTIMATE}, "at_ticks": {tick: {metric: ESTIMATE}}},
-         "params_per_brain", "brains", "train_steps", "cpu_seconds", "wire_messages",
-         "wire_bytes", "rejected_messages"}},                          # cost over all seeds
+         "estimates": {"end": {metric: ESTIMATE}, "at_ticks": {tick: {metric: ESTIMATE}},
+                       "cost": {cost: ESTIMATE}},                      # cost per run
+         "params_per_brain", "brains", "train_steps", "inference_flops", "train_flops",
+         "cpu_seconds", "wire_messages", "wire_bytes", ...}},          # cost over all seeds
      "comparison": {"reference": team, "level": 0.95,
                     "metrics": {metric: {"better": "higher" | "lower" | "neither", "kind"}},
-                    "teams": {team: {"end": {metric: DIFF}, "at_ticks": {tick: {metric: DIFF}}}}}}
+                    "teams": {team: {"end": {metric: DIFF}, "at_ticks": {tick: {metric: DIFF}},
+                                     "cost": {cost: DIFF}}}}}
 
 `summary` describes the seeds that ran (median and the 2.5-97.5 % spread of per-seed values);
 `estimates` are 95 % confidence intervals: ESTIMATE is `swarm.stats.Estimate` (`stat`: mean,
 rate or KM median; `value`, `lo`, `hi`, `n`, `interval`, `events`, `reached`), DIFF is
 `swarm.stats.PairedDiff` (`diff` = team - reference over the seeds both ran, `lo`, `hi`, `p`,
 `test`, `n`, `better`, `winner`). `at_ticks` holds the per-tick metrics at fixed fractions of
-the horizon (`swarm.scorecard.CHECKPOINT_FRACTIONS`; a mission that ended earlier keeps its
-last row). These keys were added to schema 1 without changing any older key, so readers of
-schema 1 keep working; a null bound is one that does not exist (a KM median not reached).
+the run's horizon (`swarm.scorecard.CHECKPOINT_FRACTIONS`; a mission that ended earlier keeps
+its last row; `single_large_budget`, whose own horizon is N times longer, is scored at the
+same ticks). The costs are every numeric `stats` key and the run's `drones`, with their
+direction in `swarm.scorecard.METRICS` (lower is better for FLOPs, traffic, drones); FLOPs
+are `swarm.costs`'. These keys were added to schema 1 without changing any older key, so
+readers of schema 1 keep working; a null bound is one that does not exist (a KM median not reached).
 
 Because the file is replaced atomically (write a temporary file, then `os.replace`), a reader
 or a crash never sees half a document: what is on disk is always the last completed run.

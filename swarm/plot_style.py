@@ -71,6 +71,8 @@ UNITS: dict[str, str] = {
     "host_socket_messages": "messages",
     "host_socket_received": "messages",
     "host_socket_bytes": "bytes",
+    "inference_flops": "FLOPs",
+    "train_flops": "FLOPs",
     "quarantined_brains": "count",
     "params_per_brain": "parameters",
     "brains": "count",

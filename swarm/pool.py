@@ -97,7 +97,8 @@ class HostPool:
         """
         cfg = team_cfg if team_cfg is not None else self.cfg
         self.plan = make_plan(team, n_drones, self.n_hosts, cfg.protocol.topology.kind)
-        init = self._pretrained(cfg, self.plan.model, token_spec)
+        fixed = self.plan.model == "fixed"  # the fixed detector has no checkpoint
+        init = None if fixed else self._pretrained(cfg, self.plan.model, token_spec)
         mission = Mission(self.plan, seed, world_info, token_spec, team_cfg)
         phases = self.hosts.configure(mission, init)
         self._phases = max(phases, key=len)  # hosts without brains have none

@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from agents.pretrain import cache_dir
-from swarm.loop import Episode, PoolLike, run_episode
+from swarm.costs import FlopRates, flop_rates
+from swarm.loop import Episode, PoolLike, make_world, run_episode
 from swarm.outputs import OutputWriteError, RunFolderInUse, RunOutputs, new_run_dir, run_count
 from swarm.overrides import Override, OverrideError, as_mapping, name_flags, parse_set
 from swarm.progress import RunProgress, headline
@@ -377,10 +378,17 @@ def _run_all(
             _pretrain(cfg, outputs, progress, log)
             pool = HostPool(cfg, backend=backend)
             outputs.set_ray({"backend": backend, **ray_record, **pool.ray_info()})
+            # every team is scored at the same ticks, those of the run's horizon (a team with
+            # a longer one, single_large_budget, adds its own end)
+            at = getattr(cfg, "ticks", None) or getattr(cfg.world, "horizon", None)
             for team in cfg.teams:
                 base, team_cfg = cfg.team_config(team)  # a variant: its base and overrides
+                spec = make_world(team_cfg, 1, cfg.seeds[0]).token_spec
+                rates = flop_rates(team_cfg, base, spec)
                 for seed in cfg.seeds:
-                    ep, record = _one(team_cfg, team, base, seed, pool, outputs, progress, tracker)
+                    ep, record = _one(
+                        team_cfg, team, base, seed, pool, outputs, progress, tracker, at, rates
+                    )
                     outputs.record(team, record)
                     log.info("%s seed %d: %d ticks, %s", team, seed, ep.ticks, ep.metrics)
     finally:
@@ -415,18 +423,21 @@ def _one(
     outputs: RunOutputs,
     progress: RunProgress,
     tracker: Tracker,
+    run_horizon: int | None = None,
+    rates: FlopRates | None = None,
 ) -> tuple[Episode, dict[str, Any]]:
     """One mission of `team` (preset `base`) flying with `cfg`, with its CSV rows,
     TensorBoard events and progress bar; returns it and its record.
 
-    The record adds the drones flown and the per-tick metrics at the scorecard's fixed ticks
-    (`at_ticks`) to `Episode.record()`.
+    The record adds the drones flown, the mission's costs (`swarm.costs`) among its `stats`,
+    and the per-tick metrics at the scorecard's fixed ticks of `run_horizon` (`at_ticks`;
+    None: of the mission's own horizon) to `Episode.record()`.
     """
     checkpoints = CheckpointRows(None)
 
     def on_start(horizon: int | None) -> None:
         nonlocal checkpoints
-        checkpoints = CheckpointRows(horizon)
+        checkpoints = CheckpointRows(run_horizon or horizon)
         progress.start(team, seed, horizon)
         tracker.start(team, seed)
 
@@ -439,6 +450,9 @@ def _one(
     ep = run_episode(cfg, base, seed, pool, on_start=on_start, on_tick=on_tick)
     record = ep.record()
     record["drones"] = team_drones(base, cfg.drones)
+    if rates is not None:
+        train_steps = ep.stats.get("train_steps", 0.0)
+        record["stats"].update(rates.of(record["drones"], ep.ticks, train_steps))
     record["at_ticks"] = checkpoints.rows()
     tracker.finish(record)
     progress.done(headline(ep.metrics))

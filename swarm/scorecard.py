@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
+from swarm.costs import FLOP_KEYS
 from swarm.loop import ADDITIVE_STATS
 from swarm.stats import (
     BOOTSTRAP_MIN_N,
@@ -37,6 +38,7 @@ from swarm.stats import (
 )
 
 __all__ = [
+    "ADDITIVE_COSTS",
     "CHECKPOINT_FRACTIONS",
     "COST_KEYS",
     "HEADLINE_METRICS",
@@ -57,19 +59,34 @@ __all__ = [
     "team_estimates",
 ]
 
-#: Pool statistics reported beside the metrics as the cost of each team (docs/design.md).
+#: Run-record statistics reported beside the metrics as the cost of each team, in table
+#: order (docs/scenarios.md, "Reading the scorecard"); any other numeric key of a run's
+#: `stats` (a new traffic counter, ...) is totalled and estimated as well, after these.
 COST_KEYS = (
     "params_per_brain",
     "brains",
     "train_steps",
+    "inference_flops",
+    "train_flops",
     "cpu_seconds",
     "wire_messages",  # device level (swarm.traffic): what the drones would send
     "wire_bytes",
     "host_socket_bytes",  # simulator overhead: depends on how drones are sharded over hosts
     "rejected_messages",
 )
-#: Cost columns of the console table (results.json holds all of COST_KEYS).
-_TABLE_COST = tuple(k for k in COST_KEYS if k not in ("rejected_messages", "host_socket_bytes"))
+#: Run-record keys summed over seeds in a team's totals (the others: the largest value).
+ADDITIVE_COSTS = (*ADDITIVE_STATS, *FLOP_KEYS)
+#: Costs shown as totals over seeds only (descriptive sizes and counts, no estimate row).
+_TOTAL_ONLY = ("params_per_brain", "brains", "train_steps", "cpu_seconds")
+#: Counters results.json holds but the console table leaves out: zero in a sound run, or
+#: host-socket traffic (simulator overhead that depends on the sharding, not a team's cost).
+_NOT_IN_TABLE = (
+    "rejected_messages",
+    "quarantined_brains",
+    "host_socket_messages",
+    "host_socket_bytes",
+    "host_socket_received",
+)
 #: Keys that measure time rather than outcome: excluded when comparing runs for determinism.
 TIME_KEYS = ("cpu_seconds", "wall_seconds")
 #: The metrics shown in the console table per scenario; results.json holds all of them.
@@ -137,8 +154,29 @@ METRICS: dict[str, Metric] = {
         Metric("altitude_violations", _L),
         Metric("nofly_violations", _L),
         Metric("ticks", _N),
+        Metric("idleness", _L),  # per-tick row of litter_patrol: mean idleness now
+        Metric("active_litter", _L),  # per-tick row of litter_patrol: litter not yet cleared
+        Metric("reports", _N),
+        Metric("events", _N),
+        Metric("depleted", _L),
+        Metric("charging", _N),
+        Metric("drones", _L, cost=True),
         Metric("energy", _L, cost=True),
         Metric("distance", _L, cost=True),
+        Metric("inference_flops", _L, cost=True),
+        Metric("train_flops", _L, cost=True),
+        Metric("wire_messages", _L, cost=True),
+        Metric("wire_bytes", _L, cost=True),
+        # host-socket traffic: simulator overhead (swarm.traffic), no better direction
+        Metric("host_socket_messages", _N, cost=True),
+        Metric("host_socket_bytes", _N, cost=True),
+        Metric("host_socket_received", _N, cost=True),
+        Metric("rejected_messages", _L, cost=True),
+        Metric("cpu_seconds", _L, cost=True),
+        Metric("train_steps", _N, cost=True),
+        Metric("params_per_brain", _N, cost=True),
+        Metric("brains", _N, cost=True),
+        Metric("quarantined_brains", _N, cost=True),
     )
 }
 #: Fractions of the horizon at which the per-tick metrics are also scored (the end is 1.0):
@@ -147,8 +185,13 @@ CHECKPOINT_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 
 def metric_spec(name: str) -> Metric:
-    """The `METRICS` row of `name` (continuous, no better direction, when it has none)."""
-    return METRICS.get(name) or Metric(name, Better.NEITHER)
+    """The `METRICS` row of `name`; without one: a traffic counter (`*_bytes`,
+    `*_messages`) is a cost, lower is better; anything else is continuous with no direction."""
+    if name in METRICS:
+        return METRICS[name]
+    if name.endswith(("_bytes", "_messages")):
+        return Metric(name, Better.LOWER, cost=True)
+    return Metric(name, Better.NEITHER)
 
 
 def checkpoint_ticks(horizon: int) -> tuple[int, ...]:
@@ -235,14 +278,31 @@ def summarize_runs(
 
 
 def cost_totals(stats: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    """A team's cost over all its seeds: additive counters summed, sizes taken as the maximum."""
+    """A team's cost over all its seeds, for every numeric key of the runs' `stats`
+    (`COST_KEYS` first): additive counters (`ADDITIVE_COSTS`) summed, sizes taken as the
+    maximum."""
     out: dict[str, float] = {}
-    for key in COST_KEYS:
-        vals = [float(s[key]) for s in stats if key in s]
-        if not vals:
-            continue
-        total = sum(vals) if key in ADDITIVE_STATS else max(vals)
+    for key in _cost_names(stats):
+        vals = [float(s[key]) for s in stats if _is_number(s.get(key))]
+        total = sum(vals) if key in ADDITIVE_COSTS else max(vals)
         out[key] = int(total) if key != "cpu_seconds" else round(total, 3)
+    return out
+
+
+def _cost_names(stats: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Numeric keys of `stats` rows: `COST_KEYS` order first, then the others as found."""
+    found = _names(stats)
+    return [k for k in COST_KEYS if k in found] + [k for k in found if k not in COST_KEYS]
+
+
+def _cost_rows(runs: Sequence[Mapping]) -> list[dict[str, float]]:
+    """Per run: its `stats` and the drones it flew (the cost side of one seed)."""
+    out = []
+    for r in runs:
+        row = dict(r.get("stats", {}))
+        if _is_number(r.get("drones")):
+            row["drones"] = r["drones"]
+        out.append(row)
     return out
 
 
@@ -286,6 +346,11 @@ def _events(rows: Sequence[Mapping], spec: Metric) -> list[bool] | None:
     return [bool(r.get(spec.event or "", False)) for r in rows]
 
 
+def _keys(rows: Iterable[Mapping]) -> list[str]:
+    """Every key of `rows`, in order of first appearance."""
+    return list(dict.fromkeys(k for row in rows for k in row))
+
+
 def _names(rows: Iterable[Mapping]) -> list[str]:
     out: list[str] = []
     for row in rows:
@@ -315,11 +380,16 @@ def team_estimates(runs: Sequence[Mapping], level: float = LEVEL) -> dict[str, A
     """A team's estimates with `level` CIs (`swarm.stats.estimate`), at the end and at ticks.
 
     `runs` are results.json run records; returns `{"end": {metric: Estimate}, "at_ticks":
-    {tick: {metric: Estimate}}}` as plain data, from each run's `metrics` and `at_ticks`.
+    {tick: {metric: Estimate}}, "cost": {cost: Estimate}}` as plain data, from each run's
+    `metrics`, `at_ticks`, and `stats` with its `drones` (the cost per run).
     """
     ends = [r.get("metrics", {}) for r in runs]
     at = {t: _estimates(rows, level) for t, rows in _checkpoint_rows(runs).items()}
-    return {"end": _estimates(ends, level), "at_ticks": at}
+    return {
+        "end": _estimates(ends, level),
+        "at_ticks": at,
+        "cost": _estimates(_cost_rows(runs), level),
+    }
 
 
 def _diffs(rows: Sequence[Mapping], ref_rows: Sequence[Mapping], team: str, ref: str, level: float):
@@ -359,8 +429,8 @@ def comparison(
 
     `teams` is results.json's `teams` section. Returns `{"reference", "level", "metrics":
     {name: {"better", "kind"}}, "teams": {team: {"end": {metric: PairedDiff}, "at_ticks":
-    {tick: {metric: PairedDiff}}}}}` as plain data; `teams` is empty until the reference
-    team has runs.
+    {tick: {metric: PairedDiff}}, "cost": {cost: PairedDiff}}}}` as plain data; `teams` is
+    empty until the reference team has runs.
     """
     ref = reference_team(list(teams), reference)
     out: dict[str, Any] = {"reference": ref, "level": level, "metrics": {}, "teams": {}}
@@ -386,8 +456,9 @@ def comparison(
         at = {
             t: _diffs(mine_at[t], theirs_at[t], name, ref, level) for t in mine_at if t in theirs_at
         }
-        out["teams"][name] = {"end": end, "at_ticks": at}
-        for m in end:
+        cost = _diffs(_cost_rows(mine), _cost_rows(theirs), name, ref, level)
+        out["teams"][name] = {"end": end, "at_ticks": at, "cost": cost}
+        for m in [*end, *cost]:
             spec = metric_spec(m)
             out["metrics"][m] = {"better": spec.better.value, "kind": spec.kind.value}
     return out
@@ -427,21 +498,40 @@ def table(results: Mapping, metrics: Sequence[str] | None = None) -> Table:
             for t in teams.values()
         ]
         tab.add_row(_label(m), *cells)
+    costs = _cost_table_keys(teams)
     if with_ci:
         _at_tick_rows(tab, teams, metrics)
-        _diff_rows(tab, teams, comp, [*metrics, *_COST_METRICS])
+        _diff_rows(tab, teams, comp, [*metrics, *_COST_METRICS], "end")
+        compute = [k for k in costs if k in FLOP_KEYS or k.endswith("_bytes")]
+        _diff_rows(tab, teams, comp, compute, "cost", new_section=False)
     tab.add_section()
-    tab.add_row("drones", *[_fmt_number(_drones(t)) for t in teams.values()], style="dim")
+    tab.add_row(_label("drones"), *[_fmt_number(_drones(t)) for t in teams.values()], style="dim")
     for m in _COST_METRICS:
         if any(m in t.get("estimates", {}).get("end", {}) for t in teams.values()):
             cells = [
                 _fmt_estimate(t.get("estimates", {}).get("end", {}).get(m)) for t in teams.values()
             ]
             tab.add_row(f"{_label(m)} per run", *cells, style="dim")
-    for key in _TABLE_COST:
-        label = f"{key} (total)" if key in ADDITIVE_STATS else key
-        tab.add_row(label, *[_fmt_number(t.get(key)) for t in teams.values()], style="dim")
+    for key in costs:
+        cells = [
+            _fmt_estimate(t.get("estimates", {}).get("cost", {}).get(key)) for t in teams.values()
+        ]
+        tab.add_row(f"{_label(key)} per run", *cells, style="dim")
+    totals = [*_TOTAL_ONLY, *(k for k in COST_KEYS if k not in (*_TOTAL_ONLY, *_NOT_IN_TABLE))]
+    for key in [k for k in totals if k not in costs]:  # no per-run row: an older document
+        if any(key in t for t in teams.values()):
+            label = f"{key} (total)" if key in ADDITIVE_COSTS else key
+            tab.add_row(label, *[_fmt_number(t.get(key)) for t in teams.values()], style="dim")
     return tab
+
+
+def _cost_table_keys(teams: Mapping) -> list[str]:
+    """Per-run cost rows of the table: every cost estimate with a direction (FLOPs, messages,
+    bytes, whatever traffic counter the runs report), `COST_KEYS` order first."""
+    found = _keys(t.get("estimates", {}).get("cost", {}) for t in teams.values())
+    found = [k for k in found if k not in ("drones", *_TOTAL_ONLY, *_NOT_IN_TABLE)]
+    ordered = [k for k in COST_KEYS if k in found] + [k for k in found if k not in COST_KEYS]
+    return [k for k in ordered if metric_spec(k).better is not Better.NEITHER]
 
 
 _COST_METRICS = tuple(m.name for m in METRICS.values() if m.cost)
@@ -489,9 +579,7 @@ def _at_tick_rows(tab: Table, teams: Mapping, metrics: Sequence[str]) -> None:
     for tick in ticks:
         if {int(tick)} == horizons:
             continue  # the end, shown above
-        for m in metrics:
-            if metric_spec(m).better is Better.NEITHER:
-                continue
+        for m in _tick_metrics(teams, tick, metrics):
             cells = [
                 t.get("estimates", {}).get("at_ticks", {}).get(tick, {}).get(m)
                 for t in teams.values()
@@ -504,19 +592,39 @@ def _at_tick_rows(tab: Table, teams: Mapping, metrics: Sequence[str]) -> None:
             tab.add_row(label, *cells)
 
 
-def _diff_rows(tab: Table, teams: Mapping, comp: Mapping, metrics: Sequence[str]) -> None:
+def _tick_metrics(teams: Mapping, tick: str, metrics: Sequence[str]) -> list[str]:
+    """Metrics shown at `tick`: the table's metrics that the per-tick rows hold, then the
+    other per-tick metrics with a better direction (not costs: those are per run below)."""
+    present = _keys(
+        t.get("estimates", {}).get("at_ticks", {}).get(tick, {}) for t in teams.values()
+    )
+    rest = [m for m in present if m not in metrics and not metric_spec(m).cost]
+    shown = [m for m in metrics if m in present] + rest
+    return [m for m in shown if metric_spec(m).better is not Better.NEITHER]
+
+
+def _diff_rows(
+    tab: Table,
+    teams: Mapping,
+    comp: Mapping,
+    metrics: Sequence[str],
+    section: str,
+    new_section: bool = True,
+) -> None:
+    """`Δ metric vs reference` rows of `comp`'s `section` ("end" or "cost") for `metrics`."""
     ref = comp.get("reference")
     diffs = comp.get("teams", {})
     if not ref or not diffs:
         return
-    tab.add_section()
+    if new_section:
+        tab.add_section()
     for m in metrics:
-        if not any(m in d.get("end", {}) for d in diffs.values()):
+        if not any(m in d.get(section, {}) for d in diffs.values()):
             continue
         cells = [
             "(reference)"
             if name == ref
-            else _fmt_diff(diffs.get(name, {}).get("end", {}).get(m), name)
+            else _fmt_diff(diffs.get(name, {}).get(section, {}).get(m), name)
             for name in teams
         ]
         tab.add_row(f"Δ {_label(m)} vs {ref}", *cells)

@@ -6,7 +6,8 @@ module only chooses the right tool for each kind of metric and shapes the answer
 - `CONTINUOUS`: the mean with a 95% percentile-bootstrap CI (fixed seed); paired: the mean
   per-seed difference, its bootstrap CI and the Wilcoxon signed-rank p-value.
 - `RATE` (0/1 per seed): the success rate with a 95% Wilson interval; paired: the mean
-  difference, its bootstrap CI and the exact sign test on discordant seeds (McNemar).
+  difference, its bootstrap CI and the exact sign test on discordant seeds (McNemar). Values
+  other than 0 and 1 (the share of several targets found) are read as `CONTINUOUS`.
 - `TIME_TO_EVENT`: the Kaplan–Meier median with its 95% CI; paired: the difference of the
   two KM medians (no CI) and the log-rank p-value.
 
@@ -14,7 +15,7 @@ Time to event: a run that never saw the event is censored at its horizon, never 
 event at the horizon, so medians do not mix in censored runs; a median the curve never
 reaches is `None` with `reached: False` ("> horizon" in the table).
 
-Every interval says what it is (`Interval.kind`): a "95% CI" estimates where the team's
+Every interval says what it is (`Estimate.interval`): a "95% CI" estimates where the team's
 mean (or median) would lie over many more seeds; a "spread over seeds" (the older
 `scorecard.summarize`) only describes the seeds that were run.
 """
@@ -210,6 +211,7 @@ def estimate(
             reached=med is not None or not values,
         )
     arr = _finite(values)
+    kind = _rate_or_mean(kind, arr)
     if kind is MetricKind.RATE:
         k = int(np.sum(arr > 0.5))
         lo, hi = wilson(k, arr.size, level)
@@ -249,13 +251,21 @@ def paired_diff(
     if d.size == 0:
         return PairedDiff(None, None, None, None, "none", 0, better.value, None)
     lo, hi = bootstrap_mean_ci(d, level)
-    if kind is MetricKind.RATE:
+    if _rate_or_mean(kind, np.concatenate([a[keep], b[keep]])) is MetricKind.RATE:
         test, p = "sign test (McNemar exact)", _sign_p(d)
     else:
         test, p = "Wilcoxon signed-rank", _wilcoxon_p(d)
     diff = float(d.mean())
     winner = _winner(better, team, reference, diff, lo, hi, p, level)
     return PairedDiff(diff, lo, hi, p, test, int(d.size), better.value, winner)
+
+
+def _rate_or_mean(kind: MetricKind, values: np.ndarray) -> MetricKind:
+    """`kind`, but a `RATE` whose values are not all 0 or 1 (the share of several targets
+    found) is estimated as a `CONTINUOUS` mean: a Wilson interval is for successes of n."""
+    if kind is MetricKind.RATE and not np.isin(values, (0.0, 1.0)).all():
+        return MetricKind.CONTINUOUS
+    return kind
 
 
 def _time_diff(

@@ -10,6 +10,17 @@ team name, the drone count and the host count: easy to test, identical on every 
 | `isolated` | N | N, sharded | small | `none` |
 | `single_large` | 1 | 1 on host 0 | large | `none` |
 | `central` | N | 1 shared-weight model on host 0 | large | `central` (raw OBS upload) |
+| `single_large_budget` | 1 | 1 on host 0 | large | `none`; N x battery and N x horizon |
+| `scripted` | N | none: the fixed detector | `fixed` | `none` |
+
+`single_large` is the "one god model": one drone, the large brain, the same horizon, so it
+differs from the N-drone teams in bodies as well as brains. `single_large_budget` gives that
+drone the whole team's budget instead (matched total budget, as search-and-rescue benchmarks
+split one budget over the drones): N times the battery and N times the flight time
+(`budget_factor`; the configuration it flies is `swarm.variants.resolve`'s). `scripted` flies
+the world's scripted policy (`Scenario.scripted_policy`: a lawnmower sweep in drone_search, a
+cyclic tour in litter_patrol) with the fixed, hand-set detector (`scenarios.policies.
+fixed_detector`): no brain, no learning, no sharing, to show whether learning matters at all.
 """
 
 from __future__ import annotations
@@ -19,11 +30,31 @@ from typing import Literal, get_args
 
 import numpy as np
 
-__all__ = ["TEAMS", "Sharing", "TeamName", "TeamPlan", "make_plan", "split_even", "team_drones"]
+__all__ = [
+    "LARGE_TEAMS",
+    "ONE_DRONE_TEAMS",
+    "TEAMS",
+    "ModelKind",
+    "Sharing",
+    "TeamName",
+    "TeamPlan",
+    "budget_factor",
+    "make_plan",
+    "split_even",
+    "team_drones",
+]
 
-TeamName = Literal["swarm", "isolated", "single_large", "central"]
+TeamName = Literal[
+    "swarm", "isolated", "single_large", "central", "single_large_budget", "scripted"
+]
 TEAMS: tuple[TeamName, ...] = get_args(TeamName)  # the one team table; config reads it too
+#: Teams that fly one drone whatever the run's `drones` (N).
+ONE_DRONE_TEAMS: tuple[TeamName, ...] = ("single_large", "single_large_budget")
+#: Teams whose brain is the large model (`model.large`).
+LARGE_TEAMS: tuple[TeamName, ...] = ("single_large", "single_large_budget", "central")
 Sharing = Literal["gossip", "hub", "none", "central"]
+#: Which model a team's drones decide with: the small or large Yan brain, or the fixed detector.
+ModelKind = Literal["small", "large", "fixed"]
 HUB_TOPOLOGIES = ("star", "dynamic")
 
 
@@ -47,7 +78,7 @@ class TeamPlan:
     team: str
     n_drones: int
     n_hosts: int
-    model: Literal["small", "large"]
+    model: ModelKind
     shared: bool
     sharing: Sharing
     drone_shards: list[np.ndarray]
@@ -65,10 +96,19 @@ class TeamPlan:
 
 
 def team_drones(team: str, n: int) -> int:
-    """Drones a team flies in a world of the run's `n` drones: 1 for `single_large`, else n."""
+    """Drones a team flies in a world of the run's `n` drones: 1 for `ONE_DRONE_TEAMS`, else n."""
     if team not in TEAMS:
         raise ValueError(f"unknown team {team!r}: choose one of {', '.join(TEAMS)}")
-    return 1 if team == "single_large" else n
+    return 1 if team in ONE_DRONE_TEAMS else n
+
+
+def budget_factor(team: str, n: int) -> int:
+    """How many drones' budget (battery and flight time) one drone of `team` carries when
+    the run flies `n` drones: n for `single_large_budget` (the whole team's budget in one
+    body), 1 for every other team."""
+    if team not in TEAMS:
+        raise ValueError(f"unknown team {team!r}: choose one of {', '.join(TEAMS)}")
+    return n if team == "single_large_budget" else 1
 
 
 def make_plan(team: str, n_drones: int, n_hosts: int, topology: str = "ring") -> TeamPlan:
@@ -76,9 +116,9 @@ def make_plan(team: str, n_drones: int, n_hosts: int, topology: str = "ring") ->
     if n_drones < 1 or team_drones(team, n_drones) != n_drones:
         raise ValueError(
             f"team {team!r} cannot fly n_drones={n_drones}: create its world with "
-            f"n_drones=swarm.teams.team_drones(team, N) (1 for single_large)"
+            f"n_drones=swarm.teams.team_drones(team, N) (1 for {', '.join(ONE_DRONE_TEAMS)})"
         )
-    if team == "single_large":
+    if team in ONE_DRONE_TEAMS:
         shards = [np.arange(1 if h == 0 else 0, dtype=np.int64) for h in range(n_hosts)]
         return TeamPlan(team, 1, n_hosts, "large", False, "none", shards, np.zeros(1, np.int64))
     # No host holds a lone brain of a larger team: torch's batch-1 matrix kernels round
@@ -92,5 +132,7 @@ def make_plan(team: str, n_drones: int, n_hosts: int, topology: str = "ring") ->
         return TeamPlan(team, n_drones, n_hosts, "large", True, "central", shards, owner)
     if team == "isolated":
         return TeamPlan(team, n_drones, n_hosts, "small", False, "none", shards, owner)
+    if team == "scripted":  # drone slots for the fixed detector; no weights anywhere
+        return TeamPlan(team, n_drones, n_hosts, "fixed", False, "none", shards, owner)
     sharing: Sharing = "hub" if topology in HUB_TOPOLOGIES else "gossip"
     return TeamPlan(team, n_drones, n_hosts, "small", False, sharing, shards, owner)

@@ -48,10 +48,10 @@ from agents.config import LearnerConfig, YanConfig
 from protocols.config import ProtocolConfig
 from swarm.config_checks import ConfigProblem
 from swarm.config_errors import suggest
-from swarm.teams import TEAMS
+from swarm.teams import ONE_DRONE_TEAMS, TEAMS, budget_factor
 from swarm.yaml_lines import Loc
 
-__all__ = ["OVERRIDES", "RunView", "TeamVariant", "resolve", "variant_problems"]
+__all__ = ["OVERRIDES", "RunView", "TeamVariant", "preset_config", "resolve", "variant_problems"]
 
 #: The RunConfig sections a variant may override (docs/scenarios.md lists them).
 OVERRIDES = ("drones", "model", "learner", "protocol", "world")
@@ -116,6 +116,8 @@ class RunView(Protocol):
     @property
     def drones(self) -> int: ...
     @property
+    def ticks(self) -> int | None: ...
+    @property
     def world(self) -> BaseModel: ...
     @property
     def model(self) -> ModelsView: ...
@@ -173,15 +175,40 @@ def _merged(base: BaseModel, over: dict[str, Any] | BaseModel | None) -> BaseMod
 def resolve(cfg: Run, team: str) -> tuple[str, Run]:
     """`(base preset, configuration)` that team `team` flies with.
 
-    A preset flies with `cfg` itself; a variant with a copy of `cfg` whose overridden
-    sections are merged (see the module docstring). Raises KeyError for an unknown team.
+    A preset flies with `preset_config(cfg, team)` (`cfg` itself but for
+    `single_large_budget`); a variant with a copy of its base's configuration whose
+    overridden sections are merged (see the module docstring). Raises KeyError for an
+    unknown team.
     """
     if team in TEAMS:
-        return team, cfg
+        return team, preset_config(cfg, team)
     for v in cfg.variants:
         if v.name == team:
-            return v.base, _apply(cfg, v)
+            return v.base, _apply(preset_config(cfg, v.base), v)
     raise KeyError(f"unknown team {team!r}: not a preset ({', '.join(TEAMS)}) nor a variant")
+
+
+def preset_config(cfg: Run, team: str) -> Run:
+    """The configuration preset `team` flies with in a run configured as `cfg`.
+
+    `cfg` itself, except for a team whose drone carries several drones' budget
+    (`swarm.teams.budget_factor`, N = `cfg.drones` for `single_large_budget`): its world's
+    `battery_wh` and its horizon (`ticks` when the run sets it, else `world.horizon`) are
+    multiplied by N: N times the energy and N times the flight time of one drone, the total
+    the N-drone teams fly with.
+    """
+    n = budget_factor(team, cfg.drones)
+    if n == 1:
+        return cfg
+    world = cfg.world
+    fields = type(world).model_fields
+    scaled: dict[str, Any] = {"battery_wh": n * world.battery_wh}  # type: ignore[attr-defined]
+    if "horizon" in fields:
+        scaled["horizon"] = n * world.horizon  # type: ignore[attr-defined]
+    update: dict[str, Any] = {"world": _merged(world, scaled)}
+    if cfg.ticks is not None:
+        update["ticks"] = n * cfg.ticks
+    return cfg.model_copy(update=update)
 
 
 def _apply(cfg: Run, v: TeamVariant) -> Run:
@@ -226,8 +253,8 @@ def variant_problems(cfg: RunView) -> list[tuple[Loc, str]]:
         ):
             msg = f"protocol.{key} holds for the whole run; set it in the run's protocol section"
             problems.append((("variants", i, "protocol", key), msg))
-        if v.drones is not None and v.base == "single_large":
-            msg = "single_large flies one drone; base the variant on swarm or isolated instead"
+        if v.drones is not None and v.base in ONE_DRONE_TEAMS:
+            msg = f"{v.base} flies one drone; base the variant on swarm or isolated instead"
             problems.append((("variants", i, "drones"), msg))
         for section in ("learner", "protocol", "world", "model"):
             if getattr(v, section) is None:
@@ -253,7 +280,7 @@ def _cross_problems(cfg: RunView, v: TeamVariant, i: int) -> list[tuple[Loc, str
     """The run's cross checks on the variant's own configuration (its drones versus the
     topology and the world, ...), for what the run's configuration does not already fail."""
     try:
-        mine = _apply(cfg, v).model_copy(update={"teams": [v.base]})
+        mine = _apply(preset_config(cfg, v.base), v).model_copy(update={"teams": [v.base]})
     except ValidationError:
         return []  # reported field by field above
     run = cfg.model_copy(update={"teams": [v.base]})

@@ -36,7 +36,8 @@ class Pretrained:
 def needed_models(cfg: Any) -> list[tuple[str, str, Any]]:
     """`(label, size, team config)` for every distinct model the run's teams fly, in team
     order: size is "small" or "large"; label is the size, or `size:team` for a team variant
-    whose model differs from an earlier team's of that size."""
+    whose model differs from an earlier team's of that size. A team without a brain
+    (`scripted`, the fixed detector) needs none."""
     from swarm.teams import make_plan, team_drones
 
     out: list[tuple[str, str, Any]] = []
@@ -45,6 +46,8 @@ def needed_models(cfg: Any) -> list[tuple[str, str, Any]]:
         base, team_cfg = cfg.team_config(team)
         n = team_drones(base, team_cfg.drones)
         size = make_plan(base, n, 1, team_cfg.protocol.topology.kind).model
+        if size == "fixed":  # the `scripted` team's fixed detector is not trained
+            continue
         model = team_cfg.model.small if size == "small" else team_cfg.large_model()
         key = f"{size}:{model.model_dump_json()}"
         if key in seen:

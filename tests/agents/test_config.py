@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from agents.config import LearnerConfig, YanConfig, count_params, scaled
+from agents.config import (
+    LearnerConfig,
+    YanConfig,
+    count_params,
+    forward_flops,
+    scaled,
+    train_tokens,
+)
 from agents.model import YanModel
 
 
@@ -30,3 +37,22 @@ def test_rejects_bad_configs() -> None:
         LearnerConfig(windo=3)
     with pytest.raises(ValueError, match="positive"):
         scaled(YanConfig(), 0)
+
+
+def test_forward_flops_is_the_hand_count_of_docs_model_md() -> None:
+    cfg = YanConfig(d_model=16, n_layers=1, n_channels=4, ffn_groups=4, ffn_active=1, input_dim=26)
+    # embed 26*16, mixer 4*4*4^2 + 16^2, selector 16*4, one group of W_a, W_b, W_out 3*16*8,
+    # heads 16*(1 + 26): 2 FLOPs per multiply-add
+    assert forward_flops(cfg) == 2 * (416 + 256 + 256 + 64 + 384 + 432) == 3616
+    two = cfg.model_copy(update={"n_layers": 2, "ffn_active": 2})
+    # a second layer with two groups firing, and a second group in the first layer
+    assert forward_flops(two) == 3616 + 2 * (256 + 256 + 64 + 2 * 384) + 2 * 384
+
+
+def test_train_tokens_counts_what_one_step_runs() -> None:
+    lc = LearnerConfig(replay_per_class=32, photo_positives=8, rehearsal_streams=4)
+    assert train_tokens(lc) == 2 * 32 + 8 + 4 * 32
+    assert train_tokens(lc, streams=16) == 16 * (2 * 32 + 8) + 4 * 32  # a shared model
+    ssl = lc.model_copy(update={"ssl_weight": 0.5, "rehearsal_weight": 0.0})
+    assert train_tokens(ssl) == 64 + 2 * 32 + 8
+    assert train_tokens(lc.model_copy(update={"enabled": False})) == 0

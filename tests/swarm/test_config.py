@@ -55,7 +55,14 @@ def test_every_shipped_file_validates(path: Path) -> None:
 def test_defaults_and_world_type(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, "scenario: drone_search\nworld: {max_alt_m: 60.0}\n"))
     assert cfg.name == "drone_search" and cfg.seeds == [0, 1, 2] and cfg.drones == 16
-    assert cfg.teams == ["swarm", "isolated", "single_large", "central"]
+    assert cfg.teams == [
+        "swarm",
+        "isolated",
+        "single_large",
+        "central",
+        "single_large_budget",
+        "scripted",
+    ]
     assert cfg.policy.name == "belief_greedy"
     assert type(cfg.world) is REGISTRY["drone_search"].Config
     assert cfg.world.max_alt_m == 60.0

@@ -60,6 +60,32 @@ def test_central_plans_every_drone_from_one_fused_belief(tiny_cfg):
         np.testing.assert_allclose(pol.ev[0], pol.own.sum(0), atol=1e-4)
 
 
+def test_scripted_hosts_fly_the_scripted_policy_with_the_fixed_detector(tiny_cfg):
+    from scenarios.metrics import auc
+    from scenarios.policies import fixed_logit, make_policy
+
+    cfg = tiny_cfg(drones=4)
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = configure(pool, cfg, "scripted")
+        hosts = pool.hosts.hosts
+        assert all(h.bank is None for h in hosts) and type(hosts[0].policy).__name__ == "Lawnmower"
+        obs = world.observe()
+        actions = pool.act(obs)
+        actions.validate(4)
+        np.testing.assert_array_equal(actions.detect, fixed_logit(obs.tokens))
+        # the same decisions as the standalone scripted policy on host 0's drones
+        alone = make_policy(
+            "lawnmower", world.public_info(), np.arange(2), np.random.default_rng(0), team_size=4
+        )
+        mine = alone.act(obs.select(np.arange(2)), 1 / (1 + np.exp(-fixed_logit(obs.tokens[:2]))))
+        np.testing.assert_array_equal(actions.move[:2], mine.move)
+        world.step(actions)
+        stats = pool.stats()
+        assert stats["train_steps"] == stats["brains"] == stats["wire_bytes"] == 0
+        tokens, labels = world.probe_set()
+        assert pool.probe_auc(tokens, labels) == pytest.approx(auc(fixed_logit(tokens), labels))
+
+
 def test_probe_leaves_the_brains_state_alone(tiny_cfg):
     cfg = tiny_cfg()
     with HostPool(cfg, n_hosts=2, backend="local") as pool:

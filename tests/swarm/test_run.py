@@ -105,8 +105,11 @@ def test_smoke_local_writes_every_output(tmp_path):
         for key in ("wire_messages", "wire_bytes", "host_socket_bytes", "rejected_messages"):
             assert team[key] >= 0
         assert team["summary"]["coverage"]["n"] == 1
-        assert 1 <= run["ticks"] <= 24
+        budget = 4 if name == "single_large_budget" else 1  # N x the flight time
+        assert 1 <= run["ticks"] <= 24 * budget
+        assert set(run["at_ticks"]) == {"6", "12", "18", "24"}  # the run's ticks, every team
     assert doc["teams"]["single_large"]["brains"] == 1
+    assert doc["teams"]["scripted"]["brains"] == 0 and doc["teams"]["scripted"]["train_steps"] == 0
     if "swarm" in doc["teams"]:
         assert doc["teams"]["swarm"]["wire_bytes"] > 0
     assert doc["ray"]["backend"] == "local"
@@ -121,7 +124,8 @@ def test_smoke_local_writes_every_output(tmp_path):
 
 
 def test_same_seed_same_results_local(tmp_path):
-    args = [str(SMOKE), "--local", "--seeds", "1", "--teams", "swarm,single_large", *FAST]
+    teams = "swarm,single_large,scripted"
+    args = [str(SMOKE), "--local", "--seeds", "1", "--teams", teams, *FAST]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     assert _outcome(_results(tmp_path / "a")) == _outcome(_results(tmp_path / "b"))
@@ -181,7 +185,8 @@ def test_litter_patrol_every_team_end_to_end(tmp_path):
     assert main([str(patrol), "--local", "--out", str(out), "--seeds", "1", *FAST]) == 0
     doc = _results(out)
     assert doc["scenario"] == "litter_patrol" and doc["status"] == "complete"
-    assert set(doc["teams"]) == {"swarm", "isolated", "single_large", "central"}
+    assert list(doc["teams"]) == doc["config"]["teams"]
+    assert {"single_large_budget", "scripted", "swarm_no_beliefs"} <= set(doc["teams"])
     for name, team in doc["teams"].items():
         metrics = team["runs"][0]["metrics"]
         for key in ("avg_idleness", "worst_idleness", "precision", "recall", "energy"):
@@ -305,10 +310,9 @@ def test_full_disk_fails_with_one_line_and_a_valid_failed_results(tmp_path, monk
 
 
 def test_variants_fly_with_their_own_overrides(tmp_path):
-    text = SMOKE.read_text().replace(
-        "teams: [swarm, isolated, single_large, central]",
-        "teams: [swarm, frozen_swarm, swarm_no_beliefs, five_isolated]",
-    )
+    smoke = SMOKE.read_text()
+    teams = next(line for line in smoke.splitlines() if line.startswith("teams:"))
+    text = smoke.replace(teams, "teams: [swarm, frozen_swarm, swarm_no_beliefs, five_isolated]")
     text += (
         "variants:\n"
         "  - {name: frozen_swarm, base: swarm, learner: {enabled: false}}\n"
@@ -365,7 +369,8 @@ def _invariant_runs(tmp_path: Path, *extra: str) -> list[dict]:
 
 
 def _assert_same_results(docs: list[dict]) -> None:
-    assert set(docs[0]["teams"]) == {"swarm", "isolated", "single_large", "central"}
+    assert set(docs[0]["teams"]) == set(docs[0]["config"]["teams"])
+    assert {"swarm", "central", "single_large_budget", "scripted"} <= set(docs[0]["teams"])
     first = _placement_free({"teams": docs[0]["teams"], "comparison": docs[0]["comparison"]})
     for doc in docs[1:]:
         other = _placement_free({"teams": doc["teams"], "comparison": doc["comparison"]})
@@ -396,3 +401,51 @@ def test_results_do_not_depend_on_the_number_of_ray_hosts(tmp_path, ray_session)
     local = tmp_path / "local"  # and Ray gives what the in-process hosts give
     assert main([str(SMOKE), *INVARIANCE, "--local", "--out", str(local)]) == 0
     _assert_same_results([docs[0], _results(local)])
+
+
+def test_costs_and_fixed_tick_metrics_are_what_the_counts_and_ticks_csv_say(tmp_path):
+    """Every team's FLOPs are the formula of docs/model.md on its counted ticks and steps,
+    and its `at_ticks` rows are the ticks.csv rows at the run's fixed ticks."""
+    from agents.config import TRAIN_FLOPS_PER_FORWARD, forward_flops, train_tokens
+    from scenarios.policies import FIXED_DETECTOR_FLOPS
+    from swarm.config import load_config
+    from swarm.host import model_for
+    from swarm.loop import make_world
+
+    out = tmp_path / "run"
+    teams = "swarm,central,single_large_budget,scripted"
+    argv = [str(SMOKE), "--local", "--out", str(out), "--seeds", "1", "--teams", teams]
+    assert main([*argv, "--set", "output.csv_every=1", *FAST]) == 0
+    doc = _results(out)
+    cfg = load_config(SMOKE, {"ticks": 24})
+    spec = make_world(cfg, 1, 0).token_spec
+    small = forward_flops(model_for(cfg.model.small, spec))
+    large = forward_flops(model_for(cfg.large_model(), spec))
+    per_token = {"swarm": small, "central": large, "single_large_budget": large}
+    streams = {"swarm": 1, "central": 4, "single_large_budget": 1}
+    for name in ("swarm", "central", "single_large_budget"):
+        run = doc["teams"][name]["runs"][0]
+        stats = run["stats"]
+        assert stats["inference_flops"] == per_token[name] * run["drones"] * run["ticks"]
+        step = TRAIN_FLOPS_PER_FORWARD * per_token[name] * train_tokens(cfg.learner, streams[name])
+        assert stats["train_steps"] > 0 and stats["train_flops"] == step * stats["train_steps"]
+    scripted = doc["teams"]["scripted"]["runs"][0]
+    assert scripted["stats"]["inference_flops"] == FIXED_DETECTOR_FLOPS * 4 * scripted["ticks"]
+    assert scripted["stats"]["train_flops"] == 0
+    budget = doc["teams"]["single_large_budget"]["runs"][0]
+    assert budget["horizon"] == 4 * 24 and budget["drones"] == 1
+    rows = list(csv.DictReader((out / "ticks.csv").open()))
+    for name, team in doc["teams"].items():
+        mine = {int(r["tick"]): r for r in rows if r["team"] == name and r["seed"] == "0"}
+        for tick, row in team["runs"][0]["at_ticks"].items():
+            at = min(int(tick), max(mine))  # a mission that ended keeps its last row
+            for key, value in row.items():  # NaN (no field AUC yet) is null in JSON
+                want = float("nan") if value is None else value
+                assert float(mine[at][key]) == pytest.approx(want, nan_ok=True), (name, tick, key)
+        est = team["estimates"]
+        assert (
+            est["cost"]["inference_flops"]["value"] == team["runs"][0]["stats"]["inference_flops"]
+        )
+        assert set(est["at_ticks"]) == {"6", "12", "18", "24"}
+    diffs = doc["comparison"]["teams"]["scripted"]["cost"]
+    assert diffs["train_flops"]["better"] == "lower" and diffs["train_flops"]["diff"] < 0

@@ -209,3 +209,66 @@ def test_table_shows_intervals_differences_and_winners():
     row = next(line for line in text.splitlines() if "Δ coverage ↑ vs swarm" in line)
     assert "(reference)" in row and "p=0.031 better" in row
     assert "drones" in text
+
+
+def test_checkpoints_of_the_run_horizon_hold_a_longer_missions_rows_at_those_ticks():
+    """A hand-made ticks table: a budget drone flying 4 x the run's 40 ticks is scored at the
+    run's ticks 10, 20, 30 and 40, with the rows it had then (its own end is its `end`)."""
+    table_rows = {t: {"coverage": t / 200, "found": float(t >= 25)} for t in range(1, 161)}
+    rows = CheckpointRows(40)
+    for tick, row in table_rows.items():
+        rows.add(tick, row)
+    assert rows.rows() == {str(t): table_rows[t] for t in (10, 20, 30, 40)}
+
+
+def _cost_run(seed, flops, extra=None):
+    stats = {"inference_flops": flops, "train_flops": 2 * flops, "wire_bytes": 100.0 * seed}
+    return {**_run(seed, False, 40, 0.5), "drones": 4, "stats": {**stats, **(extra or {})}}
+
+
+def test_costs_are_totalled_estimated_and_compared_lower_is_better():
+    ref = [_cost_run(s, 1000.0 + s) for s in range(6)]
+    cheap = [_cost_run(s, 10.0, {"host_bytes": 7.0}) for s in range(6)]
+    totals = cost_totals([r["stats"] for r in cheap])
+    assert totals["inference_flops"] == 60 and totals["train_flops"] == 120  # summed
+    assert totals["host_bytes"] == 7  # a counter this module does not know: read as it is
+    assert metric_spec("host_bytes").better is Better.LOWER and metric_spec("host_bytes").cost
+    assert metric_spec("train_flops").better is Better.LOWER
+    est = team_estimates(cheap)["cost"]
+    assert est["inference_flops"]["value"] == 10.0 and est["drones"]["value"] == 4
+    comp = comparison({"swarm": {"runs": ref}, "scripted": {"runs": cheap}})
+    d = comp["teams"]["scripted"]["cost"]["inference_flops"]
+    assert d["diff"] == pytest.approx(10 - 1002.5) and d["winner"] == "scripted"
+    assert comp["metrics"]["train_flops"] == {"better": "lower", "kind": "continuous"}
+    results = {"name": "demo", "scenario": "drone_search"}
+    results["teams"] = {
+        n: {"runs": r, "estimates": team_estimates(r), **cost_totals([x["stats"] for x in r])}
+        for n, r in (("swarm", ref), ("scripted", cheap))
+    }
+    results["comparison"] = comp
+    console = Console(width=250, record=True)
+    console.print(table(results))
+    text = console.export_text()
+    for row in ("inference_flops ↓ per run", "train_flops ↓ per run", "host_bytes ↓ per run"):
+        assert row in text
+    row = next(line for line in text.splitlines() if "Δ inference_flops ↓ vs swarm" in line)
+    assert "better" in row
+
+
+def test_a_share_of_targets_found_is_a_mean_not_a_wilson_rate():
+    runs = [{"metrics": {"found": v}} for v in (0.5, 1.0, 0.0, 0.5, 1.0)]
+    est = team_estimates(runs)["end"]["found"]
+    assert est["stat"] == "mean" and est["value"] == pytest.approx(0.6)
+    binary = team_estimates([{"metrics": {"found": v}} for v in (1.0, 0.0)])["end"]["found"]
+    assert binary["stat"] == "rate" and binary["interval"] == "95% Wilson CI"
+
+
+def test_every_metric_a_world_reports_has_a_direction():
+    """Each name in a world's `metrics()` and per-tick row is a `METRICS` row (the tick
+    counter aside), so no scorecard row is left without a better direction by accident."""
+    from scenarios import REGISTRY
+
+    for name, cls in REGISTRY.items():
+        world = cls(cls.Config(height=16, width=16, max_alt_m=40.0), n_drones=2, seed=0)
+        names = (set(world.metrics()) | set(world.tick_metrics())) - {"tick"}
+        assert names <= set(METRICS), (name, sorted(names - set(METRICS)))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from swarm.teams import make_plan, split_even, team_drones
+from swarm.teams import TEAMS, budget_factor, make_plan, split_even, team_drones
 
 
 def test_split_even_covers_every_id_once_with_sizes_within_one():
@@ -41,3 +41,19 @@ def test_single_large_flies_one_drone_and_rejects_more():
         make_plan("single_large", 4, 2)
     with pytest.raises(ValueError, match="unknown team"):
         make_plan("hive", 4, 2)
+
+
+def test_budget_preset_flies_one_large_drone_with_n_drones_budget():
+    assert team_drones("single_large_budget", 16) == 1
+    assert budget_factor("single_large_budget", 16) == 16
+    assert all(budget_factor(t, 16) == 1 for t in TEAMS if t != "single_large_budget")
+    plan = make_plan("single_large_budget", 1, 3)
+    assert plan.model == "large" and plan.sharing == "none" and plan.n_brains == 1
+    assert [s.size for s in plan.drone_shards] == [1, 0, 0]
+
+
+def test_scripted_preset_flies_every_drone_with_the_fixed_detector_and_shares_nothing():
+    assert team_drones("scripted", 6) == 6
+    plan = make_plan("scripted", 6, 2, "star")  # the topology is the swarm's, not its own
+    assert plan.model == "fixed" and plan.sharing == "none" and not plan.shared
+    assert [s.size for s in plan.drone_shards] == [3, 3]

@@ -14,7 +14,7 @@ GOOD = """\
 scenario: drone_search
 drones: 4
 world: {height: 16, width: 16}
-teams: [swarm, swarm_no_beliefs, frozen_swarm, single_large_budget, small_swarm]
+teams: [swarm, swarm_no_beliefs, frozen_swarm, big_battery, small_swarm]
 reference: swarm_no_beliefs
 model:
   small: {d_model: 16, n_layers: 1}
@@ -25,7 +25,7 @@ variants:
   - name: frozen_swarm
     base: swarm
     learner: {enabled: false}
-  - name: single_large_budget
+  - name: big_battery
     base: single_large
     world: {battery_wh: 240.0}
   - name: small_swarm
@@ -66,7 +66,7 @@ def test_variants_override_only_what_they_write(tmp_path):
     base, frozen = cfg.team_config("frozen_swarm")
     assert base == "swarm" and frozen.learner.enabled is False
     assert frozen.learner.lr == cfg.learner.lr
-    base, budget = cfg.team_config("single_large_budget")
+    base, budget = cfg.team_config("big_battery")
     assert base == "single_large" and budget.world.battery_wh == 240.0
     assert budget.world.height == 16 and cfg.world.battery_wh != 240.0
     base, small = cfg.team_config("small_swarm")
@@ -174,3 +174,76 @@ def test_a_variants_own_drone_count_is_checked_against_the_topology(tmp_path):
         f"{path}:6: variants.0: protocol.topology.degree: random_regular degree 3 must be "
         "below the drone count 3"
     ]
+
+
+def test_single_large_budget_carries_n_drones_battery_and_flight_time(tmp_path):
+    _, cfg = _load(
+        tmp_path,
+        GOOD.replace(
+            "world: {height: 16, width: 16}", "world: {height: 16, width: 16, horizon: 50}"
+        ),
+    )
+    base, budget = cfg.team_config("single_large_budget")
+    assert base == "single_large_budget" and budget.drones == cfg.drones == 4
+    assert budget.world.battery_wh == 4 * cfg.world.battery_wh
+    assert budget.world.horizon == 4 * 50 and budget.ticks is None
+    assert budget.model == cfg.model and budget.learner == cfg.learner
+    with_ticks = cfg.model_copy(update={"ticks": 30})
+    assert with_ticks.team_config("single_large_budget")[1].ticks == 120
+    assert cfg.team_config("single_large") == ("single_large", cfg)  # the god model: as is
+
+
+def test_a_variant_of_the_budget_preset_starts_from_its_budget(tmp_path):
+    _, cfg = _load(
+        tmp_path,
+        """\
+        scenario: drone_search
+        drones: 4
+        world: {height: 16, width: 16}
+        teams: [swarm, budget_frozen]
+        variants:
+          - {name: budget_frozen, base: single_large_budget, learner: {enabled: false}}
+          - {name: scripted_too, base: scripted}
+        """,
+    )
+    base, team = cfg.team_config("budget_frozen")
+    assert base == "single_large_budget" and team.learner.enabled is False
+    assert team.world.battery_wh == 4 * cfg.world.battery_wh
+
+
+def test_new_presets_cannot_be_shadowed_and_take_no_drone_count(tmp_path):
+    path, errs = _errors(
+        tmp_path,
+        """\
+        scenario: drone_search
+        variants:
+          - name: scripted
+            base: swarm
+          - name: big
+            base: single_large_budget
+            drones: 3
+        """,
+    )
+    assert any(e.startswith(f"{path}:3: variants.0.name: 'scripted' is a built-in") for e in errs)
+    assert any(
+        e.startswith(f"{path}:7: variants.1.drones: single_large_budget flies one") for e in errs
+    )
+
+
+def test_the_budget_drone_holds_n_batteries_and_drains_n_times_slower(tmp_path):
+    import numpy as np
+
+    from swarm.loop import make_world
+
+    _, cfg = _load(tmp_path, GOOD)
+    worlds = {
+        t: make_world(cfg.team_config(t)[1], 1, 0) for t in ("single_large", "single_large_budget")
+    }
+    one, budget = worlds["single_large"].bodies, worlds["single_large_budget"].bodies
+    assert budget.cfg.battery_wh == 4 * one.cfg.battery_wh
+    for body in (one, budget):  # one hovering tick flying 10 m and climbing 2 m
+        body.drain(np.array([10.0]), np.array([2.0]), np.array([True]))
+    assert budget.energy_wh[0] == one.energy_wh[0] > 0  # the same drone spends the same
+    # battery is float32: its fraction spent is good to about 1e-7 / 3e-4 of itself
+    assert 1 - budget.battery[0] == pytest.approx((1 - one.battery[0]) / 4, rel=1e-3)
+    assert worlds["single_large_budget"].cfg.horizon == 4 * worlds["single_large"].cfg.horizon
