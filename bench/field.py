@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     runs: dict[str, list[dict]] = {t: [] for t in teams}
     summary: dict[str, dict] = {}
     t0 = time.perf_counter()
-    for team in teams:
-        for seed in range(args.seeds):
+    for seed in range(args.seeds):  # seed-major: a cut-short run still pairs every team
+        for team in teams:
             on = run_one(cfg, team, seed, learn=True)
             off = run_one(cfg, team, seed, learn=False)
             runs[team].append({"seed": seed, "learning": on, "frozen": off})
