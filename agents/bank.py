@@ -203,8 +203,9 @@ class BrainBank:
         The loss per brain (docs/learner.md): `ssl_weight` × next-token MSE on the window;
         class-balanced BCE on the field set (the reservoir's labelled tokens plus
         `photo_positives` synthesized from the window), taken only where both classes are
-        held; `rank_weight` × look-alike-below-photo ranking; `rehearsal_weight` × BCE on the
-        permanent source set; after the Adam step, the anchored EWC pull (`AnchoredEWC.pull`).
+        held; `rank_weight` × each hard negative below its own token with the photo placed in;
+        `rehearsal_weight` × BCE on the permanent source set, only for a weight set taking a
+        field step; after the Adam step, the anchored EWC pull (`AnchoredEWC.pull`).
 
         Returns brain-level steps taken: K for independent brains, 1 for a shared model, 0 when
         learning is off, not due yet, or fewer than 2 tokens are buffered.
@@ -227,12 +228,19 @@ class BrainBank:
             loss = loss + lc.ssl_weight * ssl_losses(flat, tokens)
         else:
             loads = []
-        loss = loss + self._field_loss(p_all, noise)
+        field, active = self._field_loss(p_all, noise)
+        loss = loss + field
         per_set = loss.reshape(self.n_sets, -1).sum(1) / (self.k // self.n_sets)  # (P,)
         if lc.rehearsal_weight > 0 and lc.rehearsal_streams and self._source_layout:
-            per_set = per_set + lc.rehearsal_weight * self._rehearsal_loss(p_all, noise)
-        if not per_set.requires_grad:  # nothing to learn from this step
-            return 0
+            # rehearsal guards a field step and never steps alone: a brain the field has told
+            # nothing yet keeps its weights (source training on its own drifts the detector
+            # off the field; docs/learner.md)
+            stepping = active.reshape(self.n_sets, -1).any(1)  # (P,)
+            if stepping.any():
+                reh = self._rehearsal_loss(p_all, noise)
+                per_set = per_set + lc.rehearsal_weight * stepping.float() * reh
+        if not per_set.requires_grad or (lc.ssl_weight == 0 and not active.any()):
+            return 0  # nothing to learn from this step
         raw = torch.autograd.grad(per_set.sum(), list(params.values()), allow_unused=True)
         # heads without a loss term (e.g. "next" at ssl_weight 0) get no gradient
         task = {
@@ -256,17 +264,21 @@ class BrainBank:
         out, _, _ = yan_apply(p, self.cfg, xs, st, "recurrent", noise, self._gen)
         return out["detect"].reshape(k, m)
 
-    def _field_loss(self, p: YanWeights, noise) -> Tensor:
-        """(K,) the field's supervised terms: class-balanced BCE over the labelled reservoir
-        plus this step's photo positives, and the hard-negative ranking term."""
+    def _field_loss(self, p: YanWeights, noise) -> tuple[Tensor, Tensor]:
+        """The field's supervised terms per stream: (loss (K,), active (K,) bool).
+
+        Class-balanced BCE over the labelled reservoir plus this step's photo positives, and
+        the ranking of each hard negative below its own token with the photo placed in (the
+        paired positive, `rank_losses`). `active`: the stream holds both classes (a hard
+        negative or a true positive, and a positive), so the supervised step is taken."""
         lc, r = self.lcfg, self.replay
         k, _, per = r.filled.shape
+        rows = torch.arange(k)[:, None]
         parts_x, parts_s, parts_v, parts_m = [], [], [], []
         if lc.replay_per_class and not r.empty:
             filled = r.filled.reshape(k, 2 * per)
             m = 2 * per  # every slot, masked: shapes (and sums) do not depend on bank-mates
             take = torch.argsort((~filled).to(torch.int8), dim=1, stable=True)[:, :m]  # (K, m)
-            rows = torch.arange(k)[:, None]
             parts_x.append(r.tokens.reshape(k, 2 * per, -1)[rows, take])
             parts_s.append(r.states.reshape(k, 2 * per, *r.states.shape[3:])[rows, take])
             parts_v.append(r.values.reshape(k, -1)[rows, take])
@@ -275,22 +287,31 @@ class BrainBank:
         if n_photo:
             slots = integers(self.buffer.count, (k, n_photo), self._gen)
             slots = (self.buffer.head - 1 - slots) % self.buffer.window  # held slots only
-            rows = torch.arange(k)[:, None]
             base = self.buffer.tokens[rows, slots]
             parts_x.append(photo_positives(base, lc.photo_scale, self._gen))
             parts_s.append(self.buffer.states[rows, slots])
             parts_v.append(torch.ones(k, n_photo))
             parts_m.append(torch.ones(k, n_photo, dtype=torch.bool))
         if not parts_x:
-            return torch.zeros(k)
-        x, st = torch.cat(parts_x, 1), torch.cat(parts_s, 1)
+            return torch.zeros(k), torch.zeros(k, dtype=torch.bool)
+        n_field = sum(x.shape[1] for x in parts_x)
+        pair = lc.rank_weight > 0 and bool(lc.replay_per_class) and not r.empty
+        if pair:  # each labelled token with the photo placed in: the hard negatives' pairs
+            neg = parts_m[0] & (parts_v[0] < 0.5)
+            parts_x.append(photo_positives(parts_x[0], lc.photo_scale, self._gen))
+            parts_s.append(parts_s[0])
+        logits = self._one_step(p, torch.cat(parts_x, 1), torch.cat(parts_s, 1), noise)
         values, mask = torch.cat(parts_v, 1), torch.cat(parts_m, 1)
-        logits = self._one_step(p, x, st, noise)
-        loss = balanced_bce(logits, values, mask)
-        if lc.rank_weight > 0:
-            neg, pos = mask & (values < 0.5), mask & (values >= 0.5)
-            loss = loss + lc.rank_weight * rank_losses(logits, neg, logits, pos)
-        return loss
+        loss = balanced_bce(logits[:, :n_field], values, mask)
+        has_neg = (mask & (values < 0.5)).any(1)
+        active = has_neg & ((mask & (values >= 0.5)).any(1) | pair)
+        if pair:
+            m = parts_x[0].shape[1]
+            true = parts_m[0] & (parts_v[0] >= 0.5)  # field positives (not synthesized)
+            lead = logits[:, :m]
+            ranked = rank_losses(lead, neg, logits[:, n_field:], lead, true)
+            loss = loss + lc.rank_weight * ranked
+        return loss, active
 
     def _rehearsal_loss(self, p: YanWeights, noise) -> Tensor:
         """(P,) BCE (pos_weight) of each weight set on `rehearsal_streams` streams drawn from

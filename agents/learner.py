@@ -9,8 +9,9 @@
   the next-token prediction, one value per stream (pretraining); `ssl_losses`: the MSE alone.
 - `photo_positives`: positives a brain makes itself by placing the photo's signature into
   tokens it observed (its own backgrounds, altitude, light and noise).
-- `balanced_bce` / `rank_losses`: the field's supervised terms (class-balanced, and look-alike
-  below photo-positive), both taken only where a brain holds both classes.
+- `balanced_bce` / `rank_losses`: the field's supervised terms (class-balanced, and each
+  look-alike below its own view with the photo placed in), taken only where a brain holds
+  both classes.
 - `StackedAdam`: Adam over stacked tensors (P, ...): moments, steps and gradient clipping are
   per weight set by construction. Tensors with a group axis update lazily: a group with zero
   gradient (not selected) keeps its weights and moments, so deltas stay group-sparse.
@@ -196,15 +197,25 @@ def balanced_bce(logits: Tensor, values: Tensor, mask: Tensor) -> Tensor:
     return torch.where(both, 0.5 * per, torch.zeros_like(per))
 
 
-def rank_losses(neg: Tensor, neg_mask: Tensor, pos: Tensor, pos_mask: Tensor) -> Tensor:
-    """Pairwise logistic ranking per stream (S,): mean over (hard negative, positive) pairs of
-    softplus(neg − pos). It asks a flagged look-alike to score *below* the photo's positives
-    rather than driving its absolute logit down; 0 for a stream lacking either side.
+def rank_losses(
+    neg: Tensor, neg_mask: Tensor, pair: Tensor, pos: Tensor, pos_mask: Tensor
+) -> Tensor:
+    """Logistic ranking of hard negatives per stream (S,): the mean of softplus(neg − pos)
+    over every (hard negative, its own pair) and every (hard negative, true positive).
 
-    neg (S, m), neg_mask (S, m); pos (S, q), pos_mask (S, q)."""
-    pair = neg_mask[:, :, None] & pos_mask[:, None, :]  # (S, m, q)
-    loss = F.softplus(neg[:, :, None] - pos[:, None, :])
-    return (loss * pair).sum((1, 2)) / pair.sum((1, 2)).clamp_min(1)
+    pair[s, i] is the logit of negative i's own token with the photo placed into it
+    (`photo_positives`): "this look-alike scores below the same view with the person in it".
+    That pair differs only by the person, so it teaches the photo's direction and nothing about
+    the background, light or altitude of the few tokens that were flagged (synthesized
+    positives from other tokens let the term fit those; docs/learner.md measures it). True
+    positives (labelled by the field) are ranked against every negative. Asks for an order,
+    not a low absolute logit; 0 for a stream without a negative.
+
+    neg, neg_mask, pair: (S, m); pos, pos_mask: (S, q)."""
+    cross = neg_mask[:, :, None] & pos_mask[:, None, :]  # (S, m, q)
+    total = (F.softplus(neg[:, :, None] - pos[:, None, :]) * cross).sum((1, 2))
+    total = total + (F.softplus(neg - pair) * neg_mask).sum(1)
+    return total / (cross.sum((1, 2)) + neg_mask.sum(1)).clamp_min(1)
 
 
 def _per_set(x: Tensor) -> Tensor:

@@ -15,7 +15,7 @@ that reaches no brain or policy).
 
 Per team: the per-seed differences learning − frozen of every metric of the run (field AUC,
 time-to-find, found, false alarms; precision and recall in litter_patrol, ...), with
-bootstrap 95 % intervals of their mean (`scipy.stats.bootstrap`, BCa, 9999 resamples).
+bootstrap 95 % intervals of their mean (`swarm.stats.bootstrap_mean_ci`, the scorecard's).
 Writes JSON (default bench/results/field.json) and prints a short table.
 """
 
@@ -34,11 +34,11 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from scipy import stats  # noqa: E402
 
 from swarm.config import load_config  # noqa: E402
 from swarm.loop import run_episode  # noqa: E402
 from swarm.pool import HostPool  # noqa: E402
+from swarm.stats import bootstrap_mean_ci  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "field.json"
 YAML = Path(__file__).parent.parent / "scenarios" / "drone_search.yaml"
@@ -54,19 +54,12 @@ def run_one(cfg: Any, team: str, seed: int, learn: bool) -> dict[str, float]:
 
 
 def paired(diffs: list[float]) -> dict[str, float | int | None]:
-    """Mean of per-seed differences with a bootstrap 95 % interval (BCa; percentile when BCa
-    is degenerate); finite values only."""
+    """Mean of per-seed differences with the scorecard's bootstrap 95 % interval
+    (`swarm.stats.bootstrap_mean_ci`: percentile, fixed seed; None below its minimum n);
+    finite values only."""
     d = np.asarray([x for x in diffs if np.isfinite(x)], float)
-    if d.size < 2:
-        return {"mean": float(d.mean()) if d.size else None, "lo": None, "hi": None, "n": d.size}
-    if np.ptp(d) == 0:
-        return {"mean": float(d[0]), "lo": float(d[0]), "hi": float(d[0]), "n": int(d.size)}
-    res = stats.bootstrap(
-        (d,), np.mean, n_resamples=9999, confidence_level=0.95, method="BCa",
-        rng=np.random.default_rng(0),
-    )  # fmt: skip
-    ci = res.confidence_interval
-    return {"mean": float(d.mean()), "lo": float(ci.low), "hi": float(ci.high), "n": int(d.size)}
+    lo, hi = bootstrap_mean_ci(d)
+    return {"mean": float(d.mean()) if d.size else None, "lo": lo, "hi": hi, "n": int(d.size)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,8 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     runs: dict[str, list[dict]] = {t: [] for t in teams}
     summary: dict[str, dict] = {}
     t0 = time.perf_counter()
-    for team in teams:
-        for seed in range(args.seeds):
+    for seed in range(args.seeds):  # seed-major: a cut-short run still pairs every team
+        for team in teams:
             on = run_one(cfg, team, seed, learn=True)
             off = run_one(cfg, team, seed, learn=False)
             runs[team].append({"seed": seed, "learning": on, "frozen": off})

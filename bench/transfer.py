@@ -1,13 +1,15 @@
 """Knowledge transfer: does what one drone learns about a new look-alike kind reach the others?
 
     python -m bench.transfer [--seeds 10] [--ticks 300] [--out PATH]
+                             [--yaml scenarios/litter_patrol.yaml]
 
 drone_search (scenarios/drone_search.yaml) places `concept_lookalikes` objects of one new
-look-alike kind in one corner. A brain is a *witness* once it has received a label of the
-concept (an inspection of one of those cells; `world.concept_witness`, evaluation only). Every
-`--every` ticks each brain is scored on the world's concept probe (target vs that kind,
-`DroneSearch.concept_probe_set`), from its current state; the measure is the median AUC of
-the **non-witness** brains, minus its value at tick 0.
+look-alike kind in one corner; litter_patrol (scenarios/litter_patrol.yaml) a new litter kind
+that appears in one area mid-mission. A brain is a *witness* once it has received a label of
+the concept (`scenarios.concept`, evaluation only). Every `--every` ticks the run loop scores
+each brain on the world's concept probe (`concept_probe_set`) from its current state; the
+measure is the median AUC of the **non-witness** brains, minus its value at tick 0
+(`metrics.concept_lift_non_witness`).
 
 Teams, on the same worlds (seeds 0..n-1), through the real pool (hosts in this process, real
 ZeroMQ sockets): `swarm` (weights and beliefs shared), `swarm_no_weights` (the swarm with
@@ -34,7 +36,7 @@ import torch  # noqa: E402
 
 from bench.field import YAML, paired  # noqa: E402
 from swarm.config import load_config  # noqa: E402
-from swarm.loop import make_world  # noqa: E402
+from swarm.loop import run_episode  # noqa: E402
 from swarm.pool import HostPool  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "transfer.json"
@@ -45,42 +47,26 @@ TEAMS = {
 }
 
 
-def brain_aucs(pool: HostPool, probe: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """(N,) each brain's concept-probe AUC, in drone order (one brain per drone)."""
-    out = np.full(pool.plan.n_drones, np.nan)
-    for host in pool.hosts.hosts:  # the local backend's HostCores
-        if host.bank is not None:
-            out[host.drone_ids] = host.probe_aucs(*probe)
-    return out
-
-
 def fly(cfg: Any, team: str, share_weights: bool, seed: int, every: int) -> dict:
-    """One mission; returns the non-witness median AUC curve and the witness count."""
+    """One mission through the real pool (`swarm.loop.run_episode`, which records the concept
+    curve, evaluation only); returns the non-witness curve, witnesses and the lift."""
     cfg = cfg.model_copy(deep=True)
     cfg.protocol.share_weights = share_weights
-    n = cfg.drones
-    world = make_world(cfg, n, seed)
-    probe = world.concept_probe_set()
-    curve = []
     with HostPool(cfg, n_hosts=2, backend="local") as pool:
-        pool.configure(team, seed, world.public_info(), world.token_spec, n)
-
-        def score(t: int) -> None:
-            aucs, wit = brain_aucs(pool, probe), world.concept_witness
-            rest = aucs[~wit]
-            curve.append([t, float(np.median(rest)) if rest.size else float("nan"), int(wit.sum())])
-
-        score(0)
-        tick, rounds = 0, 0
-        while not world.done:
-            world.step(pool.act(world.observe()))
-            tick += 1
-            if tick % cfg.protocol.sync_every == 0 and not world.done:
-                pool.exchange(rounds)
-                rounds += 1
-            if tick % every == 0 or world.done:
-                score(tick)
-    return {"curve": curve, "witnesses": int(world.concept_witness.sum()), "ticks": tick}
+        ep = run_episode(cfg, team, seed, pool, probe_every=every)
+    if not ep.concept_curve:
+        raise ValueError(
+            f"{cfg.scenario} has no knowledge-transfer concept in this config: set "
+            "world.concept_lookalikes (drone_search) or world.concept_litter_per_tick "
+            "(litter_patrol) above 0"
+        )
+    curve = [[p.tick, p.non_witness, sum(p.witness)] for p in ep.concept_curve]
+    return {
+        "curve": curve,
+        "witnesses": int(ep.metrics["concept_witnesses"]),
+        "ticks": ep.ticks,
+        "lift": ep.metrics["concept_lift_non_witness"],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,15 +75,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ticks", type=int, default=None)
     ap.add_argument("--every", type=int, default=30)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--yaml", type=Path, default=YAML)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    cfg = load_config(YAML, {"ticks": args.ticks} if args.ticks else None)
+    cfg = load_config(args.yaml, {"ticks": args.ticks} if args.ticks else None)
     runs: dict[str, list[dict]] = {name: [] for name in TEAMS}
     t0 = time.perf_counter()
     for seed in range(args.seeds):
         for name, (team, share) in TEAMS.items():
             r = fly(cfg, team, share, seed, args.every)
-            r["lift"] = r["curve"][-1][1] - r["curve"][0][1]
             runs[name].append(r)
             print(
                 f"seed {seed} {name:17s} witnesses {r['witnesses']:2d}  non-witness concept "

@@ -333,6 +333,16 @@ class Scenario(mesa.Model, ABC):
         default) where the world has none. Evaluation only."""
         return None
 
+    def concept_probe_set(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Like `probe_set`, on the world's knowledge-transfer concept (scenarios.concept); None
+        (the default) where the world has none. Evaluation only."""
+        return None
+
+    def concept_witnesses(self) -> np.ndarray | None:
+        """(N,) bool: drones whose brain has received a label of the concept so far, or None
+        (the default) where the world has no concept. Evaluation only."""
+        return None
+
     def candidate_truth(self, cells: np.ndarray) -> np.ndarray | None:
         """(N,) bool: whether each candidate cell (N, 2) holds what the detector looks for, or
         None (the default) where the world does not say. Evaluation only: the run loop scores

@@ -17,8 +17,10 @@ import numpy as np
 from pydantic import Field
 
 from scenarios.base import Observation, Scenario
+from scenarios.concept import Witnesses
 from scenarios.config import WorldConfig, altitude_for_radius, common_problems
 from scenarios.info import SearchInfo
+from scenarios.probes import implanted_looks
 from scenarios.problems import Problem
 from scenarios.sensors import Camera
 from scenarios.terrain import (
@@ -84,7 +86,7 @@ class DroneSearch(Scenario):
         self.found_tick = np.full(cfg.n_targets, np.nan)
         # evaluation only: drones whose brain received a label of the concept (an inspection
         # of one of its cells); no brain or policy reads it
-        self.concept_witness = np.zeros(n_drones, dtype=bool)
+        self.witnesses = Witnesses(n_drones)
         self.false_alarms = 0
         self.inspections = 0
         self.inspected = np.zeros(shape, dtype=bool)  # cells ever inspected (evaluation)
@@ -242,7 +244,7 @@ class DroneSearch(Scenario):
             return
         flat = self.inspect_cell[idx, 0] * self.shape[1] + self.inspect_cell[idx, 1]
         hit = self.is_target[flat]
-        self.concept_witness[idx[self.is_concept[flat]]] = True
+        self.witnesses.mark(idx, self.is_concept[flat])
         self.inspections += idx.size
         self.inspected.flat[flat] = True
         self.false_alarms += int((~hit).sum())
@@ -264,7 +266,7 @@ class DroneSearch(Scenario):
             "false_alarms": float(self.false_alarms),
             "inspections": float(self.inspections),
             "inspected_cells": float(self.inspected.sum()),
-            "concept_witnesses": float(self.concept_witness.sum()),
+            "concept_witnesses": float(self.witnesses.count),
             "distance": float(self.bodies.distance_m.sum()),
             "energy": float(self.bodies.energy_wh.sum()),
             "ticks": float(self.tick),
@@ -279,6 +281,10 @@ class DroneSearch(Scenario):
             "inspections": float(self.inspections),
             "energy": float(self.bodies.energy_wh.sum()),
         }
+
+    def concept_witnesses(self) -> np.ndarray | None:
+        """(N,) bool witnesses of the concept (evaluation only); None without a concept."""
+        return self.witnesses.flags.copy() if self.cfg.concept_lookalikes else None
 
     def candidate_truth(self, cells: np.ndarray) -> np.ndarray:
         """(N,) bool: the candidate cells (N, 2) hold a target. Simulator truth for the run's
@@ -311,11 +317,13 @@ class DroneSearch(Scenario):
         kind[::8], kind[1::8] = 0, 1
         return self._probe(0xF1E1D, kind, self._search_altitude)
 
-    def concept_probe_set(self) -> tuple[np.ndarray, np.ndarray]:
+    def concept_probe_set(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The *concept probe*: the target (label 1 where the camera picks it) against the
         concept's look-alike kind (0), half each, at the field probe's altitudes, anywhere on
         land. A brain's AUC here is how well it tells that kind from the person. Evaluation
-        only; same every call."""
+        only; same every call; None without a concept."""
+        if not self.cfg.concept_lookalikes:
+            return None
         kind = np.where(np.arange(self.cfg.probe_size) % 2 == 0, 0, 3)
         return self._probe(0xC0C0, kind, self._search_altitude)
 
@@ -328,33 +336,23 @@ class DroneSearch(Scenario):
     def _probe(self, salt: int, kind: np.ndarray, altitude) -> tuple[np.ndarray, np.ndarray]:
         """Probe tokens for `kind` (P,) (0 target, 1 look-alike, 2 nothing, 3 the concept's
         look-alike), altitudes drawn by `altitude(rng)` m, from a generator seeded by (world
-        seed, `salt`)."""
-        cfg, (h, w) = self.cfg, self.shape
+        seed, `salt`) (`scenarios.probes.implanted_looks`)."""
+        cfg = self.cfg
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, salt]))
         land = np.flatnonzero((self.terrain != Terrain.WATER).ravel())
-        app = self.base_app.copy()
-        flat_app = app.reshape(h * w, -1)
-        tokens, labels = [], []
-        for k in kind:
-            f = int(rng.choice(land))
-            pos = np.array([divmod(f, w)], dtype=np.int32)
-            alt = np.array([altitude(rng)], dtype=np.float32)
-            t = int(rng.integers(cfg.horizon))
-            sig = self.signature
-            if k == 1:
-                sig = lookalike(rng, self.signature, cfg.lookalike_cos, 1)[0]
-            elif k == 3:
-                sig = self.concept_sig
-            saved = flat_app[f].copy()
-            if k != 2:
-                flat_app[f] += cfg.target_strength * sig
-            gain = self.lighting.gain(t, pos[:, 0], pos[:, 1])
-            refs = self.signature[None, :]
-            look = self.camera.look(app, pos, alt, gain, self.lighting.tint(t), refs, rng)
-            flat_app[f] = saved
-            tokens.append(look.tokens[0])
-            labels.append(float(k == 0 and look.cand[0, 0] * w + look.cand[0, 1] == f))
-        return np.stack(tokens), np.array(labels, dtype=np.float32)
+
+        def implant(i: int, rng: np.random.Generator) -> np.ndarray | None:
+            k = int(kind[i])
+            if k == 2:
+                return None
+            if k == 1:  # each look-alike its own direction
+                return cfg.target_strength * lookalike(rng, self.signature, cfg.lookalike_cos, 1)[0]
+            return cfg.target_strength * (self.signature if k == 0 else self.concept_sig)
+
+        return implanted_looks(
+            self.camera, self.lighting, self.base_app.copy(), self.signature[None, :], land,
+            implant, kind == 0, altitude, cfg.horizon, rng,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """litter_patrol: keep bins and a river clean (docs/scenarios.md).
 
 Bins overflow at random, litter appears upstream and drifts down the river, and new kinds of
-litter (signatures nobody was told about) start to appear mid-mission. Drones report cells;
-a ground crew checks each report after a delay (that answer is the late label) and clears the
-litter it confirms. Some zones demand at least 10 m of altitude, some are no-fly; batteries
-drain in the air and recharge at stations (land on one: altitude 0). Ticks are `tick_s`
-seconds; idleness and latency are in ticks.
+litter (signatures nobody was told about) start to appear mid-mission; one more new kind, the
+knowledge-transfer concept (`scenarios.concept`), appears only in one area of the map. Drones
+report cells; a ground crew checks each report after a delay (that answer is the late label)
+and clears the litter it confirms. Some zones demand at least 10 m of altitude, some are
+no-fly; batteries drain in the air and recharge at stations (land on one: altitude 0). Ticks
+are `tick_s` seconds; idleness and latency are in ticks.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import numpy as np
 from pydantic import Field
 
 from scenarios.base import Observation, Scenario
+from scenarios.concept import Witnesses
 from scenarios.config import WorldConfig, common_problems
 from scenarios.info import PatrolInfo
 from scenarios.litter_events import LitterEvents
 from scenarios.metrics import censored_mean, safe_ratio
+from scenarios.probes import implanted_looks
 from scenarios.problems import Problem
 from scenarios.sensors import Camera
 from scenarios.terrain import (
@@ -62,6 +65,16 @@ class Config(WorldConfig):
     zone_min_alt_m: float = Field(10.0, ge=0, description="minimum altitude inside zones, m")
     n_nofly: int = Field(2, ge=0, le=100, description="no-fly rectangles")
     zone_cells: int = Field(10, ge=1, description="side of zone and no-fly rectangles, cells")
+    concept_litter_per_tick: float = Field(
+        0.0, ge=0, le=1, description="P(a piece of the concept kind appears) per tick, in its area"
+    )
+    concept_from: float = Field(
+        0.5, ge=0, le=1, description="fraction of horizon when the concept kind starts"
+    )
+    concept_region: float = Field(
+        0.5, gt=0, le=1, description="side of the concept's top-left square, × the map's side"
+    )
+    probe_size: int = Field(512, ge=2, description="tokens in the concept probe set")
 
 
 class LitterPatrol(Scenario):
@@ -71,6 +84,8 @@ class LitterPatrol(Scenario):
     Config: ClassVar[type[Config]] = Config
     default_policy: ClassVar[str] = "idleness_greedy"
     scripted_policy: ClassVar[str] = "cyclic_tour"
+    # the concept draws from its own stream: a world without it is the same world
+    stream_names: ClassVar[tuple[str, ...]] = (*Scenario.stream_names, "concept")
 
     def __init__(self, cfg: Config, n_drones: int, seed: int) -> None:
         super().__init__(cfg, n_drones, seed)
@@ -78,11 +93,14 @@ class LitterPatrol(Scenario):
         terrain = generate_terrain(rng, self.shape)
         self.terrain, self.river = terrain.kind, terrain.river
         self.app = terrain_appearance(rng, self.terrain, a, cfg.texture)
+        self.base_app = self.app.copy()  # without litter: what probes implant into
         self.sigs = random_signatures(rng, cfg.n_kinds_known + cfg.n_kinds_new, a)
         self.lighting = Lighting(rng, a, self.shape, cfg.lighting_amp)
         self.camera = Camera(cfg)
         self._layout(rng)
-        self.events = LitterEvents(self.app, self.sigs, cfg.litter_strength)
+        self._place_concept()
+        kinds = np.vstack([self.sigs, self.concept_sig[None, :]])  # the concept: the last kind
+        self.events = LitterEvents(self.app, kinds, cfg.litter_strength)
         self._make_bodies(self._start_cells(n_drones), cfg.start_alt_m)
         self.charging = np.zeros(n_drones, dtype=bool)
         self.poi_flat = np.flatnonzero(self.poi.ravel())
@@ -90,7 +108,10 @@ class LitterPatrol(Scenario):
         self.idle_sum, self.idle_worst = 0.0, 0.0
         self.alt_violations = self.nofly_violations = 0
         self.reports: list[tuple[int, int, int, bool]] = []  # drone, tick, cell, true
-        self._crew: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        # due tick, drones, cells, truth, about the concept (M,) each
+        self._crew: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        # evaluation only: drones whose brain received a crew answer about the concept kind
+        self.witnesses = Witnesses(n_drones)
         self._look = None
 
     def _rects(self, rng: np.random.Generator, n: int, avoid: np.ndarray) -> np.ndarray:
@@ -125,6 +146,19 @@ class LitterPatrol(Scenario):
         self.poi.ravel()[self.station_flat] = False
         self.is_station = np.zeros(self.shape, dtype=bool)
         self.is_station.ravel()[self.station_flat] = True
+
+    def _place_concept(self) -> None:
+        """The knowledge-transfer concept: a new litter kind (a signature no brain is given,
+        not one of the `n_kinds_new`) that, from `concept_from` × horizon on, appears with
+        probability `concept_litter_per_tick` per tick on one random patrolled cell (bins and
+        river) of the top-left square of side `concept_region` × the map, and stays there until
+        the crew clears it. Only the drones patrolling that area meet it first."""
+        cfg, (h, w) = self.cfg, self.shape
+        self.concept_sig = random_signatures(self.streams["concept"], 1, cfg.appearance_dim)[0]
+        self.concept_kind = cfg.n_kinds_known + cfg.n_kinds_new
+        poi = np.flatnonzero(self.poi.ravel())
+        rows, cols = np.divmod(poi, w)
+        self.concept_cells = poi[(rows < cfg.concept_region * h) & (cols < cfg.concept_region * w)]
 
     def _start_cells(self, n: int) -> np.ndarray:
         """n distinct free cells nearest the stations, dealt round-robin over stations."""
@@ -233,14 +267,16 @@ class LitterPatrol(Scenario):
             new = h[np.isnan(self.events.first_hit[h])]
             self.events.first_hit[new] = self.tick
         due = self.tick + self.cfg.crew_delay
-        self._crew.append((due, idx, cells, truth))
+        concept = np.array([bool((self.events.kind[h] == self.concept_kind).any()) for h in hits])
+        self._crew.append((due, idx, cells, truth, concept))
         self.queue_labels(idx, np.full(idx.size, self.tick), truth.astype(np.float32), due)
 
     def _crew_answers(self) -> None:
         """The crew clears the litter it confirmed (whatever lies on those cells by now)."""
-        for _due, _, cells, truth in [c for c in self._crew if c[0] <= self.tick + 1]:
+        for _due, drones, cells, truth, concept in [c for c in self._crew if c[0] <= self.tick + 1]:
             for ids in self.events.at_cells(cells[truth]):
                 self.events.clear(ids)
+            self.witnesses.mark(drones, concept)  # their answer is delivered next tick
         self._crew = [c for c in self._crew if c[0] > self.tick + 1]
 
     def _world_events(self) -> None:
@@ -258,12 +294,41 @@ class LitterPatrol(Scenario):
         if rng.random() < cfg.river_litter_per_tick:
             src = self.river[0, 0] * self.shape[1] + self.river[0, 1]
             ev.spawn(np.array([src]), rng.integers(n_kinds, size=1), self.tick, 0, -1)
+        crng = self.streams["concept"]
+        concept_on = self.tick >= cfg.concept_from * cfg.horizon and self.concept_cells.size
+        if concept_on and crng.random() < cfg.concept_litter_per_tick:
+            cell = crng.choice(self.concept_cells, size=1)
+            ev.spawn(cell, np.array([self.concept_kind]), self.tick, -1, -1)
 
     def candidate_truth(self, cells: np.ndarray) -> np.ndarray:
         """(N,) bool: litter lies on the candidate cells (N, 2) now. Simulator truth for the
         run's field AUC only (evaluation): the loop scores brains with it, never passes it on."""
         flat = cells[:, 0] * self.shape[1] + cells[:, 1]
         return np.array([len(h) > 0 for h in self.events.at_cells(flat)], dtype=bool)
+
+    def concept_witnesses(self) -> np.ndarray | None:
+        """(N,) bool witnesses of the concept kind (evaluation only); None without a concept."""
+        return self.witnesses.flags.copy() if self.cfg.concept_litter_per_tick > 0 else None
+
+    def concept_probe_set(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The *concept probe*: the concept kind of litter implanted on a patrolled cell (label
+        1 where the camera picks it) against the same cells clean (0), half each, anywhere on
+        the patrolled cells (bins, river), at the patrol altitude (`start_alt_m` ± 10 %), times
+        over the horizon. A brain's AUC here is how well it sees the kind no one was told of.
+        Evaluation only; same every call; None without a concept."""
+        cfg = self.cfg
+        if cfg.concept_litter_per_tick <= 0:
+            return None
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0xC0C0]))
+        sig = cfg.litter_strength * self.concept_sig
+        lo = max(cfg.min_alt_m, 0.9 * cfg.start_alt_m)
+        hi = min(cfg.max_alt_m, 1.1 * cfg.start_alt_m)
+        positive = np.arange(cfg.probe_size) % 2 == 0
+        return implanted_looks(
+            self.camera, self.lighting, self.base_app.copy(), self.sigs[: cfg.n_kinds_known],
+            self.poi_flat, lambda i, _rng: sig if positive[i] else None, positive,
+            lambda r: r.uniform(lo, hi), cfg.horizon, rng,
+        )  # fmt: skip
 
     def metrics(self) -> dict[str, float]:
         """Machado et al. patrolling metrics plus report quality, safety and energy."""
@@ -283,6 +348,7 @@ class LitterPatrol(Scenario):
             "energy": float(self.bodies.energy_wh.sum()),
             "distance": float(self.bodies.distance_m.sum()),
             "depleted": float((~self.bodies.alive).sum()),
+            "concept_witnesses": float(self.witnesses.count),
         }
 
     def tick_metrics(self) -> dict[str, float]:

@@ -8,7 +8,8 @@ every tick:   obs = world.observe(); actions = pool.act(obs); world.step(actions
 every sync_every ticks: pool.exchange(round)                  # brains talk over ZeroMQ
 every probe_every ticks (and at 0 and the end): AUC of the brains on world.probe_set()
               (the source probe) and world.field_probe_set(), if the world has them, and
-              the field AUC so far (scenarios.field: evaluation only)
+              the field AUC so far (scenarios.field: evaluation only), and each brain's
+              AUC on world.concept_probe_set() with the concept's witnesses (scenarios.concept)
 until world.done or the horizon; then world.metrics() + the pool's cost counters
 ```
 """
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from scenarios.base import Actions, Observation, TokenSpec
+    from scenarios.concept import ConceptPoint
     from scenarios.info import WorldInfo
     from swarm.config import RunConfig
 
@@ -72,6 +74,7 @@ class PoolLike(Protocol):
     def act(self, obs: Observation) -> Actions: ...
     def exchange(self, round_idx: int) -> None: ...
     def probe_auc(self, tokens: np.ndarray, labels: np.ndarray) -> float: ...
+    def brain_aucs(self, tokens: np.ndarray, labels: np.ndarray) -> np.ndarray: ...
     def stats(self) -> dict[str, float]: ...
 
 
@@ -88,6 +91,8 @@ class Episode:
     auc_curve: list[tuple[int, float]] = field(default_factory=list)  # (tick, AUC)
     # (tick, field AUC so far, field-probe AUC); evaluation only, NaN where undefined
     field_curve: list[tuple[int, float, float]] = field(default_factory=list)
+    # the knowledge-transfer concept probe per brain (scenarios.concept); evaluation only
+    concept_curve: list[ConceptPoint] = field(default_factory=list)
     rounds: int = 0  # knowledge rounds held
     wall_seconds: float = 0.0
 
@@ -97,6 +102,7 @@ class Episode:
         out.pop("team")
         out["auc_curve"] = [list(p) for p in self.auc_curve]
         out["field_curve"] = [list(p) for p in self.field_curve]
+        out["concept_curve"] = [p.record() for p in self.concept_curve]
         return out
 
 
@@ -150,7 +156,9 @@ def run_episode(
     defaults to a tenth of the horizon. `on_start(horizon)` is called once the world exists;
     `on_tick(tick, tick_metrics, last)` after every step (tick counts from 1).
     """
-    from scenarios.field import FieldScores  # with the worlds (make_world imports them too)
+    # with the worlds (make_world imports them too)
+    from scenarios.concept import ConceptPoint, non_witness_lift
+    from scenarios.field import FieldScores
 
     start = time.perf_counter()
     n = team_drones(team, cfg.drones)
@@ -165,7 +173,9 @@ def run_episode(
     # a world without a probe set (optional in the contract) simply has no AUC curve
     probe = world.probe_set()
     field_probe = world.field_probe_set()
+    concept_probe = world.concept_probe_set()
     scores = FieldScores()
+    ccurve: list[ConceptPoint] = []
     curve: list[tuple[int, float]] = []
     fcurve: list[tuple[int, float, float]] = []
 
@@ -176,6 +186,9 @@ def run_episode(
             f = scores.auc()
             fp = float(pool.probe_auc(*field_probe)) if field_probe is not None else float("nan")
             fcurve.append((at, f, fp))
+        if concept_probe is not None:  # per brain, with who has met the concept
+            aucs = tuple(float(a) for a in pool.brain_aucs(*concept_probe))
+            ccurve.append(ConceptPoint(at, aucs, tuple(world.concept_witnesses().tolist())))
 
     score(0)
     sync_every = cfg.protocol.sync_every
@@ -206,6 +219,9 @@ def run_episode(
         metrics["auc"] = curve[-1][1]
     if fcurve:
         metrics["field_auc"], metrics["field_probe_auc"] = fcurve[-1][1], fcurve[-1][2]
+    if ccurve:
+        metrics["concept_auc_non_witness"] = ccurve[-1].non_witness
+        metrics["concept_lift_non_witness"] = non_witness_lift(ccurve)
     return Episode(
         team=team,
         seed=seed,
@@ -215,6 +231,7 @@ def run_episode(
         stats=stat_delta(before, pool.stats()),
         auc_curve=curve,
         field_curve=fcurve,
+        concept_curve=ccurve,
         rounds=rounds,
         wall_seconds=round(time.perf_counter() - start, 3),
     )

@@ -154,6 +154,18 @@ class HostPool:
         aucs = [a for host in self.hosts.probe_aucs(tokens, labels) for a in host]
         return float(np.median(aucs))
 
+    def brain_aucs(self, tokens: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """(n_drones,) the detector AUC of each drone's brain on a probe set, in drone order
+        (every drone of a shared model gets its AUC); evaluation only, like `probe_auc`."""
+        plan = self._need_plan()
+        out = np.full(plan.n_drones, np.nan)
+        for h, aucs in enumerate(self.hosts.probe_aucs(tokens, labels)):
+            if not aucs:  # a host without brains
+                continue
+            ids = np.arange(plan.n_drones) if plan.sharing == "central" else plan.drone_shards[h]
+            out[ids] = aucs if len(aucs) == len(ids) else aucs[0]
+        return out
+
     # -- accounting -----------------------------------------------------------------------
     def stats(self) -> dict[str, float]:
         """Cumulative cost counters summed over hosts; params_per_brain is the largest."""

@@ -75,6 +75,7 @@ def test_learn_honours_learn_every_and_enabled() -> None:
     steps = []
     for t in range(9):
         bank.act(np.zeros((2, CFG.input_dim), np.float32), t)
+        bank.label([0, 1], [t, t], [0.0, 0.0])  # hard negatives (photo positives pair them)
         steps.append(bank.learn(t))
     assert steps == [0, 2, 0, 0, 0, 2, 0, 0, 0]
     off = BrainBank(CFG, LearnerConfig(enabled=False), k=2)
@@ -92,6 +93,7 @@ def test_shared_is_one_model_for_k_states() -> None:
         y, _ = model.step(torch.from_numpy(tok), model.init_state(4))
     assert np.abs(out["detect"] - y["detect"][:, 0].numpy()).max() <= 1e-5
     bank.act(tok, 1)
+    bank.label([2], [1], [0.0])  # one stream's label is enough for the shared model
     assert bank.learn(1) == 1
     assert bank.read_flat().shape == (1, bank.params_per_brain)
     with pytest.raises(IndexError, match="holds 1"):
@@ -106,7 +108,7 @@ def test_restore_then_add_moves_one_brain_and_group_axes() -> None:
     start = a.read_flat()
     for t in range(4):
         a.act(np.ones((2, CFG.input_dim), np.float32) * t, t)
-        a.label([0], [t], [1.0])
+        a.label([0], [t], [float(t % 2)])
         a.learn(t)
     learned = a.read_flat()
     delta = learned[0] - start[0]
@@ -225,3 +227,17 @@ def test_restore_flat_quarantines_a_diverged_brain_and_it_learns_on() -> None:
         bank.learn(t)
         assert np.isfinite(out["detect"]).all()
     assert np.isfinite(bank.read_flat()).all() and not np.array_equal(bank.read_flat(), good)
+
+
+def test_a_brain_without_field_labels_keeps_its_weights() -> None:
+    """No one-sided step: a brain holding only positives, or nothing, is not moved (not even
+    by rehearsal) while a brain with a hard negative beside it learns."""
+    bank = BrainBank(CFG, LC, k=3, seed=4)
+    start = bank.read_flat()
+    rng = np.random.default_rng(5)
+    for t in range(8):
+        bank.act(rng.standard_normal((3, CFG.input_dim)).astype(np.float32), t)
+        bank.label([0, 1], [t, t], [0.0, 1.0])  # brain 0 a hard negative, brain 1 a positive
+        bank.learn(t)
+    moved = np.abs(bank.read_flat() - start).max(1)
+    assert moved[0] > 1e-6 and moved[1] == 0 and moved[2] == 0

@@ -90,15 +90,18 @@ def test_balanced_bce_needs_both_classes_and_weighs_them_equally() -> None:
     assert got[1] == 0  # one-sided: no supervised step at all
 
 
-def test_rank_loss_is_softplus_of_negative_minus_positive_over_pairs() -> None:
-    neg, pos = torch.tensor([[1.0, 5.0]]), torch.tensor([[0.0, 2.0]])
-    got = rank_losses(neg, torch.tensor([[True, False]]), pos, torch.tensor([[True, True]]))
-    want = (
-        torch.nn.functional.softplus(torch.tensor(1.0))
-        + torch.nn.functional.softplus(torch.tensor(-1.0))
-    ) / 2
+def test_rank_loss_pairs_each_negative_with_its_own_pair_and_every_true_positive() -> None:
+    sp = torch.nn.functional.softplus
+    neg, pair = torch.tensor([[1.0, 5.0, 3.0]]), torch.tensor([[0.0, 2.0, 9.0]])
+    neg_mask = torch.tensor([[True, False, True]])
+    no_pos = torch.zeros(1, 1, dtype=torch.bool)
+    got = rank_losses(neg, neg_mask, pair, torch.zeros(1, 1), no_pos)
+    torch.testing.assert_close(got[0], (sp(torch.tensor(1.0)) + sp(torch.tensor(-6.0))) / 2)
+    got = rank_losses(neg, neg_mask, pair, torch.tensor([[2.0]]), ~no_pos)
+    want = (sp(torch.tensor(1.0)) + sp(torch.tensor(-6.0)) + sp(torch.tensor(-1.0))
+            + sp(torch.tensor(1.0))) / 4  # fmt: skip
     torch.testing.assert_close(got[0], want)
-    none = rank_losses(neg, torch.tensor([[False, False]]), pos, torch.tensor([[True, True]]))
+    none = rank_losses(neg, torch.zeros(1, 3, dtype=torch.bool), pair, torch.zeros(1, 1), ~no_pos)
     assert none[0] == 0
 
 
@@ -129,7 +132,10 @@ def test_bank_copies_landed_labels_with_their_state_into_the_reservoir() -> None
     assert torch.equal(bank.replay.tokens[0, 1, 0], torch.from_numpy(toks[4, 0]))
     assert torch.equal(bank.replay.states[0, 1, 0], states[4][0])
     assert bank.replay.filled.sum() == 1
-    assert bank.learn(6) == 2
+    assert bank.learn(6) == 0  # a positive alone: no one-sided step
+    bank.act(toks[0], 6)
+    assert bank.label([1], [6], [0.0]) == 1  # a hard negative: brain 1 now holds both classes
+    assert bank.learn(10) == 2
 
 
 def test_online_learning_lifts_auc_on_shifted_stream() -> None:

@@ -25,20 +25,33 @@ def cfg() -> YanConfig:
     return YanConfig()
 
 
-def test_hard_negatives_alone_do_not_push_brains_off_a_cliff(cfg) -> None:
-    """300 ticks of only hard-negative labels: the median brain's field-probe AUC does not fall
-    and no brain's falls by more than 0.05. The project's previous learner fails this (worst
-    brain -0.155 on these missions; docs/learner.md). The issue asked for at most 0.02
-    per brain: the worst of these 32 brains falls 0.033 (docs/learner.md), so that bound is
-    not claimed."""
+@pytest.fixture(scope="module")
+def hard_negatives() -> list:
     ms = missions(SEEDS, 8, 300, hard_only=True)
     labels = np.concatenate([m.labels for m in ms])
     assert np.nansum(labels) == 0 and (~np.isnan(labels)).sum() > 20  # negatives, no positive
-    lifts = np.array(run(cfg, LearnerConfig(), ms)["field"])
+    return ms
+
+
+def test_hard_negatives_alone_do_not_lower_any_brain_by_more_than_002(cfg, hard_negatives):
+    """300 ticks of only hard-negative labels: no brain's field-probe AUC falls by more than
+    0.02, and the median brain's does not fall. The learner before the paired ranking (each
+    look-alike ranked below photo positives drawn from other tokens, rehearsal steps for
+    brains with no field label) failed this on these missions: worst brain -0.033
+    (docs/learner.md); the one before it -0.155."""
+    lifts = np.array(run(cfg, LearnerConfig(), hard_negatives)["field"])
     assert lifts.size == 32
     report = f"median {np.median(lifts):+.3f}, worst {lifts.min():+.3f}"
     assert np.median(lifts) >= 0.0, report
-    assert lifts.min() >= -0.05, report
+    assert lifts.min() >= -0.02, report
+
+
+def test_the_bound_catches_a_learner_that_drives_look_alikes_down(cfg, hard_negatives):
+    """The same missions without the ranking term (balanced BCE alone pushes the flagged
+    look-alikes' logits down): some brain falls by more than 0.02, so the bound above is one
+    a learner can fail."""
+    lifts = np.array(run(cfg, LearnerConfig(rank_weight=0.0), hard_negatives)["field"])
+    assert lifts.min() < -0.02, f"worst {lifts.min():+.3f}"
 
 
 def test_field_label_mix_does_not_lose_to_frozen(cfg) -> None:

@@ -1,4 +1,5 @@
-"""Field AUC: pooled scoring, and proof that the truth it reads reaches no brain or policy."""
+"""Field AUC: pooled scoring, and proof that the truth it and the knowledge-transfer concept
+curve read reaches no brain or policy."""
 
 from __future__ import annotations
 
@@ -37,11 +38,20 @@ def _mission(cfg, poison: bool):
     seen: list[tuple] = []
     reads = [0]
     truth = DroneSearch.candidate_truth
+    concept_probe, witnesses = DroneSearch.concept_probe_set, DroneSearch.concept_witnesses
 
     def read(world, cells):
         reads[0] += 1
         t = truth(world, cells)
         return ~t if poison else t
+
+    def probe(world):
+        x, y = concept_probe(world)
+        return x, (1 - y if poison else y)
+
+    def witness(world):
+        w = witnesses(world)
+        return ~w if poison else w
 
     pool = HostPool(cfg, n_hosts=2, backend="local")
     act = pool.act
@@ -54,6 +64,8 @@ def _mission(cfg, poison: bool):
     pool.act = recorded
     mp = pytest.MonkeyPatch()
     mp.setattr(DroneSearch, "candidate_truth", read)
+    mp.setattr(DroneSearch, "concept_probe_set", probe)
+    mp.setattr(DroneSearch, "concept_witnesses", witness)
     try:
         ep = run_episode(cfg, "swarm", 0, pool)
         weights = [h.bank.read_flat() for h in pool.hosts.hosts if h.bank is not None]
@@ -66,7 +78,7 @@ def _mission(cfg, poison: bool):
 def test_truth_read_for_field_auc_changes_no_action_and_no_weight() -> None:
     from swarm.config import load_config
 
-    cfg = load_config(SMOKE, {"ticks": 40, "drones": 4})
+    cfg = load_config(SMOKE, {"ticks": 40, "drones": 4, "world.concept_lookalikes": 6})
     clean, ep0, w0, reads0 = _mission(cfg, poison=False)
     bad, ep1, w1, reads1 = _mission(cfg, poison=True)
     assert len(clean) == len(bad) > 0
@@ -78,10 +90,16 @@ def test_truth_read_for_field_auc_changes_no_action_and_no_weight() -> None:
             np.testing.assert_array_equal(x, y)
     for x, y in zip(w0, w1, strict=True):
         np.testing.assert_array_equal(x, y)
-    drop = {"field_auc", "field_probe_auc"}
+    drop = {"field_auc", "field_probe_auc", "concept_auc_non_witness", "concept_lift_non_witness"}
     same = {k: v for k, v in ep0.metrics.items() if k not in drop}
     assert same == {k: v for k, v in ep1.metrics.items() if k not in drop}
     # the poisoned truth did reach the record: the test would see a leak if there were one
     f0, f1 = ep0.metrics["field_auc"], ep1.metrics["field_auc"]
     assert (np.isnan(f0) and np.isnan(f1)) or f0 != f1
     assert [p[0] for p in ep0.field_curve] == [p[0] for p in ep1.field_curve]
+    # so did the concept curve's truth (probe labels and witnesses), every probe tick
+    c0, c1 = ep0.concept_curve, ep1.concept_curve
+    assert len(c0) == len(c1) == len(ep0.field_curve)
+    for p, q in zip(c0, c1, strict=True):
+        assert p.witness == tuple(not w for w in q.witness)
+        np.testing.assert_allclose(p.aucs, 1 - np.asarray(q.aucs), atol=1e-9)

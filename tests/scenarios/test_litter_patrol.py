@@ -138,3 +138,63 @@ def test_reports_once_per_cell_until_answered(patrol_cfg):
     assert pol.act(at(0), sure).flag.all()
     assert not pol.act(at(1), sure).flag.any()  # same cells, no answer yet
     assert pol.act(at(2, [0], [0]), sure).flag.tolist() == [True, False]  # drone 0 answered
+
+
+def _fly_reporting(w: LitterPatrol, ticks: int) -> None:
+    """Hold every drone at 20 m and report its candidate every tick."""
+    for _ in range(ticks):
+        w.observe()
+        act = Actions.hold(w.n_drones, 20.0)
+        act.flag[:] = True
+        w.step(act)
+
+
+def test_concept_kind_appears_only_in_its_area_and_changes_nothing_else(patrol_cfg):
+    """The transfer concept: a kind of its own, only on patrolled cells of its corner, from
+    `concept_from` on; drawn from its own stream, so the rest of the world is the same."""
+    on = patrol_cfg.model_copy(update={"concept_litter_per_tick": 1.0, "concept_from": 0.1})
+    a, b = LitterPatrol(patrol_cfg, 4, seed=2), LitterPatrol(on, 4, seed=2)
+    assert a.concept_witnesses() is None and a.concept_probe_set() is None
+    _fly_reporting(a, 60)
+    _fly_reporting(b, 60)
+    concept = b.events.kind == b.concept_kind
+    assert concept.any() and not (a.events.kind == a.concept_kind).any()
+    assert np.isin(b.events.cell[concept], b.concept_cells).all()
+    rows, cols = np.divmod(b.concept_cells, on.width)
+    side = on.concept_region * on.height
+    assert (rows < side).all() and (cols < side).all()
+    assert b.events.onset[concept].min() >= on.concept_from * on.horizon
+    np.testing.assert_array_equal(a.events.cell, b.events.cell[~concept])  # the rest unchanged
+    assert b.concept_kind >= on.n_kinds_known + on.n_kinds_new  # not a public kind either
+    assert len(b.public_info().refs) == on.n_kinds_known
+
+
+def test_concept_witnesses_are_the_drones_answered_about_it(patrol_cfg):
+    """Drones 0 and 1 report a cell holding the concept kind from right above it; drone 2
+    reports elsewhere. Once the crew's answers are due, exactly 0 and 1 are witnesses."""
+    cfg = patrol_cfg.model_copy(
+        update={"concept_litter_per_tick": 1.0, "concept_from": 0.0, "overflow_per_tick": 0.0}
+    )
+    w = LitterPatrol(cfg, 3, seed=1)
+    for _ in range(5):
+        w.observe()
+        w.step(Actions.hold(3, 20.0))
+    cells = np.unique(w.events.cell[w.events.active & (w.events.kind == w.concept_kind)])
+    assert cells.size >= 2
+    far = np.setdiff1d(w.poi_flat, cells)[-1]
+    w.bodies.pos[:] = np.column_stack(np.divmod(np.r_[cells[:2], far], cfg.width))
+    w.bodies.alt[:] = cfg.min_alt_m  # a footprint of one cell: the candidate is that cell
+    low = Actions.hold(3, cfg.min_alt_m)
+    w.observe()
+    flag = Actions.hold(3, cfg.min_alt_m)
+    flag.flag[:] = True
+    w.step(flag)
+    assert not w.concept_witnesses().any()  # no answer yet
+    for _ in range(cfg.crew_delay + 1):
+        w.observe()
+        w.step(low)
+    assert w.concept_witnesses().tolist() == [True, True, False]
+    assert w.metrics()["concept_witnesses"] == 2
+    x, y = w.concept_probe_set()
+    assert x.shape == (cfg.probe_size, w.token_spec.input_dim) and 0 < y.mean() <= 0.5
+    np.testing.assert_array_equal(y, w.concept_probe_set()[1])  # the same every call

@@ -68,6 +68,10 @@ def test_every_team_runs_over_ray(pool, team):
     world, acts = fly(pool, team, 5)
     acts[-1].validate(1 if team == "single_large" else CFG.drones)
     assert pool.probe_auc(*world.probe_set()) > 0.5  # pretrained: better than chance
+    per = pool.brain_aucs(*world.probe_set())  # one per drone, in drone order
+    assert per.shape == (len(acts[-1].flag),) and np.isfinite(per).all()
+    if team == "central":  # one shared model: every drone has its AUC
+        assert np.all(per == per[0]) and per[0] == pool.probe_auc(*world.probe_set())
 
 
 @ray.remote
