@@ -218,16 +218,6 @@ def _status(folder: Path) -> str | None:
     return _results(folder).get("status")
 
 
-def _set_aside(folder: Path) -> Path:
-    """Move an unfinished point folder to `<folder>.partial-N` (kept, never deleted)."""
-    for i in range(1, 10_000):
-        aside = folder.with_name(f"{folder.name}.partial-{i}")
-        if not aside.exists():
-            folder.rename(aside)
-            return aside
-    raise SweepFolderError(f"{folder}: too many partial copies; clean up old .partial-N folders")
-
-
 def _write_manifest(root: Path, study: Study, status: str, done: list[str]) -> None:
     from swarm.outputs import atomic_write_json
 
@@ -262,7 +252,9 @@ def run_study(study: Study, launch: Launch, out: Path | None = None) -> int:
             done.append(name)
             continue
         if where.exists():
-            _set_aside(where)
+            from swarm.outputs import set_aside
+
+            set_aside(where)
         pending.append((name, where, cfg))
     _write_manifest(root, study, "running", done)
     print(
