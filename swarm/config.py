@@ -328,7 +328,9 @@ class RunConfig(_Strict):
         if "swarm" in self.teams:
             out += topology_problems(self.protocol.topology, self.drones)
         policy = self.policy.name or scenario.default_policy  # filled in by _fill_defaults
-        out += [ConfigProblem(loc, msg) for loc, msg in fault_problems(self.faults, self.drones)]
+        topology = self.protocol.topology.kind if "swarm" in self.teams else "star"
+        faults = fault_problems(self.faults, self.drones, topology)
+        out += [ConfigProblem(loc, msg) for loc, msg in faults]
         return out + policy_problems(scenario, policy, self.policy.params)
 
     def large_model(self) -> YanConfig:

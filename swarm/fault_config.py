@@ -147,9 +147,19 @@ class FaultsConfig(_Strict):
         )
 
 
-def fault_problems(faults: FaultsConfig, drones: int) -> list[tuple[tuple[str | int, ...], str]]:
-    """(loc, message) of every drone id in `faults` outside the team of `drones`."""
+def fault_problems(
+    faults: FaultsConfig, drones: int, topology: str = "star"
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """(loc, message) of every drone id in `faults` outside the team of `drones`, and of a
+    `hub_crash` on a `topology` without a hub."""
     out: list[tuple[tuple[str | int, ...], str]] = []
+    if faults.hub_crash is not None and topology not in ("star", "dynamic"):
+        out.append(
+            (
+                ("faults", "hub_crash"),
+                f"topology {topology} has no hub to crash; use star or dynamic, or crashes",
+            )
+        )
 
     def check(loc: tuple[str | int, ...], ids: list[int]) -> None:
         bad = sorted({i for i in ids if i >= drones})
