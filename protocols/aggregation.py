@@ -3,7 +3,9 @@
 n contributions (one per brain), each a flattened delta or weight vector of d entries.
 Robust rules tolerate up to f Byzantine contributions: `coordinate_median`, `trimmed_mean`
 (drops the f largest and f smallest per coordinate), `krum` / `multi_krum` (Blanchard et al.
-2017: score each vector by its squared distances to its n - f - 2 closest, keep the lowest).
+2017: score each vector by its squared distances to its n - f - 2 closest, keep the lowest),
+`centered_clipping` (Karimireddy, He, Jaggi 2021: move a centre by the mean of every
+contribution's difference to it, each clipped to a radius, a few times).
 Every rule skips a contribution with a NaN or infinite entry (one such row would otherwise
 turn the median's or Krum's distances into NaN for everyone).
 
@@ -21,6 +23,8 @@ from protocols.config import AggregationRule
 
 __all__ = [
     "AGGREGATORS",
+    "centered_clipping",
+    "clip_rows",
     "coordinate_median",
     "hub_aggregate",
     "krum",
@@ -106,6 +110,37 @@ def multi_krum(X: np.ndarray, f: int = 1, m: int | None = None, **_: object) -> 
     return X[np.argsort(scores, kind="stable")[:m]].mean(axis=0)
 
 
+def clip_rows(D: np.ndarray, radius: float) -> np.ndarray:
+    """Each row of D (n, d) scaled down to L2 norm `radius` if longer (radius inf: D)."""
+    if not np.isfinite(radius):
+        return D
+    norms = np.linalg.norm(D, axis=1, keepdims=True)
+    return D * np.minimum(1.0, radius / np.maximum(norms, 1e-30))
+
+
+def centered_clipping(
+    X: np.ndarray,
+    radius: float | None = None,
+    iters: int = 3,
+    centre: np.ndarray | None = None,
+    **_: object,
+) -> np.ndarray:
+    """Centered clipping: v <- v + mean_i clip(x_i - v, radius), `iters` times.
+
+    `centre` (d,): the start (default the coordinate median, itself robust); `radius` None:
+    the median distance of the contributions to the start, so the honest majority is barely
+    clipped and a far outlier moves v by at most radius / n per step."""
+    X = _check(X)
+    v = np.median(X, axis=0) if centre is None else np.asarray(centre, np.float64)
+    if radius is None:
+        radius = float(np.median(np.linalg.norm(X - v, axis=1)))
+    if radius < 0:
+        raise ValueError(f"centered_clipping needs a radius >= 0, got {radius}")
+    for _ in range(iters):
+        v = v + clip_rows(X - v, radius).mean(axis=0)
+    return v
+
+
 # Keyed by the config's rule names (pyright rejects a key the config does not list).
 AGGREGATORS: dict[AggregationRule, Callable[..., np.ndarray]] = {
     "mean": mean,
@@ -114,17 +149,31 @@ AGGREGATORS: dict[AggregationRule, Callable[..., np.ndarray]] = {
     "trimmed_mean": trimmed_mean,
     "krum": krum,
     "multi_krum": multi_krum,
+    "centered_clipping": centered_clipping,
 }
 
 
-def hub_aggregate(rule: str, X: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def hub_aggregate(
+    rule: str,
+    X: np.ndarray,
+    weights: np.ndarray,
+    f: int | None = None,
+    radius: float | None = None,
+) -> np.ndarray:
     """What a hub broadcasts: `AGGREGATORS[rule]` over the finite rows of X (n, d) -> (d,).
 
-    weights (n,) (competence; used by `weighted_mean`). The robust rules assume up to
-    f = (n' - 3) // 4 Byzantine contributions among the n' finite ones (Krum's n >= 2f + 3)."""
+    weights (n,) (competence; used by `weighted_mean`). The robust rules assume up to f
+    Byzantine contributions among the n' finite ones; None: f = (n' - 3) // 4 (Krum's
+    n >= 2f + 3); a given f is lowered to what the rule can take with n' (trimmed mean
+    2f < n', Krum 2f + 3 <= n'; with fewer than 3 Krum takes the median). `radius`: centered
+    clipping's (None: automatic)."""
     keep = _finite(np.asarray(X))
     n = int(keep.sum())
     if n == 0:
         raise ValueError(f"none of the {len(keep)} contributions is finite")
     X, weights = np.asarray(X)[keep], np.asarray(weights)[keep]
-    return AGGREGATORS[rule](X, weights=weights, f=max(0, (n - 3) // 4))
+    if rule in ("krum", "multi_krum") and n < 3:  # Krum needs 3; the median of 1-2 is safe
+        rule = "median"
+    most = (n - 3) // 2 if rule in ("krum", "multi_krum") else (n - 1) // 2
+    f = max(0, (n - 3) // 4 if f is None else min(f, most))
+    return AGGREGATORS[rule](X, weights=weights, f=f, radius=radius)

@@ -33,7 +33,9 @@ TopologyKind = Literal[
     "dynamic",
 ]
 CodecKind = Literal["none", "fp16", "int8", "topk", "topk_int8", "group"]
-AggregationRule = Literal["mean", "weighted_mean", "median", "trimmed_mean", "krum", "multi_krum"]
+AggregationRule = Literal[
+    "mean", "weighted_mean", "median", "trimmed_mean", "krum", "multi_krum", "centered_clipping"
+]
 
 
 class TopologyConfig(BaseModel):
@@ -75,7 +77,25 @@ class ProtocolConfig(BaseModel):
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
     codec: CodecConfig = Field(default_factory=CodecConfig)
     aggregation: AggregationRule = Field(
-        "mean", description="how a hub combines deltas (star, dynamic topologies)"
+        "mean",
+        description="how a hub combines deltas (star, dynamic): mean, weighted_mean, or a "
+        "robust rule: median, trimmed_mean, krum, multi_krum, centered_clipping",
+    )
+    byzantine_f: int | None = Field(
+        None,
+        ge=0,
+        description="Byzantine contributions the robust hub rules assume (empty: (n-3)//4)",
+    )
+    gossip_clip: bool = Field(
+        False,
+        description="gossip: self-centred clipping, each brain adds its neighbours' "
+        "differences clipped to clip_radius (robust to Byzantine neighbours)",
+    )
+    clip_radius: float | None = Field(
+        None,
+        gt=0,
+        description="L2 radius of gossip_clip and centered_clipping (empty: automatic, the "
+        "lower median of the distances)",
     )
     gossip: Literal["exact", "choco"] = Field(
         "choco", description="gossip rule: exact averaging, or CHOCO-Gossip for compressed deltas"

@@ -18,6 +18,12 @@ needs no resynchronisation.
 
     w = mixing_rows(graph, rows)                   # sparse (K, N) rows of W
     x[rows] += choco_pull(w, xhat, rows, gamma)    # xhat (N, P) float32
+
+Self-centred clipping (He, Karimireddy, Jaggi 2022, "Byzantine-robust decentralized learning
+via ClippedGossip"): a brain adds each neighbour's difference clipped to a radius, so a
+Byzantine neighbour moves it by at most w_ij · radius per round, whatever it sends. On the
+public copies it is CHOCO-compatible: x_i <- x_i + γ Σ_j w_ij clip(x̂_j − x̂_i, τ_i)
+(`clipped_pull`, one brain at a time; no longer mean-preserving once anything is clipped).
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ import networkx as nx
 import numpy as np
 import torch
 
+from protocols.aggregation import clip_rows
 from protocols.topology import mixing_matrix
 
-__all__ = ["choco_pull", "mixing_rows"]
+__all__ = ["choco_pull", "clip_radius", "clipped_pull", "mixing_rows"]
 
 
 def mixing_rows(graph: nx.Graph, rows: np.ndarray) -> torch.Tensor:
@@ -61,3 +68,38 @@ def choco_pull(
     if gamma != 1.0:  # γ (Σ_j w_ij x̂_j − x̂_i), in place: the same fp32 numbers
         mixed *= np.float32(gamma)
     return mixed
+
+
+def clip_radius(diffs: np.ndarray) -> float:
+    """The automatic radius of `clipped_pull`: the lower median of the differences' norms.
+
+    diffs (m, P): x̂_j − x̂_i of one brain's neighbours. With fewer than half of the
+    neighbours Byzantine the lower median is an honest distance (on a ring: the smaller of
+    the two), so honest neighbours are barely clipped."""
+    if diffs.shape[0] == 0:
+        return 0.0
+    norms = np.sort(np.linalg.norm(diffs, axis=1))
+    return float(norms[(norms.size - 1) // 2])
+
+
+def clipped_pull(
+    weights: np.ndarray,
+    own: np.ndarray,
+    neighbours: np.ndarray,
+    gamma: float,
+    radius: float | None = None,
+) -> np.ndarray:
+    """γ Σ_j w_ij clip(x̂_j − x̂_i, τ): one brain's self-centred-clipping step, (P,) float32.
+
+    weights (m,): its mixing weights w_ij to its m neighbours; own (P,): its public copy
+    x̂_i; neighbours (m, P): the copies x̂_j it holds of them; radius τ (None: `clip_radius`;
+    inf: no clipping, the CHOCO step). Non-finite neighbour rows are skipped."""
+    own = np.asarray(own, np.float64)
+    nb = np.asarray(neighbours, np.float64).reshape(-1, own.size)
+    w = np.asarray(weights, np.float64)
+    keep = np.isfinite(nb).all(axis=1)
+    diffs = nb[keep] - own
+    if not diffs.shape[0]:
+        return np.zeros(own.shape, np.float32)
+    tau = clip_radius(diffs) if radius is None else float(radius)
+    return (gamma * (w[keep] @ clip_rows(diffs, tau))).astype(np.float32)

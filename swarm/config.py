@@ -53,6 +53,7 @@ from swarm.config_checks import (
     world_problems,
 )
 from swarm.config_errors import AUTO_TAG, VALUE_TAG, format_errors
+from swarm.fault_config import FaultsConfig, fault_problems
 from swarm.teams import LARGE_TEAMS, TEAMS
 from swarm.variants import TeamVariant, resolve, variant_problems
 from swarm.yaml_lines import Loc, YamlDoc, YamlLoadError, load_yaml, string_coercions
@@ -255,6 +256,9 @@ class RunConfig(_Strict):
     variants: list[TeamVariant] = Field(
         default_factory=list, description="teams defined on a preset (swarm.variants)"
     )
+    faults: FaultsConfig = Field(
+        default_factory=FaultsConfig, description="injected failures (swarm.fault_config)"
+    )
     hosts: HostsConfig = Field(default_factory=HostsConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
@@ -324,6 +328,9 @@ class RunConfig(_Strict):
         if "swarm" in self.teams:
             out += topology_problems(self.protocol.topology, self.drones)
         policy = self.policy.name or scenario.default_policy  # filled in by _fill_defaults
+        topology = self.protocol.topology.kind if "swarm" in self.teams else "star"
+        faults = fault_problems(self.faults, self.drones, topology)
+        out += [ConfigProblem(loc, msg) for loc, msg in faults]
         return out + policy_problems(scenario, policy, self.policy.params)
 
     def large_model(self) -> YanConfig:

@@ -39,6 +39,7 @@ from swarm.teams import TeamPlan
 if TYPE_CHECKING:
     from agents.bank import BrainBank
     from scenarios.policy_base import Policy
+    from swarm.faults import FaultPlan
 
 __all__ = [
     "Context",
@@ -84,6 +85,7 @@ class Context:
     `competence()`: (K,) float32 recent verified precision of the local brains, computed when
     a round asks for it (only `dynamic` heartbeats do).
     `positions`: (N, 2) float32 drone (row, col) of the last tick, for `radio` and heartbeats.
+    `faults`: the mission's injected faults (`swarm.faults`), None when it has none.
     """
 
     host: int
@@ -95,6 +97,7 @@ class Context:
     local: np.ndarray
     competence: Callable[[], np.ndarray]
     positions: np.ndarray | None = None
+    faults: FaultPlan | None = None
 
 
 class Exchange:

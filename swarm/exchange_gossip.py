@@ -21,6 +21,12 @@ per brain), so evidence that comes round a ring from both sides counts once. An 
 reaches a brain d hops away after d rounds, as the merged maps used to; on a `radio` graph
 that changes between rounds, an increment is relayed only along the edges of the round after
 it was first heard (a drone out of range then misses it).
+
+Robustness and faults: with `protocol.gossip_clip` each brain adds its neighbours'
+differences clipped to a radius (`protocols.gossip.clipped_pull`, self-centred clipping);
+with injected faults (`swarm.faults`) a brain mixes only what it heard (`LinkViews`), crashed
+brains go silent, Byzantine ones send an attack and do not mix. Both take the per-brain
+step `_pull_each`; a clean run keeps the batched `choco_pull`.
 """
 
 from __future__ import annotations
@@ -39,9 +45,11 @@ from protocols.batching import (
     row_index,
 )
 from protocols.codec import Delivery
+from protocols.compression import get_codec
 from protocols.evidence import Increment, Ledger, increment_bytes, increment_tensors
-from protocols.gossip import choco_pull, mixing_rows
+from protocols.gossip import choco_pull, clipped_pull, mixing_rows
 from protocols.messages import Kind
+from protocols.topology import mixing_matrix
 from swarm.exchange import (
     Context,
     Exchange,
@@ -53,6 +61,7 @@ from swarm.exchange import (
     team_graph,
 )
 from swarm.exchange_claims import ClaimRelay
+from swarm.faults import LinkViews
 
 __all__ = ["GossipExchange"]
 
@@ -82,6 +91,9 @@ class GossipExchange(Exchange):
         self.rows = row_index(ctx.local)  # the local brains' rows of team arrays
         self._w: torch.Tensor | None = None  # mixing rows of self.graph (rebuilt with it)
         self._mixed: torch.Tensor | None = None  # (K, P) float32 scratch of choco_pull
+        self._wd: np.ndarray | None = None  # dense (N, N) W of self.graph, per-brain path
+        self.views = LinkViews(ctx.faults) if ctx.faults is not None else None
+        self.per_brain = ctx.faults is not None or p.gossip_clip
         self.max_bytes = p.max_message_bytes
         self.delta_bytes = 8 * init.size + 256  # worst case per brain, any codec
         # worst case per brain: its own increment and one relayed from every other brain
@@ -113,47 +125,103 @@ class GossipExchange(Exchange):
         """Each local brain's q_i = C(x_i − x̂_i) (and belief update) to the hosts needing it."""
         ctx = self.ctx
         if ctx.protocol.topology.kind == "radio":
-            self.graph, self._w = team_graph(ctx), None
+            self.graph, self._w, self._wd = team_graph(ctx), None, None
         diff = self.read_rows()  # a fresh copy: made x_i − x̂_i in place, (K, P)
         diff -= self.xhat[self.rows]
+        poison = self._attack(round_idx, diff) if ctx.faults is not None else {}
         q = self.encoder.encode(diff, ctx.local)  # each brain's payload encoded once
+        q.update(poison)
         cells = self._belief_payloads(round_idx) if ctx.protocol.share_beliefs else {}
         out = []
         body = {"base_round": round_idx, "scale": 1.0}
-        for dest, brains in enumerate(self.routes[ctx.host]):
-            if not brains:
-                continue
-            limit = self.max_bytes
-            if ctx.protocol.share_weights:  # off: the ablation, beliefs only
-                out += batch_messages(
-                    Kind.DELTA, dest, brains, q, round_idx, self.delta_bytes, limit, body=body
-                )
-            if ctx.protocol.share_beliefs:
-                shape = {"shape": list(self.map_shape)}
-                out += batch_messages(
-                    Kind.BELIEF,
-                    dest,
-                    brains,
-                    cells,
-                    round_idx,
-                    self.belief_bytes,
-                    limit,
-                    body=shape,
-                )
-            if ctx.protocol.share_claims:
+        for dest in range(ctx.plan.n_hosts):
+            for brains in self._groups(round_idx, self._route(round_idx, ctx.host, dest)):
+                limit = self.max_bytes
+                if ctx.protocol.share_weights:  # off: the ablation, beliefs only
+                    out += batch_messages(
+                        Kind.DELTA, dest, brains, q, round_idx, self.delta_bytes, limit, body=body
+                    )
+                if ctx.protocol.share_beliefs:
+                    shape = {"shape": list(self.map_shape)}
+                    out += batch_messages(
+                        Kind.BELIEF,
+                        dest,
+                        brains,
+                        cells,
+                        round_idx,
+                        self.belief_bytes,
+                        limit,
+                        body=shape,
+                    )
+            brains = self.routes[ctx.host][dest]
+            if ctx.protocol.share_claims and brains:  # claims: the routes, not the faults
                 out += self.claims.batched(dest, brains, round_idx)
         return out
 
+    # -- faults (swarm.faults): who is heard, who lies ------------------------------------
+    def _route(self, round_idx: int, host: int, dest: int) -> list[int]:
+        """Brains of `host` whose message host `dest` gets this round: its own brains and
+        those a brain on `dest` hears now or late (all, radio); none crashed."""
+        brains, f = self.routes[host][dest], self.ctx.faults
+        if f is None:
+            return brains
+        owner, fates = self.ctx.plan.brain_owner, f.fates(round_idx)
+        radio = self.ctx.protocol.topology.kind == "radio"
+
+        def needed(b: int) -> bool:
+            if radio or int(owner[b]) == dest:
+                return True
+            return any(fates[b, j] >= 0 for j in self.graph.neighbors(b) if owner[j] == dest)
+
+        return [b for b in f.alive(round_idx, brains) if needed(b)]
+
+    def _groups(self, round_idx: int, brains: list[int]) -> list[list[int]]:
+        """The brain lists of the messages carrying `brains`: one batch, and each Byzantine
+        brain alone (its own signed message)."""
+        if self.ctx.faults is None:
+            return [brains] if brains else []
+        honest, byz, _ = self.ctx.faults.split(round_idx, brains)
+        return ([honest] if honest else []) + [[b] for b in byz]
+
+    def _attack(self, round_idx: int, diff: np.ndarray) -> dict[int, list[Any]]:
+        """Byzantine local brains' rows of diff (K, P) replaced by their attack, in place.
+
+        The attacker's frame is its public copy x̂_b; its view is its neighbours' copies in
+        that frame (identical on every host). A non-finite attack is returned as a plain
+        fp32 tensor per brain instead (a compressor would not carry it), the row kept."""
+        f, ctx = self.ctx.faults, self.ctx
+        lying, dead = f.lying(round_idx), f.crashed(round_idx)
+        poison: dict[int, list[Any]] = {}
+        for r, b in enumerate(ctx.local.tolist()):
+            if not lying[b] or dead[b]:
+                continue
+            js = sorted(self.graph.neighbors(b))
+            bad = f.attack(round_idx, b, diff[r], self.xhat[js] - self.xhat[b])
+            if f.poisons():
+                poison[b] = list(get_codec("none").encode({str(b): bad}).tensors)
+            else:
+                diff[r] = bad
+        return poison
+
     def expect_q(self, round_idx: int) -> Expected:
         """A DELTA (and a BELIEF) per batch of each host's brains that this host needs."""
-        me, out = self.ctx.host, []
-        for routes in self.routes:
-            if self.ctx.protocol.share_weights:
-                out += batch_heads(Kind.DELTA, routes[me], self.delta_bytes, self.max_bytes)
-            if self.ctx.protocol.share_beliefs:
-                out += batch_heads(Kind.BELIEF, routes[me], self.belief_bytes, self.max_bytes)
-            if self.ctx.protocol.share_claims:
-                out += self.claims.heads(routes[me])
+        me, out, f = self.ctx.host, [], self.ctx.faults
+        for host in range(len(self.routes)):
+            brains = self._route(round_idx, host, me)
+            byz: list[int] = []
+            readable: list[int] = []
+            if f is not None:  # Byzantine brains speak alone; a non-finite DELTA is rejected
+                brains, byz, readable = f.split(round_idx, brains)
+            p = self.ctx.protocol
+            for kind, on, size, alone in (
+                (Kind.DELTA, p.share_weights, self.delta_bytes, readable),
+                (Kind.BELIEF, p.share_beliefs, self.belief_bytes, byz),
+            ):
+                if on:
+                    out += batch_heads(kind, brains, size, self.max_bytes)
+                    out += [(kind, b) for b in alone]
+            if p.share_claims:  # claims: the routes, not the faults
+                out += self.claims.heads(self.routes[host][me])
         return out
 
     def read_q(self, d: Delivery) -> tuple[Kind, list[tuple[int, Any]]]:
@@ -169,6 +237,7 @@ class GossipExchange(Exchange):
         ctx = self.ctx
         claimed: dict[int, tuple[int, int]] = {}
         heard: dict[int, list[Increment]] = {}
+        owner = ctx.plan.brain_owner
         for kind, parts in got:
             if kind == Kind.CLAIM:
                 claimed.update(parts)
@@ -176,16 +245,30 @@ class GossipExchange(Exchange):
             for brain, value in parts:
                 if kind == Kind.DELTA:
                     self.xhat[brain] += value
+                    if self.views is not None:  # what local neighbours did not hear
+                        mine = [j for j in self.graph.neighbors(brain) if owner[j] == ctx.host]
+                        self.views.receive(round_idx, brain, value, mine)
                 else:
                     heard[brain] = value
-        if self._w is None:  # the graph changes only for radio, which resets this
-            self._w = mixing_rows(self.graph, ctx.local)
-        if self._mixed is None:  # kept between rounds: a fresh (K, P) faults in every page
-            self._mixed = torch.empty(ctx.local.size, self.xhat.shape[1])
-        if ctx.protocol.share_weights:
-            ctx.bank.add_flat(choco_pull(self._w, self.xhat, self.rows, self.step, self._mixed))
-        if ctx.protocol.share_beliefs:
-            self._fuse_heard(heard)
+        if self.views is not None:
+            self.views.release(round_idx)
+            for i in ctx.faults.alive(round_idx, ctx.local.tolist()):
+                ctx.faults.count_links(round_idx, sorted(self.graph.neighbors(i)), i)
+        if self.per_brain:
+            if ctx.protocol.share_weights:
+                ctx.bank.add_flat(self._pull_each(round_idx))
+            if ctx.protocol.share_beliefs:
+                self._fuse_heard(heard, round_idx)
+        else:
+            if self._w is None:  # the graph changes only for radio, which resets this
+                self._w = mixing_rows(self.graph, ctx.local)
+            if self._mixed is None:  # kept between rounds: a fresh (K, P) faults every page
+                self._mixed = torch.empty(ctx.local.size, self.xhat.shape[1])
+            if ctx.protocol.share_weights:
+                pull = choco_pull(self._w, self.xhat, self.rows, self.step, self._mixed)
+                ctx.bank.add_flat(pull)
+            if ctx.protocol.share_beliefs:
+                self._fuse_heard(heard)
         if ctx.protocol.share_claims:  # each local drone hears its neighbours' claims
             near = {b: list(self.graph.neighbors(b)) for b in ctx.local.tolist()}
             self.claims.hear(claimed, near)
@@ -203,16 +286,42 @@ class GossipExchange(Exchange):
             out[brain] = increment_tensors(items, self.n_cells, prefix=f"{brain}/")
         return out
 
-    def _fuse_heard(self, heard: dict[int, list[Increment]]) -> None:
+    def _fuse_heard(self, heard: dict[int, list[Increment]], round_idx: int | None = None) -> None:
         """Each local brain fuses, from its neighbours (ascending), the increments it meets
-        for the first time, and keeps them to relay next round."""
-        ctx = self.ctx
+        for the first time, and keeps them to relay next round (with faults: only from the
+        neighbours it heard this round)."""
+        ctx, f = self.ctx, self.ctx.faults
+        fates = f.fates(round_idx) if f is not None and round_idx is not None else None
         rows, items = [], []
         for row, brain in enumerate(ctx.local.tolist()):
             for j in sorted(self.graph.neighbors(brain)):
+                if fates is not None and fates[j, brain] != 0:
+                    continue  # the link dropped or delayed it: not heard this round
                 for inc in heard.get(j, ()):
                     if self.ledger.first(brain, inc):
                         rows.append(row)
                         items.append(evidence_of(inc))
                         self.relay[brain].append(inc)
         ctx.policy.fuse_evidence(np.array(rows, np.int64), items)
+
+    def _pull_each(self, round_idx: int) -> np.ndarray:
+        """(K, P) float32 consensus step of each local brain, one at a time.
+
+        γ Σ_j w_ij clip(v_ij − x̂_i, τ) over neighbours j, v_ij being brain i's view of x̂_j
+        (what it heard: `LinkViews`); τ is `clip_radius` with `gossip_clip` (None: automatic),
+        else infinite (the CHOCO step). Crashed and Byzantine brains do not mix."""
+        ctx, f, p = self.ctx, self.ctx.faults, self.ctx.protocol
+        if self._wd is None:
+            self._wd = mixing_matrix(self.graph)
+        radius = p.clip_radius if p.gossip_clip else np.inf
+        skip = np.zeros(ctx.plan.n_brains, bool)
+        if f is not None:
+            skip = f.crashed(round_idx) | f.lying(round_idx)
+        out = np.zeros((ctx.local.size, self.xhat.shape[1]), np.float32)
+        for r, i in enumerate(ctx.local.tolist()):
+            js = sorted(self.graph.neighbors(i))
+            if skip[i] or not js:
+                continue
+            views = self.views.view(i, js, self.xhat) if self.views is not None else self.xhat[js]
+            out[r] = clipped_pull(self._wd[i, js], self.xhat[i], views, self.step, radius)
+        return out

@@ -17,6 +17,17 @@ pretrained weights). During the next `sync_every` ticks each learns on its own; 
    DELTA D and one BELIEF relaying every increment it heard to every host; each brain moves to
    x_common + D and fuses each increment it has not met (never its own), so every piece of
    evidence counts once everywhere.
+
+Failover (`dynamic`): a hub that stops sending heartbeats (it crashed: `faults.hub_crash`)
+is replaced once silent for `heartbeat_timeout` rounds by the most competent live brain; the
+new hub's host announces its term in the next round's election phase with an ELECT request
+(`candidate`, `competence`), and every host rejects one that names another hub or term than
+its own election (so a term never has two hubs). `terms` records term -> hub.
+
+With injected faults (`swarm.faults`) an upload goes only where its link delivers this
+round (a late upload misses the round), crashed brains are silent, a brain that does not
+hear the broadcast keeps its own weights for the round, and a Byzantine brain uploads its
+attack in its own message (its view: its honest delta and the last broadcast D).
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ from protocols.batching import (
 )
 from protocols.centre import Election
 from protocols.codec import Delivery
-from protocols.compression import get_codec
+from protocols.compression import EncodedTensor, get_codec
 from protocols.evidence import Increment, Ledger, increment_bytes, increment_tensors
 from protocols.messages import Kind, ProtocolError
 from swarm.exchange import Context, Exchange, Expected, Phase, Step, evidence_of, increment_of
@@ -68,6 +79,9 @@ class HubExchange(Exchange):
         self.ledger = Ledger()  # which increments each local brain has fused
         self.uploads: list[Increment] = []  # on the hub's host: this round's increments
         self._aggregate: dict[str, np.ndarray] = {}
+        self.last_d = np.zeros_like(self._good[0])  # (P,) the last broadcast D (attack view)
+        self.terms: dict[int, int] = {0: 0}  # term -> its hub, as this host elected it
+        self._announce = False  # a new term to announce with ELECT in the next round
         # Every brain holds the common model after a round; it starts as the shared checkpoint.
         self.common = self._good[0]  # (P,)
         self.max_bytes = p.max_message_bytes
@@ -106,13 +120,36 @@ class HubExchange(Exchange):
             return int(brain != self.hub)
         return self.ctx.plan.n_brains - 1
 
+    # -- faults (swarm.faults) ------------------------------------------------------------
+    def _begin(self, round_idx: int) -> None:
+        """Let the hub crash happen (idempotent; the same hub on every host)."""
+        if self.ctx.faults is not None:
+            self.ctx.faults.begin_round(round_idx, self.hub)
+
+    def _uploaders(self, round_idx: int, brains: list[int]) -> list[int]:
+        """`brains` whose upload reaches the hub this round (all, without faults)."""
+        f = self.ctx.faults
+        return brains if f is None else [b for b in brains if f.hears(round_idx, b, self.hub)]
+
+    def _hub_dead(self, round_idx: int) -> bool:
+        f = self.ctx.faults
+        return f is not None and bool(f.crashed(round_idx)[self.hub])
+
     # -- Phase.ELECT ----------------------------------------------------------------------
     def send_beats(self, round_idx: int) -> list[Outgoing]:
         """Batched HEARTBEATs to every host: body lists (competence, position) per brain."""
+        self._begin(round_idx)
         ctx, out = self.ctx, []
         pos, brains = ctx.positions, ctx.local.tolist()
-        competence = [float(c) for c in ctx.competence()]
+        comp_of = dict(zip(brains, (float(c) for c in ctx.competence()), strict=True))
+        if ctx.faults is not None:  # a crashed brain's heartbeat stops
+            brains = ctx.faults.alive(round_idx, brains)
+        competence = [comp_of[b] for b in brains]
         position = [[float(v) for v in pos[b]] for b in brains] if pos is not None else []
+        if self._announce and ctx.host == self._hub_host() and not self._hub_dead(round_idx):
+            body = {"type": "request", "candidate": self.hub, "competence": comp_of[self.hub]}
+            msg = message(Kind.ELECT, self.hub, round_idx, term=self.term, body=body)
+            out.append(Outgoing(self._every(), msg))
         for dest in self._every():  # one batched heartbeat per host; the body lists are per brain
             at = 0
             for batch in batches(brains, self.beat_bytes, self.max_bytes):
@@ -129,13 +166,30 @@ class HubExchange(Exchange):
 
     def expect_beats(self, round_idx: int) -> Expected:
         """Every host's batched HEARTBEATs (a host without brains has none)."""
-        plan, out = self.ctx.plan, []
+        self._begin(round_idx)
+        plan, out, f = self.ctx.plan, [], self.ctx.faults
         for h in range(plan.n_hosts):
-            out += batch_heads(Kind.HEARTBEAT, plan.brains_on(h), self.beat_bytes, self.max_bytes)
+            on = plan.brains_on(h).tolist()
+            on = on if f is None else f.alive(round_idx, on)
+            out += batch_heads(Kind.HEARTBEAT, on, self.beat_bytes, self.max_bytes)
+        if self._announce and not self._hub_dead(round_idx):
+            out.append((Kind.ELECT, self.hub))
         return out
 
     def read_beat(self, d: Delivery) -> tuple[list[int], list[float], int]:
-        """(brains, their competences, term) of a heartbeat; ProtocolError if malformed."""
+        """(brains, their competences, term) of a heartbeat; ProtocolError if malformed.
+
+        An ELECT announcement reads as ([], [], term) once it names this host's own hub and
+        term; one that does not is rejected (`term`): one hub per term."""
+        if d.message.kind == Kind.ELECT:
+            body = d.message.body
+            if body.get("candidate") != self.hub or d.message.term != self.term:
+                raise ProtocolError(
+                    "term",
+                    f"ELECT names hub {body.get('candidate')} of term {d.message.term}; "
+                    f"this host elected {self.hub} for term {self.term}",
+                )
+            return [], [], d.message.term
         brains = batch_brains(d, self.ctx.plan.n_brains)
         comp = d.message.body.get("competence", 0.0)
         comp = comp if isinstance(comp, list) else [comp]
@@ -148,63 +202,103 @@ class HubExchange(Exchange):
     def elect(self, round_idx: int, beats: list[tuple[list[int], list[float], int]]) -> None:
         for brains, comp, term in beats:
             self.election.hear(brains, comp, term)
+        before = self.term
         self.election.close_round()
+        self._announce = self.term != before
+        self.terms.setdefault(self.term, self.hub)
 
     # -- Phase.UPLOAD ---------------------------------------------------------------------
     def send_up(self, round_idx: int) -> list[Outgoing]:
         """Every local brain's d_i = x_i − x_common (and belief update) to the hub's host."""
+        self._begin(round_idx)
         ctx, out = self.ctx, []
-        dest, brains = self._hub_host(), ctx.local.tolist()
+        dest, local = self._hub_host(), ctx.local.tolist()
         deltas = self.read_rows() - self.common  # (K, P): d_i = x_i − x_common
-        q = self.encoder.encode(deltas, brains)
+        brains = self._uploaders(round_idx, local)
+        groups, poison = [brains] if brains else [], {}
+        if ctx.faults is not None and brains:
+            honest, byz, _ = ctx.faults.split(round_idx, brains)
+            groups = ([honest] if honest else []) + [[b] for b in byz]
+            poison = self._attack(round_idx, deltas, local, byz)
+        q = self.encoder.encode(deltas, local)
+        q.update(poison)
         body = {"base_round": round_idx, "scale": 1.0}
         kw = {"term": self.term, "recipient": self.hub}
-        weights = ctx.protocol.share_weights  # off: the ablation, nothing to upload
-        out += batch_messages(
-            Kind.DELTA,
-            dest,
-            brains if weights else [],
-            q,
-            round_idx,
-            self.delta_bytes,
-            self.max_bytes,
-            body=body,
-            **kw,
-        )
-        if ctx.protocol.share_beliefs:
-            own = ctx.policy.take_evidence()
-            tensors = {
-                b: increment_tensors([increment_of(b, round_idx, ev)], self.n_cells, f"{b}/")
-                for b, ev in zip(brains, own, strict=True)
-                if ev
-            }
-            out += batch_messages(
-                Kind.BELIEF,
-                dest,
-                brains,
-                tensors,
-                round_idx,
-                self.belief_bytes,
-                self.max_bytes,
-                **kw,
-            )
+        rows = {b: r for r, b in enumerate(local)}
+        own = ctx.policy.take_evidence() if ctx.protocol.share_beliefs else []
+        for group in groups:
+            if ctx.protocol.share_weights:  # off: the ablation, nothing to upload
+                out += batch_messages(
+                    Kind.DELTA,
+                    dest,
+                    group,
+                    q,
+                    round_idx,
+                    self.delta_bytes,
+                    self.max_bytes,
+                    body=body,
+                    **kw,
+                )
+            if ctx.protocol.share_beliefs:
+                tensors = {
+                    b: increment_tensors(
+                        [increment_of(b, round_idx, own[rows[b]])], self.n_cells, f"{b}/"
+                    )
+                    for b in group
+                    if own[rows[b]]
+                }
+                out += batch_messages(
+                    Kind.BELIEF,
+                    dest,
+                    group,
+                    tensors,
+                    round_idx,
+                    self.belief_bytes,
+                    self.max_bytes,
+                    **kw,
+                )
         if ctx.protocol.share_claims:
             out += self.claims.batched(dest, brains, round_idx, **kw)
         return out
 
+    def _attack(
+        self, round_idx: int, deltas: np.ndarray, local: list[int], byz: list[int]
+    ) -> dict[int, list[EncodedTensor]]:
+        """Byzantine rows of deltas (K, P) replaced by their attack in place (view: the
+        brain's honest delta and the last broadcast D); a non-finite attack is returned as
+        plain fp32 tensors instead, its row kept for the encoder's state."""
+        f, poison = self.ctx.faults, {}
+        for b in byz:
+            r = local.index(b)
+            bad = f.attack(round_idx, b, deltas[r], np.stack([deltas[r], self.last_d]))
+            if f.poisons():
+                poison[b] = list(get_codec("none").encode({str(b): bad}).tensors)
+            else:
+                deltas[r] = bad
+        return poison
+
     def expect_up(self, round_idx: int) -> Expected:
         """On the hub's host: a DELTA (and a BELIEF) per batch of every host's brains."""
+        self._begin(round_idx)
         if self.ctx.host != self._hub_host():
             return []
-        plan, out = self.ctx.plan, []
+        plan, out, f = self.ctx.plan, [], self.ctx.faults
         for h in range(plan.n_hosts):  # a host without brains has no batches
-            on = plan.brains_on(h)
+            on = self._uploaders(round_idx, plan.brains_on(h).tolist())
+            if self.ctx.protocol.share_claims:  # claims ride with the uploads that get through
+                out += self.claims.heads(on)
+            byz: list[int] = []
+            readable: list[int] = []
+            if f is not None:  # Byzantine brains upload alone; a non-finite DELTA is rejected
+                on, byz, readable = f.split(round_idx, on)
             if self.ctx.protocol.share_weights:
                 out += batch_heads(Kind.DELTA, on, self.delta_bytes, self.max_bytes)
+                out += [(Kind.DELTA, b) for b in readable]
             if self.ctx.protocol.share_beliefs:
                 out += batch_heads(Kind.BELIEF, on, self.belief_bytes, self.max_bytes)
-            if self.ctx.protocol.share_claims:
-                out += self.claims.heads(on)
+                out += [(Kind.BELIEF, b) for b in byz]
+        if f is not None:  # the hub's host counts the uplinks' fates, once each
+            f.count_links(round_idx, f.alive(round_idx, range(plan.n_brains)), self.hub)
         return out
 
     def read_up(self, d: Delivery) -> tuple[Kind, Parts]:
@@ -216,6 +310,7 @@ class HubExchange(Exchange):
         """On the hub's host: the aggregate of the deltas heard, the brains' increments kept."""
         deltas: dict[int, np.ndarray] = {}
         self.claim_table = {}
+        self._aggregate = {}
         for kind, parts in got:
             if kind == Kind.DELTA:
                 deltas.update(parts)
@@ -230,14 +325,17 @@ class HubExchange(Exchange):
         stacked = np.stack([deltas[b] for b in order]).astype(np.float64)  # (n, P)
         comp = self.election.competence
         weights = np.array([max(float(comp[b]), 1e-3) for b in order])
-        agg = hub_aggregate(self.ctx.protocol.aggregation, stacked, weights)
+        p = self.ctx.protocol
+        agg = hub_aggregate(p.aggregation, stacked, weights, p.byzantine_f, p.clip_radius)
         self._aggregate = self.layout.pack(agg.astype(np.float32), self.by_tensor)
 
     # -- Phase.BROADCAST ------------------------------------------------------------------
     def send_down(self, round_idx: int) -> list[Outgoing]:
         """On the hub's host: the aggregate D (and every increment heard) to every host."""
         ctx, every = self.ctx, self._every()
-        if ctx.host != self._hub_host():
+        if ctx.host != self._hub_host() or self._hub_dead(round_idx):
+            return []
+        if not self._heard_any(round_idx):
             return []
         hub_row, out = int(np.searchsorted(ctx.local, self.hub)), []
         if ctx.protocol.share_weights:
@@ -262,6 +360,8 @@ class HubExchange(Exchange):
         return out
 
     def expect_down(self, round_idx: int) -> Expected:
+        if self._hub_dead(round_idx) or not self._heard_any(round_idx):
+            return []
         p = self.ctx.protocol
         on = ((Kind.DELTA, p.share_weights), (Kind.BELIEF, p.share_beliefs))
         kinds = [k for k, yes in (*on, (Kind.CLAIM, p.share_claims)) if yes]
@@ -278,9 +378,27 @@ class HubExchange(Exchange):
         kind, ((_, value),) = read_batch(d, n, self.layout, self.n_cells)
         return kind, value
 
+    def _heard_any(self, round_idx: int) -> bool:
+        """Whether the hub aggregated anything this round (every host knows: same plan)."""
+        p = self.ctx.protocol
+        if not (p.share_weights or p.share_beliefs or p.share_claims):
+            return False
+        up = self._uploaders(round_idx, list(range(self.ctx.plan.n_brains)))
+        f = self.ctx.faults
+        if f is not None and f.poisons():  # those uploads are rejected at the hub
+            up = [b for b in up if not f.lying(round_idx)[b]]
+        return bool(up)
+
     def adopt(self, round_idx: int, got: list[tuple[Kind, Any]]) -> None:
-        """Every local brain moves to x_common + D and fuses the increments it has not met."""
-        ctx, bank = self.ctx, self.ctx.bank
+        """Every local brain moves to x_common + D and fuses the increments it has not met (with faults:
+        those that hear the hub; the others keep their own weights this round)."""
+        ctx, bank, f = self.ctx, self.ctx.bank, self.ctx.faults
+        hear = np.ones(ctx.local.size, bool)
+        if f is not None:
+            hear = np.array([f.hears(round_idx, self.hub, b) for b in ctx.local.tolist()], bool)
+            for b in f.alive(round_idx, ctx.local.tolist()):
+                if b != self.hub:  # each downlink counted by its receiver's host
+                    f.count_links(round_idx, [self.hub], b)
         for kind, value in got:
             if kind == Kind.CLAIM:  # every drone hears every other drone's claim
                 team = range(ctx.plan.n_brains)
@@ -288,9 +406,12 @@ class HubExchange(Exchange):
                 self.claims.hear(dict(value), listeners)
             elif kind == Kind.DELTA:
                 self.common = self.common + value
-                bank.add_flat(self.common[None] - bank.read_flat())  # every x_i := common
+                self.last_d = value
+                move = self.common[None] - bank.read_flat()  # every x_i := common
+                move[~hear] = 0.0  # ...but those that did not hear it
+                bank.add_flat(move)
             else:
-                self._fuse(np.flatnonzero(ctx.local != self.hub).tolist(), value)
+                self._fuse(np.flatnonzero((ctx.local != self.hub) & hear).tolist(), value)
 
     def _fuse(self, rows: list[int], incs: list[Increment]) -> None:
         """Local brains `rows` fuse each increment of `incs` they meet for the first time."""

@@ -53,6 +53,7 @@ from scenarios.policies import fixed_logit, make_policy
 from swarm.exchange import Context, Exchange, Expected, NoExchange, Phase
 from swarm.exchange_gossip import GossipExchange
 from swarm.exchange_hub import HubExchange
+from swarm.faults import FAULT_STATS, FaultPlan
 from swarm.raylife import (
     HostPlace,
     Reservation,
@@ -169,6 +170,8 @@ class HostCore:
         self._rejected_before = 0  # of finished missions' receivers
         self._accepted_before = 0
         self._quarantined_before = 0
+        self.faults: FaultPlan | None = None  # this mission's injected faults (swarm.faults)
+        self._faults_before: Counter[str] = Counter()
         self._cpu0 = time.process_time()
 
     # -- wiring ---------------------------------------------------------------------------
@@ -193,6 +196,11 @@ class HostCore:
             self._rejected_before += sum(self.receiver.rejects.values())
             self._accepted_before += self.receiver.accepted
         self._quarantined_before += self.exchange.quarantined
+        if self.faults is not None:
+            self._faults_before.update(self.faults.counts)
+        n = max(plan.n_drones, plan.n_brains)
+        f = cfg.faults
+        self.faults = FaultPlan(f, seed, n, cfg.protocol.sync_every) if f.active else None
         self.receiver = Receiver(
             run_id=run,
             key=self.key,
@@ -240,7 +248,15 @@ class HostCore:
         self._hits = np.zeros(k, np.float64)  # decayed confirmed detections
         self._seen = np.zeros(k, np.float64)  # decayed labelled detections
         ctx = Context(
-            self.index, plan, cfg.protocol, seed, self.bank, self.policy, brains, self.competence
+            self.index,
+            plan,
+            cfg.protocol,
+            seed,
+            self.bank,
+            self.policy,
+            brains,
+            self.competence,
+            faults=self.faults,
         )
         self.exchange = EXCHANGES[plan.sharing](ctx)
         return self.exchange.phases
@@ -347,6 +363,8 @@ class HostCore:
         if self.plan.sharing == "central":  # the centre plans every drone: it knows all goals
             self.policy.hear_claims(*everyone_hears(self.policy.claims()))
         actions.detect = logits.astype(np.float32)  # reported for field AUC (evaluation only)
+        if self.faults is not None:  # a crashed drone stops flying (swarm.faults)
+            self.faults.mute(actions, self.drone_ids, obs.tick)
         return actions
 
     def competence(self) -> np.ndarray:
@@ -453,7 +471,13 @@ class HostCore:
                 rejected + self._rejected_before + sum(self.rejects.values())
             ),
             "quarantined_brains": float(self._quarantined_before + self.exchange.quarantined),
+            **self._fault_stats(),
         }
+
+    def _fault_stats(self) -> dict[str, float]:
+        """FAULT_STATS over this host's life (zeros without faults)."""
+        now = self.faults.counts if self.faults is not None else Counter()
+        return {k: float(self._faults_before[k] + now[k]) for k in FAULT_STATS}
 
     def close(self) -> None:
         """Close the sockets (idempotent)."""

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from swarm.faults import FAULT_STATS
 from swarm.teams import team_drones
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ ADDITIVE_STATS = (
     "host_socket_received",
     "rejected_messages",
     "quarantined_brains",
+    *FAULT_STATS,  # injected faults (swarm.faults)
 )
 
 TickCallback = Callable[[int, Mapping[str, float], bool], None]

@@ -49,10 +49,15 @@ Because the file is replaced atomically (write a temporary file, then `os.replac
 or a crash never sees half a document: what is on disk is always the last completed run.
 
 A run never writes into another run's folder: `RunOutputs` refuses a folder that already holds
-run files (`RunFolderInUse`), and `new_run_dir` makes the default folder with `mkdir`, adding
-`-2`, `-3`, ... when the timestamped name is taken (two runs started in the same second). A
-write that fails (full or read-only disk) raises `OutputWriteError` naming the file; `finish`
-then still tries to mark results.json `failed`, in place if the disk has no room for a copy.
+run files (`RunFolderInUse`) unless asked to `resume` it: then the folder's results.json must
+hold the same resolved config (else `RunFolderInUse` names the sections that differ), its
+completed team x seed runs are kept (`completed()`), the rows and TensorBoard events of the
+run that was cut short are set aside (`ticks.csv` keeps completed runs' rows; `tb/<run>` moves
+to `tb/<run>.partial-N`, never deleted: `set_aside`), and new runs are appended. `new_run_dir`
+makes the default folder with `mkdir`, adding `-2`, `-3`, ... when the timestamped name is
+taken (two runs started in the same second). A write that fails (full or read-only disk)
+raises `OutputWriteError` naming the file; `finish` then still tries to mark results.json
+`failed`, in place if the disk has no room for a copy.
 """
 
 from __future__ import annotations
@@ -81,9 +86,11 @@ __all__ = [
     "RunFolderInUse",
     "RunOutputs",
     "atomic_write_json",
+    "config_differences",
     "new_run_dir",
     "run_count",
     "run_dir_name",
+    "set_aside",
     "team_entry",
 ]
 
@@ -162,12 +169,27 @@ def team_entry(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return entry
 
 
+def config_differences(old: Mapping[str, Any], new: Mapping[str, Any], at: str = "") -> list[str]:
+    """Dotted paths where two resolved configs (plain data) differ, shallowest first."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            where = f"{at}.{key}" if at else str(key)
+            if key not in old or key not in new:
+                out.append(where)
+            else:
+                out += config_differences(old[key], new[key], where)
+        return out
+    return [] if old == new else [at or "(root)"]
+
+
 class RunOutputs:
     """The output folder of one run; `record` is called after each completed team x seed.
 
     `config` is the resolved configuration as plain data (`RunConfig.model_dump(mode="json")`);
     `csv_every` keeps every n-th tick in the CSV (the last tick of a run is always kept);
     `reference` is the team others are compared with (None: `swarm`, else the first team).
+    `resume`: continue the run already in `directory` (module docstring).
     """
 
     def __init__(
@@ -181,12 +203,16 @@ class RunOutputs:
         config: Mapping[str, Any],
         csv_every: int = 1,
         reference: str | None = None,
+        resume: bool = False,
     ) -> None:
         if csv_every < 1:
             raise ValueError(f"csv_every must be >= 1, got {csv_every}")
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         taken = [f for f in RUN_FILES if (self.dir / f).exists()]
+        if resume:
+            self._reopen(config, csv_every, reference)
+            return
         if taken:
             raise RunFolderInUse(
                 f"{self.dir} already holds a run ({', '.join(taken)}); runs are never "
@@ -224,6 +250,62 @@ class RunOutputs:
         except OSError as err:
             raise _write_error(self.config_path, err) from None
         self._flush()
+
+    def _reopen(self, config: Mapping[str, Any], csv_every: int, reference: str | None) -> None:
+        """Continue the run in self.dir (see `resume`); RunFolderInUse if it cannot be."""
+        self.results_path = self.dir / "results.json"
+        try:
+            old = json.loads(self.results_path.read_text())
+        except (OSError, ValueError) as err:
+            raise RunFolderInUse(
+                f"{self.dir} holds no readable results.json to resume ({err}); "
+                "start a new run without --resume"
+            ) from None
+        differ = config_differences(old.get("config", {}), _jsonable(config))
+        if differ:
+            raise RunFolderInUse(
+                f"{self.dir} holds a run of another configuration (differs at "
+                f"{', '.join(differ[:6])}); resume it with the same file and flags, or "
+                "start a new run"
+            )
+        self.csv_path = self.dir / "ticks.csv"
+        self.log_path = self.dir / "run.log"
+        self.config_path = self.dir / "config.yaml"
+        self.csv_every, self.reference = csv_every, reference
+        self._runs = {t: list(e.get("runs", [])) for t, e in old.get("teams", {}).items()}
+        for team in old.get("teams_order", []):
+            self._runs.setdefault(team, [])
+        self.doc = {**old, "status": "running", "error": None}
+        self._on_disk = old
+        kept = self.completed()
+        self._csv_fields, self._csv_file = self._keep_rows(kept)
+        tb = self.dir / "tb"
+        for folder in sorted(tb.glob("*")) if tb.is_dir() else []:
+            if folder.is_dir() and ".partial-" not in folder.name:
+                team, _, seed = folder.name.rpartition("-seed")
+                if (team, int(seed) if seed.isdigit() else -1) not in kept:
+                    set_aside(folder)
+        self._flush()
+
+    def completed(self) -> set[tuple[str, int]]:
+        """(team, seed) of every run this folder's results hold."""
+        return {(t, int(r["seed"])) for t, runs in self._runs.items() for r in runs}
+
+    def _keep_rows(self, kept: set[tuple[str, int]]) -> tuple[list[str] | None, Any]:
+        """Rewrite ticks.csv with the rows of completed runs only; reopen it to append."""
+        if not self.csv_path.exists():
+            return None, None
+        with self.csv_path.open(newline="") as fh:
+            rows = list(csv.reader(fh))
+        if not rows:
+            return None, None
+        fields, body = rows[0], rows[1:]
+        keep = [r for r in body if len(r) > 1 and (r[0], int(r[1])) in kept]
+        tmp = self.csv_path.with_name(".ticks.csv.resume")
+        with tmp.open("w", newline="") as fh:
+            csv.writer(fh).writerows([fields, *keep])
+        os.replace(tmp, self.csv_path)
+        return fields, self.csv_path.open("a", newline="")
 
     def logger(self) -> logging.Logger:
         """A logger writing to run.log (one handler per folder, added once)."""
@@ -344,6 +426,16 @@ class RunOutputs:
             return True
         except OSError:
             return False
+
+
+def set_aside(folder: Path) -> Path:
+    """Move `folder` to `<folder>.partial-N` (kept, never deleted)."""
+    for i in range(1, 10_000):
+        aside = folder.with_name(f"{folder.name}.partial-{i}")
+        if not aside.exists():
+            folder.rename(aside)
+            return aside
+    raise RunFolderInUse(f"{folder}: too many partial copies; clean up old .partial-N folders")
 
 
 class _QuietFileHandler(logging.FileHandler):

@@ -74,6 +74,12 @@ UNITS: dict[str, str] = {
     "inference_flops": "FLOPs",
     "train_flops": "FLOPs",
     "quarantined_brains": "count",
+    # injected faults (swarm.faults.FAULT_STATS)
+    "fault_lost": "links",
+    "fault_partitioned": "links",
+    "fault_delayed": "links",
+    "byzantine_sent": "messages",
+    "crashed_drones": "count",
     "params_per_brain": "parameters",
     "brains": "count",
     "drones": "count",

@@ -1,8 +1,9 @@
 """`python -m swarm.run FILE.yaml`: run every team x seed of a scenario and score them.
 
 ```
-python -m swarm.run scenarios/drone_search.yaml [--out DIR] [--seeds N] [--ticks T]
-                    [--teams swarm,isolated] [--address auto|HOST:PORT] [--local] [--quiet]
+python -m swarm.run scenarios/drone_search.yaml [--out DIR | --resume DIR] [--seeds N]
+                    [--ticks T] [--teams swarm,isolated] [--address auto|HOST:PORT] [--local]
+                    [--quiet]
 ```
 
 Order of events: validate the file (an invalid one stops here: the validator's
@@ -21,6 +22,11 @@ SIGHUP stop a run exactly like Ctrl-C: results.json says `interrupted`, the comp
 in it, plots are written and the workers stopped. `status: complete` is written only when every
 planned team x seed completed. `--local` runs the same hosts in this process (no Ray): for
 tests and debugging.
+
+Resume: `--resume DIR` with the same file and flags continues the interrupted or failed run in
+DIR: its completed team x seed runs are kept and not flown again, the rest run and are added
+to the same results.json (`swarm.outputs.RunOutputs`, `resume`). A folder whose recorded
+config differs from this command's is refused (exit 1, naming the differing fields).
 """
 
 from __future__ import annotations
@@ -114,7 +120,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     ap = _Parser(prog="python -m swarm.run", description=__doc__.split("\n")[0])
     ap.add_argument("file", type=Path, help="scenario YAML file, e.g. scenarios/drone_search.yaml")
-    ap.add_argument("--out", type=Path, help="output folder (default: runs/<name>-<time>/)")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, help="output folder (default: runs/<name>-<time>/)")
+    where.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the interrupted run in DIR (same file and flags): skip its completed runs",
+    )
     add_override_flags(ap)
     add_launch_flags(ap, local_help="run hosts in this process, no Ray")
     return ap.parse_args(argv)
@@ -190,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     return cli_main(
         lambda: parse_args(argv),
         lambda args: load_run_config(args.file, overrides_from(args)),
-        lambda cfg, args, launch: execute(cfg, launch, args.out),
+        lambda cfg, args, launch: execute(
+            cfg, launch, args.resume or args.out, resume=args.resume is not None
+        ),
     )
 
 
@@ -226,11 +241,13 @@ def execute(
     console: Console | None = None,
     trap_signals: bool = True,
     progress: Any = None,
+    resume: bool = False,
 ) -> int:
     """Fly every team x seed of a validated `cfg` into `out_dir` (default: a fresh folder
     under `output.dir`); returns the exit code. `trap_signals`: route SIGTERM/SIGHUP to an
     orderly stop (the CLI; not inside a Ray worker). `progress`: an outer `RunProgress` to
-    report into (a sweep's), else one is made here."""
+    report into (a sweep's), else one is made here. `resume`: continue the run in `out_dir`
+    (same config), flying only the team x seed runs it lacks."""
     if cfg.output.mlflow and importlib.util.find_spec("mlflow") is None:
         print(
             f"output.mlflow is set ({cfg.output.mlflow}) but mlflow is not installed: "
@@ -253,6 +270,7 @@ def execute(
             config=cfg.model_dump(mode="json"),
             csv_every=cfg.output.csv_every,
             reference=cfg.reference,
+            resume=resume,
         )
     except RunFolderInUse as err:
         print(str(err), file=sys.stderr)
@@ -373,8 +391,12 @@ def _run_all(
             torch.set_num_threads(1)  # the hosts compute in this process, beside others
         with contextlib.ExitStack() as stack:
             progress = outer or stack.enter_context(RunProgress(console, enabled=not launch.quiet))
+            done = outputs.completed()  # a resumed run's: kept, not flown again
             if outer is None:
                 progress.plan(len(cfg.teams) * len(cfg.seeds))
+            if done:
+                progress.skip(len(done), info=f"{len(done)} runs kept from {outputs.dir}")
+                log.info("resumed: %d completed runs kept", len(done))
             _pretrain(cfg, outputs, progress, log)
             pool = HostPool(cfg, backend=backend)
             outputs.set_ray({"backend": backend, **ray_record, **pool.ray_info()})
@@ -386,6 +408,8 @@ def _run_all(
                 spec = make_world(team_cfg, 1, cfg.seeds[0]).token_spec
                 rates = flop_rates(team_cfg, base, spec)
                 for seed in cfg.seeds:
+                    if (team, seed) in done:
+                        continue
                     ep, record = _one(
                         team_cfg, team, base, seed, pool, outputs, progress, tracker, at, rates
                     )

@@ -45,6 +45,7 @@ def _sections() -> list[tuple[str, type[BaseModel]]]:
     from agents.config import LearnerConfig, YanConfig
     from protocols.config import CodecConfig, ProtocolConfig, TopologyConfig
     from swarm import config as c
+    from swarm import fault_config as f
     from swarm.config_checks import registry
     from swarm.variants import TeamVariant, VariantModels
 
@@ -57,6 +58,11 @@ def _sections() -> list[tuple[str, type[BaseModel]]]:
         ("protocol", ProtocolConfig),
         ("protocol.topology", TopologyConfig),
         ("protocol.codec", CodecConfig),
+        ("faults", f.FaultsConfig),
+        ("faults.links[]", f.LinkConfig),
+        ("faults.partitions[]", f.PartitionConfig),
+        ("faults.crashes[]", f.CrashConfig),
+        ("faults.byzantine", f.ByzantineConfig),
         ("hosts", c.HostsConfig),
         ("ray", c.RayConfig),
         ("output", c.OutputConfig),

@@ -28,9 +28,11 @@ are pretrained once, in this process, before the points start (parallel points w
 otherwise train the same model at once).
 
 Resume: run the same command with `--out DIR` of an interrupted or crashed sweep. Points whose
-results.json says `complete` are kept; a point left unfinished is moved aside to
-`<point>.partial-N` (nothing is deleted) and run again. Exit codes as `swarm.run`: 0 every point
-complete, 1 invalid input, 2 a point failed, 130/143/129 interrupted.
+results.json says `complete` are kept; a point left unfinished resumes where it stopped, its
+completed team x seed runs kept (as `swarm.run --resume`); one without readable results is
+moved aside to `<point>.partial-N` (nothing is deleted) and run again. Exit codes as
+`swarm.run`: 0 every point complete, 1 invalid input, 2 a point failed, 130/143/129
+interrupted.
 """
 
 from __future__ import annotations
@@ -213,19 +215,15 @@ def _results(folder: Path) -> dict[str, Any]:
         return {}
 
 
+def _resumable(folder: Path) -> bool:
+    """Whether a point folder holds a run `swarm.run --resume` can continue (its results
+    name the config they were made with)."""
+    return "config" in _results(folder)
+
+
 def _status(folder: Path) -> str | None:
     """The `status` in a point folder's results.json (None: no readable results)."""
     return _results(folder).get("status")
-
-
-def _set_aside(folder: Path) -> Path:
-    """Move an unfinished point folder to `<folder>.partial-N` (kept, never deleted)."""
-    for i in range(1, 10_000):
-        aside = folder.with_name(f"{folder.name}.partial-{i}")
-        if not aside.exists():
-            folder.rename(aside)
-            return aside
-    raise SweepFolderError(f"{folder}: too many partial copies; clean up old .partial-N folders")
 
 
 def _write_manifest(root: Path, study: Study, status: str, done: list[str]) -> None:
@@ -261,8 +259,10 @@ def run_study(study: Study, launch: Launch, out: Path | None = None) -> int:
         if _status(where) == "complete":
             done.append(name)
             continue
-        if where.exists():
-            _set_aside(where)
+        if where.exists() and not _resumable(where):  # nothing to resume: keep it aside
+            from swarm.outputs import set_aside
+
+            set_aside(where)
         pending.append((name, where, cfg))
     _write_manifest(root, study, "running", done)
     print(
@@ -337,7 +337,8 @@ def _run_local(
 ) -> int:
     code = 0
     for name, where, cfg in pending:
-        rc = execute(cfg, launch, where, console=console, progress=progress)
+        resume = _resumable(where)  # an unfinished point goes on where it stopped
+        rc = execute(cfg, launch, where, console=console, progress=progress, resume=resume)
         if rc == 0:
             done.append(name)
         elif rc == EXIT_INTERRUPTED or rc > 128:
@@ -356,7 +357,10 @@ def _point_task(config: dict[str, Any], where: str) -> int:
     torch.set_num_threads(1)  # several points and their hosts share the node's cores
     cfg = RunConfig.model_validate(config)
     quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the task
-    return execute(cfg, Launch(quiet=True), Path(where), console=quiet, trap_signals=False)
+    resume = _resumable(Path(where))  # an unfinished point goes on where it stopped
+    return execute(
+        cfg, Launch(quiet=True), Path(where), console=quiet, trap_signals=False, resume=resume
+    )
 
 
 def _hosts(cfg: Any, cpus: float) -> int:

@@ -77,3 +77,36 @@ def test_hub_aggregate_sets_f_from_the_finite_contributions():
     np.testing.assert_allclose(out, [1.0, 2.0])
     with pytest.raises(ValueError, match="finite"):
         hub_aggregate("median", np.vstack([NAN_ROW, NAN_ROW]), np.ones(2))
+
+
+def test_centered_clipping_moves_an_outlier_by_at_most_the_radius_over_n():
+    from protocols.aggregation import centered_clipping
+
+    honest = np.zeros((9, 4))
+    X = np.vstack([honest, np.full((1, 4), 1e6)])
+    v = centered_clipping(X, radius=1.0, iters=3, centre=np.zeros(4))
+    assert np.linalg.norm(v) <= 3 * 1.0 / 10 + 1e-12  # 3 steps, each moves at most r/n
+    # without an outlier and a large radius it is the mean
+    Y = np.arange(12.0).reshape(4, 3)
+    np.testing.assert_allclose(centered_clipping(Y, radius=1e9, iters=1), Y.mean(0))
+
+
+@pytest.mark.parametrize("rule", sorted(AGGREGATORS))
+def test_every_rule_skips_non_finite_rows_and_resists_one_outlier(rule):
+    rng = np.random.default_rng(1)
+    honest = rng.normal(0.0, 0.1, size=(9, 6))
+    X = np.vstack([honest, np.full((1, 6), np.nan), np.full((1, 6), np.inf)])
+    out = hub_aggregate(rule, X, np.ones(len(X)))
+    assert np.isfinite(out).all()
+    if rule not in ("mean", "weighted_mean"):  # robust rules: one huge row barely moves them
+        Z = np.vstack([honest, np.full((1, 6), 1e3)])
+        assert np.linalg.norm(hub_aggregate(rule, Z, np.ones(len(Z)))) < 1.0
+
+
+def test_hub_aggregate_takes_a_given_f_and_lowers_it_to_what_the_rule_allows():
+    Z = np.vstack([np.zeros((6, 2)), np.full((3, 2), 100.0)])
+    w = np.ones(9)
+    assert np.abs(hub_aggregate("trimmed_mean", Z, w, f=3)).max() < 1e-12  # 3 trimmed each end
+    assert np.abs(hub_aggregate("trimmed_mean", Z, w, f=1)).max() > 1.0  # 2 outliers kept
+    assert np.isfinite(hub_aggregate("krum", Z, w, f=10)).all()  # f lowered to (n-3)//2
+    np.testing.assert_allclose(hub_aggregate("krum", Z[:2], w[:2]), [0.0, 0.0])  # n<3: median

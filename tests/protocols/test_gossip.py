@@ -59,3 +59,18 @@ def test_compressed_choco_keeps_the_mean_and_reaches_consensus(kind):
     np.testing.assert_allclose(x.mean(0), x0.mean(0), atol=1e-5)  # W symmetric: mean kept
     assert disagreement(x) < 1e-3 * disagreement(x0)
     np.testing.assert_allclose(xhat, x, atol=1e-3)  # the public copies caught up
+
+
+def test_clipped_pull_bounds_a_byzantine_neighbour_and_is_choco_unclipped():
+    from protocols.gossip import clip_radius, clipped_pull
+
+    own = np.zeros(3, np.float32)
+    nb = np.array([[1.0, 0.0, 0.0], [0.0, 1e6, 0.0]], np.float32)  # honest, Byzantine
+    w = np.array([1 / 3, 1 / 3])
+    assert clip_radius(nb - own) == pytest.approx(1.0)  # the lower median: the honest one
+    out = clipped_pull(w, own, nb, gamma=1.0)
+    np.testing.assert_allclose(out, [1 / 3, 1 / 3, 0.0], atol=1e-6)  # the liar moved it <= w·r
+    plain = clipped_pull(w, own, nb, gamma=0.5, radius=np.inf)
+    np.testing.assert_allclose(plain, 0.5 * (w @ (nb - own)), rtol=1e-6)
+    nan = np.vstack([nb[:1], np.full((1, 3), np.nan)])
+    np.testing.assert_allclose(clipped_pull(w, own, nan, 1.0, np.inf), [1 / 3, 0, 0], atol=1e-6)

@@ -449,3 +449,25 @@ def test_costs_and_fixed_tick_metrics_are_what_the_counts_and_ticks_csv_say(tmp_
         assert set(est["at_ticks"]) == {"6", "12", "18", "24"}
     diffs = doc["comparison"]["teams"]["scripted"]["cost"]
     assert diffs["train_flops"]["better"] == "lower" and diffs["train_flops"]["diff"] < 0
+
+
+def test_resume_after_sigint_flies_only_the_remaining_runs(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc, err = _signal_after_first_run(_start_run(out, "--local"), out, signal.SIGINT)
+    assert rc == EXIT_INTERRUPTED, err
+    before = _results(out)["teams"]["isolated"]["runs"]
+    assert 1 <= len(before) < 6
+    flags = ["--teams", "isolated", "--seeds", "6", "--ticks", "24", "--quiet", "--local"]
+    # another config is refused, and the folder is left as it was
+    assert main([str(SMOKE), *flags, "--set", "world.horizon=30", "--resume", str(out)]) == 1
+    assert "differs at world.horizon" in capsys.readouterr().err
+    assert _results(out)["teams"]["isolated"]["runs"] == before
+    assert main([str(SMOKE), *flags, "--resume", str(out)]) == 0
+    doc = _results(out)
+    runs = doc["teams"]["isolated"]["runs"]
+    assert doc["status"] == "complete" and [r["seed"] for r in runs] == list(range(6))
+    assert runs[: len(before)] == before  # kept as they were (their wall_seconds too)
+    with (out / "ticks.csv").open() as fh:
+        keys = [(r["team"], r["seed"], r["tick"]) for r in csv.DictReader(fh)]
+    assert len(keys) == len(set(keys))  # the cut-short run's rows did not stay twice
+    assert {int(s) for _, s, _ in keys} == set(range(6))

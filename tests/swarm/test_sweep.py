@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+import swarm.run as run_mod
 import swarm.sweep as sweep_mod
 from swarm.run import EXIT_INTERRUPTED, EXIT_INVALID, Launch, execute
 from swarm.sweep import load_study, main, run_study
@@ -127,3 +128,29 @@ def test_validate_checks_every_point_of_a_study(tmp_path):
     assert check_file(str(_study(tmp_path, {"drones": [4, 6]}))) == []
     problems = check_file(str(_study(tmp_path, {"protocol.topology.kind": ["ring", "rign"]})))
     assert len(problems) == 1 and problems[0].startswith("sweep point protocol.topology.kind=rign")
+
+
+def test_a_point_cut_short_resumes_keeping_its_completed_runs(tmp_path, monkeypatch):
+    file = _study(tmp_path, {"drones": [4]}, seeds=2, ticks=6)
+    out = tmp_path / "sweep"
+    real = run_mod.run_episode
+    calls: list[int] = []
+
+    def second_fails(*a, **k):
+        calls.append(a[2])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(run_mod, "run_episode", second_fails)
+    assert main([str(file), "--out", str(out), "--local", "--quiet"]) == EXIT_INTERRUPTED
+    point = out / "points" / "drones=4"
+    kept = json.loads((point / "results.json").read_text())["teams"]
+    calls.clear()
+    monkeypatch.setattr(run_mod, "run_episode", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    assert main([str(file), "--out", str(out), "--local", "--quiet"]) == 0
+    assert calls == [1]  # seed 0 was kept, only seed 1 flew
+    runs = json.loads((point / "results.json").read_text())["teams"]
+    team = next(iter(kept))
+    assert runs[team]["runs"][0] == kept[team]["runs"][0]
+    assert not list((out / "points").glob("*.partial-*"))
