@@ -47,6 +47,7 @@ from swarm.progress import RunProgress, headline
 from swarm.scorecard import CheckpointRows, table
 from swarm.teams import team_drones
 from swarm.tracking import Tracker
+from swarm.trajectory import Recorder, record_enabled, trajectory_path
 from swarm.warmup import needed_models, warm_cache
 
 if TYPE_CHECKING:
@@ -436,8 +437,15 @@ def _one(
         tracker.tick(tick, row, last)
         progress.update(tick, row)
 
-    ep = run_episode(cfg, base, seed, pool, on_start=on_start, on_tick=on_tick)
+    recorder = None
+    horizon = cfg.ticks or getattr(cfg.world, "horizon", None)
+    if record_enabled(cfg.output.record, team_drones(base, cfg.drones), horizon):
+        path = trajectory_path(outputs.dir, team, seed)
+        recorder = Recorder(path, team, seed, cfg.output.record_belief_every)
+    ep = run_episode(cfg, base, seed, pool, on_start=on_start, on_tick=on_tick, recorder=recorder)
     record = ep.record()
+    if recorder is not None:
+        record["trajectory"] = str(recorder.path.relative_to(outputs.dir))
     record["drones"] = team_drones(base, cfg.drones)
     record["at_ticks"] = checkpoints.rows()
     tracker.finish(record)
