@@ -115,6 +115,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = _Parser(prog="python -m swarm.run", description=__doc__.split("\n")[0])
     ap.add_argument("file", type=Path, help="scenario YAML file, e.g. scenarios/drone_search.yaml")
     ap.add_argument("--out", type=Path, help="output folder (default: runs/<name>-<time>/)")
+    ap.add_argument(
+        "--view", action="store_true", help="watch the run live in the browser (swarm.view)"
+    )
     add_override_flags(ap)
     add_launch_flags(ap, local_help="run hosts in this process, no Ray")
     return ap.parse_args(argv)
@@ -190,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     return cli_main(
         lambda: parse_args(argv),
         lambda args: load_run_config(args.file, overrides_from(args)),
-        lambda cfg, args, launch: execute(cfg, launch, args.out),
+        lambda cfg, args, launch: execute(cfg, launch, args.out, view=args.view),
     )
 
 
@@ -226,11 +229,16 @@ def execute(
     console: Console | None = None,
     trap_signals: bool = True,
     progress: Any = None,
+    view: bool = False,
 ) -> int:
     """Fly every team x seed of a validated `cfg` into `out_dir` (default: a fresh folder
     under `output.dir`); returns the exit code. `trap_signals`: route SIGTERM/SIGHUP to an
     orderly stop (the CLI; not inside a Ray worker). `progress`: an outer `RunProgress` to
-    report into (a sweep's), else one is made here."""
+    report into (a sweep's), else one is made here. `view`: record every mission live and
+    serve the viewer on the run folder while it runs (`swarm.view.LiveViewer`)."""
+    if view:
+        out = cfg.output.model_copy(update={"record": True, "live": True})
+        cfg = cfg.model_copy(update={"output": out})
     if cfg.output.mlflow and importlib.util.find_spec("mlflow") is None:
         print(
             f"output.mlflow is set ({cfg.output.mlflow}) but mlflow is not installed: "
@@ -265,9 +273,17 @@ def execute(
     log = outputs.logger()
     log.info("run %s: %s, teams %s, seeds %s", cfg.name, cfg.scenario, cfg.teams, cfg.seeds)
     previous = _trap_stop_signals() if trap_signals else {}
+    viewer = None
     try:
+        if view:
+            from swarm.view import LiveViewer
+
+            viewer = LiveViewer(outputs.dir)
+            console.print(f"live view: {viewer.url}")
         return _run_and_finish(cfg, launch, outputs, console, log, progress, trap_signals)
     finally:
+        if viewer is not None:
+            viewer.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -441,7 +457,7 @@ def _one(
     horizon = cfg.ticks or getattr(cfg.world, "horizon", None)
     if record_enabled(cfg.output.record, team_drones(base, cfg.drones), horizon):
         path = trajectory_path(outputs.dir, team, seed)
-        recorder = Recorder(path, team, seed, cfg.output.record_belief_every)
+        recorder = Recorder(path, team, seed, cfg.output.record_belief_every, cfg.output.live)
     ep = run_episode(cfg, base, seed, pool, on_start=on_start, on_tick=on_tick, recorder=recorder)
     record = ep.record()
     if recorder is not None:

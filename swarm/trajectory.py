@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -35,6 +36,7 @@ from swarm.wirelog import ACCEPTED, REJECTED
 __all__ = [
     "CENTRE",
     "FORMAT_VERSION",
+    "LIVE_FLUSH_S",
     "MAX_BELIEF_BYTES",
     "SMALL_RUN_DRONE_TICKS",
     "EventKind",
@@ -53,6 +55,8 @@ MAX_BELIEF_BYTES = 64 * 2**20
 """Belief snapshots of one mission stay under this many raw (float16) bytes."""
 BELIEF_SNAPSHOTS = 20
 """Snapshots per mission when `output.record_belief_every` is 0 (auto)."""
+LIVE_FLUSH_S = 1.0
+"""A live recording (`swarm.run --view`) is rewritten at most this often, in seconds."""
 CENTRE = -1
 """Edge endpoint of the `central` team's centre host (it flies no drone)."""
 
@@ -125,9 +129,13 @@ class _Events:
 class Recorder:
     """Records one mission; see the module docstring. `belief_every` 0 is auto."""
 
-    def __init__(self, path: Path, team: str, seed: int, belief_every: int = 0) -> None:
+    def __init__(
+        self, path: Path, team: str, seed: int, belief_every: int = 0, live: bool = False
+    ) -> None:
         self.path, self.team, self.seed = Path(path), team, seed
         self.belief_every = belief_every
+        self.live = live  # rewrite the file every LIVE_FLUSH_S while the mission flies
+        self._last_flush = time.monotonic()
         self._frames: dict[str, list[np.ndarray]] = {
             k: [] for k in ("pos", "alt", "battery", "radius", "busy")
         }
@@ -156,6 +164,8 @@ class Recorder:
         self.plan = getattr(pool, "plan", None)
         self._frame(world)
         self._keep(pool.view_record(True), 0, beliefs=True)
+        if self.live:
+            self.flush()
 
     def before_step(self, world: Any) -> None:
         """State the events of this step are diffed against (call before world.step)."""
@@ -177,6 +187,8 @@ class Recorder:
             self._patrol_events(world, tick)
         if tick % self.k == 0:
             self._keep(self.pool.view_record(True), tick, beliefs=True)
+        if self.live and time.monotonic() - self._last_flush >= LIVE_FLUSH_S:
+            self.flush()
 
     def after_round(self, round_idx: int, tick: int) -> None:
         """After knowledge round `round_idx` (held after tick `tick`): its messages."""
@@ -251,6 +263,14 @@ class Recorder:
     # -- the file -------------------------------------------------------------------------
     def finish(self, episode: Any) -> Path:
         """Write the recording (the episode gives the AUC curves); returns its path."""
+        return self._write(episode.ticks, episode.metrics, episode.auc_curve, episode.field_curve)
+
+    def flush(self) -> Path:
+        """Write the recording so far (`meta.live` true), for a viewer watching the run."""
+        self._last_flush = time.monotonic()
+        return self._write(self._tick, {}, [], [], live=True)
+
+    def _write(self, ticks: int, metrics, auc_curve, field_curve, live: bool = False) -> Path:
         world, f = self.world, self._frames
         arrays: dict[str, np.ndarray] = {
             "pos": np.stack(f["pos"]),
@@ -280,8 +300,8 @@ class Recorder:
                 np.int32
             )
             arrays["litter_cells"] = np.concatenate(self._litter).astype(np.int32)
-        auc = np.asarray(episode.auc_curve, np.float32).reshape(-1, 2)
-        fcurve = np.asarray(episode.field_curve, np.float32).reshape(-1, 3)
+        auc = np.asarray(auc_curve, np.float32).reshape(-1, 2)
+        fcurve = np.asarray(field_curve, np.float32).reshape(-1, 3)
         arrays["auc_curve"], arrays["field_curve"] = auc, fcurve
         meta = {
             "format_version": FORMAT_VERSION,
@@ -289,19 +309,21 @@ class Recorder:
             "team": self.team,
             "seed": self.seed,
             "drones": self.n,
-            "ticks": int(episode.ticks),
+            "ticks": int(ticks),
+            "live": live,
             "horizon": self.horizon,
             "belief_every": self.k,
             "shape": list(world.shape),
             "cell_m": float(world.cfg.cell_m),
             "tick_s": float(world.cfg.tick_s),
-            "metrics": {k: _plain(v) for k, v in episode.metrics.items()},
+            "metrics": {k: _plain(v) for k, v in metrics.items()},
         }
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(self.path)
+        tmp = self.path.with_name(f".{self.path.name}.part")  # not a recording's name
+        with tmp.open("wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        tmp.replace(self.path)  # a viewer reads the old or the new file, never half of one
         return self.path
 
     def _message_tables(self) -> dict[str, np.ndarray]:

@@ -15,12 +15,14 @@ Serving runs `solara run swarm.view_app` on 127.0.0.1 (loopback only) with the r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["main", "serve_command"]
+__all__ = ["LiveViewer", "free_port", "main", "serve_command"]
 
 
 def serve_command(port: int, host: str = "127.0.0.1") -> list[str]:
@@ -36,6 +38,30 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+class LiveViewer:
+    """The viewer served beside a running `swarm.run --view` (a child process on 127.0.0.1
+    that follows the run folder's recordings as the run rewrites them). `close()` keeps it
+    up until Ctrl-C when a person is watching (stdin is a terminal), else stops it."""
+
+    def __init__(self, run_dir: Path) -> None:
+        port = free_port()
+        env = {**os.environ, "SWARM_VIEW_RUN": str(Path(run_dir).resolve()), "SWARM_VIEW_LIVE": "1"}
+        self.url = f"http://127.0.0.1:{port}/"
+        self.proc = subprocess.Popen(serve_command(port), env=env, stdin=subprocess.DEVNULL)
+
+    def close(self) -> None:
+        if self.proc.poll() is None and sys.stdin.isatty():
+            print(f"run over; the live view stays at {self.url} until Ctrl-C", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                self.proc.wait()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,8 @@ from swarm.view_svg import (
 __all__ = ["RUN_ENV", "Page", "Replay"]
 
 RUN_ENV = "SWARM_VIEW_RUN"
+LIVE_ENV = "SWARM_VIEW_LIVE"  # "1": the run is still going; poll its recordings
+POLL_S = 1.0
 
 
 @lru_cache(maxsize=16)
@@ -55,6 +57,8 @@ def TeamPanel(path: Path, tick: int, focus: int) -> None:
     hub, term = traj.hub_at(t)
     with solara.Column(style={"min-width": "470px"}):
         head = f"**{traj.meta['team']}** · seed {traj.meta['seed']} · tick {t}/{traj.ticks}"
+        if traj.meta.get("live"):
+            head += " · flying"
         if hub >= 0:
             head += f" · hub drone {hub} (term {term})"
         solara.Markdown(head)
@@ -95,9 +99,22 @@ def _legend() -> str:
 def Page() -> None:
     """The app: the run folder's recordings, or what to do when it has none."""
     run_dir = Path(os.environ.get(RUN_ENV, "."))
+    live = os.environ.get(LIVE_ENV) == "1"
+    version = solara.use_reactive(0)  # bumped when a recording appears or is rewritten
+
+    def poll() -> None:
+        seen = None
+        while live:
+            now = [(p, p.stat().st_mtime) for p in find_recordings(run_dir).values()]
+            if now != seen:
+                seen = now
+                version.value += 1
+            time.sleep(POLL_S)
+
+    solara.lab.use_task(poll, dependencies=[], prefer_threaded=True)
     recs = find_recordings(run_dir)
     if recs:
-        Replay(recs)
+        Replay(recs, live, version.value)
     else:
         solara.Error(
             f"{run_dir}: no recordings under trajectories/. Run a scenario with "
@@ -106,8 +123,9 @@ def Page() -> None:
 
 
 @solara.component
-def Replay(recs: dict[tuple[str, int], Path]) -> None:
-    """Two teams of one seed side by side, one timeline (see the module docstring)."""
+def Replay(recs: dict[tuple[str, int], Path], live: bool = False, version: int = 0) -> None:
+    """Two teams of one seed side by side, one timeline (see the module docstring); `live`:
+    the run is still going (`version` changes when its recordings do)."""
     teams = sorted({t for t, _ in recs})
     seeds = sorted({s for _, s in recs})
     seed = solara.use_reactive(seeds[0])
@@ -126,6 +144,13 @@ def Replay(recs: dict[tuple[str, int], Path]) -> None:
     metrics = sorted({m for tr in trajs.values() for m in tr.metrics if m != "tick"})
     metrics.append("field_auc_curve")
     metric = solara.use_reactive(metrics[0])
+    follow = solara.use_reactive(live)  # live: keep the scrubber on the newest tick
+
+    def to_newest() -> None:
+        if follow.value:
+            tick.set(t_max)
+
+    solara.use_effect(to_newest, [t_max, version, follow.value])
 
     def play() -> None:
         while playing.value:
@@ -152,6 +177,8 @@ def Replay(recs: dict[tuple[str, int], Path]) -> None:
         solara.Button("▶|", on_click=lambda: tick.set(min(t_max, tick.value + 1)), classes=["step"])
         solara.SliderInt("speed (ticks/s)", value=speed, min=1, max=30)
         solara.InputInt("belief of drone", value=focus)
+        if live:
+            solara.Checkbox(label="follow the run", value=follow)
     solara.SliderInt(f"tick (0-{t_max})", value=tick, min=0, max=t_max, step=1)
     with solara.Row(style={"flex-wrap": "wrap"}):
         for p in shown:

@@ -145,3 +145,31 @@ def test_load_rejects_what_is_not_a_recording(tmp_path):
     (tmp_path / "y.npz").write_text("hello")
     with pytest.raises(ValueError, match="not a readable recording"):
         load(tmp_path / "y.npz")
+
+
+def test_a_live_recording_is_on_disk_from_the_start_and_final_at_the_end(tmp_path):
+    import torch
+
+    from swarm.config import load_config
+    from swarm.loop import run_episode
+    from swarm.pool import HostPool
+    from swarm.trajectory import Recorder
+    from tests.swarm.recorded_runs import SMOKE
+
+    torch.set_num_threads(1)
+    cfg = load_config(SMOKE, {"ticks": 12, "drones": 4})
+    path = tmp_path / "trajectories" / "swarm-s0.npz"
+    seen = {}
+
+    class Watch(Recorder):
+        def before_step(self, world):
+            if world.tick == 0:  # the mission has not flown a tick yet: already on disk
+                seen["start"] = load(path).meta
+            super().before_step(world)
+
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        run_episode(cfg, "swarm", 0, pool, recorder=Watch(path, "swarm", 0, live=True))
+    assert seen["start"]["live"] is True and seen["start"]["ticks"] == 0
+    final = load(path)
+    assert final.meta["live"] is False and final.ticks == 12
+    assert not list(path.parent.glob(".*.part"))  # no half-written file left behind
