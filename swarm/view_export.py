@@ -1,4 +1,4 @@
-"""A recorded mission as a video: `python -m swarm.view RUN_DIR --export mission.mp4|.gif`.
+"""A recorded mission as a video: `python -m swarm.view RUN_DIR --export mission.mp4` (or .gif).
 
 Drawn with matplotlib (one axes per team, side by side) and written by matplotlib's
 animation writers: FFMpegWriter for .mp4 when ffmpeg is installed, else PillowWriter, which
