@@ -56,7 +56,8 @@ MAX_BELIEF_BYTES = 64 * 2**20
 BELIEF_SNAPSHOTS = 20
 """Snapshots per mission when `output.record_belief_every` is 0 (auto)."""
 LIVE_FLUSH_S = 1.0
-"""A live recording (`swarm.run --view`) is rewritten at most this often, in seconds."""
+"""A live recording (`swarm.run --view`) is rewritten at most this often, in seconds (less
+often when a rewrite takes long: `Recorder.flush`)."""
 CENTRE = -1
 """Edge endpoint of the `central` team's centre host (it flies no drone)."""
 
@@ -136,6 +137,7 @@ class Recorder:
         self.belief_every = belief_every
         self.live = live  # rewrite the file every LIVE_FLUSH_S while the mission flies
         self._last_flush = time.monotonic()
+        self._flush_gap = LIVE_FLUSH_S
         self._frames: dict[str, list[np.ndarray]] = {
             k: [] for k in ("pos", "alt", "battery", "radius", "busy")
         }
@@ -187,7 +189,7 @@ class Recorder:
             self._patrol_events(world, tick)
         if tick % self.k == 0:
             self._keep(self.pool.view_record(True), tick, beliefs=True)
-        if self.live and time.monotonic() - self._last_flush >= LIVE_FLUSH_S:
+        if self.live and time.monotonic() - self._last_flush >= self._flush_gap:
             self.flush()
 
     def after_round(self, round_idx: int, tick: int) -> None:
@@ -266,9 +268,15 @@ class Recorder:
         return self._write(episode.ticks, episode.metrics, episode.auc_curve, episode.field_curve)
 
     def flush(self) -> Path:
-        """Write the recording so far (`meta.live` true), for a viewer watching the run."""
+        """Write the recording so far (`meta.live` true), for a viewer watching the run.
+
+        The next live write waits LIVE_FLUSH_S, or 49 times what this one took if that is
+        longer, so rewriting a growing file costs the mission at most ~2 % of its time."""
+        t0 = time.monotonic()
+        path = self._write(self._tick, {}, [], [], live=True)
         self._last_flush = time.monotonic()
-        return self._write(self._tick, {}, [], [], live=True)
+        self._flush_gap = max(LIVE_FLUSH_S, 49 * (self._last_flush - t0))
+        return path
 
     def _write(self, ticks: int, metrics, auc_curve, field_curve, live: bool = False) -> Path:
         world, f = self.world, self._frames
