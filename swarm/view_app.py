@@ -11,6 +11,7 @@ finished missions as they land.
 
 from __future__ import annotations
 
+import html
 import os
 import time
 from functools import lru_cache
@@ -56,12 +57,13 @@ def TeamPanel(path: Path, tick: int, focus: int) -> None:
     drone = min(focus, n - 1)
     hub, term = traj.hub_at(t)
     with solara.Column(style={"min-width": "470px"}):
-        head = f"**{traj.meta['team']}** · seed {traj.meta['seed']} · tick {t}/{traj.ticks}"
+        team = html.escape(str(traj.meta["team"]))
+        head = f"<b>{team}</b> · seed {traj.meta['seed']} · tick {t}/{traj.ticks}"
         if traj.meta.get("live"):
             head += " · flying"
         if hub >= 0:
             head += f" · hub drone {hub} (term {term})"
-        solara.Markdown(head)
+        solara.HTML(tag="div", unsafe_innerHTML=head)  # not Markdown: it fetches KaTeX
         solara.HTML(
             tag="div",
             unsafe_innerHTML=map_svg(traj, t, terrain, focus=drone),
@@ -69,7 +71,7 @@ def TeamPanel(path: Path, tick: int, focus: int) -> None:
         )
         snap, maps = traj.belief_at(t)
         if maps is not None:
-            solara.Markdown(f"belief of drone {drone} (snapshot at tick {snap})")
+            solara.Text(f"belief of drone {drone} (snapshot at tick {snap})")
             solara.HTML(
                 tag="img",
                 attributes={

@@ -255,8 +255,13 @@ def _edges(edges: Mapping[str, np.ndarray], pos: np.ndarray, shape: tuple[int, i
     return out
 
 
+EVENT_WINDOW = 100
+"""Ticks an event marker stays on the map (a find stays for good)."""
+
+
 def _events(traj: Trajectory, t: int) -> list[str]:
-    sel = traj["event_tick"] <= t
+    tick, kind = traj["event_tick"], traj["event_kind"]
+    sel = (tick <= t) & ((tick > t - EVENT_WINDOW) | (kind == EventKind.FIND))
     out = ['<g class="events">']
     for k, (r, c), tick, d in zip(
         traj["event_kind"][sel].tolist(),
