@@ -56,6 +56,7 @@ KIND_COLOURS = {
     Kind.DELTA: "#1f77b4",
     Kind.BELIEF: "#ff7f0e",
     Kind.OBS: "#9467bd",
+    Kind.CLAIM: "#2ca02c",
 }
 #: Event kind -> (marker glyph, colour, label).
 EVENT_STYLE = {
