@@ -221,6 +221,19 @@ class OutputConfig(_Strict):
     mlflow: str | None = Field(
         None, description="MLflow tracking URI (e.g. file:./mlruns); needs `pip install mlflow`"
     )
+    record: _or_auto(bool) = Field(  # type: ignore[valid-type]
+        "auto",
+        description="write a replayable recording per team x seed under trajectories/ "
+        "(docs/recording.md); auto: when drones x horizon <= 100000 drone-ticks",
+    )
+    live: bool = Field(
+        False,
+        description="rewrite recordings about every second while missions fly, for a viewer "
+        "watching the run (swarm.run --view sets it)",
+    )
+    record_belief_every: NonNegativeInt = Field(
+        0, description="ticks between belief-map snapshots in a recording (0: horizon / 20)"
+    )
 
 
 class RunConfig(_Strict):

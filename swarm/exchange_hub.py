@@ -390,8 +390,8 @@ class HubExchange(Exchange):
         return bool(up)
 
     def adopt(self, round_idx: int, got: list[tuple[Kind, Any]]) -> None:
-        """Every local brain moves to x_common + D and fuses the increments it has not met (with faults:
-        those that hear the hub; the others keep their own weights this round)."""
+        """Every local brain moves to x_common + D and fuses the increments it has not met
+        (with faults: those that hear the hub; the others keep their own weights this round)."""
         ctx, bank, f = self.ctx, self.ctx.bank, self.ctx.faults
         hear = np.ones(ctx.local.size, bool)
         if f is not None:

@@ -67,6 +67,7 @@ from swarm.raylife import (
 )
 from swarm.teams import Sharing, TeamPlan
 from swarm.traffic import DeviceTraffic, session_frames
+from swarm.wirelog import ACCEPTED, REJECTED, WireLog
 
 if TYPE_CHECKING:
     from scenarios.policy_base import Policy
@@ -165,6 +166,7 @@ class HostCore:
         self.receiver: Receiver | None = None
         self.sessions: dict[int, Session] = {}
         self.rejects: Counter[str] = Counter()  # messages dropped after the receiver accepted
+        self.wire_log = WireLog(index)  # for a recording only (swarm.trajectory); off until read
         self.train_steps = 0
         self.traffic = DeviceTraffic(run_id, key)  # device-level counts (swarm.traffic)
         self._rejected_before = 0  # of finished missions' receivers
@@ -209,6 +211,7 @@ class HostCore:
             limits=self.limits,
         )
         self.sessions = {}
+        self.wire_log = WireLog(self.index)
         self._run = run
         self.traffic.restart(run)
         self.bank, self.policy, self.exchange = None, None, NoExchange(None)
@@ -266,6 +269,7 @@ class HostCore:
         frames = session_frames(self.sessions, self._run, self.key, msg)
         for d in dests:
             self.endpoint.send(d, frames)
+        self.wire_log.sent(msg, self.sessions[msg.sender].seq, dests, frames)
 
     def _reject(self, reason: str) -> None:
         self.rejects[reason] += 1
@@ -300,14 +304,18 @@ class HostCore:
                 reading = read(delivery)
             except ProtocolError as err:
                 self._reject(err.reason)
+                self.wire_log.heard(msg, REJECTED)
                 continue
             except Exception:  # a reading that fails any other way costs one message, not a run
                 self._reject("error")
+                self.wire_log.heard(msg, REJECTED)
                 continue
             if msg.round != round_idx or not waiting[key]:
                 self._reject("unexpected")
+                self.wire_log.heard(msg, REJECTED)
                 continue
             waiting[key] -= 1
+            self.wire_log.heard(msg, ACCEPTED)
             got.append((msg.sender, msg.seq, reading))
         return [r for _, _, r in sorted(got, key=lambda g: (g[0], g[1]))]
 
@@ -479,6 +487,23 @@ class HostCore:
         now = self.faults.counts if self.faults is not None else Counter()
         return {k: float(self._faults_before[k] + now[k]) for k in FAULT_STATS}
 
+    def view_record(self, beliefs: bool) -> dict[str, Any]:
+        """For a mission's recording (`swarm.trajectory`, evaluation only): the messages sent
+        and heard here since the last call (`swarm.wirelog` rows; the first call switches the
+        log on), the hub and term of a hub round, the gossip graph's edges, and with `beliefs`
+        this host's drones' belief maps (K, H, W) float16 with their drone ids (K,)."""
+        sent, heard = self.wire_log.take()
+        ex = self.exchange
+        out: dict[str, Any] = {"sent": sent, "heard": heard}
+        if hasattr(ex, "election"):
+            out["hub"], out["term"] = int(ex.hub), int(ex.term)
+        if getattr(ex, "graph", None) is not None:
+            out["edges"] = np.asarray(list(ex.graph.edges()), np.int32).reshape(-1, 2)
+        if beliefs and self.policy is not None:
+            out["belief"] = np.asarray(self.policy.belief, np.float16)
+            out["drones"] = self.drone_ids.copy()
+        return out
+
     def close(self) -> None:
         """Close the sockets (idempotent)."""
         self.endpoint.close()
@@ -518,6 +543,7 @@ class Hosts(Protocol):
     def recv(self, round_idx: int, phase: Phase) -> list[int]: ...
     def probe_aucs(self, tokens: np.ndarray, labels: np.ndarray) -> list[list[float]]: ...
     def stats(self) -> list[dict[str, float]]: ...
+    def view_record(self, beliefs: bool) -> list[dict[str, Any]]: ...
     def share(self, obj: Any) -> Any: ...
     def nodes(self) -> int: ...
     def placement(self) -> list[HostPlace]: ...
@@ -563,6 +589,9 @@ class LocalHosts:
 
     def stats(self) -> list[dict[str, float]]:
         return [h.stats() for h in self.hosts]
+
+    def view_record(self, beliefs: bool) -> list[dict[str, Any]]:
+        return [h.view_record(beliefs) for h in self.hosts]
 
     def share(self, obj: Any) -> Any:
         return obj
@@ -675,6 +704,9 @@ class RayHosts:
 
     def stats(self) -> list[dict[str, float]]:
         return self._get([a.stats.remote() for a in self.actors], "stats")
+
+    def view_record(self, beliefs: bool) -> list[dict[str, Any]]:
+        return self._get([a.view_record.remote(beliefs) for a in self.actors], "view_record")
 
     def share(self, obj: Any) -> Any:
         return ray.put(obj)

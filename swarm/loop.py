@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from scenarios.concept import ConceptPoint
     from scenarios.info import WorldInfo
     from swarm.config import RunConfig
+    from swarm.trajectory import Recorder
 
 __all__ = [
     "ADDITIVE_STATS",
@@ -148,6 +149,7 @@ def run_episode(
     on_start: Callable[[int | None], None] | None = None,
     on_tick: TickCallback | None = None,
     probe_every: int | None = None,
+    recorder: Recorder | None = None,
 ) -> Episode:
     """Fly one mission of `team` on world seed `seed` with an already started `pool`.
 
@@ -156,7 +158,8 @@ def run_episode(
     preset (`swarm.teams.TEAMS`). The mission
     stops when the world says done or after `cfg.ticks` ticks when that is set. `probe_every`
     defaults to a tenth of the horizon. `on_start(horizon)` is called once the world exists;
-    `on_tick(tick, tick_metrics, last)` after every step (tick counts from 1).
+    `on_tick(tick, tick_metrics, last)` after every step (tick counts from 1). A `recorder`
+    (`swarm.trajectory`, evaluation only) watches the mission and writes its recording.
     """
     # with the worlds (make_world imports them too)
     from scenarios.concept import ConceptPoint, non_witness_lift
@@ -172,6 +175,8 @@ def run_episode(
     # cfg travels with the team: a team variant flies other models/learner/protocol
     pool.configure(team, seed, world.public_info(), world.token_spec, n, cfg)
     before = pool.stats()
+    if recorder is not None:
+        recorder.start(world, pool, horizon)
     # a world without a probe set (optional in the contract) simply has no AUC curve
     probe = world.probe_set()
     field_probe = world.field_probe_set()
@@ -201,18 +206,26 @@ def run_episode(
         truth = world.candidate_truth(obs.cells)  # evaluation only: into the record, nowhere else
         if truth is not None:
             scores.record(actions.detect, truth)
+        if recorder is not None:
+            recorder.before_step(world)
         world.step(actions)
         tick += 1
         last = world.done or (horizon is not None and tick >= horizon)
+        row = None
+        if on_tick is not None or recorder is not None:
+            row = world.tick_metrics()
+            if scores.recorded:  # the per-tick CSV's field AUC so far (evaluation only)
+                row = {**row, "field_auc": scores.auc()}
+        if recorder is not None:
+            recorder.after_step(world, actions, tick, row)
         if tick % sync_every == 0 and not last:  # no round once the mission is over
             pool.exchange(rounds)
+            if recorder is not None:
+                recorder.after_round(rounds, tick)
             rounds += 1
         if tick % every == 0:
             score(tick)
         if on_tick is not None:
-            row = world.tick_metrics()
-            if scores.recorded:  # the per-tick CSV's field AUC so far (evaluation only)
-                row = {**row, "field_auc": scores.auc()}
             on_tick(tick, row, last)
     if tick % every:
         score(tick)
@@ -224,7 +237,7 @@ def run_episode(
     if ccurve:
         metrics["concept_auc_non_witness"] = ccurve[-1].non_witness
         metrics["concept_lift_non_witness"] = non_witness_lift(ccurve)
-    return Episode(
+    episode = Episode(
         team=team,
         seed=seed,
         ticks=tick,
@@ -237,6 +250,9 @@ def run_episode(
         rounds=rounds,
         wall_seconds=round(time.perf_counter() - start, 3),
     )
+    if recorder is not None:
+        recorder.finish(episode)
+    return episode
 
 
 def _horizon(cfg: RunConfig, world: Any) -> int | None:

@@ -8,6 +8,8 @@ ticks.csv      one row per (team, seed, tick): the world's tick_metrics and the 
 *.png          plots (swarm.plots), written at the end
 run.log        what happened, tracebacks included
 tb/            TensorBoard event files, one folder per team x seed (swarm.tracking)
+trajectories/  <team>-s<seed>.npz recordings for `python -m swarm.view` (output.record;
+               swarm.trajectory, docs/recording.md)
 ```
 
 `results.json` (`SCHEMA_VERSION` 1)::

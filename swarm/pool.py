@@ -177,6 +177,12 @@ class HostPool:
         out["brains"] = float(sum(r["brains"] for r in rows))
         return out
 
+    def view_record(self, beliefs: bool = False) -> list[dict[str, Any]]:
+        """Per host, what a recording needs (`HostCore.view_record`): messages since the last
+        call, hub and term, graph edges, belief maps with `beliefs`. Evaluation only."""
+        self._need_plan()
+        return self.hosts.view_record(beliefs)
+
     def ray_info(self) -> dict[str, Any]:
         """Nodes of the Ray cluster (1 for the local backend), host count, where each host is."""
         placement = [asdict(p) for p in self.hosts.placement()]

@@ -54,6 +54,7 @@ from swarm.progress import RunProgress, headline
 from swarm.scorecard import CheckpointRows, table
 from swarm.teams import team_drones
 from swarm.tracking import Tracker
+from swarm.trajectory import Recorder, record_enabled, trajectory_path
 from swarm.warmup import needed_models, warm_cache
 
 if TYPE_CHECKING:
@@ -127,6 +128,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         metavar="DIR",
         help="continue the interrupted run in DIR (same file and flags): skip its completed runs",
+    )
+    ap.add_argument(
+        "--view", action="store_true", help="watch the run live in the browser (swarm.view)"
     )
     add_override_flags(ap)
     add_launch_flags(ap, local_help="run hosts in this process, no Ray")
@@ -204,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda: parse_args(argv),
         lambda args: load_run_config(args.file, overrides_from(args)),
         lambda cfg, args, launch: execute(
-            cfg, launch, args.resume or args.out, resume=args.resume is not None
+            cfg, launch, args.resume or args.out, resume=args.resume is not None, view=args.view
         ),
     )
 
@@ -242,12 +246,17 @@ def execute(
     trap_signals: bool = True,
     progress: Any = None,
     resume: bool = False,
+    view: bool = False,
 ) -> int:
     """Fly every team x seed of a validated `cfg` into `out_dir` (default: a fresh folder
     under `output.dir`); returns the exit code. `trap_signals`: route SIGTERM/SIGHUP to an
     orderly stop (the CLI; not inside a Ray worker). `progress`: an outer `RunProgress` to
     report into (a sweep's), else one is made here. `resume`: continue the run in `out_dir`
-    (same config), flying only the team x seed runs it lacks."""
+    (same config), flying only the team x seed runs it lacks. `view`: record every mission
+    live and serve the viewer on the run folder while it runs (`swarm.view.LiveViewer`)."""
+    if view:
+        out = cfg.output.model_copy(update={"record": True, "live": True})
+        cfg = cfg.model_copy(update={"output": out})
     if cfg.output.mlflow and importlib.util.find_spec("mlflow") is None:
         print(
             f"output.mlflow is set ({cfg.output.mlflow}) but mlflow is not installed: "
@@ -283,9 +292,17 @@ def execute(
     log = outputs.logger()
     log.info("run %s: %s, teams %s, seeds %s", cfg.name, cfg.scenario, cfg.teams, cfg.seeds)
     previous = _trap_stop_signals() if trap_signals else {}
+    viewer = None
     try:
+        if view:
+            from swarm.view import LiveViewer
+
+            viewer = LiveViewer(outputs.dir)
+            console.print(f"live view: {viewer.url}")
         return _run_and_finish(cfg, launch, outputs, console, log, progress, trap_signals)
     finally:
+        if viewer is not None:
+            viewer.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -471,8 +488,15 @@ def _one(
         tracker.tick(tick, row, last)
         progress.update(tick, row)
 
-    ep = run_episode(cfg, base, seed, pool, on_start=on_start, on_tick=on_tick)
+    recorder = None
+    horizon = cfg.ticks or getattr(cfg.world, "horizon", None)
+    if record_enabled(cfg.output.record, team_drones(base, cfg.drones), horizon):
+        path = trajectory_path(outputs.dir, team, seed)
+        recorder = Recorder(path, team, seed, cfg.output.record_belief_every, cfg.output.live)
+    ep = run_episode(cfg, base, seed, pool, on_start=on_start, on_tick=on_tick, recorder=recorder)
     record = ep.record()
+    if recorder is not None:
+        record["trajectory"] = str(recorder.path.relative_to(outputs.dir))
     record["drones"] = team_drones(base, cfg.drones)
     if rates is not None:
         train_steps = ep.stats.get("train_steps", 0.0)
