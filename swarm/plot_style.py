@@ -40,6 +40,7 @@ UNITS: dict[str, str] = {
     "prob_weighted_coverage": _FRACTION,
     "false_alarms": "count",
     "inspections": "count",
+    "inspected_cells": "count",
     "concept_witnesses": "count",
     "avg_idleness": "ticks",
     "worst_idleness": "ticks",
