@@ -142,6 +142,7 @@ METRICS: dict[str, Metric] = {
         Metric("prob_weighted_coverage", _H),
         Metric("false_alarms", _L),
         Metric("inspections", _N),
+        Metric("inspected_cells", _N),
         Metric("auc", _H),
         Metric("field_auc", _H),
         Metric("field_probe_auc", _H),
