@@ -20,7 +20,7 @@ from scenarios.base import Observation, Scenario
 from scenarios.concept import Witnesses
 from scenarios.config import WorldConfig, altitude_for_radius, common_problems
 from scenarios.info import SearchInfo
-from scenarios.probes import implanted_looks
+from scenarios.probes import implanted_looks, two_classes
 from scenarios.problems import Problem
 from scenarios.sensors import Camera
 from scenarios.terrain import (
@@ -325,7 +325,7 @@ class DroneSearch(Scenario):
         if not self.cfg.concept_lookalikes:
             return None
         kind = np.where(np.arange(self.cfg.probe_size) % 2 == 0, 0, 3)
-        return self._probe(0xC0C0, kind, self._search_altitude)
+        return two_classes(self._probe(0xC0C0, kind, self._search_altitude))
 
     def _search_altitude(self, rng: np.random.Generator) -> float:
         """One probe altitude (m) where missions look: the search altitude `start_alt_m`

@@ -22,7 +22,7 @@ from scenarios.config import WorldConfig, common_problems
 from scenarios.info import PatrolInfo
 from scenarios.litter_events import LitterEvents
 from scenarios.metrics import censored_mean, safe_ratio
-from scenarios.probes import implanted_looks
+from scenarios.probes import implanted_looks, two_classes
 from scenarios.problems import Problem
 from scenarios.sensors import Camera
 from scenarios.terrain import (
@@ -324,11 +324,11 @@ class LitterPatrol(Scenario):
         lo = max(cfg.min_alt_m, 0.9 * cfg.start_alt_m)
         hi = min(cfg.max_alt_m, 1.1 * cfg.start_alt_m)
         positive = np.arange(cfg.probe_size) % 2 == 0
-        return implanted_looks(
+        return two_classes(implanted_looks(
             self.camera, self.lighting, self.base_app.copy(), self.sigs[: cfg.n_kinds_known],
             self.poi_flat, lambda i, _rng: sig if positive[i] else None, positive,
             lambda r: r.uniform(lo, hi), cfg.horizon, rng,
-        )  # fmt: skip
+        ))  # fmt: skip
 
     def metrics(self) -> dict[str, float]:
         """Machado et al. patrolling metrics plus report quality, safety and energy."""

@@ -16,7 +16,7 @@ import numpy as np
 from scenarios.sensors import Camera
 from scenarios.terrain import Lighting
 
-__all__ = ["implanted_looks"]
+__all__ = ["implanted_looks", "two_classes"]
 
 
 def implanted_looks(
@@ -56,3 +56,11 @@ def implanted_looks(
         tokens.append(look.tokens[0])
         labels.append(float(pos_kind and look.cand[0, 0] * w + look.cand[0, 1] == f))
     return np.stack(tokens), np.array(labels, dtype=np.float32)
+
+
+def two_classes(
+    probe: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """`probe` (tokens (P, D), labels (P,)) when its labels hold both classes, else None: an
+    AUC is undefined on one class (a small map may leave the camera no concept cell to pick)."""
+    return probe if np.unique(probe[1]).size == 2 else None

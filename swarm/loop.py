@@ -183,8 +183,6 @@ def run_episode(
     probe = world.probe_set()
     field_probe = world.field_probe_set()
     concept_probe = world.concept_probe_set()
-    if concept_probe is not None and np.unique(concept_probe[1]).size < 2:
-        concept_probe = None  # a small map may hold no concept cell: its AUC is undefined
     scores = FieldScores()
     ccurve: list[ConceptPoint] = []
     curve: list[tuple[int, float]] = []

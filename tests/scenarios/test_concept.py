@@ -22,3 +22,12 @@ def test_non_witness_median_and_lift() -> None:
     assert end.record() == [30, end.non_witness, 1, [0.9, 0.7, 0.8], [True, False, False]]
     every = ConceptPoint(60, (0.9,), (True,))
     assert math.isnan(every.non_witness) and math.isnan(non_witness_lift([start]))
+
+
+def test_a_probe_with_one_class_is_no_probe():
+    from scenarios.probes import two_classes
+
+    tokens = np.zeros((4, 3), np.float32)
+    assert two_classes((tokens, np.array([0.0, 0.0, 0.0, 0.0]))) is None
+    both = (tokens, np.array([0.0, 1.0, 0.0, 1.0]))
+    assert two_classes(both) is both
