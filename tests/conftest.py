@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -117,3 +118,13 @@ def make_tiny_cfg(**over):
 def tiny_cfg():
     """Factory of small configs: `tiny_cfg(drones=6, protocol={"gossip": "exact"})`."""
     return make_tiny_cfg
+
+
+def drift_apart(pool, scale=1e-3):
+    """Move every brain by its own small seeded step, as field learning would (a few ticks
+    bring no label, so the brains would otherwise stay equal to the pretrained weights)."""
+    rng = np.random.default_rng(0)
+    for h in pool.hosts.hosts:
+        if h.bank is not None:
+            shape = h.bank.read_flat().shape
+            h.bank.add_flat(rng.normal(0.0, scale, size=shape).astype(np.float32))

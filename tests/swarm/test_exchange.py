@@ -5,7 +5,7 @@ import pytest
 
 from swarm.loop import make_world
 from swarm.pool import HostPool
-from tests.swarm.test_host import drift_apart
+from tests.conftest import drift_apart
 
 
 def fly(pool, cfg, team, ticks, seed=0, rounds=True):

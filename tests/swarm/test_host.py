@@ -16,16 +16,7 @@ from swarm.exchange import Phase
 from swarm.host import HostCore, HostTimeout
 from swarm.loop import make_world
 from swarm.pool import HostPool
-
-
-def drift_apart(pool, scale=1e-3):
-    """Move every brain by its own small seeded step, as field learning would (a few ticks
-    bring no label, so the brains would otherwise stay equal to the pretrained weights)."""
-    rng = np.random.default_rng(0)
-    for h in pool.hosts.hosts:
-        if h.bank is not None:
-            shape = h.bank.read_flat().shape
-            h.bank.add_flat(rng.normal(0.0, scale, size=shape).astype(np.float32))
+from tests.conftest import drift_apart
 
 
 def configure(pool, cfg, team, seed=0):
