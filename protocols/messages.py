@@ -15,6 +15,8 @@ Per-kind `body` fields (small values, carried in the signed header; arrays go in
 | OBS | `ticks` [int] | `tokens` (N, input_dim) |
 | ELECT | `type` "request" / "vote", `candidate` int, `competence` float | - |
 | BYE | `reason` str | - |
+| CLAIM | `brains` [int], `goals` [[row, col]] (or `table` [[brain, row, col]]) | - |
+| COMMAND | `move` [int, int], `altitude` float, `flag` bool | - |
 
 The term of HEARTBEAT and ELECT is the header's `term`. Since 1.2 a DELTA, BELIEF or
 HEARTBEAT may carry many brains' payloads (body `brains`; docs/protocol.md §3).
@@ -40,11 +42,12 @@ __all__ = [
     "ProtocolError",
 ]
 
-PROTOCOL_VERSION = (1, 5)
+PROTOCOL_VERSION = (1, 6)
 """(major, minor) of the wire format; docs/protocol.md states the same. 1.3 changed no byte
 layout, only what a receiver rejects (non-finite values, sequence jumps, unique identities);
 1.4 signs with keyed BLAKE3 instead of HMAC-SHA256 (same 32 bytes, same signed bytes) and
-still reads every older 1.x message; 1.5 adds the CLAIM kind (goal claims)."""
+still reads every older 1.x message; 1.5 adds the CLAIM kind (goal claims); 1.6 the COMMAND
+kind (a centre's order to one of its drones)."""
 
 MAX_SEQ_JUMP = 2**32
 """How far above a sender's highest accepted `seq` a message may be (`jump` reject beyond):
@@ -65,6 +68,7 @@ class Kind(IntEnum):
     ELECT = 6
     BYE = 7
     CLAIM = 8  # since 1.5: goal claims, so drones that share keep apart
+    COMMAND = 9  # since 1.6: a centre's order to one of its drones (`central`'s downlink)
 
 
 REJECT_REASONS = (

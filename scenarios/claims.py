@@ -4,7 +4,9 @@ A claim is a drone's current goal cell (row, col). Drones that share exchange cl
 knowledge rounds (`swarm.exchange_claims`; the scripted standalone runs share them every
 tick); between rounds a drone plans against the claims it last heard, and only those. Its
 choice therefore depends on its own scores and on what reached it over the wire, never on
-which drones happen to share its host: an `isolated` drone hears no claim at all.
+which drones happen to share its host: an `isolated` drone hears no claim at all. A centre
+that plans for every drone (`central`) hears every goal every tick, and also claims each
+inspection it has under way (`Policy.inspections_under_way`) for the drone doing it.
 
     blocked = blocked_sites(k, rows, claims, sites, radius)   # (K, S) bool, once per round
     pick = choose_sites(score, blocked[due])                    # (D,) best unblocked site
@@ -47,9 +49,17 @@ def choose_sites(score: np.ndarray, blocked: np.ndarray) -> np.ndarray:
     return pick.astype(np.int64)
 
 
-def everyone_hears(goals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, claims) for K drones that each hear every other one's goal (K, 2): the
-    standalone scripted runs, one policy flying the whole team with claims shared each tick."""
+def everyone_hears(
+    goals: np.ndarray, inspecting: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, claims) for K drones that each hear every other one's goal (K, 2): one planner
+    flying the whole team with claims shared each tick (the standalone scripted runs, and
+    `central`'s centre). `inspecting` = (owners (Q,), cells (Q, 2)) adds inspections under
+    way as claims too, each held by the drone inspecting, heard by every other drone."""
     k = len(goals)
-    i, j = np.nonzero(~np.eye(k, dtype=bool))
-    return i.astype(np.int64), np.asarray(goals, np.int64)[j]
+    owners, cells = np.arange(k), np.asarray(goals, np.int64).reshape(-1, 2)
+    if inspecting is not None:
+        owners = np.concatenate([owners, np.asarray(inspecting[0], np.int64)])
+        cells = np.concatenate([cells, np.asarray(inspecting[1], np.int64).reshape(-1, 2)])
+    i, j = np.nonzero(owners[None, :] != np.arange(k)[:, None])
+    return i.astype(np.int64), cells[j]

@@ -262,6 +262,13 @@ class Policy:
         self.heard_rows, self.heard_goals = rows, goals
         self._blocked_cache = None
 
+    def inspections_under_way(self) -> tuple[np.ndarray, np.ndarray]:
+        """(owners (Q,) int64 local drones, cells (Q, 2) int64): the inspections this policy's
+        drones are doing, whose label has not come back; claims a planner that sees every
+        drone (the `central` centre) holds for them. None for a policy whose flags are not
+        inspections (the default)."""
+        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
+
     def _fuse_items(self, rows: np.ndarray, items: Sequence[Evidence]) -> None:
         raise NotImplementedError
 

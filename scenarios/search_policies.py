@@ -69,6 +69,8 @@ class SearchPolicy(Policy):
         self.pin = np.zeros((self.k, hw), np.int8)
         self._out_ev = np.zeros((self.k, hw), np.float32)  # own evidence not yet handed out
         self._out_pin = np.zeros((self.k, hw), np.int8)  # own pins not yet handed out
+        self._busy: np.ndarray | None = None  # (K,) bool drones busy at the last act
+        self._now = -1  # tick of the last act
 
     def _belief_rows(self, rows: np.ndarray) -> np.ndarray:
         """P(target in cell) (len(rows), H, W) float32 of the local drones `rows`."""
@@ -175,7 +177,39 @@ class SearchPolicy(Policy):
         self.fuse(obs, p)
         move = self.moves(obs)
         alt = np.full(self.k, self.p["altitude_m"], dtype=np.float32)
-        return Actions(move, alt, self.flags(obs, p))
+        flags = self.flags(obs, p)
+        if self.fused:  # one planner for all: it knows which inspections it has under way
+            flags = self._one_inspection_per_cell(obs, flags)
+        self._busy, self._now = obs.busy.copy(), obs.tick
+        return Actions(move, alt, flags)
+
+    def _pending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tick (F,), local drone (F,), flat cell (F,)) of the flags awaiting their label."""
+        tick, drone = np.divmod(self._flag_key, max(self.k, 1))
+        return tick, drone, self._flag_cell
+
+    def _one_inspection_per_cell(self, obs: Observation, flags: np.ndarray) -> np.ndarray:
+        """The centre's inspection claims: no drone flags a cell whose inspection is under way
+        (flagged, label not back, its drone still busy with it), and of several drones
+        flagging one cell in the same tick only the lowest id does. (K,) bool."""
+        w = self.shape[1]
+        cand = obs.cells[:, 0].astype(np.int64) * w + obs.cells[:, 1]
+        _, drone, cell = self._pending()
+        flags = flags & ~np.isin(cand, cell[obs.busy[drone]])
+        i = np.flatnonzero(flags)
+        _, first = np.unique(cand[i], return_index=True)  # the first of each cell, by drone
+        keep = np.zeros_like(flags)
+        keep[i[first]] = True
+        return keep
+
+    def inspections_under_way(self) -> tuple[np.ndarray, np.ndarray]:
+        """Flags awaiting their label whose drone was commanded to inspect in the last tick or
+        is still busy inspecting (a flag that started no inspection lapses after a tick)."""
+        if self._busy is None:
+            return super().inspections_under_way()
+        tick, drone, cell = self._pending()
+        live = (tick == self._now) | self._busy[drone]
+        return drone[live], np.column_stack(np.divmod(cell[live], self.shape[1]))
 
     def moves(self, obs: Observation) -> np.ndarray:
         raise NotImplementedError

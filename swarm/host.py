@@ -22,7 +22,8 @@ The pool calls all its hosts through `Hosts` (typed: configure / act / send / re
 Team `central`: no brain on the drones' hosts. Each host uploads its drones' raw observation
 as one OBS message to the centre host, which waits for all of them, runs the one shared-weight
 large model over all N streams, learns, fuses every drone's evidence into one belief map
-(`fused` policy) and returns the actions of every drone, all planned from that map.
+(`fused` policy) and returns the actions of every drone, all planned from that map. Device
+traffic counts both directions: each drone's OBS up and the centre's COMMAND down, per tick.
 """
 
 from __future__ import annotations
@@ -369,7 +370,9 @@ class HostCore:
         p_detect = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
         actions = self.policy.act(obs, p_detect)
         if self.plan.sharing == "central":  # the centre plans every drone: it knows all goals
-            self.policy.hear_claims(*everyone_hears(self.policy.claims()))
+            # and every inspection it has under way (no second drone sent to one cell)
+            inspecting = self.policy.inspections_under_way()
+            self.policy.hear_claims(*everyone_hears(self.policy.claims(), inspecting))
         actions.detect = logits.astype(np.float32)  # reported for field AUC (evaluation only)
         if self.faults is not None:  # a crashed drone stops flying (swarm.faults)
             self.faults.mute(actions, self.drone_ids, obs.tick)
@@ -396,7 +399,9 @@ class HostCore:
         expect = [(Kind.OBS, int(s[0])) for s in plan.drone_shards if s.size]
         parts = self._collect(expect, obs.tick, lambda d: d.arrays, "the OBS upload")
         full = _join_obs(obs.tick, parts, plan.n_drones)
-        return self.drone_ids, self._decide(full)
+        actions = self._decide(full)
+        self._count_commands(obs.tick, actions)
+        return self.drone_ids, actions
 
     def _count_obs(self, obs: Observation, drones: np.ndarray) -> None:
         """Device-level traffic of `central`: each drone uploads its own row (and its own
@@ -416,6 +421,20 @@ class HostCore:
                 Kind.OBS, d, round=obs.tick, body=body, tensors=codec.encode(arrays).tensors
             )
             self.traffic.count(one, audience=1)
+
+    def _count_commands(self, tick: int, actions: Actions) -> None:
+        """Device-level traffic of `central`'s downlink: the centre (node id N, after drones
+        0..N-1) sends each drone its order for this tick as one COMMAND message. In the
+        simulator the orders reach the drones through the driver, so no host socket carries
+        them; real drones would hear them over the radio, so they count as wire traffic."""
+        centre = int(self.plan.n_drones)
+        for d in self.drone_ids.tolist():
+            body = {
+                "move": [int(v) for v in actions.move[d]],
+                "altitude": float(actions.altitude[d]),
+                "flag": bool(actions.flag[d]),
+            }
+            self.traffic.count(Message(Kind.COMMAND, centre, d, round=tick, body=body), 1)
 
     # -- knowledge rounds -----------------------------------------------------------------
     def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> int:

@@ -7,7 +7,8 @@ count does not: each batched message is split into the one-drone messages it sta
 (`protocols.batching.split_batch`), each is encoded with that drone's own protocol session
 (its own sequence numbers, signed, exactly the frames it would send) and counted once per
 drone that receives it (`Exchange.audience`: point-to-point links; a hub's own upload to
-itself costs nothing). A `central` drone's per-tick OBS upload counts once, to the centre.
+itself costs nothing). A `central` drone's per-tick OBS upload counts once, to the centre,
+and so does the centre's per-tick COMMAND to each drone (the downlink; `swarm.host`).
 These are `wire_messages` / `wire_bytes`, the same for any number of hosts.
 
     meter = DeviceTraffic(run_id, key)

@@ -45,6 +45,7 @@ BODIES = {
     Kind.ELECT: {"type": "request", "candidate": 4, "competence": 0.9},
     Kind.BYE: {"reason": "done"},
     Kind.CLAIM: {"brains": [2, 3], "goals": [[4, 5], [-1, -1]]},
+    Kind.COMMAND: {"move": [1, -1], "altitude": 30.0, "flag": True},
 }
 
 

@@ -36,3 +36,13 @@ def test_everyone_hears_every_other_goal():
     assert sorted(zip(rows.tolist(), heard[:, 0].tolist(), strict=True)) == [
         (0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)
     ]  # fmt: skip
+
+
+def test_everyone_hears_an_inspection_under_way_but_its_owner():
+    goals = np.array([[0, 0], [1, 1], [2, 2]])
+    rows, heard = everyone_hears(goals, (np.array([1]), np.array([[7, 8]])))
+    plain_rows, plain = everyone_hears(goals)
+    extra = (heard == [7, 8]).all(1)
+    assert sorted(rows[extra].tolist()) == [0, 2]
+    np.testing.assert_array_equal(rows[~extra], plain_rows)
+    np.testing.assert_array_equal(heard[~extra], plain)

@@ -401,3 +401,60 @@ def test_idleness_greedy_revisits_a_suspicious_point_sooner(patrol_cfg):
         pol.planned[:] = -(10**9)
         goal = pol.goals(replace(obs, tick=100), pos[None])
         assert (goal[0] == want).all()
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_centre_sends_one_drone_to_inspect_a_cell_and_claims_it_until_the_label(
+    search_cfg, fused
+):
+    """`central`'s crowding: three drones see the same strong cell in the one fused map. The
+    centre flags it with the lowest id only, claims that inspection for it (every other drone
+    hears the claim), flags it with nobody while it is under way, and lets go at the label.
+    Separate maps (the swarm's drones, each deciding alone) keep flagging independently."""
+    w = DroneSearch(search_cfg, 3, seed=0)
+    pol = make_policy("belief_greedy", w.public_info(), np.arange(3), np.random.default_rng(0),
+                      fused=fused)  # fmt: skip
+    r, c = 20, 25
+    none = Evidence.none()
+    strong = Evidence(np.array([r * w.shape[1] + c]), np.array([16.0], np.float32),
+                      none.pinned, none.truth)  # fmt: skip
+    pol.fuse_evidence(np.arange(3), [strong] * 3)
+    obs = w.observe()
+    same = replace(obs, cells=np.tile(np.array([[r, c]], obs.cells.dtype), (3, 1)))
+    p = np.full(3, 0.95, np.float32)
+    flags = pol.act(same, p).flag
+    if not fused:
+        assert flags.all()
+        return
+    assert flags.tolist() == [True, False, False]
+    owners, cells = pol.inspections_under_way()
+    assert owners.tolist() == [0] and cells.tolist() == [[r, c]]
+    no_goals = np.full((3, 2), -1)  # the inspection claim alone (every goal is that cell too)
+    rows, heard = everyone_hears(no_goals, (owners, cells))
+    assert sorted(rows[(heard == [r, c]).all(1)].tolist()) == [1, 2]  # not drone 0 itself
+    busy = replace(same, tick=1, busy=np.array([True, False, False]))
+    assert not pol.act(busy, p).flag.any()  # under way: nobody else is sent
+    assert pol.inspections_under_way()[0].tolist() == [0]
+    one = np.ones(1, np.int64)
+    label = replace(same, tick=6, label_drone=0 * one, label_tick=0 * one,
+                    label_value=np.zeros(1, np.float32))  # fmt: skip
+    assert not pol.act(label, p).flag.any()  # inspected empty: settled for everyone
+    assert pol.inspections_under_way()[0].size == 0
+
+
+def test_a_flag_that_started_no_inspection_lapses(search_cfg):
+    """A drone that could not start its inspection (not busy the next tick) holds no claim."""
+    w = DroneSearch(search_cfg, 2, seed=0)
+    pol = make_policy("belief_greedy", w.public_info(), np.arange(2), np.random.default_rng(0),
+                      fused=True)  # fmt: skip
+    obs = w.observe()
+    r, c = obs.cells[0]
+    none = Evidence.none()
+    strong = Evidence(np.array([r * w.shape[1] + c]), np.array([16.0], np.float32),
+                      none.pinned, none.truth)  # fmt: skip
+    pol.fuse_evidence(np.array([0]), [strong])
+    assert pol.act(obs, np.array([0.99, 0.0], np.float32)).flag[0]
+    assert pol.inspections_under_way()[0].tolist() == [0]
+    elsewhere = replace(obs, tick=1, cells=np.zeros_like(obs.cells))  # not busy, flags nothing
+    assert not pol.act(elsewhere, np.zeros(2, np.float32)).flag.any()
+    assert pol.inspections_under_way()[0].size == 0

@@ -324,3 +324,36 @@ def test_an_exploding_brain_is_quarantined_and_nothing_spreads(tiny_cfg, protoco
         fly_and_round(pool, world, 3, 2)  # it flies and learns on; nothing non-finite appears
         assert np.isfinite(all_weights(pool)).all()
         assert pool.stats()["quarantined_brains"] == 1 and pool.stats()["rejected_messages"] == 0
+
+
+def test_central_counts_its_command_downlink_as_device_traffic(tiny_cfg, monkeypatch):
+    """Every tick the centre sends each drone one COMMAND (its move, altitude and flag): the
+    device count holds one OBS up and one COMMAND down per drone and tick, and the downlink's
+    bytes are those of the COMMANDs encoded from the centre's own session (node id N)."""
+    cfg, n, ticks = tiny_cfg(drones=4), 4, 5
+
+    def fly(count_commands: bool):
+        if not count_commands:
+            monkeypatch.setattr(HostCore, "_count_commands", lambda self, tick, actions: None)
+        with HostPool(cfg, n_hosts=2, backend="local") as pool:
+            world = configure(pool, cfg, "central")
+            sent = []
+            for _ in range(ticks):
+                obs = world.observe()
+                actions = pool.act(obs)
+                sent.append((obs.tick, actions))
+                world.step(actions)
+            centre = pool.hosts.hosts[0]
+            return pool.stats(), sent, centre._run, centre.key
+
+    (full, sent, run, key), (up_only, _, _, _) = fly(True), fly(False)
+    assert full["wire_messages"] == 2 * n * ticks
+    assert up_only["wire_messages"] == n * ticks
+    session, down = Session(run, n, key), 0
+    for tick, a in sent:
+        for d in range(n):
+            body = {"move": [int(v) for v in a.move[d]], "altitude": float(a.altitude[d]),
+                    "flag": bool(a.flag[d])}  # fmt: skip
+            frames = session.encode(Kind.COMMAND, recipient=d, round=tick, body=body)
+            down += sum(len(f) for f in frames)
+    assert full["wire_bytes"] - up_only["wire_bytes"] == down > 0
