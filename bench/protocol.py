@@ -12,6 +12,12 @@
   receivers still read. The load average is recorded: the ratio moves with it.
 - wire: wire ratio (dense fp32 bytes / bytes on the wire, manifest included) of each codec on a
   realistic delta: heavy-tailed values, most FFN groups unchanged (selective activation).
+- field_loss (only when asked: `--only field_loss`, minutes): the `swarm` team of drone_search
+  flown with dense fp32 sharing (codec `none`) and with `topk_int8` at several fractions, the
+  same seeds paired, through the real host pool (`bench.field.run_one`): the field AUC of each
+  (the learning metric, evaluation only), its paired loss against dense sharing, and the wire
+  ratio of the weight deltas the run actually sent (dense fp32 bytes / tensor bytes on the wire,
+  manifest entry included); a run without weight sharing shows how much the metric moves at all.
 - gossip: rounds to 1e-5 consensus (fp32 rows, as the runtime mixes) for exact gossip vs the
   bound ln(1/eps)/ln(1/lambda), and CHOCO with top-k 10% on a ring of 16 and on a moving radio
   graph, all with the runtime's own mixing functions (`protocols.gossip`).
@@ -262,6 +268,70 @@ def bench_wire() -> dict:
     return out
 
 
+# -- field_loss: what a sparser codec costs the learning metric -----------------------------
+FIELD_FRACTIONS = (0.1, 0.01, 0.004, 0.0035)  # the default, then toward 300x
+
+
+class _DeltaTally:
+    """Counts the weight deltas a run encodes: dense fp32 bytes and bytes on the wire (each
+    tensor's buffers plus its manifest entry, `EncodedDelta.wire_bytes`). Observes
+    `RowEncoder.encode` (the hosts run in this process with the local pool) and changes
+    nothing it returns."""
+
+    def __init__(self) -> None:
+        self.dense = self.wire = 0
+
+    def __enter__(self) -> _DeltaTally:
+        from protocols import batching
+
+        self._cls, self._orig = batching.RowEncoder, batching.RowEncoder.encode
+        tally, orig = self, self._orig
+
+        def encode(encoder, rows, brains):
+            out = orig(encoder, rows, brains)
+            tally.dense += 4 * int(np.asarray(rows).size)
+            tally.wire += EncodedDelta(tuple(t for ts in out.values() for t in ts)).wire_bytes
+            return out
+
+        self._cls.encode = encode
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cls.encode = self._orig
+
+
+def bench_field_loss(seeds: int, fractions: tuple[float, ...]) -> dict:
+    """Field AUC of the `swarm` team with dense sharing vs `topk_int8` at each fraction (and
+    without weight sharing), seeds 0..seeds-1 paired; wire ratio of the deltas sent."""
+    import torch
+
+    from bench.field import YAML, paired, run_one
+    from swarm.config import load_config
+
+    torch.set_num_threads(1)
+    cfg = load_config(YAML)
+    variants = {"none": ("none", 1.0, True), "no_sharing": ("none", 1.0, False)}
+    variants |= {f"topk_int8@{f:g}": ("topk_int8", f, True) for f in fractions}
+    runs: dict[str, list[dict]] = {v: [] for v in variants}
+    for seed in range(seeds):  # seed-major: a cut-short run still pairs every variant
+        for name, (kind, fraction, share) in variants.items():
+            c = cfg.model_copy(deep=True)
+            c.protocol.codec.kind, c.protocol.codec.fraction = kind, fraction
+            c.protocol.share_weights = share
+            with _DeltaTally() as tally:
+                m = run_one(c, "swarm", seed, learn=True)
+            runs[name].append({"seed": seed, "field_auc": m["field_auc"], "ticks": m["ticks"],
+                               "dense_bytes": tally.dense, "wire_bytes": tally.wire})  # fmt: skip
+            print(f"  seed {seed} {name:<18} field AUC {m['field_auc']:.4f}", flush=True)
+    out: dict = {"seeds": seeds, "runs": runs}
+    base = [r["field_auc"] for r in runs["none"]]
+    for name, rs in runs.items():
+        dense, wire = sum(r["dense_bytes"] for r in rs), sum(r["wire_bytes"] for r in rs)
+        loss = paired([b - r["field_auc"] for b, r in zip(base, rs, strict=True)])
+        out[name] = {"wire_ratio": dense / wire if wire else None, "auc_loss": loss}
+    return out
+
+
 class _Gossip:
     """n brains' gossip rounds in memory, with the runtime's own CHOCO (`protocols.gossip`).
 
@@ -377,6 +447,15 @@ def _report(res: dict) -> None:
                 print(f"  topk_int8 reaches 100x at fraction <= {v}")
             elif k != "params":
                 print(f"  {k:<28} {v:8.1f}x")
+    if "field_loss" in res:
+        f = res["field_loss"]
+        print(f"field AUC loss vs dense sharing (swarm, drone_search, {f['seeds']} paired seeds):")
+        for k, v in f.items():
+            if isinstance(v, dict) and "auc_loss" in v:
+                a, r = v["auc_loss"], v["wire_ratio"]
+                ci = f" [{a['lo']:+.4f}, {a['hi']:+.4f}]" if a["lo"] is not None else ""
+                ratio = f"{r:7.1f}x" if r else "   (none)"
+                print(f"  {k:<18} wire ratio {ratio}  AUC loss {a['mean']:+.4f}{ci} (n={a['n']})")
     if "gossip" in res:
         print("gossip rounds vs bound:")
         for k, v in res["gossip"].items():
@@ -384,12 +463,22 @@ def _report(res: dict) -> None:
 
 
 PARTS = ("codec", "transport", "wire", "gossip")
+SLOW_PARTS = ("field_loss",)  # only when asked for with --only
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (< 60 s)")
-    ap.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
+    ap.add_argument(
+        "--only", choices=PARTS + SLOW_PARTS, action="append", help="run only these parts"
+    )
+    ap.add_argument("--seeds", type=int, default=6, help="field_loss: paired seeds")
+    ap.add_argument(
+        "--fractions",
+        type=lambda s: tuple(float(x) for x in s.split(",")),
+        default=FIELD_FRACTIONS,
+        help="field_loss: topk_int8 fractions, comma-separated",
+    )
     args = ap.parse_args()
     parts = args.only or PARTS
     reps = 3 if args.quick else 10
@@ -402,6 +491,8 @@ def main() -> None:
         res["wire_ratio"] = bench_wire()
     if "gossip" in parts:
         res["gossip"] = bench_gossip(args.quick)
+    if "field_loss" in parts:
+        res["field_loss"] = bench_field_loss(args.seeds, args.fractions)
     _report(res)
     out = RESULTS if parts == PARTS else RESULTS.with_name(f"protocol_{'_'.join(parts)}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from protocols.codec import (
     HMAC_VERSION,
     MAC_KEY_CONTEXT,
     MAGIC,
+    SMALL_PART,
     Limits,
     Mac,
     Receiver,
@@ -217,6 +218,22 @@ def test_both_macs_are_read_and_cover_every_buffer(version):
     tampered[4] = bytes(buf)
     with pytest.raises(ProtocolError, match=mac_of(version).value):
         Receiver("run", KEY).accept(tampered)
+
+
+@pytest.mark.parametrize("version", [PROTOCOL_VERSION, HMAC_VERSION])
+def test_mac_of_mixed_small_and_large_buffers_is_the_spec_mac(version):
+    """Small parts are joined with the length prefixes before hashing, large ones fed alone:
+    the MAC must still be the one over S built in memory (docs/protocol.md section 5), with
+    parts on both sides of the threshold, empty ones and several large ones in a row."""
+    rng = np.random.default_rng(7)
+    sizes = [0, 1, SMALL_PART - 1, SMALL_PART, 3, SMALL_PART + 1, 50_000, 0, 7]
+    tensors = [
+        EncodedTensor(f"t{i}", "none", (n,), {}, (("values", "int8", rng.bytes(n)),))
+        for i, n in enumerate(sizes)
+    ]  # int8 parts of any length (a receiver would reject the codec; the MAC is checked first)
+    frames = encode(Message(Kind.DELTA, 1, tensors=tuple(tensors)), KEY, version)
+    assert frames[1] == _signed(*(bytes(f) for f in frames[2:4]), [bytes(f) for f in frames[4:]],
+                                version=version)[1]  # fmt: skip
 
 
 def test_version_bytes_choose_the_mac_and_cannot_be_swapped():
