@@ -229,11 +229,19 @@ def bench_transport(reps: int, quick: bool) -> dict:
             cpu = {k: float(np.median([c for _, c in v])) * 1e3 / n for k, v in runs.items()}
             r, o = float(np.median(rate["raw"])), float(np.median(rate["ours"]))
             o13 = float(np.median(rate["ours_1.3"]))
+            # each repetition's ours / raw (same load, seconds apart), then the median: steadier
+            # than a ratio of medians when the load drifts between repetitions
+            pair = [a / b for a, b in zip(rate["ours"], rate["raw"], strict=True)]
+            # CPU-bound (every core busy), what both MACs alone would leave of raw's rate:
+            # raw's CPU per message / (that + signing and verifying nbytes with keyed BLAKE3)
+            mac_ms = 2 * nbytes / MB / out["blake3_keyed_MBps"] * 1e3
             out[f"{size // 1000}KB"] = {
                 "messages": n,
                 "raw_MBps": r,
                 "ours_MBps": o,
                 "ratio": o / r,
+                "ratio_paired": float(np.median(pair)),
+                "ratio_mac_bound_cpu": cpu["raw"] / (cpu["raw"] + mac_ms),
                 "ours_1.3_MBps": o13,  # HMAC-SHA256, the version before keyed BLAKE3
                 "ratio_1.3": o13 / r,
                 "raw_all": rate["raw"],
@@ -322,7 +330,9 @@ def bench_field_loss(seeds: int, fractions: tuple[float, ...]) -> dict:
                 m = run_one(c, "swarm", seed, learn=True)
             runs[name].append({"seed": seed, "field_auc": m["field_auc"], "ticks": m["ticks"],
                                "dense_bytes": tally.dense, "wire_bytes": tally.wire})  # fmt: skip
-            print(f"  seed {seed} {name:<18} field AUC {m['field_auc']:.4f}", flush=True)
+            ratio = f"{tally.dense / tally.wire:.1f}x" if tally.wire else "-"
+            print(f"  seed {seed} {name:<18} field AUC {m['field_auc']:.4f}  deltas {ratio}",
+                  flush=True)  # fmt: skip
     out: dict = {"seeds": seeds, "runs": runs}
     base = [r["field_auc"] for r in runs["none"]]
     for name, rs in runs.items():
@@ -430,6 +440,10 @@ def _report(res: dict) -> None:
                 print(
                     f"  {k:<6} raw {v['raw_MBps']:8.1f} MB/s  ours {v['ours_MBps']:8.1f} MB/s"
                     f"  ratio {v['ratio']:.2f}  ({v['messages']} messages, median)"
+                )
+                print(
+                    f"         ratio per repetition, median {v['ratio_paired']:.2f}; bound set"
+                    f" by the two MACs when CPU-bound {v['ratio_mac_bound_cpu']:.2f}"
                 )
                 print(
                     f"         1.3 (HMAC-SHA256): ours {v['ours_1.3_MBps']:8.1f} MB/s"
