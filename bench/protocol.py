@@ -308,12 +308,27 @@ class _DeltaTally:
         self._cls.encode = self._orig
 
 
-def bench_field_loss(seeds: int, fractions: tuple[float, ...]) -> dict:
+def _field_summary(runs: dict[str, list[dict]]) -> dict:
+    """Per variant: pooled wire ratio of its deltas and the paired field-AUC loss against
+    dense sharing (`none` minus the variant, seed by seed; positive = worse than dense)."""
+    from bench.field import paired
+
+    out: dict = {"seeds": [r["seed"] for r in runs["none"]], "runs": runs}
+    base = [r["field_auc"] for r in runs["none"]]
+    for name, rs in runs.items():
+        dense, wire = sum(r["dense_bytes"] for r in rs), sum(r["wire_bytes"] for r in rs)
+        loss = paired([b - r["field_auc"] for b, r in zip(base, rs, strict=True)])
+        out[name] = {"wire_ratio": dense / wire if wire else None, "auc_loss": loss}
+    return out
+
+
+def bench_field_loss(seeds: range, fractions: tuple[float, ...], out: Path | None = None) -> dict:
     """Field AUC of the `swarm` team with dense sharing vs `topk_int8` at each fraction (and
-    without weight sharing), seeds 0..seeds-1 paired; wire ratio of the deltas sent."""
+    without weight sharing) on the same seeds; wire ratio of the deltas sent. The summary so
+    far is written to `out` after every seed, so a run cut short keeps its finished seeds."""
     import torch
 
-    from bench.field import YAML, paired, run_one
+    from bench.field import YAML, run_one
     from swarm.config import load_config
 
     torch.set_num_threads(1)
@@ -321,7 +336,7 @@ def bench_field_loss(seeds: int, fractions: tuple[float, ...]) -> dict:
     variants = {"none": ("none", 1.0, True), "no_sharing": ("none", 1.0, False)}
     variants |= {f"topk_int8@{f:g}": ("topk_int8", f, True) for f in fractions}
     runs: dict[str, list[dict]] = {v: [] for v in variants}
-    for seed in range(seeds):  # seed-major: a cut-short run still pairs every variant
+    for seed in seeds:  # seed-major: a cut-short run still pairs every variant
         for name, (kind, fraction, share) in variants.items():
             c = cfg.model_copy(deep=True)
             c.protocol.codec.kind, c.protocol.codec.fraction = kind, fraction
@@ -333,13 +348,10 @@ def bench_field_loss(seeds: int, fractions: tuple[float, ...]) -> dict:
             ratio = f"{tally.dense / tally.wire:.1f}x" if tally.wire else "-"
             print(f"  seed {seed} {name:<18} field AUC {m['field_auc']:.4f}  deltas {ratio}",
                   flush=True)  # fmt: skip
-    out: dict = {"seeds": seeds, "runs": runs}
-    base = [r["field_auc"] for r in runs["none"]]
-    for name, rs in runs.items():
-        dense, wire = sum(r["dense_bytes"] for r in rs), sum(r["wire_bytes"] for r in rs)
-        loss = paired([b - r["field_auc"] for b, r in zip(base, rs, strict=True)])
-        out[name] = {"wire_ratio": dense / wire if wire else None, "auc_loss": loss}
-    return out
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps({"field_loss": _field_summary(runs)}, indent=2))
+    return _field_summary(runs)
 
 
 class _Gossip:
@@ -463,7 +475,7 @@ def _report(res: dict) -> None:
                 print(f"  {k:<28} {v:8.1f}x")
     if "field_loss" in res:
         f = res["field_loss"]
-        print(f"field AUC loss vs dense sharing (swarm, drone_search, {f['seeds']} paired seeds):")
+        print(f"field AUC loss vs dense sharing (swarm, drone_search, seeds {f['seeds']}):")
         for k, v in f.items():
             if isinstance(v, dict) and "auc_loss" in v:
                 a, r = v["auc_loss"], v["wire_ratio"]
@@ -480,6 +492,10 @@ PARTS = ("codec", "transport", "wire", "gossip")
 SLOW_PARTS = ("field_loss",)  # only when asked for with --only
 
 
+def _out_path(parts) -> Path:
+    return RESULTS if parts == PARTS else RESULTS.with_name(f"protocol_{'_'.join(parts)}.json")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (< 60 s)")
@@ -487,6 +503,7 @@ def main() -> None:
         "--only", choices=PARTS + SLOW_PARTS, action="append", help="run only these parts"
     )
     ap.add_argument("--seeds", type=int, default=6, help="field_loss: paired seeds")
+    ap.add_argument("--first-seed", type=int, default=0, help="field_loss: seeds start here")
     ap.add_argument(
         "--fractions",
         type=lambda s: tuple(float(x) for x in s.split(",")),
@@ -506,9 +523,10 @@ def main() -> None:
     if "gossip" in parts:
         res["gossip"] = bench_gossip(args.quick)
     if "field_loss" in parts:
-        res["field_loss"] = bench_field_loss(args.seeds, args.fractions)
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        res["field_loss"] = bench_field_loss(seeds, args.fractions, _out_path(parts))
     _report(res)
-    out = RESULTS if parts == PARTS else RESULTS.with_name(f"protocol_{'_'.join(parts)}.json")
+    out = _out_path(parts)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
     print(f"wrote {out}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.protocol import _DeltaTally
+from bench.protocol import _DeltaTally, _field_summary
 from protocols.batching import RowEncoder, RowLayout
 from protocols.compression import EncodedDelta
 
@@ -30,3 +30,20 @@ def test_tally_counts_the_deltas_the_encoder_sends():
     assert tally.dense == 4 * 4 * 1500
     first = EncodedDelta(tuple(t for ts in observed.values() for t in ts)).wire_bytes
     assert first < tally.wire < 2 * first  # the second call (one brain) counted too
+
+
+def test_field_summary_pairs_seeds_and_pools_bytes():
+    def run(seed, auc, dense, wire):
+        return {"seed": seed, "field_auc": auc, "ticks": 10, "dense_bytes": dense,
+                "wire_bytes": wire}  # fmt: skip
+
+    runs = {
+        "none": [run(0, 0.80, 400, 400), run(1, 0.70, 400, 400)],
+        "topk_int8@0.01": [run(0, 0.78, 400, 4), run(1, float("nan"), 800, 6)],
+    }
+    s = _field_summary(runs)
+    assert s["seeds"] == [0, 1]
+    assert s["none"]["wire_ratio"] == 1.0 and s["none"]["auc_loss"]["mean"] == 0.0
+    assert s["topk_int8@0.01"]["wire_ratio"] == 1200 / 10
+    loss = s["topk_int8@0.01"]["auc_loss"]  # the NaN seed is left out, not counted as a loss
+    assert loss["n"] == 1 and abs(loss["mean"] - 0.02) < 1e-12
