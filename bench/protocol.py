@@ -346,9 +346,11 @@ def bench_field_loss(seeds: range, fractions: tuple[float, ...], out: Path | Non
             c.protocol.share_weights = share
             with _DeltaTally() as tally:
                 m = run_one(c, "swarm", seed, learn=True)
+            # without sharing the deltas are still encoded, but never sent: nothing to count
+            dense, wire = (tally.dense, tally.wire) if share else (0, 0)
             runs[name].append({"seed": seed, "field_auc": m["field_auc"], "ticks": m["ticks"],
-                               "dense_bytes": tally.dense, "wire_bytes": tally.wire})  # fmt: skip
-            ratio = f"{tally.dense / tally.wire:.1f}x" if tally.wire else "-"
+                               "dense_bytes": dense, "wire_bytes": wire})  # fmt: skip
+            ratio = f"{dense / wire:.1f}x" if wire else "-"
             print(f"  seed {seed} {name:<18} field AUC {m['field_auc']:.4f}  deltas {ratio}",
                   flush=True)  # fmt: skip
         if out is not None:
