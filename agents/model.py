@@ -69,6 +69,7 @@ __all__ = [
     "mcsd_apply",
     "rms_norm",
     "selective_apply",
+    "skip_selection_noise",
     "state_width",
     "yan_apply",
     "yan_step",
@@ -333,31 +334,6 @@ def _matrix_form(
     return a_sum * inv[..., None], e_sum, new
 
 
-def _mixer_token(w: MixerWeights, x: Tensor, state: Tensor, c: int) -> tuple[Tensor, Tensor]:
-    """The recurrent form on one token (T = 1), differentiable: the learner's one-step field
-    and replay tokens. x (P, B, 1, D), state (P, B, 2D+C) -> y (P, B, 1, D), new state.
-
-    Computed in the projection's own layout: with one token there is no scan to line up, so
-    the two relayouts of the general path (and their backward copies) are skipped. The same
-    operations on the same numbers as `_recurrent` on one token, so bit-identical results."""
-    pp, b, _, d = x.shape
-    dc = d // c
-    proj = _project(w, x, c).squeeze(3)  # (P, C, B, 4, Dc)
-    u, v, e, f = (z.transpose(1, 2) for z in proj.unbind(3))  # (P, B, C, Dc) views
-    lg, la = (r.to(x.dtype) for r in log_rates(c))
-    gz = torch.exp(lg)  # (C,): decays the count, as in _recurrent
-    g, al = gz[:, None], torch.exp(la)[:, None]  # (C, 1)
-    a_sum = g * state[..., :d].reshape(pp, b, c, dc)
-    e_sum = al * state[..., d : 2 * d].reshape(pp, b, c, dc)
-    z = gz * state[..., 2 * d :]
-    zc = z[..., None]
-    v_avg = torch.where(zc > 0, a_sum / zc.clamp_min(1e-30), torch.zeros_like(a_sum))
-    new = torch.cat([(a_sum + v).reshape(pp, b, d), (e_sum + e).reshape(pp, b, d), z + 1.0], -1)
-    e_n = _unit_rms(e_sum) * w.e_norm.reshape(pp, 1, c, dc)
-    theta = torch.addcmul(u * F.silu(v_avg), torch.sigmoid(f), e_n)  # (P, B, C, Dc)
-    return torch.bmm(theta.reshape(pp, b, d), w.w_o).reshape(pp, b, 1, d), new
-
-
 def mcsd_apply(
     w: MixerWeights, x: Tensor, state: Tensor, mode: str, n_channels: int, chunk: int
 ) -> tuple[Tensor, Tensor]:
@@ -367,8 +343,6 @@ def mcsd_apply(
     """
     pp, b, t, d = x.shape
     c, dc = n_channels, d // n_channels
-    if mode == "recurrent" and t == 1:
-        return _mixer_token(w, x, state, c)
     # one layout for everything after the projection: (u|v|e|f, C, T, P, B, Dc), so the scan
     # is one matmul per chunk and the elementwise tail runs on contiguous tensors
     proj = _relayout(_project(w, x, c), 4, 1, 3, 0, 2, 5)
@@ -409,6 +383,14 @@ def _select(
         score = score + noise_std.to(score.dtype)[:, None, None, None] * noise
     idx = torch.topk(score, k, dim=-1).indices
     return idx, torch.sigmoid(torch.gather(logits, -1, idx))
+
+
+def skip_selection_noise(cfg: YanConfig, pp: int, b: int, t: int, gen: Draws) -> None:
+    """Advance `gen` past the selection noise that a training pass of `yan_apply` over
+    (P, B, T) tokens draws (one (P, B, T, G) draw per layer, as `_select`), without running it:
+    a pass skipped as useless leaves every later draw what it would have been."""
+    for _ in range(cfg.n_layers):
+        normal((pp, b, t, cfg.ffn_groups), gen)
 
 
 def _dense_in(w: FFNWeights, x: Tensor) -> tuple[Tensor, Tensor]:
