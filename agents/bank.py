@@ -259,8 +259,8 @@ class BrainBank:
             # would be discarded, so skip it, advancing the brains' streams past the
             # selection noise it would have drawn (later draws stay what they would be)
             if batch is not None and noise is not None:
-                per_set = batch.x.shape[0] * batch.x.shape[1] // self.n_sets  # as _one_step
-                skip_selection_noise(self.cfg, self.n_sets, per_set, 1, self._gen)
+                tokens_per_set = batch.x.shape[0] * batch.x.shape[1] // self.n_sets  # _one_step
+                skip_selection_noise(self.cfg, self.n_sets, tokens_per_set, 1, self._gen)
             return 0
         if batch is None:
             active = torch.zeros(self.k, dtype=torch.bool)
