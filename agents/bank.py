@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,7 +30,15 @@ from agents.learner import (
     rank_losses,
     ssl_losses,
 )
-from agents.model import YanModel, YanWeights, balance_step, init_state, yan_apply, yan_step
+from agents.model import (
+    YanModel,
+    YanWeights,
+    balance_step,
+    init_state,
+    skip_selection_noise,
+    yan_apply,
+    yan_step,
+)
 from agents.pretrain import rehearsal_set, source_fisher
 from agents.rng import BrainGenerators, Draws, brain_seed, integers, uniform
 from agents.synthetic import SyntheticConfig
@@ -42,6 +51,22 @@ SOURCE_INPUT_DIM = SyntheticConfig.source().input_dim
 
 def _as_tensor(x: Tensor | np.ndarray) -> Tensor:
     return x.detach().float() if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x)).float()
+
+
+@dataclass(frozen=True, eq=False)
+class _FieldBatch:
+    """One learning step's field tokens, K streams × m: tokens x (K, m, input_dim), the states
+    before them (K, m, *state_shape), values and mask (K, n_field) of the supervised ones (the
+    first n_field), `lead` reservoir tokens whose photo-placed pairs follow them (0: no
+    ranking term), and `active` (K,) streams holding both classes."""
+
+    x: Tensor
+    states: Tensor
+    values: Tensor
+    mask: Tensor
+    n_field: int
+    lead: int
+    active: Tensor
 
 
 class BrainBank:
@@ -228,8 +253,20 @@ class BrainBank:
             loss = loss + lc.ssl_weight * ssl_losses(flat, tokens)
         else:
             loads = []
-        field, active = self._field_loss(p_all, noise)
-        loss = loss + field
+        batch = self._field_batch()
+        if lc.ssl_weight == 0 and (batch is None or not batch.active.any()):
+            # no stream holds both classes and nothing else is learned: the forward pass
+            # would be discarded, so skip it, advancing the brains' streams past the
+            # selection noise it would have drawn (later draws stay what they would be)
+            if batch is not None and noise is not None:
+                tokens_per_set = batch.x.shape[0] * batch.x.shape[1] // self.n_sets  # _one_step
+                skip_selection_noise(self.cfg, self.n_sets, tokens_per_set, 1, self._gen)
+            return 0
+        if batch is None:
+            active = torch.zeros(self.k, dtype=torch.bool)
+        else:
+            loss = loss + self._field_loss(p_all, batch, noise)
+            active = batch.active
         per_set = loss.reshape(self.n_sets, -1).sum(1) / (self.k // self.n_sets)  # (P,)
         if lc.rehearsal_weight > 0 and lc.rehearsal_streams and self._source_layout:
             # rehearsal guards a field step and never steps alone: a brain the field has told
@@ -264,13 +301,12 @@ class BrainBank:
         out, _, _ = yan_apply(p, self.cfg, xs, st, "recurrent", noise, self._gen)
         return out["detect"].reshape(k, m)
 
-    def _field_loss(self, p: YanWeights, noise) -> tuple[Tensor, Tensor]:
-        """The field's supervised terms per stream: (loss (K,), active (K,) bool).
-
-        Class-balanced BCE over the labelled reservoir plus this step's photo positives, and
-        the ranking of each hard negative below its own token with the photo placed in (the
-        paired positive, `rank_losses`). `active`: the stream holds both classes (a hard
-        negative or a true positive, and a positive), so the supervised step is taken."""
+    def _field_batch(self) -> _FieldBatch | None:
+        """This step's field tokens per stream, drawn and assembled without running a model
+        (None when there are none): the labelled reservoir (every slot, masked), the photo
+        positives synthesized from the window, and (ranking on) each reservoir token with the
+        photo placed in. `active`: the stream holds both classes (a hard negative or a true
+        positive, and a positive), so its supervised step is taken."""
         lc, r = self.lcfg, self.replay
         k, _, per = r.filled.shape
         rows = torch.arange(k)[:, None]
@@ -293,25 +329,36 @@ class BrainBank:
             parts_v.append(torch.ones(k, n_photo))
             parts_m.append(torch.ones(k, n_photo, dtype=torch.bool))
         if not parts_x:
-            return torch.zeros(k), torch.zeros(k, dtype=torch.bool)
+            return None
         n_field = sum(x.shape[1] for x in parts_x)
         pair = lc.rank_weight > 0 and bool(lc.replay_per_class) and not r.empty
         if pair:  # each labelled token with the photo placed in: the hard negatives' pairs
-            neg = parts_m[0] & (parts_v[0] < 0.5)
             parts_x.append(photo_positives(parts_x[0], lc.photo_scale, self._gen))
             parts_s.append(parts_s[0])
-        logits = self._one_step(p, torch.cat(parts_x, 1), torch.cat(parts_s, 1), noise)
         values, mask = torch.cat(parts_v, 1), torch.cat(parts_m, 1)
-        loss = balanced_bce(logits[:, :n_field], values, mask)
         has_neg = (mask & (values < 0.5)).any(1)
         active = has_neg & ((mask & (values >= 0.5)).any(1) | pair)
-        if pair:
-            m = parts_x[0].shape[1]
-            true = parts_m[0] & (parts_v[0] >= 0.5)  # field positives (not synthesized)
+        lead = parts_x[0].shape[1] if pair else 0
+        return _FieldBatch(
+            torch.cat(parts_x, 1), torch.cat(parts_s, 1), values, mask, n_field, lead, active
+        )
+
+    def _field_loss(self, p: YanWeights, batch: _FieldBatch, noise) -> Tensor:
+        """The field's supervised terms per stream (K,) under weights p: class-balanced BCE
+        over the labelled reservoir plus this step's photo positives, and the ranking of each
+        hard negative below its own token with the photo placed in (the paired positive,
+        `rank_losses`)."""
+        b = batch
+        logits = self._one_step(p, b.x, b.states, noise)
+        loss = balanced_bce(logits[:, : b.n_field], b.values, b.mask)
+        if b.lead:
+            m = b.lead
+            neg = b.mask[:, :m] & (b.values[:, :m] < 0.5)
+            true = b.mask[:, :m] & (b.values[:, :m] >= 0.5)  # field positives (not synthesized)
             lead = logits[:, :m]
-            ranked = rank_losses(lead, neg, logits[:, n_field:], lead, true)
-            loss = loss + lc.rank_weight * ranked
-        return loss, active
+            ranked = rank_losses(lead, neg, logits[:, b.n_field :], lead, true)
+            loss = loss + self.lcfg.rank_weight * ranked
+        return loss
 
     def _rehearsal_loss(self, p: YanWeights, noise) -> Tensor:
         """(P,) BCE (pos_weight) of each weight set on `rehearsal_streams` streams drawn from

@@ -69,6 +69,7 @@ __all__ = [
     "mcsd_apply",
     "rms_norm",
     "selective_apply",
+    "skip_selection_noise",
     "state_width",
     "yan_apply",
     "yan_step",
@@ -382,6 +383,14 @@ def _select(
         score = score + noise_std.to(score.dtype)[:, None, None, None] * noise
     idx = torch.topk(score, k, dim=-1).indices
     return idx, torch.sigmoid(torch.gather(logits, -1, idx))
+
+
+def skip_selection_noise(cfg: YanConfig, pp: int, b: int, t: int, gen: Draws) -> None:
+    """Advance `gen` past the selection noise that a training pass of `yan_apply` over
+    (P, B, T) tokens draws (one (P, B, T, G) draw per layer, as `_select`), without running it:
+    a pass skipped as useless leaves every later draw what it would have been."""
+    for _ in range(cfg.n_layers):
+        normal((pp, b, t, cfg.ffn_groups), gen)
 
 
 def _dense_in(w: FFNWeights, x: Tensor) -> tuple[Tensor, Tensor]:

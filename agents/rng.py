@@ -42,13 +42,17 @@ class BrainGenerators:
     def __len__(self) -> int:
         return len(self.gens)
 
-    def draw(self, shape: tuple[int, ...], fn) -> Tensor:
-        """(K, *shape[1:]) stacked `fn(shape[1:], generator)` of every brain's generator."""
+    def draw(self, shape: tuple[int, ...], fn, dtype: torch.dtype = torch.float32) -> Tensor:
+        """(K, *shape[1:]) of `dtype`: row i is `fn(row_i, generator_i)` filling row i in place
+        (one draw of shape[1:] per brain, written straight into the result: no stacking)."""
         if shape[0] != len(self.gens):
             raise ValueError(
                 f"a per-brain draw needs a leading axis of {len(self.gens)} brains, got {shape}"
             )
-        return torch.stack([fn(tuple(shape[1:]), g) for g in self.gens])
+        out = torch.empty(shape, dtype=dtype)
+        for row, g in zip(out, self.gens, strict=True):
+            fn(row, g)
+        return out
 
 
 Draws = torch.Generator | BrainGenerators | None
@@ -57,19 +61,19 @@ Draws = torch.Generator | BrainGenerators | None
 def uniform(shape: tuple[int, ...], gen: Draws) -> Tensor:
     """U[0, 1) float32 of `shape` (per brain along axis 0 when `gen` is per brain)."""
     if isinstance(gen, BrainGenerators):
-        return gen.draw(tuple(shape), lambda s, g: torch.rand(s, generator=g))
+        return gen.draw(tuple(shape), lambda row, g: row.uniform_(generator=g))
     return torch.rand(tuple(shape), generator=gen)
 
 
 def normal(shape: tuple[int, ...], gen: Draws, dtype: torch.dtype = torch.float32) -> Tensor:
     """N(0, 1) of `shape` and `dtype` (per brain along axis 0 when `gen` is per brain)."""
     if isinstance(gen, BrainGenerators):
-        return gen.draw(tuple(shape), lambda s, g: torch.randn(s, generator=g, dtype=dtype))
+        return gen.draw(tuple(shape), lambda row, g: row.normal_(generator=g), dtype)
     return torch.randn(tuple(shape), generator=gen, dtype=dtype)
 
 
 def integers(high: int, shape: tuple[int, ...], gen: Draws) -> Tensor:
     """Integers in [0, high) of `shape` (per brain along axis 0 when `gen` is per brain)."""
     if isinstance(gen, BrainGenerators):
-        return gen.draw(tuple(shape), lambda s, g: torch.randint(high, s, generator=g))
+        return gen.draw(tuple(shape), lambda row, g: row.random_(high, generator=g), torch.long)
     return torch.randint(high, tuple(shape), generator=gen)

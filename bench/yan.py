@@ -6,8 +6,10 @@
    same-size Transformer with a preallocated KV cache (bench/transformer.py), timed in
    alternating blocks, median of block means; state bytes vs KV-cache bytes; RSS growth from the
    first to the last T, each model alone in a fresh subprocess.
-2. BrainBank of K small brains: one batched act+learn step vs K separate YanModels (the
-   separate cost is measured on up to 16 models and scaled linearly to K).
+2. BrainBank of K small brains: one batched act+learn tick vs K separate one-brain banks (the
+   separate cost is measured on up to 16 and scaled linearly to K), unlabelled (no brain
+   holds both classes, so learning stops before its forward pass) and labelled (a quarter of
+   the brains get a late label every tick: real forward, backward and Adam steps).
 3. Selective FFN decode: top-k groups gathered vs all groups (dense), at d_model 512 and 1024.
 """
 
@@ -144,37 +146,67 @@ def rss(lengths: list[int]) -> dict:
     return res
 
 
-def bank(ks: list[int], ticks: int) -> list[dict]:
+def _labels(k: int, tick: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Late labels for a quarter of K brains' tokens of 2 ticks ago, ~20 % positive: brain,
+    tick and value arrays, the same for a tick whichever bank layout receives them."""
+    rng = np.random.default_rng(tick)
+    brains = np.sort(rng.choice(k, max(k // 4, 1), replace=False))
+    return (
+        brains,
+        np.full(brains.size, tick - 2),
+        (rng.random(brains.size) < 0.2).astype(np.float32),
+    )
+
+
+def bank(ks: list[int], ticks: int, labelled: bool = False) -> list[dict]:
+    """One batched act+learn tick of K brains vs K separate one-brain banks (measured on up
+    to 16, scaled linearly to K). Unlabelled, no brain holds both classes, so a learning step
+    draws its photo positives and stops (its forward pass would be discarded); `labelled`
+    gives a quarter of the brains a late label every tick, so steps run forward, backward and
+    Adam like a brain in the field."""
     cfg, lc = YanConfig(), LearnerConfig(learn_every=1, window=32)
     rows = []
     for k in ks:
         b = BrainBank(cfg, lc, k=k)
         toks = np.random.default_rng(0).standard_normal((k, cfg.input_dim)).astype(np.float32)
-        for t in range(lc.window):
-            b.act(toks, t)
-        tick = [lc.window]
-
-        def batched(b=b, toks=toks, tick=tick) -> None:
-            b.act(toks, tick[0])
-            b.learn(tick[0])
-            tick[0] += 1
-
         n_sep = min(k, 16)
         seps = [BrainBank(cfg, lc, k=1, seed=i) for i in range(n_sep)]
-        for s in seps:
-            for t in range(lc.window):
-                s.act(toks[:1], t)
 
-        def separate(seps=seps, toks=toks, tick=tick) -> None:
-            for s in seps:
-                s.act(toks[:1], tick[0])
-                s.learn(tick[0])
+        def tick_all(t: int, banks: list, rows_of: list, k: int = k, toks=toks) -> None:
+            lab = _labels(k, t) if labelled and t >= 2 else None
+            for bk, mine in zip(banks, rows_of, strict=True):
+                bk.act(toks[mine], t)
+                if lab is not None:
+                    hit = np.isin(lab[0], mine)
+                    if hit.any():
+                        local = np.searchsorted(mine, lab[0][hit])
+                        bk.label(local, lab[1][hit], lab[2][hit])
+                bk.learn(t)
+
+        whole, single = [np.arange(k)], [np.array([i]) for i in range(n_sep)]
+        for t in range(lc.window):
+            tick_all(t, [b], whole)
+            tick_all(t, seps, single)
+        tick = [lc.window, lc.window]
+
+        def batched(tick=tick, b=b, whole=whole) -> None:
+            tick_all(tick[0], [b], whole)
             tick[0] += 1
+
+        def separate(tick=tick, seps=seps, single=single) -> None:
+            tick_all(tick[1], seps, single)
+            tick[1] += 1
 
         t_b = _time(batched, ticks)
         t_s = _time(separate, ticks) * k / n_sep
         rows.append(
-            {"K": k, "batched_ms": 1e3 * t_b, "separate_ms": 1e3 * t_s, "speedup": t_s / t_b}
+            {
+                "K": k,
+                "labelled": labelled,
+                "batched_ms": 1e3 * t_b,
+                "separate_ms": 1e3 * t_s,
+                "speedup": t_s / t_b,
+            }
         )
     return rows
 
@@ -217,7 +249,13 @@ def main(argv: list[str] | None = None) -> None:
         "decode_config": DECODE_CFG.model_dump(),
         "decode": decode(lengths, 100 if args.quick else 400),
         "rss": rss(lengths),
-        "bank": bank([16, 256] if args.quick else [16, 256, 1024], 3 if args.quick else 10),
+        "bank": [
+            row
+            for labelled in (False, True)
+            for row in bank(
+                [16, 256] if args.quick else [16, 256, 1024], 3 if args.quick else 10, labelled
+            )
+        ],
         "selective": selective([512, 1024], reps * 4),
     }
     d = res["decode"]

@@ -24,6 +24,7 @@ from agents.model import (
     log_rates,
     mcsd_apply,
     selective_apply,
+    skip_selection_noise,
     state_width,
     yan_apply,
     yan_step,
@@ -160,6 +161,24 @@ def test_noise_explores_and_bias_balances() -> None:
     balance_step(bias, load_quiet, 0.1)
     over, under = load_quiet[0] > 1 / G, load_quiet[0] < 1 / G
     assert (bias[0][over] < 0).all() and (bias[0][under] > 0).all()
+
+
+@pytest.mark.parametrize(("t", "mode"), [(1, "recurrent"), (5, "chunked")])
+def test_skipping_a_pass_draws_what_the_pass_would(t: int, mode: str) -> None:
+    """A learning pass skipped as useless advances each brain's stream exactly as running
+    it would: the draws after it are the same."""
+    from agents.rng import BrainGenerators, normal
+
+    m = YanModel(CFG)
+    stacked = {n: v.unsqueeze(0).repeat(3, *[1] * v.dim()) for n, v in m.state_dict().items()}
+    w = YanWeights.from_named(stacked, CFG)
+    ran, skipped = BrainGenerators(1, [0, 4, 9]), BrainGenerators(1, [0, 4, 9])
+    x = torch.randn(3, 4, t, CFG.input_dim)
+    yan_apply(w, CFG, x, init_state(CFG, 4, 3), mode, torch.full((3,), 0.5), ran)
+    skip_selection_noise(CFG, 3, 4, t, skipped)
+    assert torch.equal(normal((3, 6), ran), normal((3, 6), skipped))
+    skip_selection_noise(CFG, 3, 5, t, skipped)  # another shape draws something else
+    assert not torch.equal(normal((3, 6), ran), normal((3, 6), skipped))
 
 
 def test_bad_path() -> None:
