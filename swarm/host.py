@@ -29,6 +29,7 @@ traffic counts both directions: each drone's OBS up and the centre's COMMAND dow
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -54,6 +55,7 @@ from scenarios.policies import fixed_logit, make_policy
 from swarm.exchange import Context, Exchange, Expected, NoExchange, Phase
 from swarm.exchange_gossip import GossipExchange
 from swarm.exchange_hub import HubExchange
+from swarm import hoststate
 from swarm.faults import FAULT_STATS, FaultPlan
 from swarm.raylife import (
     HostPlace,
@@ -522,6 +524,25 @@ class HostCore:
             out["belief"] = np.asarray(self.policy.belief, np.float16)
             out["drones"] = self.drone_ids.copy()
         return out
+
+    # -- restart (swarm.hoststate) --------------------------------------------------------
+    def pid(self) -> int:
+        """This host's process id (a test kills a real host actor by it)."""
+        return os.getpid()
+
+    def snapshot(self) -> bytes:
+        """This host's mission state now (`swarm.hoststate.dump`; the pool takes one after
+        each knowledge round)."""
+        return hoststate.dump(self)
+
+    def restore(self, blob: bytes) -> None:
+        """Continue the mission of a dead predecessor from its `snapshot()`."""
+        hoststate.load(self, blob)
+
+    def reconnect(self, peer: int, address: str) -> None:
+        """Point the DEALER to `peer` at its new address (it was restarted)."""
+        self.endpoint.disconnect(peer)
+        self.endpoint.connect(peer, address)
 
     def close(self) -> None:
         """Close the sockets (idempotent)."""
