@@ -1,13 +1,18 @@
 """Injected faults: the plan's decisions, and each fault kind observably happening in real
 rounds over sockets (local backend): loss at the asked rate, no traffic across a partition,
-a crashed drone silent and still, Byzantine messages rejected or clipped, hub failover."""
+a crashed drone silent and still, Byzantine messages rejected or clipped, hub failover; and a
+host actor killed mid-mission (Ray): restarted, restored, flying on."""
+
+import os
+import signal
 
 import numpy as np
 import pytest
 
 from swarm.fault_config import FaultsConfig
 from swarm.faults import CUT, DEAD, LOST, NOW, FaultPlan
-from swarm.loop import make_world
+from swarm.host import HostDied
+from swarm.loop import Episode, make_world
 from swarm.pool import HostPool
 from swarm.teams import make_plan
 
@@ -122,6 +127,26 @@ def test_partition_carries_no_traffic_across_until_it_heals(tiny_cfg):
     assert stats["fault_partitioned"] == 4 * 4  # links 2<->3 and 5<->0, both ways, 4 rounds
 
 
+def test_delayed_belief_increments_arrive_late_not_never(tiny_cfg):
+    """Every link late by 2 rounds: a brain fuses its neighbours' evidence of round r at
+    round r + 2, never sooner, and does fuse it (it is not dropped)."""
+    faults = {"delay": 1.0, "delay_rounds": 2}
+    cfg = tiny_cfg(drones=6, faults=faults, protocol={"share_weights": False})
+    fused = []  # per round: the (origin, stamp) increments brain 0 has fused so far
+
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+
+        def watch(r):
+            fused.append(set(pool.hosts.hosts[0].exchange.ledger._seen.get(0, ())))
+
+        fly(pool, cfg, 40, each_round=watch)
+        stats = pool.stats()
+    for r, keys in enumerate(fused):
+        assert all(stamp <= r - 2 for _, stamp in keys), (r, keys)
+    assert {origin for origin, _ in fused[-1]} >= {1, 5}  # both ring neighbours, late
+    assert stats["fault_delayed"] > 0 and stats["fault_lost"] == 0
+
+
 def test_crashed_drone_goes_silent_and_stops(tiny_cfg):
     cfg = tiny_cfg(drones=6, faults={"crashes": [{"drone": 2, "tick": 5}]})
     with HostPool(cfg, n_hosts=3, backend="local") as pool:
@@ -209,3 +234,57 @@ def test_fault_counts_do_not_depend_on_the_host_count(tiny_cfg):
             s = pool.stats()
             counts.append({k: s[k] for k in ("fault_lost", "fault_delayed", "byzantine_sent")})
     assert counts[0] == counts[1] and counts[0]["fault_lost"] > 0
+
+
+# -- a host actor killed mid-mission (Ray) ---------------------------------------------------
+def test_a_run_records_its_restarts_and_only_when_there_were_any():
+    restart = {"host": 1, "call": "act", "tick": 14, "restored_round": 1}
+    ep = Episode("swarm", 0, 40, 40, {}, {}, restarts=[restart])
+    assert ep.record()["restarts"] == [restart]
+    assert "restarts" not in Episode("swarm", 0, 40, 40, {}, {}).record()  # results unchanged
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("max_restarts", [1, 0])
+def test_a_killed_host_actor_is_restarted_restored_and_flies_on(
+    ray_session, tiny_cfg, max_restarts
+):
+    """Host 1's real process is killed (SIGKILL by its pid) 3 ticks after round 1 (tick 13).
+    With a restart left, Ray restarts it, the pool restores its state after round 1, and the
+    mission goes on with its drones flying and its brains in every knowledge round. (That a
+    host restored from its state goes on exactly as the unbroken run: test_hoststate.py.)
+    Without,
+    the mission ends with HostDied (the run loop keeps what completed; `--resume`)."""
+    cfg = tiny_cfg(drones=6, hosts={"max_restarts": max_restarts})
+    every, ticks = cfg.protocol.sync_every, 40
+    with HostPool(cfg, n_hosts=2, backend="ray") as pool:
+        world = make_world(cfg, 6, 0)
+        pool.configure("swarm", 0, world.public_info(), world.token_spec, 6)
+        mine = pool.plan.drone_shards[1]
+        poses = []
+        for tick in range(1, ticks + 1):
+            if max_restarts == 0 and tick == 14:
+                with pytest.raises(HostDied, match=r"host actor died \(host 1\) during act"):
+                    pool.act(world.observe())
+                assert pool.restarts() == []
+                return
+            world.step(pool.act(world.observe()))  # flies on after the world is done
+            poses.append(world.observe().pose[mine, :2].copy())
+            if tick % every == 0:
+                pool.exchange(tick // every - 1)
+            if tick == 13:
+                heard = pool.hosts.stats()[1]["host_socket_received"]
+                pid = pool.hosts.pids()[1]
+                os.kill(pid, signal.SIGKILL)
+        assert pool.hosts.pids()[1] != pid  # a new process
+        after = pool.hosts.stats()[1]["host_socket_received"]
+        stats = pool.stats()
+        (r,) = pool.restarts()
+    assert (r["host"], r["call"], r["tick"]) == (1, "act", 14)  # found dead at the next tick
+    assert (r["restored_round"], r["restored_tick"], r["lost_ticks"]) == (1, 10, 3)
+    # its brains take part in every round after the restart (5 more rounds of messages: the
+    # tiny world brings these brains no label to learn from, so mixing is what they do)
+    assert after > heard
+    moved = np.abs(np.diff(np.stack(poses[13:]), axis=0)).sum(axis=(0, 2))
+    assert (moved > 0).all()  # and each of its drones flies on
+    assert stats["rejected_messages"] == 0  # no replayed sequence number
