@@ -734,8 +734,8 @@ class RayHosts:
         self.n_hosts = n
         self.restarts: list[Restart] = []
         self.clock: Callable[[], int] = lambda: 0  # the mission's tick (set by the pool)
-        self._snaps: list[Any] = []  # per host: the ref of its last snapshot (empty: none)
-        self._snap_round = -1
+        # (round, per host the ref of its snapshot) of the last two checkpoints, oldest first
+        self._snaps: list[tuple[int, list[Any]]] = []
         self._left = [self.max_restarts] * n  # restarts each host has left
         try:
             self.addresses: list[str] = self._get(
@@ -775,16 +775,14 @@ class RayHosts:
         """`call(actor, host)` on every host and their replies in host order; a host found
         dead between rounds is restarted, restored and called again (class docstring)."""
         refs = [call(a, h) for h, a in enumerate(self.actors)]
-        try:
-            return self._get(refs, what)
-        except HostDied as err:
-            h = err.host
-            if what not in RESTARTABLE or h is None or not self._restart(h, what):
-                raise
-            return [
-                self._get([call(self.actors[i], i) if i == h else ref], what)[0]
-                for i, ref in enumerate(refs)
-            ]
+        while True:  # several hosts may die at once (e.g. Ray's memory monitor kills two)
+            try:
+                return self._get(refs, what)
+            except HostDied as err:
+                h = err.host
+                if what not in RESTARTABLE or h is None or not self._restart(h, what):
+                    raise
+                refs[h] = call(self.actors[h], h)  # the others' replies stand
 
     def _restart(self, h: int, what: str) -> bool:
         """Wait for Ray's restart of host h, reconnect it both ways, restore its snapshot;
@@ -802,15 +800,23 @@ class RayHosts:
                 time.sleep(0.5)
         self._left[h] -= 1
         self.addresses[h] = address
-        refs = [actor.connect.remote(self.addresses)]
-        refs += [a.reconnect.remote(h, address) for i, a in enumerate(self.actors) if i != h]
-        ray.get(refs)
+        ray.get(actor.connect.remote(self.addresses))
+        for i, a in enumerate(self.actors):
+            if i != h:  # a peer dead too reconnects to everyone when it is restarted
+                with contextlib.suppress(ActorDiedError, ActorUnavailableError, RayActorError):
+                    ray.get(a.reconnect.remote(h, address))
+        restored = -1
         if what != "configure":  # a host that died configuring is simply configured again
-            try:
-                ray.get(actor.restore.remote(self._snaps[h]))
-            except Exception:  # the snapshot went with its node: nothing to restore from
+            for snap_round, snaps in reversed(self._snaps):  # the newest that survived
+                try:
+                    ray.get(actor.restore.remote(snaps[h]))
+                except Exception:  # never taken (died first) or gone with its node
+                    continue
+                restored = snap_round
+                break
+            else:
                 return False
-        self.restarts.append(Restart(h, what, self.clock(), self._snap_round))
+        self.restarts.append(Restart(h, what, self.clock(), restored))
         return True
 
     def _logs(self, host: int | None) -> str:
@@ -823,9 +829,9 @@ class RayHosts:
         """Every host's snapshot after knowledge round `round_idx` (-1: the mission's start),
         kept here until the next; nothing without restarts. Not waited for: each host takes
         it before its next call."""
-        if self.max_restarts:
-            self._snaps = [a.snapshot.remote() for a in self.actors]
-            self._snap_round = round_idx
+        if self.max_restarts:  # the one before stays: a host may die before taking this one
+            refs = [a.snapshot.remote() for a in self.actors]
+            self._snaps = [*self._snaps[-1:], (round_idx, refs)]
 
     def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
         # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
