@@ -165,6 +165,12 @@ class Endpoint:
         sock.connect(address)
         self._peers[peer] = sock
 
+    def disconnect(self, peer: int) -> None:
+        """Close the DEALER to `peer` (unsent messages dropped), e.g. to connect it anew."""
+        sock = self._peers.pop(peer, None)
+        if sock is not None:
+            sock.close(linger=0)
+
     def send(self, peer: int, frames: Sequence[Any]) -> None:
         """Send one multipart message to a connected peer (buffers not copied when large)."""
         sock = self._peers.get(peer)

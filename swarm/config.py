@@ -201,6 +201,11 @@ class HostsConfig(_Strict):
         description="seconds the cluster may take to place every host before the run fails "
         "(exit 2) instead of waiting forever (s)",
     )
+    max_restarts: NonNegativeInt = Field(
+        1,
+        description="times Ray may restart each host actor in a run; a restarted host continues "
+        "from its state after the last knowledge round (0: a dead host ends the run)",
+    )
 
 
 class RayConfig(_Strict):

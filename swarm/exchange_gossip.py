@@ -61,7 +61,7 @@ from swarm.exchange import (
     team_graph,
 )
 from swarm.exchange_claims import ClaimRelay
-from swarm.faults import LinkViews
+from swarm.faults import NOW, LinkViews
 
 __all__ = ["GossipExchange"]
 
@@ -93,6 +93,8 @@ class GossipExchange(Exchange):
         self._mixed: torch.Tensor | None = None  # (K, P) float32 scratch of choco_pull
         self._wd: np.ndarray | None = None  # dense (N, N) W of self.graph, per-brain path
         self.views = LinkViews(ctx.faults) if ctx.faults is not None else None
+        # late belief increments: delivery round -> (receiving local brain, sender, increments)
+        self.late: dict[int, list[tuple[int, int, list[Increment]]]] = {}
         self.per_brain = ctx.faults is not None or p.gossip_clip
         self.max_bytes = p.max_message_bytes
         self.delta_bytes = 8 * init.size + 256  # worst case per brain, any codec
@@ -288,20 +290,29 @@ class GossipExchange(Exchange):
 
     def _fuse_heard(self, heard: dict[int, list[Increment]], round_idx: int | None = None) -> None:
         """Each local brain fuses, from its neighbours (ascending), the increments it meets
-        for the first time, and keeps them to relay next round (with faults: only from the
-        neighbours it heard this round)."""
+        for the first time, and keeps them to relay next round. With faults: only from the
+        neighbours it hears this round; a delayed link's increments are fused at the round
+        they arrive (first, before that round's own), a lost one's never."""
         ctx, f = self.ctx, self.ctx.faults
         fates = f.fates(round_idx) if f is not None and round_idx is not None else None
-        rows, items = [], []
+        arrived: list[tuple[int, int, list[Increment]]] = []  # (row, sender, increments)
+        if fates is not None:  # what was late arrives now, before this round's
+            arrived += self.late.pop(round_idx, [])
         for row, brain in enumerate(ctx.local.tolist()):
             for j in sorted(self.graph.neighbors(brain)):
-                if fates is not None and fates[j, brain] != 0:
-                    continue  # the link dropped or delayed it: not heard this round
-                for inc in heard.get(j, ()):
-                    if self.ledger.first(brain, inc):
-                        rows.append(row)
-                        items.append(evidence_of(inc))
-                        self.relay[brain].append(inc)
+                fate = NOW if fates is None else int(fates[j, brain])
+                if fate > 0 and j in heard:  # delayed: this brain hears it `fate` rounds on
+                    self.late.setdefault(round_idx + fate, []).append((row, j, heard[j]))
+                elif fate == NOW:  # lost, cut or dead: never heard
+                    arrived.append((row, j, heard.get(j, [])))
+        rows, items = [], []
+        for row, _, incs in arrived:
+            brain = int(ctx.local[row])
+            for inc in incs:
+                if self.ledger.first(brain, inc):
+                    rows.append(row)
+                    items.append(evidence_of(inc))
+                    self.relay[brain].append(inc)
         ctx.policy.fuse_evidence(np.array(rows, np.int64), items)
 
     def _pull_each(self, round_idx: int) -> np.ndarray:

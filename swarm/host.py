@@ -29,6 +29,7 @@ traffic counts both directions: each drone's OBS up and the centre's COMMAND dow
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -38,7 +39,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import ray
 import torch
-from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, RayTaskError
+from ray.exceptions import (
+    ActorDiedError,
+    ActorUnavailableError,
+    GetTimeoutError,
+    RayActorError,
+    RayTaskError,
+)
 
 from agents import BrainBank, YanConfig
 from protocols.codec import Delivery, Limits, Receiver, Session
@@ -51,6 +58,7 @@ from scenarios.claims import everyone_hears
 from scenarios.info import WorldInfo
 from scenarios.metrics import auc
 from scenarios.policies import fixed_logit, make_policy
+from swarm import hoststate
 from swarm.exchange import Context, Exchange, Expected, NoExchange, Phase
 from swarm.exchange_gossip import GossipExchange
 from swarm.exchange_hub import HubExchange
@@ -83,10 +91,16 @@ __all__ = [
     "LocalHosts",
     "Mission",
     "RayHosts",
+    "Restart",
     "model_for",
 ]
 
 RECV_TIMEOUT_S = 60.0  # a peer silent this long is dead or wedged: fail loudly, not hang
+RESTART_TIMEOUT_S = 120.0  # Ray's restart of a dead host actor, placement included
+#: Pool calls after which a restarted host can be restored and the call repeated: those
+#: between knowledge rounds. A host that dies inside a round (send/recv) leaves its peers
+#: mid-barrier; that ends the run (HostDied) and `--resume` continues it.
+RESTARTABLE = frozenset({"configure", "act", "probe_aucs", "stats", "view_record"})
 COMPETENCE_DECAY = 0.98  # per tick: verified precision over roughly the last 50 ticks
 _OBS_FIELDS = ("tokens", "cells", "pose", "busy", "label_drone", "label_tick", "label_value")
 
@@ -125,8 +139,32 @@ class HostTimeout(RuntimeError):
 
 
 class HostDied(RuntimeError):
-    """A host actor died (crash, node lost, out of memory) or a round could not complete;
-    the pool cannot continue (the run loop keeps the missions it completed)."""
+    """A host actor died (crash, node lost, out of memory) and could not be restarted, or a
+    round could not complete; the pool cannot continue (the run loop keeps the missions it
+    completed). `host`: the dead host's index, when known."""
+
+    def __init__(self, text: str, host: int | None = None) -> None:
+        super().__init__(text)
+        self.host = host
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A host actor Ray restarted and the pool restored (results.json `restarts`, per run).
+
+    `call`: the pool's call that found it dead; `restored_round`: the knowledge round after
+    which the state it continues from was taken (-1: the mission's start, fresh from the
+    checkpoint); `restored`: what that state holds."""
+
+    host: int
+    call: str
+    tick: int  # the mission's tick when it was found dead (pool.ticks)
+    restored_round: int
+    restored: str = (
+        "brains (weights, optimiser, EWC, recurrent state, replay, RNG), policy (beliefs, "
+        "unsent evidence, goals, claims, RNG), exchange (CHOCO copies or common model, "
+        "error-feedback residuals, election, round, term, ledgers), protocol sessions, counters"
+    )
 
 
 def model_for(cfg: YanConfig, spec: TokenSpec) -> YanConfig:
@@ -523,6 +561,25 @@ class HostCore:
             out["drones"] = self.drone_ids.copy()
         return out
 
+    # -- restart (swarm.hoststate) --------------------------------------------------------
+    def pid(self) -> int:
+        """This host's process id (a test kills a real host actor by it)."""
+        return os.getpid()
+
+    def snapshot(self) -> bytes:
+        """This host's mission state now (`swarm.hoststate.dump`; the pool takes one after
+        each knowledge round)."""
+        return hoststate.dump(self)
+
+    def restore(self, blob: bytes) -> None:
+        """Continue the mission of a dead predecessor from its `snapshot()`."""
+        hoststate.load(self, blob)
+
+    def reconnect(self, peer: int, address: str) -> None:
+        """Point the DEALER to `peer` at its new address (it was restarted)."""
+        self.endpoint.disconnect(peer)
+        self.endpoint.connect(peer, address)
+
     def close(self) -> None:
         """Close the sockets (idempotent)."""
         self.endpoint.close()
@@ -563,6 +620,7 @@ class Hosts(Protocol):
     def probe_aucs(self, tokens: np.ndarray, labels: np.ndarray) -> list[list[float]]: ...
     def stats(self) -> list[dict[str, float]]: ...
     def view_record(self, beliefs: bool) -> list[dict[str, Any]]: ...
+    def checkpoint(self, round_idx: int) -> None: ...
     def share(self, obj: Any) -> Any: ...
     def nodes(self) -> int: ...
     def placement(self) -> list[HostPlace]: ...
@@ -612,6 +670,9 @@ class LocalHosts:
     def view_record(self, beliefs: bool) -> list[dict[str, Any]]:
         return [h.view_record(beliefs) for h in self.hosts]
 
+    def checkpoint(self, round_idx: int) -> None:
+        """Nothing: hosts in this process die with it, nothing restarts them."""
+
     def share(self, obj: Any) -> Any:
         return obj
 
@@ -637,7 +698,14 @@ class HostActor(HostCore):
 
 class RayHosts:
     """One host actor per host on Ray; started here, ended by `close()`. Each call is one
-    fan-out and one `ray.get`."""
+    fan-out and one `ray.get`.
+
+    Restart (docs/faults.md): each actor may be restarted by Ray `hosts.max_restarts` times in
+    a run. After every knowledge round (and at a mission's start) `checkpoint` asks each host
+    for its `snapshot()`; the reply is owned by this driver, so it outlives the host's process.
+    A call between rounds (`RESTARTABLE`) that finds a host dead waits for Ray to restart it,
+    points every host's socket at its new address, restores the last snapshot into it and
+    repeats the call there (the other hosts' replies stand). `restarts` lists each restart."""
 
     def __init__(
         self,
@@ -655,14 +723,20 @@ class RayHosts:
         self.reservation: Reservation | None = reserve(
             host_requests(n, cpus, hosts.resources), hosts.placement_timeout_s, hosts.ports
         )
+        self.max_restarts = hosts.max_restarts
         remote = ray.remote(HostActor)
         self.actors = [
-            remote.options(**self.reservation.options(i)).remote(
+            remote.options(max_restarts=self.max_restarts, **self.reservation.options(i)).remote(
                 i, n, run_cfg, run_id, key, curve=curve
             )
             for i in range(n)
         ]
         self.n_hosts = n
+        self.restarts: list[Restart] = []
+        self.clock: Callable[[], int] = lambda: 0  # the mission's tick (set by the pool)
+        # (round, per host the ref of its snapshot) of the last two checkpoints, oldest first
+        self._snaps: list[tuple[int, list[Any]]] = []
+        self._left = [self.max_restarts] * n  # restarts each host has left
         try:
             self.addresses: list[str] = self._get(
                 [a.address.remote() for a in self.actors], "address"
@@ -683,7 +757,8 @@ class RayHosts:
             alive = ", ".join(f"host {h}: {actor_state(self.actors[h])}" for h in silent)
             raise HostDied(
                 f"a round could not complete during {what}(): {cause} — Ray says {alive or '?'}. "
-                f"{self._logs(silent[0] if silent else None)}"
+                f"{self._logs(silent[0] if silent else None)}",
+                silent[0] if silent else None,
             ) from err
         except (ActorDiedError, ActorUnavailableError, RayActorError) as err:
             ids = [a._actor_id.hex() for a in self.actors]
@@ -692,8 +767,57 @@ class RayHosts:
             raise HostDied(
                 f"a host actor died{who} during {what}(): {err}. The pool cannot continue; "
                 "completed missions are kept by the run loop. Check memory (each host holds its "
-                f"brains) and {self._logs(dead)}"
+                f"brains) and {self._logs(dead)}",
+                dead,
             ) from err
+
+    def _fan(self, what: str, call: Callable[[Any, int], Any]) -> list[Any]:
+        """`call(actor, host)` on every host and their replies in host order; a host found
+        dead between rounds is restarted, restored and called again (class docstring)."""
+        refs = [call(a, h) for h, a in enumerate(self.actors)]
+        while True:  # several hosts may die at once (e.g. Ray's memory monitor kills two)
+            try:
+                return self._get(refs, what)
+            except HostDied as err:
+                h = err.host
+                if what not in RESTARTABLE or h is None or not self._restart(h, what):
+                    raise
+                refs[h] = call(self.actors[h], h)  # the others' replies stand
+
+    def _restart(self, h: int, what: str) -> bool:
+        """Wait for Ray's restart of host h, reconnect it both ways, restore its snapshot;
+        False when it cannot be restarted (none left, Ray gave up, no snapshot to restore)."""
+        if self._left[h] <= 0 or (what != "configure" and not self._snaps):
+            return False
+        actor, deadline = self.actors[h], time.monotonic() + RESTART_TIMEOUT_S
+        while True:  # calls fail while Ray restarts it; a queued one waits for the new one
+            try:
+                address = ray.get(actor.address.remote(), timeout=10)
+                break
+            except (ActorDiedError, ActorUnavailableError, RayActorError, GetTimeoutError):
+                if actor_state(actor) == "DEAD" or time.monotonic() > deadline:
+                    return False
+                time.sleep(0.5)
+        self._left[h] -= 1
+        self.addresses[h] = address
+        ray.get(actor.connect.remote(self.addresses))
+        for i, a in enumerate(self.actors):
+            if i != h:  # a peer dead too reconnects to everyone when it is restarted
+                with contextlib.suppress(ActorDiedError, ActorUnavailableError, RayActorError):
+                    ray.get(a.reconnect.remote(h, address))
+        restored = -1
+        if what != "configure":  # a host that died configuring is simply configured again
+            for snap_round, snaps in reversed(self._snaps):  # the newest that survived
+                try:
+                    ray.get(actor.restore.remote(snaps[h]))
+                except Exception:  # never taken (died first) or gone with its node
+                    continue
+                restored = snap_round
+                break
+            else:
+                return False
+        self.restarts.append(Restart(h, what, self.clock(), restored))
+        return True
 
     def _logs(self, host: int | None) -> str:
         """Where host `host`'s Ray logs are (its own node's folder on a cluster)."""
@@ -701,31 +825,41 @@ class RayHosts:
         nodes = reservation.nodes if reservation is not None else []
         return logs_hint(nodes[host] if host is not None and host < len(nodes) else None)
 
+    def checkpoint(self, round_idx: int) -> None:
+        """Every host's snapshot after knowledge round `round_idx` (-1: the mission's start),
+        kept here until the next; nothing without restarts. Not waited for: each host takes
+        it before its next call."""
+        if self.max_restarts:  # the one before stays: a host may die before taking this one
+            refs = [a.snapshot.remote() for a in self.actors]
+            self._snaps = [*self._snaps[-1:], (round_idx, refs)]
+
     def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
         # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
-        refs = [a.configure.remote(mission, init) for a in self.actors]
-        return self._get(refs, "configure")
+        self._snaps = []
+        return self._fan("configure", lambda a, h: a.configure.remote(mission, init))
 
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:
         # Actors run concurrently, so the order only matters for the local backend.
-        refs = [a.act.remote(s) for a, s in zip(self.actors, shards, strict=True)]
-        return self._get(refs, "act")
+        return self._fan("act", lambda a, h: a.act.remote(shards[h]))
 
     def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> list[int]:
-        return self._get([a.send.remote(round_idx, phase, positions) for a in self.actors], "send")
+        return self._fan("send", lambda a, h: a.send.remote(round_idx, phase, positions))
 
     def recv(self, round_idx: int, phase: Phase) -> list[int]:
-        return self._get([a.recv.remote(round_idx, phase) for a in self.actors], "recv")
+        return self._fan("recv", lambda a, h: a.recv.remote(round_idx, phase))
 
     def probe_aucs(self, tokens: np.ndarray, labels: np.ndarray) -> list[list[float]]:
-        refs = [a.probe_aucs.remote(tokens, labels) for a in self.actors]
-        return self._get(refs, "probe_aucs")
+        return self._fan("probe_aucs", lambda a, h: a.probe_aucs.remote(tokens, labels))
 
     def stats(self) -> list[dict[str, float]]:
-        return self._get([a.stats.remote() for a in self.actors], "stats")
+        return self._fan("stats", lambda a, h: a.stats.remote())
 
     def view_record(self, beliefs: bool) -> list[dict[str, Any]]:
-        return self._get([a.view_record.remote(beliefs) for a in self.actors], "view_record")
+        return self._fan("view_record", lambda a, h: a.view_record.remote(beliefs))
+
+    def pids(self) -> list[int]:
+        """Each host actor's process id."""
+        return self._get([a.pid.remote() for a in self.actors], "pid")
 
     def share(self, obj: Any) -> Any:
         return ray.put(obj)
@@ -745,7 +879,7 @@ class RayHosts:
             with contextlib.suppress(Exception):  # a dead host has nothing left to close
                 ray.get([a.close.remote() for a in self.actors], timeout=30)
             for a in self.actors:
-                ray.kill(a)
+                ray.kill(a, no_restart=True)
             self.actors = []
         if self.reservation is not None:
             self.reservation.release()

@@ -100,6 +100,8 @@ class Episode:
     concept_curve: list[ConceptPoint] = field(default_factory=list)
     rounds: int = 0  # knowledge rounds held
     wall_seconds: float = 0.0
+    # host actors Ray restarted during the mission (`HostPool.restarts`); only when any
+    restarts: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         """As plain data for results.json (without the team, which is its key there)."""
@@ -108,6 +110,8 @@ class Episode:
         out["auc_curve"] = [list(p) for p in self.auc_curve]
         out["field_curve"] = [list(p) for p in self.field_curve]
         out["concept_curve"] = [p.record() for p in self.concept_curve]
+        if not self.restarts:  # a run without restarts records none (results unchanged)
+            out.pop("restarts")
         return out
 
 
@@ -251,6 +255,7 @@ def run_episode(
         concept_curve=ccurve,
         rounds=rounds,
         wall_seconds=round(time.perf_counter() - start, 3),
+        restarts=pool.restarts() if hasattr(pool, "restarts") else [],
     )
     if recorder is not None:
         recorder.finish(episode)

@@ -24,7 +24,9 @@ trajectories/  <team>-s<seed>.npz recordings for `python -m swarm.view` (output.
                    "stats": {pool counters, "inference_flops", "train_flops"},
                    "auc_curve": [[tick, auc]],
                    "field_curve": [[tick, field_auc, field_probe_auc]], "wall_seconds",
-                   "drones": int, "at_ticks": {tick: {tick metric: float}}}],
+                   "drones": int, "at_ticks": {tick: {tick metric: float}},
+                   "restarts": [{"host", "call", "tick", "restored_round", "restored",
+                                 "restored_tick", "lost_ticks"}]}],   # only if any
          "summary": {metric: {"median", "lo", "hi", "mean", "n"}},   # spread over seeds
          "estimates": {"end": {metric: ESTIMATE}, "at_ticks": {tick: {metric: ESTIMATE}},
                        "cost": {cost: ESTIMATE}},                      # cost per run

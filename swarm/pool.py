@@ -68,7 +68,9 @@ class HostPool:
         # security: curve also encrypts the sockets, with one key pair per run
         curve = CurveKeys.generate() if run_cfg.protocol.security == "curve" else None
         if backend == "ray":
-            self.hosts: Hosts = RayHosts(run_cfg, n_hosts, run_id, key, curve)
+            ray_hosts = RayHosts(run_cfg, n_hosts, run_id, key, curve)
+            ray_hosts.clock = lambda: self.ticks  # restarts say when they happened
+            self.hosts: Hosts = ray_hosts
         else:
             n = n_hosts or host_count(
                 run_cfg.hosts.agents_per_host, run_cfg.drones, float(os.cpu_count() or 1)
@@ -76,6 +78,9 @@ class HostPool:
             self.hosts = LocalHosts(run_cfg, n, run_id, key, curve)
         self.n_hosts = self.hosts.n_hosts
         self.plan: TeamPlan | None = None
+        self.ticks = 0  # act() calls of the current mission
+        self._rounds_at: dict[int, int] = {-1: 0}  # knowledge round -> tick it followed
+        self._restarts_before = 0  # host restarts of earlier missions
         self._phases: tuple[Phase, ...] = ()
         self._positions: np.ndarray | None = None
         self._init_cache: dict[str, dict[str, np.ndarray] | None] = {}
@@ -100,9 +105,12 @@ class HostPool:
         fixed = self.plan.model == "fixed"  # the fixed detector has no checkpoint
         init = None if fixed else self._pretrained(cfg, self.plan.model, token_spec)
         mission = Mission(self.plan, seed, world_info, token_spec, team_cfg)
+        self._restarts_before = len(getattr(self.hosts, "restarts", ()))
         phases = self.hosts.configure(mission, init)
         self._phases = max(phases, key=len)  # hosts without brains have none
         self._positions = None
+        self.ticks, self._rounds_at = 0, {-1: 0}
+        self.hosts.checkpoint(-1)  # what a host that dies before the first round restarts from
 
     def _pretrained(self, cfg: RunConfig, size: str, spec: TokenSpec) -> Any:
         """The cached pretrained checkpoint of `cfg`'s small or large model (loaded once)."""
@@ -132,6 +140,7 @@ class HostPool:
         order = list(range(self.n_hosts))
         if plan.sharing == "central":
             order = [h for h in order if h != plan.centre_host] + [plan.centre_host]
+        self.ticks += 1
         results = self.hosts.act(shards, order)
         ids = np.concatenate([r[0] for r in results if r[1] is not None])
         parts = [r[1] for r in results if r[1] is not None]
@@ -147,6 +156,19 @@ class HostPool:
         for phase in self._phases:
             self.hosts.send(round_idx, phase, self._positions)
             self.hosts.recv(round_idx, phase)
+        self.hosts.checkpoint(round_idx)  # a host that dies from here restarts from this round
+        self._rounds_at[round_idx] = self.ticks
+
+    def restarts(self) -> list[dict[str, Any]]:
+        """The current mission's host restarts (`swarm.host.Restart`) as plain data, with the
+        tick the restored state was taken at and the ticks of that host's work lost. Empty on
+        the local backend (nothing restarts a host in this process)."""
+        out = []
+        for r in getattr(self.hosts, "restarts", [])[self._restarts_before :]:
+            at = self._rounds_at.get(r.restored_round, 0)
+            redone = 1 if r.call == "act" else 0  # that tick's act runs again, restored
+            out.append({**asdict(r), "restored_tick": at, "lost_ticks": r.tick - redone - at})
+        return out
 
     def probe_auc(self, tokens: np.ndarray, labels: np.ndarray) -> float:
         """Median detector AUC over the team's brains; tokens (M, input_dim), labels (M,)."""
