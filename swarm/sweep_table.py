@@ -56,8 +56,12 @@ def point_rows(
 
 
 def _cell(v: Any) -> Any:
-    """A swept value as a table cell: scalars as is, lists and sections as compact JSON."""
-    return v if isinstance(v, str | int | float | bool) else json.dumps(v, sort_keys=True)
+    """A swept value as a table cell: scalars as is, lists and sections as compact JSON, a
+    field the point does not set as an empty cell (not the text "null": a column holding a
+    number at one point and text at another cannot be written to Parquet)."""
+    if v is None or isinstance(v, str | int | float | bool):
+        return v
+    return json.dumps(v, sort_keys=True)
 
 
 def _num(v: Any) -> float:

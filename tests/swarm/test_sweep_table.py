@@ -124,6 +124,21 @@ def test_named_values_get_error_bars_and_the_range_when_seeds_are_few():
     assert "range over seeds" in fig.get_supxlabel()
 
 
+def test_named_points_that_set_different_fields_make_one_table(tmp_path):
+    """A point that leaves a swept field unset has an empty cell there, so a numeric field set
+    at one point and a whole section set at another still write to CSV and Parquet."""
+    res = _results({"swarm": [0.7]})
+    rows = point_rows("clean", {"faults.loss": None, "faults.byzantine": None}, res)
+    rows += point_rows("loss", {"faults.loss": 0.3, "faults.byzantine": None}, res)
+    rows += point_rows("alie", {"faults.loss": None, "faults.byzantine": {"fraction": 0.2}}, res)
+    write_table(rows, tmp_path)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "table.parquet").to_pydict()
+    assert table["faults.loss"] == [None, 0.3, None]
+    assert table["faults.byzantine"] == [None, None, '{"fraction": 0.2}']
+
+
 def test_table_and_plots_are_written(tmp_path):
     rows = []
     for n in (4, 8):
