@@ -64,6 +64,7 @@ def fly(cfg: Any, team: str, share_weights: bool, seed: int, every: int) -> dict
     return {
         "curve": curve,
         "witnesses": int(ep.metrics["concept_witnesses"]),
+        "sample_holders": int(ep.metrics.get("concept_sample_holders", 0)),
         "ticks": ep.ticks,
         "lift": ep.metrics["concept_lift_non_witness"],
     }
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
             r = fly(cfg, team, share, seed, args.every)
             runs[name].append(r)
             print(
-                f"seed {seed} {name:17s} witnesses {r['witnesses']:2d}  non-witness concept "
+                f"seed {seed} {name:17s} witnesses {r['witnesses']:2d} (photo holders "
+                f"{r['sample_holders']:2d})  non-witness concept "
                 f"AUC {r['curve'][0][1]:.3f} -> {r['curve'][-1][1]:.3f}  "
                 f"({time.perf_counter() - t0:.0f} s)",
                 flush=True,

@@ -7,6 +7,13 @@ report cells; a ground crew checks each report after a delay (that answer is the
 and clears the litter it confirms. Some zones demand at least 10 m of altitude, some are
 no-fly; batteries drain in the air and recharge at stations (land on one: altitude 0). Ticks
 are `tick_s` seconds; idleness and latency are in ticks.
+
+The concept's area has its own ground crew. It meets the first piece of the new kind on its
+round `crew_delay` ticks after that piece appears and (`concept_announce`) posts a photo of it
+as a notice of its area, the way drone_search's searchers get a photo of the person: every
+drone over the area from then on receives it, and its camera compares against it like a known
+kind. No drone passes the photo on, so drones that keep away from the area can learn the kind
+only from what the swarm shares.
 """
 
 from __future__ import annotations
@@ -74,6 +81,11 @@ class Config(WorldConfig):
     concept_region: float = Field(
         0.5, gt=0, le=1, description="side of the concept's top-left square, × the map's side"
     )
+    concept_announce: bool = Field(
+        True,
+        description="the ground crew of the concept's area, on meeting the new kind, sends its "
+        "photo (a reference sample) to the drones over that area",
+    )
     probe_size: int = Field(512, ge=2, description="tokens in the concept probe set")
 
 
@@ -112,6 +124,11 @@ class LitterPatrol(Scenario):
         self._crew: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         # evaluation only: drones whose brain received a crew answer about the concept kind
         self.witnesses = Witnesses(n_drones)
+        # drones the concept area's crew sent its photo of the new kind (a world event, not
+        # evaluation truth: it changes what their cameras match); None until announced
+        self.sample_holders = np.zeros(n_drones, dtype=bool)
+        self._concept_first: int | None = None  # tick the first concept piece appeared
+        self.announced_at: int | None = None
         self._look = None
 
     def _rects(self, rng: np.random.Generator, n: int, avoid: np.ndarray) -> np.ndarray:
@@ -153,12 +170,11 @@ class LitterPatrol(Scenario):
         probability `concept_litter_per_tick` per tick on one random patrolled cell (bins and
         river) of the top-left square of side `concept_region` × the map, and stays there until
         the crew clears it. Only the drones patrolling that area meet it first."""
-        cfg, (h, w) = self.cfg, self.shape
+        cfg, w = self.cfg, self.shape[1]
         self.concept_sig = random_signatures(self.streams["concept"], 1, cfg.appearance_dim)[0]
         self.concept_kind = cfg.n_kinds_known + cfg.n_kinds_new
         poi = np.flatnonzero(self.poi.ravel())
-        rows, cols = np.divmod(poi, w)
-        self.concept_cells = poi[(rows < cfg.concept_region * h) & (cols < cfg.concept_region * w)]
+        self.concept_cells = poi[self.in_concept_area(np.column_stack(np.divmod(poi, w)))]
 
     def _start_cells(self, n: int) -> np.ndarray:
         """n distinct free cells nearest the stations, dealt round-robin over stations."""
@@ -212,10 +228,14 @@ class LitterPatrol(Scenario):
         b = self.bodies
         if self._look is None or self._look[0] != self.tick:
             gain = self.lighting.gain(self.tick, b.pos[:, 0], b.pos[:, 1])
-            refs = self.sigs[: self.cfg.n_kinds_known]
+            refs, held = self.sigs[: self.cfg.n_kinds_known], None
+            if self.announced_at is not None:  # the crew's photo: one more reference, held
+                refs = np.vstack([refs, self.concept_sig[None, :]])  # by its receivers only
+                held = np.ones((self.n_drones, len(refs)), dtype=bool)
+                held[:, -1] = self.sample_holders
             look = self.camera.look(
                 self.app, b.pos, b.alt, gain, self.lighting.tint(self.tick), refs,
-                self.streams["sensor"],
+                self.streams["sensor"], held,
             )  # fmt: skip
             self.last_visit[np.isin(self.poi_flat, look.seen)] = self.tick
             idle = self.tick - self.last_visit
@@ -249,6 +269,7 @@ class LitterPatrol(Scenario):
         self._take_reports(actions.flag & free & (b.alt > 0))
         self._world_events()
         self._crew_answers()
+        self._announce_concept()
         self.mark_moved()
         self.tick += 1
         self.done = self.tick >= cfg.horizon
@@ -299,6 +320,28 @@ class LitterPatrol(Scenario):
         if concept_on and crng.random() < cfg.concept_litter_per_tick:
             cell = crng.choice(self.concept_cells, size=1)
             ev.spawn(cell, np.array([self.concept_kind]), self.tick, -1, -1)
+            if self._concept_first is None:
+                self._concept_first = self.tick
+
+    def in_concept_area(self, pos: np.ndarray) -> np.ndarray:
+        """(N,) bool: cells pos (N, 2) lie in the concept's top-left square."""
+        side = self.cfg.concept_region * np.array(self.shape)
+        return (pos[:, 0] < side[0]) & (pos[:, 1] < side[1])
+
+    def _announce_concept(self) -> None:
+        """The area's crew meets the first concept piece on its round `crew_delay` ticks
+        after it appeared (the time it takes to answer a report) and posts its photo as a
+        notice of its area: from then on every drone over the area (flying or on a station
+        there) receives it, the way a geofenced airspace notice reaches whoever enters the
+        airspace. From its next look a receiver's camera matches the new kind as a known one.
+        No drone relays the photo: drones that never fly over the area never get it."""
+        first, cfg = self._concept_first, self.cfg
+        if not cfg.concept_announce or first is None:
+            return
+        if self.announced_at is None and self.tick >= first + cfg.crew_delay:
+            self.announced_at = self.tick
+        if self.announced_at is not None:
+            self.sample_holders |= self.bodies.alive & self.in_concept_area(self.bodies.pos)
 
     def candidate_truth(self, cells: np.ndarray) -> np.ndarray:
         """(N,) bool: litter lies on the candidate cells (N, 2) now. Simulator truth for the
@@ -349,6 +392,7 @@ class LitterPatrol(Scenario):
             "distance": float(self.bodies.distance_m.sum()),
             "depleted": float((~self.bodies.alive).sum()),
             "concept_witnesses": float(self.witnesses.count),
+            "concept_sample_holders": float(self.sample_holders.sum()),
         }
 
     def tick_metrics(self) -> dict[str, float]:

@@ -47,12 +47,15 @@ class Camera:
         tint: np.ndarray,
         refs: np.ndarray,
         rng: np.random.Generator,
+        held: np.ndarray | None = None,
     ) -> Look:
         """Observe footprints of all drones at once.
 
         app (H, W, A) appearance map; pos (N, 2) cells; alt (N,) m; gain (N,) lighting;
-        tint (A,); refs (K, A) reference signatures. Footprints are padded to the widest one,
-        (N, F, .) with F = (2R+1)², and masked, so the work is a few array ops whatever N.
+        tint (A,); refs (K, A) reference signatures; held (N, K) bool, optional: which
+        references each drone holds (None: every drone holds all), the others are never
+        matched. Footprints are padded to the widest one, (N, F, .) with F = (2R+1)², and
+        masked, so the work is a few array ops whatever N.
         """
         h, w, a = app.shape
         n = len(pos)
@@ -74,6 +77,8 @@ class Camera:
         diff = obs - ctx[:, None, :]
         unit = refs / np.linalg.norm(refs, axis=1, keepdims=True)
         cos = (diff @ unit.T) / np.maximum(np.linalg.norm(diff, axis=2, keepdims=True), 1e-9)
+        if held is not None:  # a reference a drone was never given cannot be matched
+            cos = np.where(held[:, None, :], cos, -np.inf)
         best_ref = cos.argmax(2)  # (N, F)
         score = np.where(valid, np.take_along_axis(cos, best_ref[..., None], 2)[..., 0], -np.inf)
         f = score.argmax(1)  # (N,)

@@ -42,6 +42,7 @@ UNITS: dict[str, str] = {
     "inspections": "count",
     "inspected_cells": "count",
     "concept_witnesses": "count",
+    "concept_sample_holders": "count",
     "avg_idleness": "ticks",
     "worst_idleness": "ticks",
     "detection_latency": "ticks",

@@ -147,6 +147,7 @@ METRICS: dict[str, Metric] = {
         Metric("field_auc", _H),
         Metric("field_probe_auc", _H),
         Metric("concept_witnesses", _N),
+        Metric("concept_sample_holders", _N),
         Metric("avg_idleness", _L),
         Metric("worst_idleness", _L),
         Metric("detection_latency", _L),

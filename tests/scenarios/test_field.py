@@ -10,9 +10,12 @@ import pytest
 
 from scenarios.drone_search import DroneSearch
 from scenarios.field import FieldScores
+from scenarios.litter_patrol import LitterPatrol
 from scenarios.metrics import auc
 
-SMOKE = Path(__file__).resolve().parents[2] / "scenarios" / "smoke.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ROOT / "scenarios" / "smoke.yaml"
+PATROL = ROOT / "scenarios" / "litter_patrol.yaml"
 
 
 def test_field_scores_pool_ticks_and_need_both_kinds() -> None:
@@ -25,10 +28,11 @@ def test_field_scores_pool_ticks_and_need_both_kinds() -> None:
     assert f.auc() == want == 1.0 and f.positives == 1
 
 
-def _mission(cfg, poison: bool):
-    """One swarm mission through the in-process pool; with `poison` the world's candidate
-    truth (what field AUC reads) is inverted. Returns per-tick actions, the episode, weights,
-    and how many times the loop read the truth."""
+def _mission(cfg, poison: bool, world=DroneSearch):
+    """One swarm mission of `world` through the in-process pool; with `poison` the world's
+    candidate truth (what field AUC reads), concept probe labels and witnesses are inverted.
+    Returns per-tick actions, the episode, weights, and how many times the loop read the
+    truth."""
     import torch
 
     from swarm.loop import run_episode
@@ -37,8 +41,8 @@ def _mission(cfg, poison: bool):
     torch.set_num_threads(1)
     seen: list[tuple] = []
     reads = [0]
-    truth = DroneSearch.candidate_truth
-    concept_probe, witnesses = DroneSearch.concept_probe_set, DroneSearch.concept_witnesses
+    truth = world.candidate_truth
+    concept_probe, witnesses = world.concept_probe_set, world.concept_witnesses
 
     def read(world, cells):
         reads[0] += 1
@@ -63,9 +67,9 @@ def _mission(cfg, poison: bool):
 
     pool.act = recorded
     mp = pytest.MonkeyPatch()
-    mp.setattr(DroneSearch, "candidate_truth", read)
-    mp.setattr(DroneSearch, "concept_probe_set", probe)
-    mp.setattr(DroneSearch, "concept_witnesses", witness)
+    mp.setattr(world, "candidate_truth", read)
+    mp.setattr(world, "concept_probe_set", probe)
+    mp.setattr(world, "concept_witnesses", witness)
     try:
         ep = run_episode(cfg, "swarm", 0, pool)
         weights = [h.bank.read_flat() for h in pool.hosts.hosts if h.bank is not None]
@@ -75,12 +79,35 @@ def _mission(cfg, poison: bool):
     return seen, ep, weights, reads[0]
 
 
-def test_truth_read_for_field_auc_changes_no_action_and_no_weight() -> None:
+#: litter_patrol small, its concept kind from the start and its crew quick, so the crew's
+#: photo of the new kind (the concept's own label path) is sent and used within the mission
+PATROL_CONCEPT = {
+    "ticks": 60, "drones": 4, "world.height": 24, "world.width": 24, "world.n_bins": 4,
+    "world.zone_cells": 3, "world.overflow_per_tick": 0.05, "world.river_litter_per_tick": 0.2,
+    "world.concept_litter_per_tick": 0.5, "world.concept_from": 0.0, "world.crew_delay": 5,
+    "model.small": {"d_model": 16, "n_layers": 1, "n_channels": 4, "ffn_groups": 4,
+                    "ffn_active": 1},
+    "protocol.sync_every": 5,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("world", "yaml", "over"),
+    [
+        (DroneSearch, SMOKE, {"ticks": 40, "drones": 4, "world.concept_lookalikes": 6}),
+        (LitterPatrol, PATROL, PATROL_CONCEPT),
+    ],
+    ids=["drone_search", "litter_patrol"],
+)
+def test_truth_read_for_field_auc_changes_no_action_and_no_weight(world, yaml, over) -> None:
+    """Field AUC's truth, the concept probe's labels and the witnesses, inverted, change no
+    action, no weight and no world metric; in litter_patrol this covers the crew's photo of
+    the concept kind (sent to drones by where they fly, never by who is a witness)."""
     from swarm.config import load_config
 
-    cfg = load_config(SMOKE, {"ticks": 40, "drones": 4, "world.concept_lookalikes": 6})
-    clean, ep0, w0, reads0 = _mission(cfg, poison=False)
-    bad, ep1, w1, reads1 = _mission(cfg, poison=True)
+    cfg = load_config(yaml, over)
+    clean, ep0, w0, reads0 = _mission(cfg, poison=False, world=world)
+    bad, ep1, w1, reads1 = _mission(cfg, poison=True, world=world)
     assert len(clean) == len(bad) > 0
     # the loop read the (poisoned) truth every tick, so the runs below were exposed to it
     # even where field AUC stays undefined (NaN) in both
@@ -99,7 +126,9 @@ def test_truth_read_for_field_auc_changes_no_action_and_no_weight() -> None:
     assert [p[0] for p in ep0.field_curve] == [p[0] for p in ep1.field_curve]
     # so did the concept curve's truth (probe labels and witnesses), every probe tick
     c0, c1 = ep0.concept_curve, ep1.concept_curve
-    assert len(c0) == len(c1) == len(ep0.field_curve)
+    assert [p.tick for p in c0] == [p.tick for p in c1] and len(c0) >= len(ep0.field_curve) > 0
     for p, q in zip(c0, c1, strict=True):
         assert p.witness == tuple(not w for w in q.witness)
         np.testing.assert_allclose(p.aucs, 1 - np.asarray(q.aucs), atol=1e-9)
+    if world is LitterPatrol:  # the photo went out and some brain was labelled on the concept
+        assert ep0.metrics["concept_sample_holders"] > 0 and c0[-1].witness != c1[-1].witness

@@ -198,3 +198,50 @@ def test_concept_witnesses_are_the_drones_answered_about_it(patrol_cfg):
     x, y = w.concept_probe_set()
     assert x.shape == (cfg.probe_size, w.token_spec.input_dim) and 0 < y.mean() <= 0.5
     np.testing.assert_array_equal(y, w.concept_probe_set()[1])  # the same every call
+
+
+def test_the_areas_crew_sends_its_photo_of_the_concept_to_the_drones_over_its_area(patrol_cfg):
+    """`crew_delay` ticks after the first concept piece appears, the drones in the concept's
+    square (and only they) get its photo, and so does a drone that enters it later; from the
+    next look their cameras match the new kind (the token's reference is its signature), the
+    others' never do. Without `concept_announce` nobody gets it."""
+    cfg = patrol_cfg.model_copy(
+        update={"concept_litter_per_tick": 1.0, "concept_from": 0.0, "crew_delay": 5}
+    )
+    w = LitterPatrol(cfg, 4, seed=1)
+    inside = np.column_stack(np.divmod(w.concept_cells[:2], cfg.width))
+    far = np.array([[cfg.height - 1, cfg.width - 1], [cfg.height - 2, cfg.width - 1]])
+    w.bodies.pos[:] = np.vstack([inside, far])
+    assert w.in_concept_area(w.bodies.pos).tolist() == [True, True, False, False]
+    hold = Actions.hold(4, cfg.min_alt_m)
+    w.observe()
+    w.step(hold)  # the first piece appears in this step (tick 0)
+    for _ in range(cfg.crew_delay - 1):
+        w.observe()
+        w.step(hold)
+        assert w.announced_at is None and not w.sample_holders.any()
+    w.observe()
+    w.step(hold)
+    assert w.announced_at == cfg.crew_delay
+    assert w.sample_holders.tolist() == [True, True, False, False]
+    assert w.metrics()["concept_sample_holders"] == 2
+    # a holder right above a concept piece sees it as the new kind; a non-holder there does not
+    cell = w.events.cell[w.events.active & (w.events.kind == w.concept_kind)][0]
+    w.bodies.pos[[0, 2]] = np.divmod(cell, cfg.width)  # drone 2 arrives in the area
+    w.bodies.alt[:] = 20.0  # a footprint of 3 x 3 cells: the piece stands out of its context
+    w.mark_moved()
+    a, obs = cfg.appearance_dim, w.observe()
+    refs = obs.tokens[:, 2 * a : 3 * a]
+    np.testing.assert_allclose(refs[0], w.concept_sig, rtol=1e-6)
+    assert obs.cells[0].tolist() == list(np.divmod(cell, cfg.width))  # its candidate
+    assert not np.isclose(refs[2], w.concept_sig).all()  # not told yet
+    w.step(Actions.hold(4, 20.0))
+    assert w.sample_holders.tolist() == [True, True, True, False]  # told on arrival
+    refs = w.observe().tokens[:, 2 * a : 3 * a]
+    np.testing.assert_allclose(refs[2], w.concept_sig, rtol=1e-6)
+    assert not np.isclose(refs[3], w.concept_sig).all()  # never over the area: never told
+    off = LitterPatrol(cfg.model_copy(update={"concept_announce": False}), 4, seed=1)
+    for _ in range(cfg.crew_delay + 3):
+        off.observe()
+        off.step(hold)
+    assert off.announced_at is None and not off.sample_holders.any()
