@@ -11,7 +11,7 @@ Order of events: validate the file (an invalid one stops here: the validator's
 fresh `runs/<name>-<time>/`, suffixed `-2`, `-3`... if taken; `--out DIR` is refused, exit 1,
 when DIR already holds a run) ->
 start an embedded Ray on 127.0.0.1 or join `--address` / `ray.address` -> start the host
-pool -> for each team, for each seed: one mission (swarm.loop) on the same world seeds,
+pool -> for each seed, for each team: one mission (swarm.loop) on the same world seeds,
 results.json rewritten after each -> plots, scorecard table, Ray shut down.
 
 Exit codes: 0 every planned run completed; 1 invalid input (the file, a flag, or an `--out`
@@ -420,11 +420,15 @@ def _run_all(
             # every team is scored at the same ticks, those of the run's horizon (a team with
             # a longer one, single_large_budget, adds its own end)
             at = getattr(cfg, "ticks", None) or getattr(cfg.world, "horizon", None)
+            teams = {}
             for team in cfg.teams:
                 base, team_cfg = cfg.team_config(team)  # a variant: its base and overrides
                 spec = make_world(team_cfg, 1, cfg.seeds[0]).token_spec
-                rates = flop_rates(team_cfg, base, spec)
-                for seed in cfg.seeds:
+                teams[team] = (base, team_cfg, flop_rates(team_cfg, base, spec))
+            # seed by seed, every team in turn: a run cut short keeps whole seeds of every
+            # team, so its paired differences cover all teams (each mission is independent)
+            for seed in cfg.seeds:
+                for team, (base, team_cfg, rates) in teams.items():
                     if (team, seed) in done:
                         continue
                     ep, record = _one(

@@ -251,6 +251,26 @@ def test_sigterm_through_ray_is_not_taken_by_rays_own_handler(tmp_path):
     assert _results(out)["status"] == "interrupted"
 
 
+def test_a_run_cut_short_keeps_whole_seeds_of_every_team(tmp_path, monkeypatch):
+    """Seed by seed, every team in turn: cut after three missions, both teams have seed 0."""
+    real, calls = run_mod.run_episode, []
+
+    def cut(*a, **k):
+        calls.append(a[1:3])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(run_mod, "run_episode", cut)
+    out = tmp_path / "run"
+    teams = ["--teams", "isolated,scripted"]
+    argv = [str(SMOKE), "--local", "--out", str(out), "--seeds", "2", *teams]
+    assert main([*argv, *FAST]) == EXIT_INTERRUPTED
+    assert calls == [("isolated", 0), ("scripted", 0), ("isolated", 1)]
+    runs = _results(out)["teams"]
+    assert [[r["seed"] for r in runs[t]["runs"]] for t in ("isolated", "scripted")] == [[0], [0]]
+
+
 def test_complete_only_when_every_planned_run_completed(tmp_path, monkeypatch, capsys):
     real = run_mod.RunOutputs.record
 
