@@ -20,6 +20,7 @@ increments (`protocols.evidence`).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from protocols.codec import Delivery
+from protocols.codec import Delivery, Limits
 from protocols.compression import EncodedTensor, get_codec
 from protocols.evidence import read_increments
 from protocols.messages import Kind, Message, ProtocolError
@@ -36,6 +37,7 @@ from protocols.rowcodec import RowCodec
 
 __all__ = [
     "BATCH_BRAINS",
+    "MANIFEST_SLACK",
     "Outgoing",
     "RowEncoder",
     "RowLayout",
@@ -43,10 +45,12 @@ __all__ = [
     "batch_heads",
     "batch_messages",
     "batches",
+    "follows",
     "message",
     "per_brain",
     "read_batch",
     "row_index",
+    "sized_batches",
     "split_batch",
 ]
 
@@ -180,6 +184,54 @@ def batches(brains: Sequence[int], per_brain_bytes: int, max_bytes: int) -> list
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
+MANIFEST_SLACK = 512  # bytes a tensor's manifest entry takes at most (name, codec, parts)
+
+
+def sized_batches(
+    brains: Sequence[int], tensors: dict[int, Sequence[EncodedTensor]], max_bytes: int
+) -> list[list[int]]:
+    """Split brains (ascending) into consecutive runs by what their tensors really take.
+
+    For payloads whose size only the sender knows (evidence increments: a worst case of one
+    relayed increment from every brain of a large team would put each brain in a message of
+    its own). Each run holds at most BATCH_BRAINS brains, buffers within the receiver's
+    frame limit, dense entries within its element limit and bytes (buffers plus
+    MANIFEST_SLACK per tensor) within half of `max_bytes`; a brain over a limit alone goes
+    alone. A receiver cannot count these runs ahead: it expects a run's first batch and each
+    accepted batch names the next (`follows`)."""
+    limits = Limits()
+    caps = (BATCH_BRAINS, limits.max_buffers, limits.max_elements, max_bytes // 2)
+    out: list[list[int]] = []
+    run: list[int] = []
+    used = [0, 0, 0, 0]
+    for b in (int(b) for b in brains):
+        ts = tensors.get(b, ())
+        need = (
+            1,
+            sum(len(t.parts) for t in ts),
+            sum(t.size for t in ts),
+            sum(MANIFEST_SLACK + sum(memoryview(p).nbytes for _, _, p in t.parts) for t in ts),
+        )
+        if run and any(u + x > cap for u, x, cap in zip(used, need, caps, strict=True)):
+            out.append(run)
+            run, used = [], [0, 0, 0, 0]
+        run.append(b)
+        used = [u + x for u, x in zip(used, need, strict=True)]
+    return [*out, run] if run else out
+
+
+def follows(d: Delivery, run: Sequence[int]) -> list[tuple[Kind, int]]:
+    """The batch that a delivered batch of the sized run `run` (one host's brains, ascending)
+    announces: [(kind, next brain)] unless it ends the run. ProtocolError("manifest") unless
+    its brains are consecutive entries of `run` (a batch that skips or repeats brains)."""
+    brains = d.message.body.get("brains", [d.message.sender])
+    at = bisect.bisect_left(run, brains[0])
+    if list(run[at : at + len(brains)]) != list(brains):
+        raise ProtocolError("manifest", f"batch {brains[:3]}... is not a run of its host's brains")
+    end = at + len(brains)
+    return [(d.message.kind, int(run[end]))] if end < len(run) else []
+
+
 def batch_heads(
     kind: Kind, brains: Sequence[int], per_brain_bytes: int, max_bytes: int
 ) -> list[tuple[Kind, int]]:
@@ -194,15 +246,21 @@ def batch_messages(
     brains: Sequence[int],
     tensors: dict[int, Iterable[EncodedTensor]],
     round_idx: int,
-    per_brain_bytes: int,
+    per_brain_bytes: int | None,
     max_bytes: int,
     **kw: Any,
 ) -> list[Outgoing]:
     """Messages to host `dest` carrying `brains`' tensors (already encoded, shared between
-    destinations); body `brains` names them, the header's sender is the batch's first brain."""
+    destinations); body `brains` names them, the header's sender is the batch's first brain.
+    per_brain_bytes: a worst case (`batches`), or None to split by real size
+    (`sized_batches`)."""
     body = dict(kw.pop("body", {}))
     out = []
-    for batch in batches(brains, per_brain_bytes, max_bytes):
+    if per_brain_bytes is None:
+        groups = sized_batches(brains, tensors, max_bytes)
+    else:
+        groups = batches(brains, per_brain_bytes, max_bytes)
+    for batch in groups:
         ts = tuple(t for b in batch for t in tensors.get(b, ()))
         msg = message(kind, batch[0], round_idx, body={**body, "brains": batch}, tensors=ts, **kw)
         out.append(Outgoing((dest,), msg))

@@ -31,7 +31,14 @@ from protocols.compression import EncodedTensor
 from protocols.messages import ProtocolError
 from protocols.rowcodec import sparse_tensors
 
-__all__ = ["Increment", "Ledger", "increment_bytes", "increment_tensors", "read_increments"]
+__all__ = [
+    "Increment",
+    "Ledger",
+    "grouped_tensors",
+    "increment_bytes",
+    "increment_tensors",
+    "read_increments",
+]
 
 _NAME = re.compile(r"^(ev|pin)\.(\d+)\.(\d+)$")
 
@@ -65,22 +72,38 @@ def increment_bytes(n_cells: int, n_items: int) -> int:
 def increment_tensors(items: Sequence[Increment], n_cells: int, prefix: str = "") -> list:
     """The tensors of `items` (one `ev` and one `pin` tensor each, when not empty), names
     prefixed by `prefix` (e.g. "3/" in a batch). Returns list[EncodedTensor]."""
-    names, rows, cols, vals = [], [], [], []
-    for item in items:
-        for kind, idx, v in (
-            ("ev", item.cells, item.values),
-            ("pin", item.pinned, np.where(item.truth, 1.0, -1.0)),
-        ):
-            if idx.size:
-                rows.append(np.full(idx.size, len(names), np.int64))
-                cols.append(np.asarray(idx, np.int64))
-                vals.append(np.asarray(v, np.float32))
-                names.append(f"{prefix}{kind}.{item.origin}.{item.stamp}")
+    return grouped_tensors([(prefix, items)], n_cells)[0]
+
+
+def grouped_tensors(
+    groups: Sequence[tuple[str, Sequence[Increment]]], n_cells: int
+) -> list[list[EncodedTensor]]:
+    """`increment_tensors` of many (prefix, items) groups at once (a host's brains: one
+    group each, prefix "<brain>/"), in one encoding pass: the same tensors, byte for byte,
+    as one call per group, at the cost of one."""
+    names: list[str] = []
+    owner: list[int] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    for g, (prefix, items) in enumerate(groups):
+        for item in items:
+            for kind, idx, v in (
+                ("ev", item.cells, item.values),
+                ("pin", item.pinned, np.where(item.truth, 1.0, -1.0)),
+            ):
+                if idx.size:
+                    cols.append(np.asarray(idx, np.int64))
+                    vals.append(np.asarray(v, np.float32))
+                    names.append(f"{prefix}{kind}.{item.origin}.{item.stamp}")
+                    owner.append(g)
+    out: list[list[EncodedTensor]] = [[] for _ in groups]
     if not names:
-        return []
-    out: list[EncodedTensor] = sparse_tensors(
-        names, (n_cells,), np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    )
+        return out
+    sizes = np.fromiter((c.size for c in cols), np.int64, len(cols))
+    rows = np.repeat(np.arange(len(names), dtype=np.int64), sizes)
+    tensors = sparse_tensors(names, (n_cells,), rows, np.concatenate(cols), np.concatenate(vals))
+    for g, t in zip(owner, tensors, strict=True):  # every name has entries: one tensor each
+        out[g].append(t)
     return out
 
 
