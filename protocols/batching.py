@@ -278,6 +278,9 @@ def split_batch(msg: Message) -> list[Message]:
     if brains is None:
         return [msg]
     shared = {k: v for k, v in msg.body.items() if k != "brains" and k not in PER_BRAIN_BODY}
+    mine: dict[str, list[EncodedTensor]] = {}  # "<b>" -> b's tensors, in message order
+    for t in msg.tensors:
+        mine.setdefault(t.name.partition("/")[0], []).append(t)
     out = []
     for i, b in enumerate(brains):
         own = {
@@ -285,8 +288,7 @@ def split_batch(msg: Message) -> list[Message]:
             for k in PER_BRAIN_BODY
             if isinstance(msg.body.get(k), list) and len(msg.body[k]) == len(brains)
         }
-        name = str(b)
-        ts = tuple(t for t in msg.tensors if t.name == name or t.name.startswith(name + "/"))
+        ts = tuple(mine.get(str(b), ()))
         body = {**shared, **own}
         out.append(dataclasses.replace(msg, sender=int(b), body=body, tensors=ts))
     return out

@@ -60,6 +60,7 @@ __all__ = [
     "Session",
     "decode",
     "encode",
+    "encoded_bytes",
     "mac_of",
     "new_key",
     "open_payload",
@@ -138,6 +139,19 @@ def encode(
     1.3 (HMAC-SHA256); the layout is the same, only the MAC differs."""
     if not key:
         raise ValueError("a run key is required: use protocols.codec.new_key() once per run")
+    frame0, signed = _unsigned_frames(message, version)
+    return [frame0, _mac(key, frame0, signed, mac_of(version)), *signed]
+
+
+def encoded_bytes(message: Message, version: tuple[int, int] = PROTOCOL_VERSION) -> int:
+    """Bytes of `encode(message, key, version)`'s frames for any key, counted without signing
+    (the MAC is always MAC_BYTES): how a meter sizes a message it does not send."""
+    frame0, signed = _unsigned_frames(message, version)
+    return len(frame0) + MAC_BYTES + sum(memoryview(f).nbytes for f in signed)
+
+
+def _unsigned_frames(message: Message, version: tuple[int, int]) -> tuple[bytes, list[Any]]:
+    """Frame 0 and the frames the MAC covers (header, manifest, buffers) of a message."""
     if tuple(version) not in (PROTOCOL_VERSION, HMAC_VERSION):
         raise ValueError(
             f"can send wire version {PROTOCOL_VERSION} or {HMAC_VERSION} (for a 1.3 peer), "
@@ -165,8 +179,7 @@ def encode(
             f"message body must hold only msgpack-native values (int, float, str, bytes, list, "
             f"dict); convert numpy scalars with .item() and arrays to tensors ({e})"
         ) from None
-    signed = [*packed, *buffers]
-    return [frame0, _mac(key, frame0, signed, mac_of(version)), *signed]
+    return frame0, [*packed, *buffers]
 
 
 def _unpack(data: memoryview, what: str) -> Any:

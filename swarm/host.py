@@ -171,7 +171,7 @@ class HostCore:
         self.rejects: Counter[str] = Counter()  # messages dropped after the receiver accepted
         self.wire_log = WireLog(index)  # for a recording only (swarm.trajectory); off until read
         self.train_steps = 0
-        self.traffic = DeviceTraffic(run_id, key)  # device-level counts (swarm.traffic)
+        self.traffic = DeviceTraffic(run_id)  # device-level counts (swarm.traffic)
         self._rejected_before = 0  # of finished missions' receivers
         self._accepted_before = 0
         self._quarantined_before = 0
