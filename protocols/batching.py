@@ -23,14 +23,15 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import itertools
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from protocols.codec import Delivery, Limits
-from protocols.compression import EncodedTensor, get_codec
+from protocols.compression import Decoded, EncodedTensor, get_codec
 from protocols.evidence import read_increments
 from protocols.messages import Kind, Message, ProtocolError
 from protocols.rowcodec import RowCodec
@@ -41,6 +42,7 @@ __all__ = [
     "Outgoing",
     "RowEncoder",
     "RowLayout",
+    "SparseRow",
     "batch_brains",
     "batch_heads",
     "batch_messages",
@@ -121,7 +123,17 @@ class RowLayout:
         """
         return self.named(row) if by_tensor else {"w": row}
 
-    def unpack(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    def unpack_sparse(self, arrays: Mapping[str, np.ndarray]) -> SparseRow | np.ndarray:
+        """`unpack`, but a row that came as one topk* tensor stays sparse (`SparseRow`)."""
+        got = arrays.sparse("w") if isinstance(arrays, Decoded) and set(arrays) == {"w"} else None
+        if got is None:
+            return self.unpack(arrays)
+        n = math.prod(arrays.shape("w"))
+        if n != self.size:
+            raise ProtocolError("manifest", f"a row has {n} entries, a brain {self.size}")
+        return SparseRow(*got, self.size)
+
+    def unpack(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
         """Inverse of `pack` on received arrays -> (P,) float32; BatchError if it does not fit."""
         if set(arrays) == {"w"}:
             w = np.asarray(arrays["w"], np.float32).reshape(-1)
@@ -135,6 +147,26 @@ class RowLayout:
             if np.shape(arrays[n]) != self.shapes[n]:
                 raise ProtocolError("manifest", f"{n} has shape {np.shape(arrays[n])}")
         return self.flat(arrays)
+
+
+@dataclass(frozen=True)
+class SparseRow:
+    """A (size,) float32 row that is zero except at `idx` (ascending, unique), where it holds
+    `values`: a topk* delta as it came, added where it lands without a dense copy."""
+
+    idx: np.ndarray
+    values: np.ndarray
+    size: int
+
+    def add_to(self, row: np.ndarray) -> None:
+        """row += this, in place (the same sums as adding the dense row)."""
+        row[self.idx] += self.values
+
+    def dense(self) -> np.ndarray:
+        """The (size,) float32 row."""
+        out = np.zeros(self.size, np.float32)
+        out[self.idx] = self.values
+        return out
 
 
 class RowEncoder:
@@ -332,24 +364,28 @@ def per_brain(d: Delivery, n_brains: int) -> list[tuple[int, dict[str, np.ndarra
     ids = batch_brains(d, n_brains)
     if "brains" not in d.message.body:
         return [(ids[0], d.arrays)]
-    out: dict[int, dict[str, np.ndarray]] = {b: {} for b in ids}
-    for name, arr in d.arrays.items():
+    names: dict[int, dict[str, str]] = {b: {} for b in ids}
+    for name in d.arrays:  # names only: nothing is decoded dense here
         head, _, rest = name.partition("/")
         b = int(head) if head.isdigit() else -1
-        if b not in out:
+        if b not in names:
             raise ProtocolError("manifest", f"tensor {name!r} is of no brain in the body")
-        out[b][rest or "w"] = arr
-    return list(out.items())
+        names[b][rest or "w"] = name
+    if isinstance(d.arrays, Decoded):
+        return [(b, d.arrays.select(m)) for b, m in names.items()]
+    return [(b, {k: d.arrays[v] for k, v in m.items()}) for b, m in names.items()]
 
 
 def read_batch(
-    d: Delivery, n_brains: int, layout: RowLayout, cells: int
+    d: Delivery, n_brains: int, layout: RowLayout, cells: int, sparse: bool = False
 ) -> tuple[Kind, list[tuple[int, Any]]]:
     """A batched DELTA's (brain, (P,) row) or BELIEF's (brain, [Increment]) pairs, all
     checked before the caller applies any (`per_brain`, `RowLayout.unpack`,
-    `protocols.evidence.read_increments` over maps of `cells` cells)."""
+    `protocols.evidence.read_increments` over maps of `cells` cells). With `sparse` a row
+    sent as one topk* tensor comes as a `SparseRow`."""
     parts = per_brain(d, n_brains)
     if d.message.kind == Kind.DELTA:
-        return Kind.DELTA, [(b, layout.unpack(a)) for b, a in parts]
+        unpack = layout.unpack_sparse if sparse else layout.unpack
+        return Kind.DELTA, [(b, unpack(a)) for b, a in parts]
     round_idx = d.message.round
     return Kind.BELIEF, [(b, read_increments(a, n_brains, cells, round_idx)) for b, a in parts]

@@ -21,13 +21,14 @@ once over the graph; a hub relays every upload once).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from protocols.compression import EncodedTensor
+from protocols.compression import Decoded, EncodedTensor
 from protocols.messages import ProtocolError
 from protocols.rowcodec import sparse_tensors
 
@@ -115,8 +116,8 @@ def read_increments(
     ProtocolError("manifest") for a tensor name that is not `ev.<origin>.<stamp>` or
     `pin.<origin>.<stamp>`, an origin outside [0, n_brains), a stamp after `round_idx`, an
     array not of n_cells values, or a pin value other than ±1."""
-    found: dict[tuple[int, int], dict[str, np.ndarray]] = {}
-    for name, arr in arrays.items():
+    found: dict[tuple[int, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    for name in arrays:
         m = _NAME.match(name)
         if m is None:
             raise ProtocolError("manifest", f"a belief payload names {name!r}")
@@ -126,18 +127,33 @@ def read_increments(
                 "manifest", f"{name!r}: origin outside the team of {n_brains} or stamp after"
                 f" round {round_idx}"
             )  # fmt: skip
-        if np.size(arr) != n_cells:
-            raise ProtocolError("manifest", f"{name!r} has {np.size(arr)} cells, not {n_cells}")
-        found.setdefault((origin, stamp), {})[m[1]] = np.asarray(arr, np.float32).reshape(-1)
+        shape = arrays.shape(name) if isinstance(arrays, Decoded) else np.shape(arrays[name])
+        size = math.prod(shape)
+        if size != n_cells:
+            raise ProtocolError("manifest", f"{name!r} has {size} cells, not {n_cells}")
+        found.setdefault((origin, stamp), {})[m[1]] = _nonzero(arrays, name)
     out = []
+    none = (np.zeros(0, np.int64), np.zeros(0, np.float32))
     for (origin, stamp), parts in sorted(found.items()):
-        ev = parts.get("ev", np.zeros(0, np.float32))
-        pin = parts.get("pin", np.zeros(0, np.float32))
-        cells, pinned = np.flatnonzero(ev), np.flatnonzero(pin)
-        if np.any(np.abs(pin[pinned]) != 1.0):
+        cells, ev = parts.get("ev", none)
+        pinned, pin = parts.get("pin", none)
+        if np.any(np.abs(pin) != 1.0):
             raise ProtocolError("manifest", f"pin.{origin}.{stamp} holds values other than ±1")
-        out.append(Increment(origin, stamp, cells, ev[cells], pinned, pin[pinned] > 0))
+        out.append(Increment(origin, stamp, cells, ev, pinned, pin > 0))
     return out
+
+
+def _nonzero(arrays: Mapping[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(flat cells (M,) int64 ascending, float32 values (M,)) where tensor `name` is not zero:
+    from its sent entries when it came sparse (`Decoded.sparse`), never densified."""
+    got = arrays.sparse(name) if isinstance(arrays, Decoded) else None
+    if got is None:
+        flat = np.asarray(arrays[name], np.float32).reshape(-1)
+        cells = np.flatnonzero(flat)
+        return cells, flat[cells]
+    idx, values = got
+    keep = values != 0
+    return idx[keep], values[keep]
 
 
 class Ledger:

@@ -39,6 +39,7 @@ import torch
 from protocols.batching import (
     Outgoing,
     RowEncoder,
+    SparseRow,
     batch_heads,
     batch_messages,
     follows,
@@ -221,7 +222,7 @@ class GossipExchange(Exchange):
         pairs, checked, not applied (a BELIEF batch must be a run of its host's brains)."""
         if d.message.kind == Kind.CLAIM:
             return Kind.CLAIM, self.claims.read(d)
-        got = read_batch(d, self.ctx.plan.n_brains, self.layout, self.n_cells)
+        got = read_batch(d, self.ctx.plan.n_brains, self.layout, self.n_cells, sparse=True)
         if d.message.kind == Kind.BELIEF:
             self.follow_q(d)
         return got
@@ -260,11 +261,16 @@ class GossipExchange(Exchange):
                 claimed.update(parts)
                 continue
             for brain, value in parts:
-                if kind == Kind.DELTA:
-                    self.xhat[brain] += value
+                if kind == Kind.DELTA:  # q_j: sparse as sent (topk*), or a dense row
+                    sparse = isinstance(value, SparseRow)
+                    if sparse:
+                        value.add_to(self.xhat[brain])
+                    else:
+                        self.xhat[brain] += value
                     if self.views is not None:  # what local neighbours did not hear
                         mine = [j for j in self.graph.neighbors(brain) if owner[j] == ctx.host]
-                        self.views.receive(round_idx, brain, value, mine)
+                        q = value.dense() if sparse else value
+                        self.views.receive(round_idx, brain, q, mine)
                 else:
                     heard[brain] = value
         if self.views is not None:

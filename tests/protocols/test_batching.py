@@ -5,7 +5,9 @@ import pytest
 
 from protocols.batching import (
     MANIFEST_SLACK,
+    RowEncoder,
     RowLayout,
+    SparseRow,
     batch_messages,
     batches,
     follows,
@@ -154,3 +156,23 @@ def test_row_index_is_a_slice_for_a_run_of_ids_and_the_ids_otherwise():
         assert isinstance(idx, slice) == (ids == list(range(ids[0], ids[-1] + 1)))
         np.testing.assert_array_equal(team[idx], team[ids])
     assert row_index(np.zeros(0, np.int64)).size == 0
+
+
+def test_a_topk_row_read_sparse_adds_as_the_dense_row():
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(2, 10)).astype(np.float32)
+    enc = RowEncoder("topk_int8", 0.3, None, LAYOUT, None, 2)
+    (out,) = batch_messages(Kind.DELTA, 1, [3, 5], enc.encode(rows, [3, 5]), 0, 100, 10**6)
+    key = new_key()
+    frames = Session("run", 3, key).encode(Kind.DELTA, body=dict(out.msg.body),
+                                           tensors=out.msg.tensors)  # fmt: skip
+    msg = decode(frames, key)
+    d = Delivery(msg, open_payload(msg))
+    _, dense = read_batch(d, 8, LAYOUT, 4)
+    _, sparse = read_batch(d, 8, LAYOUT, 4, sparse=True)
+    base = rng.normal(size=(2, 10)).astype(np.float32)
+    for (b, want), (b2, got), x in zip(dense, sparse, base.copy(), strict=True):
+        assert b == b2 and isinstance(got, SparseRow) and got.idx.size == 3
+        np.testing.assert_array_equal(got.dense(), want)
+        got.add_to(x)
+        np.testing.assert_array_equal(x, base[[3, 5].index(b)] + want)
