@@ -143,11 +143,23 @@ class SearchPolicy(Policy):
 
     def _take(self) -> list[Evidence]:
         """Each drone's own evidence and pins since the last call; the outboxes empty."""
-        out = []
-        for i in range(self.k):
-            cells, pinned = np.flatnonzero(self._out_ev[i]), np.flatnonzero(self._out_pin[i])
-            values, truth = self._out_ev[i, cells].copy(), self._out_pin[i, pinned] > 0
-            out.append(Evidence(cells, values, pinned, truth))
+        if self.k == 0:
+            return []
+        ev_rows, cells = np.nonzero(self._out_ev)  # row-major: each row's cells ascending
+        pin_rows, pinned = np.nonzero(self._out_pin)
+        values, truth = self._out_ev[ev_rows, cells], self._out_pin[pin_rows, pinned] > 0
+        ev_cut = np.searchsorted(ev_rows, np.arange(1, self.k))
+        pin_cut = np.searchsorted(pin_rows, np.arange(1, self.k))
+        out = [
+            Evidence(*parts)
+            for parts in zip(
+                np.split(cells, ev_cut),
+                np.split(values, ev_cut),
+                np.split(pinned, pin_cut),
+                np.split(truth, pin_cut),
+                strict=True,
+            )
+        ]
         self._out_ev[:] = 0.0
         self._out_pin[:] = 0
         return out

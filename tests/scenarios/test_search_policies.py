@@ -39,3 +39,21 @@ def test_fusing_many_items_at_once_equals_fusing_them_one_by_one(search_cfg, nam
         np.testing.assert_array_equal(getattr(together, field), getattr(apart, field), field)
     np.testing.assert_array_equal(together.belief, apart.belief)
     assert (together.pin[2, pins] == 1).all() and together.pin[1, pins[0]] == 1
+
+
+def test_taken_evidence_is_each_drones_outbox_once(search_cfg):
+    w = DroneSearch(search_cfg, 3, seed=0)
+    pol = make_policy("belief_greedy", w.public_info(), np.arange(3), np.random.default_rng(0))
+    for _ in range(2):
+        w.step(pol.act(w.observe(), np.full(3, 0.7, np.float32)))
+    pol._out_pin[1, [5, 9]] = [1, -1]  # drone 1 also inspected two cells
+    ev, pin = pol._out_ev.copy(), pol._out_pin.copy()
+    items = pol.take_evidence()
+    assert len(items) == 3
+    for i, item in enumerate(items):
+        np.testing.assert_array_equal(item.cells, np.flatnonzero(ev[i]))
+        np.testing.assert_array_equal(item.values, ev[i][item.cells])
+        np.testing.assert_array_equal(item.pinned, np.flatnonzero(pin[i]))
+        np.testing.assert_array_equal(item.truth, pin[i][item.pinned] > 0)
+    assert items[1].pinned.tolist() == [5, 9] and not items[0].pinned.size
+    assert not any(pol.take_evidence())  # handed out once
