@@ -1,7 +1,7 @@
 """`python -m bench.scale [--sizes 1024,4096]`: cost per agent-step and memory at large N.
 
 For each N (default 1,024 and 4,096) the `swarm` team of the default drone_search scenario
-flies on one square map of `--side` cells for every N (default 96: 4,096 drones do not fit
+flies on one square map of `--side` cells for every N (default 64: 4,096 drones do not fit
 on the default 48 x 48, one drone per cell at most), on 2 Ray host actors in a fresh
 embedded Ray (world + HostPool.act + knowledge rounds, online learning on), timed as
 `bench.swarm` times it, while a sampler thread sums the resident memory (RSS) of this
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--sizes", default="1024,4096", help="comma-separated N, ascending")
     ap.add_argument("--ticks", type=int, default=20, help="ticks timed after warm-up")
     ap.add_argument("--warmup", type=int, default=8, help="ticks flown before timing")
-    ap.add_argument("--side", type=int, default=96, help="map rows = columns, every N")
+    ap.add_argument("--side", type=int, default=64, help="map rows = columns, every N")
     ap.add_argument("--every", type=float, default=0.25, help="seconds between RSS samples")
     ap.add_argument("--out", type=Path, default=RESULTS, help="JSON output path")
     args = ap.parse_args(argv)
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n in sizes:
         rows.append(measure(n, args.ticks, args.warmup, args.every, args.side))
         r = rows[-1]
@@ -141,26 +141,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f" (fixed {r['rss_fixed_bytes'] / 2**30:.2f} GiB)",
             flush=True,
         )
-    per_brain, at_zero = memory_slope(sizes, [r["rss_peak_bytes"] for r in rows])
-    lo, hi = rows[0], rows[-1]
-    ratios = {
-        f"cost_per_step_{hi['n']}_vs_{lo['n']}": hi["us_per_agent_step"] / lo["us_per_agent_step"],
-        "mib_per_1000_brains": per_brain * 1000 / 2**20,
-        "mib_at_n0": at_zero / 2**20,
-    }
-    doc = {
+        doc = _doc(rows, args)  # written after every size: a run cut short keeps what it had
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(doc, indent=1))
+    ratios = doc["ratios"]
+    print(json.dumps(ratios, indent=1))
+    print(f"wrote {args.out}")
+    return doc
+
+
+def _doc(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """The JSON document of the sizes measured so far; ratios once there are two."""
+    ratios: dict[str, float] = {}
+    if len(rows) >= 2:
+        per_brain, at_zero = memory_slope(
+            [r["n"] for r in rows], [r["rss_peak_bytes"] for r in rows]
+        )
+        lo, hi = rows[0], rows[-1]
+        cost = hi["us_per_agent_step"] / lo["us_per_agent_step"]
+        ratios = {
+            f"cost_per_step_{hi['n']}_vs_{lo['n']}": cost,
+            "mib_per_1000_brains": per_brain * 1000 / 2**20,
+            "mib_at_n0": at_zero / 2**20,
+        }
+    return {
         "bench": "scale",
         "ticks": args.ticks,
         "warmup_ticks": args.warmup,
+        "map_side": args.side,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "rows": rows,
         "ratios": ratios,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=1))
-    print(json.dumps(ratios, indent=1))
-    print(f"wrote {args.out}")
-    return doc
 
 
 if __name__ == "__main__":
