@@ -20,7 +20,7 @@ receiver needs no codec state. Malformed parts raise `CodecError` (a ValueError)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import get_args
 
@@ -279,7 +279,7 @@ class Decoded(Mapping[str, np.ndarray]):
             self._dense[name] = _scatter(shape, idx, values)
         return self._dense[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._order)
 
     def __len__(self) -> int:
