@@ -38,11 +38,12 @@ SIZES = (16, 256, 1024)
 N_HOSTS = 2
 
 
-def _config(n: int, ticks: int) -> Any:
+def _config(n: int, ticks: int, more: dict[str, Any] | None = None) -> Any:
+    """The default scenario file, N drones of the `swarm` team, seed 0, a tick limit past
+    `ticks`; `more`: further dotted overrides (`{"world.height": 96}`)."""
     from swarm.config import load_config
 
-    # the default scenario file, N drones, a horizon long enough never to end early
-    over = {"drones": n, "ticks": ticks + 1, "teams": ["swarm"], "seeds": [0]}
+    over = {"drones": n, "ticks": ticks + 1, "teams": ["swarm"], "seeds": [0], **(more or {})}
     return load_config(ROOT / "scenarios" / "drone_search.yaml", over)
 
 

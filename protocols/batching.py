@@ -20,33 +20,39 @@ increments (`protocols.evidence`).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from protocols.codec import Delivery
-from protocols.compression import EncodedTensor, get_codec
+from protocols.codec import Delivery, Limits
+from protocols.compression import Decoded, EncodedTensor, get_codec
 from protocols.evidence import read_increments
 from protocols.messages import Kind, Message, ProtocolError
 from protocols.rowcodec import RowCodec
 
 __all__ = [
     "BATCH_BRAINS",
+    "MANIFEST_SLACK",
     "Outgoing",
     "RowEncoder",
     "RowLayout",
+    "SparseRow",
     "batch_brains",
     "batch_heads",
     "batch_messages",
     "batches",
+    "follows",
     "message",
     "per_brain",
     "read_batch",
     "row_index",
+    "sized_batches",
     "split_batch",
 ]
 
@@ -117,7 +123,17 @@ class RowLayout:
         """
         return self.named(row) if by_tensor else {"w": row}
 
-    def unpack(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    def unpack_sparse(self, arrays: Mapping[str, np.ndarray]) -> SparseRow | np.ndarray:
+        """`unpack`, but a row that came as one topk* tensor stays sparse (`SparseRow`)."""
+        got = arrays.sparse("w") if isinstance(arrays, Decoded) and set(arrays) == {"w"} else None
+        if got is None:
+            return self.unpack(arrays)
+        n = math.prod(arrays.shape("w"))
+        if n != self.size:
+            raise ProtocolError("manifest", f"a row has {n} entries, a brain {self.size}")
+        return SparseRow(*got, self.size)
+
+    def unpack(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
         """Inverse of `pack` on received arrays -> (P,) float32; BatchError if it does not fit."""
         if set(arrays) == {"w"}:
             w = np.asarray(arrays["w"], np.float32).reshape(-1)
@@ -131,6 +147,26 @@ class RowLayout:
             if np.shape(arrays[n]) != self.shapes[n]:
                 raise ProtocolError("manifest", f"{n} has shape {np.shape(arrays[n])}")
         return self.flat(arrays)
+
+
+@dataclass(frozen=True)
+class SparseRow:
+    """A (size,) float32 row that is zero except at `idx` (ascending, unique), where it holds
+    `values`: a topk* delta as it came, added where it lands without a dense copy."""
+
+    idx: np.ndarray
+    values: np.ndarray
+    size: int
+
+    def add_to(self, row: np.ndarray) -> None:
+        """row += this, in place (the same sums as adding the dense row)."""
+        row[self.idx] += self.values
+
+    def dense(self) -> np.ndarray:
+        """The (size,) float32 row."""
+        out = np.zeros(self.size, np.float32)
+        out[self.idx] = self.values
+        return out
 
 
 class RowEncoder:
@@ -180,6 +216,54 @@ def batches(brains: Sequence[int], per_brain_bytes: int, max_bytes: int) -> list
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
+MANIFEST_SLACK = 512  # bytes a tensor's manifest entry takes at most (name, codec, parts)
+
+
+def sized_batches(
+    brains: Sequence[int], tensors: dict[int, Sequence[EncodedTensor]], max_bytes: int
+) -> list[list[int]]:
+    """Split brains (ascending) into consecutive runs by what their tensors really take.
+
+    For payloads whose size only the sender knows (evidence increments: a worst case of one
+    relayed increment from every brain of a large team would put each brain in a message of
+    its own). Each run holds at most BATCH_BRAINS brains, buffers within the receiver's
+    frame limit, dense entries within its element limit and bytes (buffers plus
+    MANIFEST_SLACK per tensor) within half of `max_bytes`; a brain over a limit alone goes
+    alone. A receiver cannot count these runs ahead: it expects a run's first batch and each
+    accepted batch names the next (`follows`)."""
+    limits = Limits()
+    caps = (BATCH_BRAINS, limits.max_buffers, limits.max_elements, max_bytes // 2)
+    out: list[list[int]] = []
+    run: list[int] = []
+    used = [0, 0, 0, 0]
+    for b in (int(b) for b in brains):
+        ts = tensors.get(b, ())
+        need = (
+            1,
+            sum(len(t.parts) for t in ts),
+            sum(t.size for t in ts),
+            sum(MANIFEST_SLACK + sum(memoryview(p).nbytes for _, _, p in t.parts) for t in ts),
+        )
+        if run and any(u + x > cap for u, x, cap in zip(used, need, caps, strict=True)):
+            out.append(run)
+            run, used = [], [0, 0, 0, 0]
+        run.append(b)
+        used = [u + x for u, x in zip(used, need, strict=True)]
+    return [*out, run] if run else out
+
+
+def follows(d: Delivery, run: Sequence[int]) -> list[tuple[Kind, int]]:
+    """The batch that a delivered batch of the sized run `run` (one host's brains, ascending)
+    announces: [(kind, next brain)] unless it ends the run. ProtocolError("manifest") unless
+    its brains are consecutive entries of `run` (a batch that skips or repeats brains)."""
+    brains = d.message.body.get("brains", [d.message.sender])
+    at = bisect.bisect_left(run, brains[0])
+    if list(run[at : at + len(brains)]) != list(brains):
+        raise ProtocolError("manifest", f"batch {brains[:3]}... is not a run of its host's brains")
+    end = at + len(brains)
+    return [(d.message.kind, int(run[end]))] if end < len(run) else []
+
+
 def batch_heads(
     kind: Kind, brains: Sequence[int], per_brain_bytes: int, max_bytes: int
 ) -> list[tuple[Kind, int]]:
@@ -194,15 +278,21 @@ def batch_messages(
     brains: Sequence[int],
     tensors: dict[int, Iterable[EncodedTensor]],
     round_idx: int,
-    per_brain_bytes: int,
+    per_brain_bytes: int | None,
     max_bytes: int,
     **kw: Any,
 ) -> list[Outgoing]:
     """Messages to host `dest` carrying `brains`' tensors (already encoded, shared between
-    destinations); body `brains` names them, the header's sender is the batch's first brain."""
+    destinations); body `brains` names them, the header's sender is the batch's first brain.
+    per_brain_bytes: a worst case (`batches`), or None to split by real size
+    (`sized_batches`)."""
     body = dict(kw.pop("body", {}))
     out = []
-    for batch in batches(brains, per_brain_bytes, max_bytes):
+    if per_brain_bytes is None:
+        groups = sized_batches(brains, tensors, max_bytes)
+    else:
+        groups = batches(brains, per_brain_bytes, max_bytes)
+    for batch in groups:
         ts = tuple(t for b in batch for t in tensors.get(b, ()))
         msg = message(kind, batch[0], round_idx, body={**body, "brains": batch}, tensors=ts, **kw)
         out.append(Outgoing((dest,), msg))
@@ -220,6 +310,9 @@ def split_batch(msg: Message) -> list[Message]:
     if brains is None:
         return [msg]
     shared = {k: v for k, v in msg.body.items() if k != "brains" and k not in PER_BRAIN_BODY}
+    mine: dict[str, list[EncodedTensor]] = {}  # "<b>" -> b's tensors, in message order
+    for t in msg.tensors:
+        mine.setdefault(t.name.partition("/")[0], []).append(t)
     out = []
     for i, b in enumerate(brains):
         own = {
@@ -227,8 +320,7 @@ def split_batch(msg: Message) -> list[Message]:
             for k in PER_BRAIN_BODY
             if isinstance(msg.body.get(k), list) and len(msg.body[k]) == len(brains)
         }
-        name = str(b)
-        ts = tuple(t for t in msg.tensors if t.name == name or t.name.startswith(name + "/"))
+        ts = tuple(mine.get(str(b), ()))
         body = {**shared, **own}
         out.append(dataclasses.replace(msg, sender=int(b), body=body, tensors=ts))
     return out
@@ -272,24 +364,28 @@ def per_brain(d: Delivery, n_brains: int) -> list[tuple[int, dict[str, np.ndarra
     ids = batch_brains(d, n_brains)
     if "brains" not in d.message.body:
         return [(ids[0], d.arrays)]
-    out: dict[int, dict[str, np.ndarray]] = {b: {} for b in ids}
-    for name, arr in d.arrays.items():
+    names: dict[int, dict[str, str]] = {b: {} for b in ids}
+    for name in d.arrays:  # names only: nothing is decoded dense here
         head, _, rest = name.partition("/")
         b = int(head) if head.isdigit() else -1
-        if b not in out:
+        if b not in names:
             raise ProtocolError("manifest", f"tensor {name!r} is of no brain in the body")
-        out[b][rest or "w"] = arr
-    return list(out.items())
+        names[b][rest or "w"] = name
+    if isinstance(d.arrays, Decoded):
+        return [(b, d.arrays.select(m)) for b, m in names.items()]
+    return [(b, {k: d.arrays[v] for k, v in m.items()}) for b, m in names.items()]
 
 
 def read_batch(
-    d: Delivery, n_brains: int, layout: RowLayout, cells: int
+    d: Delivery, n_brains: int, layout: RowLayout, cells: int, sparse: bool = False
 ) -> tuple[Kind, list[tuple[int, Any]]]:
     """A batched DELTA's (brain, (P,) row) or BELIEF's (brain, [Increment]) pairs, all
     checked before the caller applies any (`per_brain`, `RowLayout.unpack`,
-    `protocols.evidence.read_increments` over maps of `cells` cells)."""
+    `protocols.evidence.read_increments` over maps of `cells` cells). With `sparse` a row
+    sent as one topk* tensor comes as a `SparseRow`."""
     parts = per_brain(d, n_brains)
     if d.message.kind == Kind.DELTA:
-        return Kind.DELTA, [(b, layout.unpack(a)) for b, a in parts]
+        unpack = layout.unpack_sparse if sparse else layout.unpack
+        return Kind.DELTA, [(b, unpack(a)) for b, a in parts]
     round_idx = d.message.round
     return Kind.BELIEF, [(b, read_increments(a, n_brains, cells, round_idx)) for b, a in parts]

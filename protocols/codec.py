@@ -30,7 +30,7 @@ import hmac
 import math
 import secrets
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,7 @@ import blake3
 import msgpack
 import numpy as np
 
-from protocols.compression import CodecError, EncodedTensor, decode_delta
+from protocols.compression import CodecError, Decoded, EncodedTensor, decode_delta
 from protocols.messages import (
     BROADCAST,
     MAX_SEQ_JUMP,
@@ -60,6 +60,7 @@ __all__ = [
     "Session",
     "decode",
     "encode",
+    "encoded_bytes",
     "mac_of",
     "new_key",
     "open_payload",
@@ -152,6 +153,19 @@ def encode(
     1.3 (HMAC-SHA256); the layout is the same, only the MAC differs."""
     if not key:
         raise ValueError("a run key is required: use protocols.codec.new_key() once per run")
+    frame0, signed = _unsigned_frames(message, version)
+    return [frame0, _mac(key, frame0, signed, mac_of(version)), *signed]
+
+
+def encoded_bytes(message: Message, version: tuple[int, int] = PROTOCOL_VERSION) -> int:
+    """Bytes of `encode(message, key, version)`'s frames for any key, counted without signing
+    (the MAC is always MAC_BYTES): how a meter sizes a message it does not send."""
+    frame0, signed = _unsigned_frames(message, version)
+    return len(frame0) + MAC_BYTES + sum(memoryview(f).nbytes for f in signed)
+
+
+def _unsigned_frames(message: Message, version: tuple[int, int]) -> tuple[bytes, list[Any]]:
+    """Frame 0 and the frames the MAC covers (header, manifest, buffers) of a message."""
     if tuple(version) not in (PROTOCOL_VERSION, HMAC_VERSION):
         raise ValueError(
             f"can send wire version {PROTOCOL_VERSION} or {HMAC_VERSION} (for a 1.3 peer), "
@@ -179,8 +193,7 @@ def encode(
             f"message body must hold only msgpack-native values (int, float, str, bytes, list, "
             f"dict); convert numpy scalars with .item() and arrays to tensors ({e})"
         ) from None
-    signed = [*packed, *buffers]
-    return [frame0, _mac(key, frame0, signed, mac_of(version)), *signed]
+    return frame0, [*packed, *buffers]
 
 
 def _unpack(data: memoryview, what: str) -> Any:
@@ -261,12 +274,14 @@ def _non_finite_field(tree: Any) -> bool:
     return False
 
 
-def open_payload(message: Message) -> dict[str, np.ndarray]:
-    """Dense float32 arrays of a decoded message; ProtocolError("payload") if inconsistent.
+def open_payload(message: Message) -> Decoded:
+    """Float32 arrays of a decoded message (`Decoded`: topk* tensors dense on access);
+    ProtocolError("payload") if inconsistent.
 
     Every decoded value and every float field (body, codec meta) must be finite: one NaN
-    accepted into a weight spreads to every brain that averages with it. Checking the dense
-    result also catches codec overflow (an int8 `scale` of 3e38 times 127 is inf in fp32).
+    accepted into a weight spreads to every brain that averages with it. Checking the decoded
+    values (of a sparse tensor: the sent ones, all that is not zero) also catches codec
+    overflow (an int8 `scale` of 3e38 times 127 is inf in fp32).
     """
     if _non_finite_field(message.body):
         raise ProtocolError("payload", "a body field is NaN or infinite")
@@ -278,9 +293,9 @@ def open_payload(message: Message) -> dict[str, np.ndarray]:
             arrays = decode_delta(message.tensors)
     except CodecError as e:
         raise ProtocolError("payload", str(e)) from None
-    for name, a in arrays.items():
-        if not np.isfinite(a).all():
-            raise ProtocolError("payload", f"{name}: decodes to NaN or infinite values")
+    bad = arrays.non_finite()
+    if bad is not None:
+        raise ProtocolError("payload", f"{bad}: decodes to NaN or infinite values")
     return arrays
 
 
@@ -313,10 +328,11 @@ class Session:
 
 @dataclass(frozen=True)
 class Delivery:
-    """An accepted message and its tensors decompressed (read-only float32 arrays)."""
+    """An accepted message and its tensors decompressed (float32 arrays by name; a
+    `Decoded` keeps topk* tensors sparse until one is read dense)."""
 
     message: Message
-    arrays: dict[str, np.ndarray]
+    arrays: Mapping[str, np.ndarray]
 
 
 @dataclass

@@ -21,17 +21,25 @@ once over the graph; a hub relays every upload once).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from protocols.compression import EncodedTensor
+from protocols.compression import Decoded, EncodedTensor
 from protocols.messages import ProtocolError
 from protocols.rowcodec import sparse_tensors
 
-__all__ = ["Increment", "Ledger", "increment_bytes", "increment_tensors", "read_increments"]
+__all__ = [
+    "Increment",
+    "Ledger",
+    "grouped_tensors",
+    "increment_bytes",
+    "increment_tensors",
+    "read_increments",
+]
 
 _NAME = re.compile(r"^(ev|pin)\.(\d+)\.(\d+)$")
 
@@ -65,22 +73,38 @@ def increment_bytes(n_cells: int, n_items: int) -> int:
 def increment_tensors(items: Sequence[Increment], n_cells: int, prefix: str = "") -> list:
     """The tensors of `items` (one `ev` and one `pin` tensor each, when not empty), names
     prefixed by `prefix` (e.g. "3/" in a batch). Returns list[EncodedTensor]."""
-    names, rows, cols, vals = [], [], [], []
-    for item in items:
-        for kind, idx, v in (
-            ("ev", item.cells, item.values),
-            ("pin", item.pinned, np.where(item.truth, 1.0, -1.0)),
-        ):
-            if idx.size:
-                rows.append(np.full(idx.size, len(names), np.int64))
-                cols.append(np.asarray(idx, np.int64))
-                vals.append(np.asarray(v, np.float32))
-                names.append(f"{prefix}{kind}.{item.origin}.{item.stamp}")
+    return grouped_tensors([(prefix, items)], n_cells)[0]
+
+
+def grouped_tensors(
+    groups: Sequence[tuple[str, Sequence[Increment]]], n_cells: int
+) -> list[list[EncodedTensor]]:
+    """`increment_tensors` of many (prefix, items) groups at once (a host's brains: one
+    group each, prefix "<brain>/"), in one encoding pass: the same tensors, byte for byte,
+    as one call per group, at the cost of one."""
+    names: list[str] = []
+    owner: list[int] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    for g, (prefix, items) in enumerate(groups):
+        for item in items:
+            for kind, idx, v in (
+                ("ev", item.cells, item.values),
+                ("pin", item.pinned, np.where(item.truth, 1.0, -1.0)),
+            ):
+                if idx.size:
+                    cols.append(np.asarray(idx, np.int64))
+                    vals.append(np.asarray(v, np.float32))
+                    names.append(f"{prefix}{kind}.{item.origin}.{item.stamp}")
+                    owner.append(g)
+    out: list[list[EncodedTensor]] = [[] for _ in groups]
     if not names:
-        return []
-    out: list[EncodedTensor] = sparse_tensors(
-        names, (n_cells,), np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    )
+        return out
+    sizes = np.fromiter((c.size for c in cols), np.int64, len(cols))
+    rows = np.repeat(np.arange(len(names), dtype=np.int64), sizes)
+    tensors = sparse_tensors(names, (n_cells,), rows, np.concatenate(cols), np.concatenate(vals))
+    for g, t in zip(owner, tensors, strict=True):  # every name has entries: one tensor each
+        out[g].append(t)
     return out
 
 
@@ -92,8 +116,8 @@ def read_increments(
     ProtocolError("manifest") for a tensor name that is not `ev.<origin>.<stamp>` or
     `pin.<origin>.<stamp>`, an origin outside [0, n_brains), a stamp after `round_idx`, an
     array not of n_cells values, or a pin value other than ±1."""
-    found: dict[tuple[int, int], dict[str, np.ndarray]] = {}
-    for name, arr in arrays.items():
+    found: dict[tuple[int, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    for name in arrays:
         m = _NAME.match(name)
         if m is None:
             raise ProtocolError("manifest", f"a belief payload names {name!r}")
@@ -103,18 +127,33 @@ def read_increments(
                 "manifest", f"{name!r}: origin outside the team of {n_brains} or stamp after"
                 f" round {round_idx}"
             )  # fmt: skip
-        if np.size(arr) != n_cells:
-            raise ProtocolError("manifest", f"{name!r} has {np.size(arr)} cells, not {n_cells}")
-        found.setdefault((origin, stamp), {})[m[1]] = np.asarray(arr, np.float32).reshape(-1)
+        shape = arrays.shape(name) if isinstance(arrays, Decoded) else np.shape(arrays[name])
+        size = math.prod(shape)
+        if size != n_cells:
+            raise ProtocolError("manifest", f"{name!r} has {size} cells, not {n_cells}")
+        found.setdefault((origin, stamp), {})[m[1]] = _nonzero(arrays, name)
     out = []
+    none = (np.zeros(0, np.int64), np.zeros(0, np.float32))
     for (origin, stamp), parts in sorted(found.items()):
-        ev = parts.get("ev", np.zeros(0, np.float32))
-        pin = parts.get("pin", np.zeros(0, np.float32))
-        cells, pinned = np.flatnonzero(ev), np.flatnonzero(pin)
-        if np.any(np.abs(pin[pinned]) != 1.0):
+        cells, ev = parts.get("ev", none)
+        pinned, pin = parts.get("pin", none)
+        if np.any(np.abs(pin) != 1.0):
             raise ProtocolError("manifest", f"pin.{origin}.{stamp} holds values other than ±1")
-        out.append(Increment(origin, stamp, cells, ev[cells], pinned, pin[pinned] > 0))
+        out.append(Increment(origin, stamp, cells, ev, pinned, pin > 0))
     return out
+
+
+def _nonzero(arrays: Mapping[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(flat cells (M,) int64 ascending, float32 values (M,)) where tensor `name` is not zero:
+    from its sent entries when it came sparse (`Decoded.sparse`), never densified."""
+    got = arrays.sparse(name) if isinstance(arrays, Decoded) else None
+    if got is None:
+        flat = np.asarray(arrays[name], np.float32).reshape(-1)
+        cells = np.flatnonzero(flat)
+        return cells, flat[cells]
+    idx, values = got
+    keep = values != 0
+    return idx[keep], values[keep]
 
 
 class Ledger:

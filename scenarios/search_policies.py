@@ -143,18 +143,36 @@ class SearchPolicy(Policy):
 
     def _take(self) -> list[Evidence]:
         """Each drone's own evidence and pins since the last call; the outboxes empty."""
-        out = []
-        for i in range(self.k):
-            cells, pinned = np.flatnonzero(self._out_ev[i]), np.flatnonzero(self._out_pin[i])
-            values, truth = self._out_ev[i, cells].copy(), self._out_pin[i, pinned] > 0
-            out.append(Evidence(cells, values, pinned, truth))
+        if self.k == 0:
+            return []
+        ev_rows, cells = np.nonzero(self._out_ev)  # row-major: each row's cells ascending
+        pin_rows, pinned = np.nonzero(self._out_pin)
+        values, truth = self._out_ev[ev_rows, cells], self._out_pin[pin_rows, pinned] > 0
+        ev_cut = np.searchsorted(ev_rows, np.arange(1, self.k))
+        pin_cut = np.searchsorted(pin_rows, np.arange(1, self.k))
+        out = [
+            Evidence(*parts)
+            for parts in zip(
+                np.split(cells, ev_cut),
+                np.split(values, ev_cut),
+                np.split(pinned, pin_cut),
+                np.split(truth, pin_cut),
+                strict=True,
+            )
+        ]
         self._out_ev[:] = 0.0
         self._out_pin[:] = 0
         return out
 
     def _fuse_items(self, rows: np.ndarray, items: Sequence[Evidence]) -> None:
         """Pins first (a pinned cell ignores evidence), then evidence: each increment clipped
-        to ±2·max_evidence, the most an honest drone's own evidence can move in one go."""
+        to ±2·max_evidence, the most an honest drone's own evidence can move in one go.
+
+        All items at once (`_fuse_all`) where each drone keeps its own map; the one map of
+        `fused` takes them one by one (its sums are float64 per item)."""
+        if not self.fused:
+            self._fuse_all(rows, items)
+            return
         bound = 2.0 * self.p["max_evidence"]
         for i, item in zip(rows.tolist(), items, strict=True):
             if item.pinned.size:
@@ -165,6 +183,31 @@ class SearchPolicy(Policy):
                 self._add_evidence(np.full(item.cells.size, i), item.cells, delta)
             cells = np.concatenate([item.cells, item.pinned]).astype(np.int64)
             self._refresh(*self._spread(np.full(cells.size, i), cells))
+
+    def _fuse_all(self, rows: np.ndarray, items: Sequence[Evidence]) -> None:
+        """`_fuse_items` of per-drone maps in a few whole-array steps, exactly as the items
+        one by one: a heard pin settles a cell still open before this call, the first such
+        pin of a (drone, cell) winning (a later one finds it settled); evidence adds up in
+        item order (`np.add.at` is sequential); `lo` is read once from the final sums."""
+        bound = np.float32(2.0 * self.p["max_evidence"])
+        hw = self.ev.shape[1]
+
+        def flat(field: str, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+            parts = [np.asarray(getattr(item, field), dtype) for item in items]
+            sizes = np.fromiter((p.size for p in parts), np.int64, len(parts))
+            return np.repeat(rows, sizes), np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+        pin_rows, pinned = flat("pinned", np.int64)
+        _, truth = flat("truth", bool)
+        if pinned.size:
+            _, first = np.unique(pin_rows * hw + pinned, return_index=True)
+            first.sort()  # item order among distinct (drone, cell)
+            self._set_pins(pin_rows[first], pinned[first], truth[first], own=False)
+        ev_rows, cells = flat("cells", np.int64)
+        _, values = flat("values", np.float32)
+        if cells.size:
+            np.add.at(self.ev, (ev_rows, cells), np.clip(values, -bound, bound))
+        self._refresh(np.concatenate([ev_rows, pin_rows]), np.concatenate([cells, pinned]))
 
     def flags(self, obs: Observation, p: np.ndarray) -> np.ndarray:
         """Flag when the detector is confident and no inspection has settled the cell."""

@@ -9,7 +9,12 @@ reject, changes nothing and does not count as arrived. The host owns the sockets
 counters; an exchange only decides contents, through its `steps` table:
 
     Step(send=round -> [Outgoing], expect=round -> [(Kind, sender)],
-         read=Delivery -> content (raises to reject), apply=(round, [content]) -> None)
+         read=Delivery -> content (raises to reject), apply=(round, [content]) -> None,
+         follow=Delivery -> [(Kind, sender)])   # optional: what an accepted message announces
+
+`follow` serves messages split by their real size (a batch of evidence increments, whose
+size only the sender knows): the receiver expects the first batch of a host's run of brains,
+and each batch it accepts names the next one (the run's next brain), if any.
 
 Message formats (batching, belief copies, row encoding) are in `protocols.batching`; the
 round algorithms are pure functions there too (`protocols.gossip`, `protocols.aggregation`,
@@ -69,12 +74,14 @@ class Phase(Enum):
 @dataclass(frozen=True)
 class Step:
     """One phase of an exchange: what it sends, which messages it expects, how it reads one
-    (checks only: raise to reject it) and how it applies the round's readings."""
+    (checks only: raise to reject it), how it applies the round's readings, and which further
+    messages an accepted one announces (`follow`, called only once it is accepted)."""
 
     send: Callable[[int], list[Outgoing]]
     expect: Callable[[int], Expected]
     read: Callable[[Delivery], Any]
     apply: Callable[[int, list[Any]], None]
+    follow: Callable[[Delivery], Expected] = lambda _: []  # by default: announces nothing
 
 
 @dataclass

@@ -39,14 +39,16 @@ import torch
 from protocols.batching import (
     Outgoing,
     RowEncoder,
+    SparseRow,
     batch_heads,
     batch_messages,
+    follows,
     read_batch,
     row_index,
 )
 from protocols.codec import Delivery
 from protocols.compression import get_codec
-from protocols.evidence import Increment, Ledger, increment_bytes, increment_tensors
+from protocols.evidence import Increment, Ledger, grouped_tensors
 from protocols.gossip import choco_pull, clipped_pull, mixing_rows
 from protocols.messages import Kind
 from protocols.topology import mixing_matrix
@@ -98,8 +100,6 @@ class GossipExchange(Exchange):
         self.per_brain = ctx.faults is not None or p.gossip_clip
         self.max_bytes = p.max_message_bytes
         self.delta_bytes = 8 * init.size + 256  # worst case per brain, any codec
-        # worst case per brain: its own increment and one relayed from every other brain
-        self.belief_bytes = increment_bytes(self.n_cells, ctx.plan.n_brains)
         # routes[h][d]: brains of host h whose messages host d needs (fixed: radio sends all)
         plan = ctx.plan
         self.routes = [[[] for _ in range(plan.n_hosts)] for _ in range(plan.n_hosts)]
@@ -107,7 +107,9 @@ class GossipExchange(Exchange):
             for d in self._dests(b):
                 self.routes[int(plan.brain_owner[b])][d].append(b)
         self.claims = ClaimRelay(ctx)  # goal claims: their own messages, same routes
-        self.steps = {Phase.MIX: Step(self.send_q, self.expect_q, self.read_q, self.mix)}
+        self.steps = {
+            Phase.MIX: Step(self.send_q, self.expect_q, self.read_q, self.mix, self.follow_q)
+        }
 
     def audience(self, phase: Phase, kind: Kind, brain: int) -> int:
         """Drones that receive brain's message of `kind` as devices would: its neighbours."""
@@ -143,17 +145,10 @@ class GossipExchange(Exchange):
                     out += batch_messages(
                         Kind.DELTA, dest, brains, q, round_idx, self.delta_bytes, limit, body=body
                     )
-                if ctx.protocol.share_beliefs:
+                if ctx.protocol.share_beliefs:  # split by real size: see `follow_q`
                     shape = {"shape": list(self.map_shape)}
                     out += batch_messages(
-                        Kind.BELIEF,
-                        dest,
-                        brains,
-                        cells,
-                        round_idx,
-                        self.belief_bytes,
-                        limit,
-                        body=shape,
+                        Kind.BELIEF, dest, brains, cells, round_idx, None, limit, body=shape
                     )
             brains = self.routes[ctx.host][dest]
             if ctx.protocol.share_claims and brains:  # claims: the routes, not the faults
@@ -215,23 +210,46 @@ class GossipExchange(Exchange):
             if f is not None:  # Byzantine brains speak alone; a non-finite DELTA is rejected
                 brains, byz, readable = f.split(round_idx, brains)
             p = self.ctx.protocol
-            for kind, on, size, alone in (
-                (Kind.DELTA, p.share_weights, self.delta_bytes, readable),
-                (Kind.BELIEF, p.share_beliefs, self.belief_bytes, byz),
-            ):
-                if on:
-                    out += batch_heads(kind, brains, size, self.max_bytes)
-                    out += [(kind, b) for b in alone]
+            if p.share_weights:
+                out += batch_heads(Kind.DELTA, brains, self.delta_bytes, self.max_bytes)
+                out += [(Kind.DELTA, b) for b in readable]
+            if p.share_beliefs:  # the run's first batch; each names the next (`follow_q`)
+                out += [(Kind.BELIEF, b) for b in brains[:1] + byz]
             if p.share_claims:  # claims: the routes, not the faults
                 out += self.claims.heads(self.routes[host][me])
         return out
 
     def read_q(self, d: Delivery) -> tuple[Kind, list[tuple[int, Any]]]:
         """A DELTA's (brain, q row), a BELIEF's (brain, [Increment]) or a CLAIM's (brain, goal)
-        pairs, checked, not applied."""
+        pairs, checked, not applied (a BELIEF batch must be a run of its host's brains)."""
         if d.message.kind == Kind.CLAIM:
             return Kind.CLAIM, self.claims.read(d)
-        return read_batch(d, self.ctx.plan.n_brains, self.layout, self.n_cells)
+        got = read_batch(d, self.ctx.plan.n_brains, self.layout, self.n_cells, sparse=True)
+        if d.message.kind == Kind.BELIEF:
+            self.follow_q(d)
+        return got
+
+    def follow_q(self, d: Delivery) -> Expected:
+        """The BELIEF batch an accepted one announces: BELIEF batches are split by their real
+        size (`protocols.batching.sized_batches`), so a receiver expects each host's first
+        and every batch names the next brain of that host's run, if any. A Byzantine brain's
+        own message stands alone. ProtocolError("manifest") for a batch that is no run."""
+        if d.message.kind != Kind.BELIEF:
+            return []
+        run, alone = self._belief_runs(d.message.round, d.message.sender)
+        if d.message.sender in alone:
+            return follows(d, [d.message.sender])
+        return follows(d, run)
+
+    def _belief_runs(self, round_idx: int, brain: int) -> tuple[list[int], list[int]]:
+        """(the batched run, the brains sent alone) of BELIEF messages from brain's host to
+        this host in `round_idx`."""
+        host = int(self.ctx.plan.brain_owner[brain])
+        brains, f = self._route(round_idx, host, self.ctx.host), self.ctx.faults
+        if f is None:
+            return brains, []
+        honest, byz, _ = f.split(round_idx, brains)
+        return honest, byz
 
     def mix(self, round_idx: int, got: list[tuple[Kind, list[tuple[int, Any]]]]) -> None:
         """x̂_j += q_j for the round's messages (in (sender, seq) order), then the consensus
@@ -245,11 +263,16 @@ class GossipExchange(Exchange):
                 claimed.update(parts)
                 continue
             for brain, value in parts:
-                if kind == Kind.DELTA:
-                    self.xhat[brain] += value
+                if kind == Kind.DELTA:  # q_j: sparse as sent (topk*), or a dense row
+                    sparse = isinstance(value, SparseRow)
+                    if sparse:
+                        value.add_to(self.xhat[brain])
+                    else:
+                        self.xhat[brain] += value
                     if self.views is not None:  # what local neighbours did not hear
                         mine = [j for j in self.graph.neighbors(brain) if owner[j] == ctx.host]
-                        self.views.receive(round_idx, brain, value, mine)
+                        q = value.dense() if sparse else value
+                        self.views.receive(round_idx, brain, q, mine)
                 else:
                     heard[brain] = value
         if self.views is not None:
@@ -278,15 +301,16 @@ class GossipExchange(Exchange):
     def _belief_payloads(self, round_idx: int) -> dict[int, list]:
         """Per local brain: the tensors of its own new increment (stamped (brain, round))
         and of the increments it relays this round (each once)."""
-        ctx, out = self.ctx, {}
+        ctx, groups = self.ctx, []
         own = ctx.policy.take_evidence()
-        for row, brain in enumerate(ctx.local.tolist()):
+        brains = ctx.local.tolist()
+        for row, brain in enumerate(brains):
             ev = own[row]
             items = [increment_of(brain, round_idx, ev)] if ev else []
             items += self.relay[brain]
             self.relay[brain] = []
-            out[brain] = increment_tensors(items, self.n_cells, prefix=f"{brain}/")
-        return out
+            groups.append((f"{brain}/", items))
+        return dict(zip(brains, grouped_tensors(groups, self.n_cells), strict=True))
 
     def _fuse_heard(self, heard: dict[int, list[Increment]], round_idx: int | None = None) -> None:
         """Each local brain fuses, from its neighbours (ascending), the increments it meets

@@ -50,7 +50,13 @@ from protocols.batching import (
 from protocols.centre import Election
 from protocols.codec import Delivery
 from protocols.compression import EncodedTensor, get_codec
-from protocols.evidence import Increment, Ledger, increment_bytes, increment_tensors
+from protocols.evidence import (
+    Increment,
+    Ledger,
+    grouped_tensors,
+    increment_bytes,
+    increment_tensors,
+)
 from protocols.messages import Kind, ProtocolError
 from swarm.exchange import Context, Exchange, Expected, Phase, Step, evidence_of, increment_of
 from swarm.exchange_claims import ClaimRelay, Claims
@@ -240,13 +246,9 @@ class HubExchange(Exchange):
                     **kw,
                 )
             if ctx.protocol.share_beliefs:
-                tensors = {
-                    b: increment_tensors(
-                        [increment_of(b, round_idx, own[rows[b]])], self.n_cells, f"{b}/"
-                    )
-                    for b in group
-                    if own[rows[b]]
-                }
+                mine = [b for b in group if own[rows[b]]]
+                incs = [(f"{b}/", [increment_of(b, round_idx, own[rows[b]])]) for b in mine]
+                tensors = dict(zip(mine, grouped_tensors(incs, self.n_cells), strict=True))
                 out += batch_messages(
                     Kind.BELIEF,
                     dest,

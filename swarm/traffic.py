@@ -4,22 +4,25 @@ Hosts pack many drones' payloads into one batched message per destination host, 
 reaches its own drones over a socket too; what crosses host sockets therefore depends on how
 drones are sharded (`host_socket_*` in a run's stats: simulator overhead). The device-level
 count does not: each batched message is split into the one-drone messages it stands for
-(`protocols.batching.split_batch`), each is encoded with that drone's own protocol session
-(its own sequence numbers, signed, exactly the frames it would send) and counted once per
+(`protocols.batching.split_batch`), each is sized as that drone's own protocol session
+would encode it (its own sequence numbers: exactly the frames it would send, the MAC
+counted, not computed) and counted once per
 drone that receives it (`Exchange.audience`: point-to-point links; a hub's own upload to
 itself costs nothing). A `central` drone's per-tick OBS upload counts once, to the centre,
 and so does the centre's per-tick COMMAND to each drone (the downlink; `swarm.host`).
 These are `wire_messages` / `wire_bytes`, the same for any number of hosts.
 
-    meter = DeviceTraffic(run_id, key)
+    meter = DeviceTraffic(run_id)
     meter.count(message, audience=3)          # one drone's message heard by 3 drones
     meter.messages, meter.bytes               # cumulative
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from protocols.batching import split_batch
-from protocols.codec import Session
+from protocols.codec import Session, encoded_bytes
 from protocols.messages import Message
 
 __all__ = ["DeviceTraffic", "session_frames"]
@@ -46,20 +49,21 @@ def session_frames(
 class DeviceTraffic:
     """Cumulative device-level message and byte counts of one host's drones (see module)."""
 
-    def __init__(self, run_id: str, key: bytes) -> None:
-        self.run_id, self.key = run_id, key
-        self.sessions: dict[int, Session] = {}
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.seqs: dict[int, int] = {}  # per drone: the last sequence number it sent
         self.messages = 0
         self.bytes = 0
 
     def restart(self, run_id: str) -> None:
         """A new mission: fresh per-drone sessions (sequence numbers restart, as on the wire)."""
-        self.run_id, self.sessions = run_id, {}
+        self.run_id, self.seqs = run_id, {}
 
     def size(self, msg: Message) -> int:
-        """Bytes of `msg`'s frames as its sender's own session encodes it (seq advances)."""
-        frames = session_frames(self.sessions, self.run_id, self.key, msg)
-        return sum(memoryview(f).nbytes for f in frames)
+        """Bytes of `msg`'s frames as its sender's own session would encode them (its seq
+        advances), counted without signing them (`protocols.codec.encoded_bytes`)."""
+        seq = self.seqs[msg.sender] = self.seqs.get(msg.sender, 0) + 1
+        return encoded_bytes(dataclasses.replace(msg, run_id=self.run_id, seq=seq))
 
     def count(self, msg: Message, audience: int) -> None:
         """Count a one-drone message heard by `audience` drones (0: nobody, not sent)."""

@@ -4,12 +4,17 @@ import numpy as np
 import pytest
 
 from protocols.batching import (
+    MANIFEST_SLACK,
+    RowEncoder,
     RowLayout,
+    SparseRow,
     batch_messages,
     batches,
+    follows,
     per_brain,
     read_batch,
     row_index,
+    sized_batches,
 )
 from protocols.codec import Delivery, Session, decode, new_key, open_payload
 from protocols.compression import decode_tensor, get_codec
@@ -32,6 +37,37 @@ def test_batches_depend_only_on_the_brains_and_sizes():
     assert batches([4, 5, 6, 7, 8], per_brain_bytes=100, max_bytes=400) == [[4, 5], [6, 7], [8]]
     assert batches([], 100, 400) == []
     assert batches([1, 2], per_brain_bytes=10**9, max_bytes=400) == [[1], [2]]  # one at least
+
+
+def test_sized_batches_are_consecutive_runs_within_the_byte_limit():
+    # brain b carries b fp32 entries (4b bytes + MANIFEST_SLACK per tensor)
+    tensors = {
+        b: get_codec("none").encode({str(b): np.ones(b, np.float32)}).tensors for b in (1, 2, 3, 4)
+    }
+    per = {b: MANIFEST_SLACK + 4 * b for b in tensors}
+    limit = 2 * (per[1] + per[2] + per[3])  # half of it holds brains 1-3, not 4 as well
+    assert sized_batches([1, 2, 3, 4], tensors, limit) == [[1, 2, 3], [4]]
+    assert sized_batches([1, 2, 3, 4], tensors, 2 * (per[1] + per[2])) == [[1, 2], [3], [4]]
+    assert sized_batches([1, 2, 3, 4], tensors, 2) == [[1], [2], [3], [4]]  # alone when over
+    assert sized_batches([5, 6], {}, 2) == [[5, 6]]  # brains without tensors cost nothing
+    assert sized_batches([], tensors, limit) == []
+
+
+@pytest.mark.parametrize(
+    ("brains", "announced"),
+    [([2, 3], [(Kind.BELIEF, 5)]), ([5, 9], []), ([2, 3, 5, 9], []), ([3], [(Kind.BELIEF, 5)])],
+)
+def test_a_sized_batch_announces_the_next_brain_of_its_run(brains, announced):
+    d = deliver(Kind.BELIEF, brains[0], {"brains": brains}, {})
+    assert follows(d, [2, 3, 5, 9]) == announced
+
+
+@pytest.mark.parametrize("brains", [[2, 5], [3, 9], [4], [2, 3, 5, 9, 11]])
+def test_a_sized_batch_that_is_no_run_of_its_host_is_rejected(brains):
+    d = deliver(Kind.BELIEF, brains[0], {"brains": brains}, {})
+    with pytest.raises(ProtocolError, match="not a run") as err:
+        follows(d, [2, 3, 5, 9])
+    assert err.value.reason == "manifest"
 
 
 def test_a_batched_message_splits_back_into_each_brains_row():
@@ -120,3 +156,23 @@ def test_row_index_is_a_slice_for_a_run_of_ids_and_the_ids_otherwise():
         assert isinstance(idx, slice) == (ids == list(range(ids[0], ids[-1] + 1)))
         np.testing.assert_array_equal(team[idx], team[ids])
     assert row_index(np.zeros(0, np.int64)).size == 0
+
+
+def test_a_topk_row_read_sparse_adds_as_the_dense_row():
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(2, 10)).astype(np.float32)
+    enc = RowEncoder("topk_int8", 0.3, None, LAYOUT, None, 2)
+    (out,) = batch_messages(Kind.DELTA, 1, [3, 5], enc.encode(rows, [3, 5]), 0, 100, 10**6)
+    key = new_key()
+    frames = Session("run", 3, key).encode(Kind.DELTA, body=dict(out.msg.body),
+                                           tensors=out.msg.tensors)  # fmt: skip
+    msg = decode(frames, key)
+    d = Delivery(msg, open_payload(msg))
+    _, dense = read_batch(d, 8, LAYOUT, 4)
+    _, sparse = read_batch(d, 8, LAYOUT, 4, sparse=True)
+    base = rng.normal(size=(2, 10)).astype(np.float32)
+    for (b, want), (b2, got), x in zip(dense, sparse, base.copy(), strict=True):
+        assert b == b2 and isinstance(got, SparseRow) and got.idx.size == 3
+        np.testing.assert_array_equal(got.dense(), want)
+        got.add_to(x)
+        np.testing.assert_array_equal(x, base[[3, 5].index(b)] + want)

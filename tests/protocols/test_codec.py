@@ -22,6 +22,7 @@ from protocols.codec import (
     Session,
     decode,
     encode,
+    encoded_bytes,
     mac_of,
     new_key,
 )
@@ -596,3 +597,14 @@ def test_fuzz_100k_mutated_signed_messages_against_a_live_receiver():
 @pytest.mark.slow
 def test_fuzz_1m_mutated_signed_messages_against_a_live_receiver():
     _fuzz(1_000_000, seed=1)
+
+
+@pytest.mark.parametrize("version", [PROTOCOL_VERSION, HMAC_VERSION])
+def test_encoded_bytes_counts_the_frames_encode_writes(version):
+    tensors = get_codec("topk_int8", fraction=0.3).encode({"w": np.arange(50.0)}).tensors
+    msg = Message(Kind.DELTA, 3, 5, "run", 70000, 2, body={"brains": [3], "x": 1.5},
+                  tensors=tensors)  # fmt: skip
+    frames = encode(msg, new_key(), version)
+    assert encoded_bytes(msg, version) == sum(memoryview(f).nbytes for f in frames)
+    with pytest.raises(ValueError, match="wire version"):
+        encoded_bytes(msg, (1, 0))

@@ -1,5 +1,6 @@
 """Codecs: exact/approximate round trips, error bounds, error feedback, wire ratios."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -8,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from protocols.compression import CODECS, CodecError, EncodedTensor, decode_delta, get_codec
+from protocols.compression import (
+    CODECS,
+    CodecError,
+    EncodedTensor,
+    decode_delta,
+    decode_tensor,
+    get_codec,
+)
 from protocols.varint import decode_indices
 
 
@@ -177,3 +185,44 @@ def test_index_parts_cannot_borrow_varints_from_each_other():
         ]
         with pytest.raises(CodecError):
             decode_delta(bad)
+
+
+@pytest.mark.parametrize("codec", ["topk", "topk_int8", "int8", "none"])
+def test_decoded_keeps_topk_sparse_and_dense_on_access_as_decode_tensor(codec):
+    tensors = get_codec(codec, fraction=0.2).encode(_delta(3)).tensors
+    got = decode_delta(tensors)
+    assert list(got) == ["w", "b"] and len(got) == 2 and "w" in got and "x" not in got
+    for t in tensors:
+        want = decode_tensor(t)
+        assert got.shape(t.name) == want.shape
+        sparse = got.sparse(t.name)
+        if codec.startswith("topk"):
+            idx, values = sparse
+            assert np.all(np.diff(idx) > 0)
+            np.testing.assert_array_equal(want.reshape(-1)[idx], values)
+            assert np.count_nonzero(want) == np.count_nonzero(values)  # nothing else is set
+        else:
+            assert sparse is None
+        np.testing.assert_array_equal(got[t.name], want)
+    assert got.non_finite() is None
+    picked = got.select({"x": "b"})
+    assert list(picked) == ["x"]
+    np.testing.assert_array_equal(picked["x"], decode_tensor(tensors[1]))
+    with pytest.raises(KeyError):
+        got["x"]
+
+
+@pytest.mark.parametrize("codec", ["topk", "topk_int8", "none"])
+def test_decoded_names_a_tensor_with_non_finite_values(codec):
+    row = np.ones(20, np.float32)
+    tensors = get_codec(codec, fraction=0.5).encode({"a": row, "b": row}).tensors
+    if codec == "topk_int8":  # an overflowing scale: finite on the wire, inf once decoded
+        bad = dataclasses.replace(tensors[1], meta={**tensors[1].meta, "scale": 3e38})
+    else:
+        parts = list(tensors[1].parts)
+        vals = np.frombuffer(parts[-1][2], np.float32).copy()
+        vals[0] = np.nan
+        parts[-1] = (*parts[-1][:2], memoryview(vals).cast("B"))
+        bad = dataclasses.replace(tensors[1], parts=tuple(parts))
+    with np.errstate(over="ignore"):
+        assert decode_delta([tensors[0], bad]).non_finite() == "b"

@@ -1,0 +1,191 @@
+"""`python -m bench.scale [--sizes 1024,4096]`: cost per agent-step and memory at large N.
+
+For each N (default 1,024 and 4,096) the `swarm` team of the default drone_search scenario
+flies on one square map of `--side` cells for every N (default 64: 4,096 drones do not fit
+on the default 48 x 48, one drone per cell at most), on 2 Ray host actors in a fresh
+embedded Ray (world + HostPool.act + knowledge rounds, online learning on), timed as
+`bench.swarm` times it, while a sampler thread sums the memory of this process and every
+process it started (Ray's GCS, raylet, workers and the host actors) every `--every`
+seconds: proportional set sizes (PSS), so a page shared by several processes counts once.
+Per N it records agent-steps/s, microseconds per agent-step, the peak of that sum and the
+sum before the hosts were configured (Ray and the host actors up, no brains yet: the fixed
+runtime cost). Across sizes it reports the cost ratio of the largest N to the smallest
+(issue 14 target at 4,096 vs 1,024: <= 1.5) and the memory per 1,000 brains beyond the
+fixed cost: the slope of peak memory over N (least squares; two sizes: their difference
+quotient).
+
+Written to `bench/results/scale.json`. The mission may end early at large N (the target is
+found sooner with more drones): the ticks actually timed are recorded with each row. The
+machine may be shared: compare figures only within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from bench.swarm import N_HOSTS, _config, time_pool
+
+__all__ = ["MemorySampler", "main", "memory_slope"]
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "scale.json"
+
+
+def _memory(p: psutil.Process) -> int:
+    """Bytes of physical memory process `p` accounts for: its proportional set size (PSS:
+    private pages plus its share of pages it shares, such as Ray's object store and the
+    torch libraries every worker maps), so a sum over processes counts each page once."""
+    try:
+        return p.memory_full_info().pss
+    except (psutil.AccessDenied, AttributeError):  # no smaps to read: resident size
+        return p.memory_info().rss
+
+
+def _tree_memory() -> int:
+    """Bytes of memory (PSS, `_memory`) of this process and all its descendants now (those
+    that exit meanwhile skipped)."""
+    me = psutil.Process()
+    total = _memory(me)
+    for child in me.children(recursive=True):
+        try:
+            total += _memory(child)
+        except psutil.Error:  # exited between listing and reading
+            continue
+    return total
+
+
+class MemorySampler:
+    """A daemon thread that keeps the peak of `_tree_memory()` sampled every `every` seconds."""
+
+    def __init__(self, every: float = 0.25) -> None:
+        self.every, self.peak, self._stop = every, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_memory())
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _tree_memory())
+
+
+def memory_slope(ns: list[int], peaks: list[float]) -> tuple[float, float]:
+    """(bytes per brain, bytes at N = 0) of the least-squares line peak = a·N + b."""
+    a, b = np.polyfit(np.asarray(ns, float), np.asarray(peaks, float), 1)
+    return float(a), float(b)
+
+
+def measure(n: int, ticks: int, warmup: int, every: float, side: int) -> dict[str, Any]:
+    """One size in a fresh embedded Ray: timing as `bench.swarm.time_pool`, memory peaks."""
+    from swarm.pool import HostPool
+    from swarm.raylife import start_ray, stop_ray
+
+    cfg = _config(n, ticks + warmup, {"world.height": side, "world.width": side})
+    with MemorySampler(every) as sampler:
+        start_ray(num_cpus=N_HOSTS)
+        try:
+            with HostPool(cfg, n_hosts=N_HOSTS, backend="ray") as pool:
+                fixed = _tree_memory()  # Ray and the host actors up, no brains yet
+                t0 = time.perf_counter()
+                t = time_pool(pool, cfg, n, ticks, warmup)
+                wall = time.perf_counter() - t0
+        finally:
+            stop_ray()
+    tick = t["world"] + t["act"] + t["exchange"]
+    return {
+        "n": n,
+        "hosts": N_HOSTS,
+        "map_side": side,
+        "ticks_timed": t["ticks"],
+        "agent_steps_per_s": n / tick,
+        "us_per_agent_step": 1e6 * tick / n,
+        "tick_ms": 1e3 * tick,
+        "world_ms": 1e3 * t["world"],
+        "act_ms": 1e3 * t["act"],
+        "exchange_ms_per_tick": 1e3 * t["exchange"],
+        "train_steps": t["train_steps"],
+        "mission_wall_s": wall,
+        "mem_fixed_bytes": fixed,
+        "mem_peak_bytes": sampler.peak,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the sizes, print a line each, write the JSON; returns the doc."""
+    ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="1024,4096", help="comma-separated N, ascending")
+    ap.add_argument("--ticks", type=int, default=20, help="ticks timed after warm-up")
+    ap.add_argument("--warmup", type=int, default=8, help="ticks flown before timing")
+    ap.add_argument("--side", type=int, default=64, help="map rows = columns, every N")
+    ap.add_argument("--every", type=float, default=0.25, help="seconds between memory samples")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="JSON output path")
+    args = ap.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    if len(sizes) < 2:
+        raise SystemExit("--sizes needs at least two N to measure a slope, e.g. 1024,4096")
+    import torch
+
+    torch.set_num_threads(1)
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
+        rows.append(measure(n, args.ticks, args.warmup, args.every, args.side))
+        r = rows[-1]
+        print(
+            f"N={n:5d} {r['agent_steps_per_s']:8.0f} agent-steps/s ({r['us_per_agent_step']:.1f}"
+            f" us/step, {r['ticks_timed']} ticks) peak PSS {r['mem_peak_bytes'] / 2**30:.2f} GiB"
+            f" (fixed {r['mem_fixed_bytes'] / 2**30:.2f} GiB)",
+            flush=True,
+        )
+        doc = _doc(rows, args)  # written after every size: a run cut short keeps what it had
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(doc, indent=1))
+    ratios = doc["ratios"]
+    print(json.dumps(ratios, indent=1))
+    print(f"wrote {args.out}")
+    return doc
+
+
+def _doc(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """The JSON document of the sizes measured so far; ratios once there are two."""
+    ratios: dict[str, float] = {}
+    if len(rows) >= 2:
+        per_brain, at_zero = memory_slope(
+            [r["n"] for r in rows], [r["mem_peak_bytes"] for r in rows]
+        )
+        lo, hi = rows[0], rows[-1]
+        cost = hi["us_per_agent_step"] / lo["us_per_agent_step"]
+        ratios = {
+            f"cost_per_step_{hi['n']}_vs_{lo['n']}": cost,
+            "mib_per_1000_brains": per_brain * 1000 / 2**20,
+            "mib_at_n0": at_zero / 2**20,
+        }
+    return {
+        "bench": "scale",
+        "ticks": args.ticks,
+        "warmup_ticks": args.warmup,
+        "map_side": args.side,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "rows": rows,
+        "ratios": ratios,
+    }
+
+
+if __name__ == "__main__":
+    main()
