@@ -53,6 +53,7 @@ __all__ = [
     "NoExchange",
     "Phase",
     "Step",
+    "announces_nothing",
     "evidence_of",
     "increment_of",
     "team_graph",
@@ -71,6 +72,13 @@ class Phase(Enum):
     MIX = "mix"  # gossip: q_i to the hosts that need brain i, then the consensus step
 
 
+def announces_nothing(_: Delivery) -> Expected:
+    """The default `Step.follow`: an accepted message announces no further message. A module
+    function, not a lambda, so a host's exchange pickles into its restart snapshot
+    (`swarm.hoststate`)."""
+    return []
+
+
 @dataclass(frozen=True)
 class Step:
     """One phase of an exchange: what it sends, which messages it expects, how it reads one
@@ -81,7 +89,7 @@ class Step:
     expect: Callable[[int], Expected]
     read: Callable[[Delivery], Any]
     apply: Callable[[int, list[Any]], None]
-    follow: Callable[[Delivery], Expected] = lambda _: []  # by default: announces nothing
+    follow: Callable[[Delivery], Expected] = announces_nothing
 
 
 @dataclass
