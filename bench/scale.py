@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from bench.swarm import N_HOSTS, _config, time_pool
+from bench.swarm import N_HOSTS, _config, pool_fields, time_pool
 
 __all__ = ["MemorySampler", "main", "memory_slope"]
 
@@ -108,19 +108,9 @@ def measure(n: int, ticks: int, warmup: int, every: float, side: int) -> dict[st
                 wall = time.perf_counter() - t0
         finally:
             stop_ray()
-    tick = t["world"] + t["act"] + t["exchange"]
     return {
-        "n": n,
-        "hosts": N_HOSTS,
+        **pool_fields(n, t),
         "map_side": side,
-        "ticks_timed": t["ticks"],
-        "agent_steps_per_s": n / tick,
-        "us_per_agent_step": 1e6 * tick / n,
-        "tick_ms": 1e3 * tick,
-        "world_ms": 1e3 * t["world"],
-        "act_ms": 1e3 * t["act"],
-        "exchange_ms_per_tick": 1e3 * t["exchange"],
-        "train_steps": t["train_steps"],
         "mission_wall_s": wall,
         "mem_fixed_bytes": fixed,
         "mem_peak_bytes": sampler.peak,

@@ -138,9 +138,10 @@ def time_inprocess(cfg: Any, n: int, ticks: int, warmup: int) -> dict[str, float
     return out
 
 
-def _row(n: int, pool_t: dict[str, float], base_t: dict[str, float]) -> dict[str, float]:
+def pool_fields(n: int, pool_t: dict[str, float]) -> dict[str, float]:
+    """The loop's timing of `n` drones from `time_pool`'s seconds per tick: throughput
+    (agent-steps/s), cost per agent-step (us) and the tick's parts (ms)."""
     tick = pool_t["world"] + pool_t["act"] + pool_t["exchange"]
-    base_tick = base_t["world"] + base_t["act"]
     return {
         "n": n,
         "hosts": N_HOSTS,
@@ -152,6 +153,14 @@ def _row(n: int, pool_t: dict[str, float], base_t: dict[str, float]) -> dict[str
         "exchange_ms_per_tick": 1e3 * pool_t["exchange"],
         "ticks_timed": pool_t["ticks"],
         "train_steps": pool_t["train_steps"],
+    }
+
+
+def _row(n: int, pool_t: dict[str, float], base_t: dict[str, float]) -> dict[str, float]:
+    tick = pool_t["world"] + pool_t["act"] + pool_t["exchange"]
+    base_tick = base_t["world"] + base_t["act"]
+    return {
+        **pool_fields(n, pool_t),
         "wire_bytes": pool_t["wire_bytes"],
         "inprocess_agent_steps_per_s": n / base_tick,
         "inprocess_act_ms": 1e3 * base_t["act"],
