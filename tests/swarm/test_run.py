@@ -197,10 +197,15 @@ def test_litter_patrol_every_team_end_to_end(tmp_path):
     assert doc["teams"]["isolated"]["wire_bytes"] == 0
 
 
+# Seeds of a run the signal tests cut after its first run: enough that the rest cannot finish
+# before the signal lands, even when a loaded machine delays the test's polling by seconds.
+SIGNAL_SEEDS = 24
+
+
 def _start_run(out: Path, *extra: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", "swarm.run", str(SMOKE), "--out", str(out), "--quiet"]
     return subprocess.Popen(
-        [*argv, "--teams", "isolated", "--seeds", "6", "--ticks", "24", *extra],
+        [*argv, "--teams", "isolated", "--seeds", str(SIGNAL_SEEDS), "--ticks", "24", *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -238,7 +243,7 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(tmp_path, sig, code):
     doc = _results(out)
     assert doc["status"] == "interrupted" and signal.Signals(sig).name in doc["error"]
     runs = doc["teams"]["isolated"]["runs"]
-    assert 1 <= len(runs) < 6 and [r["seed"] for r in runs] == list(range(len(runs)))
+    assert 1 <= len(runs) < SIGNAL_SEEDS and [r["seed"] for r in runs] == list(range(len(runs)))
     assert "run interrupted" in err and "Traceback" not in err
 
 
@@ -476,8 +481,9 @@ def test_resume_after_sigint_flies_only_the_remaining_runs(tmp_path, capsys):
     rc, err = _signal_after_first_run(_start_run(out, "--local"), out, signal.SIGINT)
     assert rc == EXIT_INTERRUPTED, err
     before = _results(out)["teams"]["isolated"]["runs"]
-    assert 1 <= len(before) < 6
-    flags = ["--teams", "isolated", "--seeds", "6", "--ticks", "24", "--quiet", "--local"]
+    assert 1 <= len(before) < SIGNAL_SEEDS
+    flags = ["--teams", "isolated", "--seeds", str(SIGNAL_SEEDS), "--ticks", "24", "--quiet"]
+    flags.append("--local")
     # another config is refused, and the folder is left as it was
     assert main([str(SMOKE), *flags, "--set", "world.horizon=30", "--resume", str(out)]) == 1
     assert "differs at world.horizon" in capsys.readouterr().err
@@ -485,9 +491,9 @@ def test_resume_after_sigint_flies_only_the_remaining_runs(tmp_path, capsys):
     assert main([str(SMOKE), *flags, "--resume", str(out)]) == 0
     doc = _results(out)
     runs = doc["teams"]["isolated"]["runs"]
-    assert doc["status"] == "complete" and [r["seed"] for r in runs] == list(range(6))
+    assert doc["status"] == "complete" and [r["seed"] for r in runs] == list(range(SIGNAL_SEEDS))
     assert runs[: len(before)] == before  # kept as they were (their wall_seconds too)
     with (out / "ticks.csv").open() as fh:
         keys = [(r["team"], r["seed"], r["tick"]) for r in csv.DictReader(fh)]
     assert len(keys) == len(set(keys))  # the cut-short run's rows did not stay twice
-    assert {int(s) for _, s, _ in keys} == set(range(6))
+    assert {int(s) for _, s, _ in keys} == set(range(SIGNAL_SEEDS))
