@@ -66,7 +66,10 @@ Expected = list[tuple[Kind, int]]
 class Phase(Enum):
     """A phase of a knowledge round (all hosts send, then all receive)."""
 
-    ELECT = "elect"  # dynamic hub: every host hears every brain's heartbeat, all elect alike
+    ELECT = "elect"  # dynamic hub: every brain's heartbeat to every host
+    PROPOSE = "propose"  # dynamic with faults: ELECT requests of drones that want a new hub
+    VOTE = "vote"  # dynamic with faults: ELECT votes, each to its candidate
+    ANNOUNCE = "announce"  # dynamic with faults: a candidate voted in by a majority says so
     UPLOAD = "upload"  # hub: every brain's delta (and belief) to the hub's host
     BROADCAST = "broadcast"  # hub: the aggregate (and the hub's belief) to every host
     MIX = "mix"  # gossip: q_i to the hosts that need brain i, then the consensus step

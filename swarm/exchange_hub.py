@@ -60,6 +60,7 @@ from protocols.evidence import (
 from protocols.messages import Kind, ProtocolError
 from swarm.exchange import Context, Exchange, Expected, Phase, Step, evidence_of, increment_of
 from swarm.exchange_claims import ClaimRelay, Claims
+from swarm.exchange_vote import VotedElection
 
 __all__ = ["HubExchange"]
 
@@ -94,7 +95,13 @@ class HubExchange(Exchange):
         self.delta_bytes = 8 * self.common.size + 256  # worst case per brain, any codec
         self.belief_bytes = increment_bytes(self.n_cells, 1)  # one increment per brain
         self.beat_bytes = 64  # a heartbeat's body entries per brain, generously
-        if p.topology.kind == "dynamic":
+        # with faults, drones hear different heartbeats: a majority vote (swarm.exchange_vote)
+        self.voted: VotedElection | None = None
+        if p.topology.kind == "dynamic" and ctx.faults is not None:
+            self.voted = VotedElection(ctx, self._begin, self.beat_bytes, self.max_bytes)
+            self.terms = self.voted.quorum.terms  # the same dict, kept by the quorum
+            self.steps.update(self.voted.steps())
+        elif p.topology.kind == "dynamic":
             self.steps[Phase.ELECT] = Step(
                 self.send_beats, self.expect_beats, self.read_beat, self.elect
             )
@@ -107,11 +114,11 @@ class HubExchange(Exchange):
 
     @property
     def hub(self) -> int:
-        return self.election.hub
+        return self.election.hub if self.voted is None else self.voted.hub
 
     @property
     def term(self) -> int:
-        return self.election.term
+        return self.election.term if self.voted is None else self.voted.term
 
     def _hub_host(self) -> int:
         return int(self.ctx.plan.brain_owner[self.hub])
@@ -124,6 +131,8 @@ class HubExchange(Exchange):
         for the hub's own), every other drone for a heartbeat or the hub's broadcast."""
         if phase == Phase.UPLOAD:
             return int(brain != self.hub)
+        if phase == Phase.VOTE:  # a vote goes to its candidate
+            return 1
         return self.ctx.plan.n_brains - 1
 
     # -- faults (swarm.faults) ------------------------------------------------------------
@@ -133,8 +142,11 @@ class HubExchange(Exchange):
             self.ctx.faults.begin_round(round_idx, self.hub)
 
     def _uploaders(self, round_idx: int, brains: list[int]) -> list[int]:
-        """`brains` whose upload reaches the hub this round (all, without faults)."""
+        """`brains` whose upload reaches the hub this round (all, without faults; with a vote,
+        only those that follow the newest hub)."""
         f = self.ctx.faults
+        if self.voted is not None:
+            brains = self.voted.follows(brains)
         return brains if f is None else [b for b in brains if f.hears(round_idx, b, self.hub)]
 
     def _hub_dead(self, round_idx: int) -> bool:
@@ -299,7 +311,7 @@ class HubExchange(Exchange):
             if self.ctx.protocol.share_beliefs:
                 out += batch_heads(Kind.BELIEF, on, self.belief_bytes, self.max_bytes)
                 out += [(Kind.BELIEF, b) for b in byz]
-        if f is not None:  # the hub's host counts the uplinks' fates, once each
+        if f is not None and self.voted is None:  # the hub's host counts the uplinks' fates
             f.count_links(round_idx, f.alive(round_idx, range(plan.n_brains)), self.hub)
         return out
 
@@ -325,7 +337,7 @@ class HubExchange(Exchange):
             return
         order = sorted(deltas)  # brain order, whatever the batching
         stacked = np.stack([deltas[b] for b in order]).astype(np.float64)  # (n, P)
-        comp = self.election.competence
+        comp = self.election.competence if self.voted is None else self.voted.competence()
         weights = np.array([max(float(comp[b]), 1e-3) for b in order])
         p = self.ctx.protocol
         agg = hub_aggregate(p.aggregation, stacked, weights, p.byzantine_f, p.clip_radius)
@@ -398,9 +410,12 @@ class HubExchange(Exchange):
         hear = np.ones(ctx.local.size, bool)
         if f is not None:
             hear = np.array([f.hears(round_idx, self.hub, b) for b in ctx.local.tolist()], bool)
-            for b in f.alive(round_idx, ctx.local.tolist()):
-                if b != self.hub:  # each downlink counted by its receiver's host
-                    f.count_links(round_idx, [self.hub], b)
+            if self.voted is not None:  # links counted with the heartbeats; followers only
+                hear &= np.isin(ctx.local, self.voted.follows(ctx.local.tolist()))
+            else:
+                for b in f.alive(round_idx, ctx.local.tolist()):
+                    if b != self.hub:  # each downlink counted by its receiver's host
+                        f.count_links(round_idx, [self.hub], b)
         for kind, value in got:
             if kind == Kind.CLAIM:  # every drone hears every other drone's claim
                 team = range(ctx.plan.n_brains)
