@@ -93,6 +93,7 @@ __all__ = [
     "Mission",
     "RayHosts",
     "Restart",
+    "SnapshotFailed",
     "model_for",
     "settle_garbage",
 ]
@@ -148,6 +149,17 @@ class HostDied(RuntimeError):
     def __init__(self, text: str, host: int | None = None) -> None:
         super().__init__(text)
         self.host = host
+
+
+class SnapshotFailed(RuntimeError):
+    """A host could not take its restart snapshot (`RayHosts.checkpoint`); `host` names it."""
+
+    def __init__(self, text: str, host: int) -> None:
+        super().__init__(text)
+        self.host = host
+
+    def __reduce__(self) -> tuple:  # keep `host` across pickling
+        return (type(self), (str(self), self.host))
 
 
 @dataclass(frozen=True)
@@ -591,6 +603,12 @@ class HostCore:
         each knowledge round)."""
         return hoststate.dump(self)
 
+    def sized_snapshot(self) -> tuple[bytes, int]:
+        """(`snapshot()`, its length in bytes): two returns on Ray, so the driver learns that
+        the snapshot was taken, or why not, from the small one without fetching the blob."""
+        blob = self.snapshot()
+        return blob, len(blob)
+
     def restore(self, blob: bytes) -> None:
         """Continue the mission of a dead predecessor from its `snapshot()`."""
         hoststate.load(self, blob)
@@ -766,6 +784,7 @@ class RayHosts:
         self.clock: Callable[[], int] = lambda: 0  # the mission's tick (set by the pool)
         # (round, per host the ref of its snapshot) of the last two checkpoints, oldest first
         self._snaps: list[tuple[int, list[Any]]] = []
+        self._sizes: tuple[int, list[Any]] | None = None  # the newest's sizes, not yet checked
         self._left = [self.max_restarts] * n  # restarts each host has left
         try:
             self.addresses: list[str] = self._get(
@@ -858,14 +877,40 @@ class RayHosts:
     def checkpoint(self, round_idx: int) -> None:
         """Every host's snapshot after knowledge round `round_idx` (-1: the mission's start),
         kept here until the next; nothing without restarts. Not waited for: each host takes
-        it before its next call."""
+        it before its next call; the next checkpoint checks that it was taken (`SnapshotFailed`
+        otherwise), so a snapshot that cannot be taken ends the run when it happens, not when
+        a restart needs it."""
         if self.max_restarts:  # the one before stays: a host may die before taking this one
-            refs = [a.snapshot.remote() for a in self.actors]
-            self._snaps = [*self._snaps[-1:], (round_idx, refs)]
+            self._check_snapshots()
+            pairs = [a.sized_snapshot.options(num_returns=2).remote() for a in self.actors]
+            self._snaps = [*self._snaps[-1:], (round_idx, [blob for blob, _ in pairs])]
+            self._sizes = (round_idx, [size for _, size in pairs])
+
+    def _check_snapshots(self) -> None:
+        """Raise `SnapshotFailed` if a host could not take the newest snapshot. Cheap: each
+        host took it before the calls since, so only its small size reply is fetched."""
+        if self._sizes is None:
+            return
+        (round_idx, refs), self._sizes = self._sizes, None
+        for h, ref in enumerate(refs):
+            try:
+                ray.get(ref)
+            except RayTaskError as err:
+                cause = getattr(err, "cause", None) or err
+                when = "the mission's start" if round_idx < 0 else f"knowledge round {round_idx}"
+                raise SnapshotFailed(
+                    f"host {h} could not take its restart snapshot after {when}: "
+                    f"{type(cause).__name__}: {cause}. A restart of that host would have "
+                    "nothing to restore, so the run stops here (completed team x seed runs "
+                    "are kept; `--resume` continues once the cause is fixed)",
+                    h,
+                ) from err
+            except (ActorDiedError, ActorUnavailableError, RayActorError):
+                continue  # died since: its next call restarts it from an older snapshot
 
     def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
         # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
-        self._snaps = []
+        self._snaps, self._sizes = [], None
         return self._fan("configure", lambda a, h: a.configure.remote(mission, init))
 
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:

@@ -5,6 +5,7 @@ import blake3
 import msgpack
 import numpy as np
 import pytest
+import ray
 import torch
 import zmq
 
@@ -13,7 +14,7 @@ from protocols.compression import get_codec
 from protocols.messages import Kind
 from swarm import host as host_mod
 from swarm.exchange import Phase
-from swarm.host import HostCore, HostTimeout
+from swarm.host import HostCore, HostTimeout, SnapshotFailed
 from swarm.loop import make_world
 from swarm.pool import HostPool
 from tests.conftest import drift_apart
@@ -357,3 +358,31 @@ def test_central_counts_its_command_downlink_as_device_traffic(tiny_cfg, monkeyp
             frames = session.encode(Kind.COMMAND, recipient=d, round=tick, body=body)
             down += sum(len(f) for f in frames)
     assert full["wire_bytes"] - up_only["wire_bytes"] == down > 0
+
+
+def _unpicklable(host):
+    """Give a host's exchange an attribute pickle refuses (a lambda made here, in the actor),
+    as a bug once did: its next restart snapshot fails."""
+    host.exchange.broken = lambda d: []
+
+
+@pytest.mark.ray
+def test_a_snapshot_that_fails_ends_the_run_at_the_next_round_naming_host_round_and_cause(
+    ray_session, tiny_cfg
+):
+    cfg = tiny_cfg(drones=4, hosts={"max_restarts": 1})
+    every = cfg.protocol.sync_every
+    with HostPool(cfg, n_hosts=2, backend="ray") as pool:
+        world = configure(pool, cfg, "swarm")
+        for tick in range(1, 2 * every + 1):  # rounds 0 and 1: every snapshot taken
+            world.step(pool.act(world.observe()))
+            if tick % every == 0:
+                pool.exchange(tick // every - 1)
+        ray.get(pool.hosts.actors[1].__ray_call__.remote(_unpicklable))
+        for _ in range(every):
+            pool.act(world.observe())
+        pool.exchange(2)  # checks round 1's snapshots (fine), takes round 2's: host 1's fails
+        for _ in range(every):
+            pool.act(world.observe())
+        with pytest.raises(SnapshotFailed, match=r"host 1 .* after knowledge round 2: .*ickl"):
+            pool.exchange(3)  # the check of round 2's snapshots
