@@ -6,7 +6,10 @@ pretrained weights). During the next `sync_every` ticks each learns on its own; 
 1. `Phase.ELECT` (`dynamic` only): every brain's competence (recent verified precision) goes
    to every host in its host's batched HEARTBEAT; all hosts run the same
    `protocols.centre.Election` on the same numbers, so they agree on the hub without a vote
-   round trip (rounds are barriers and every host hears the same heartbeats).
+   round trip (rounds are barriers and every host hears the same heartbeats). With injected
+   faults drones hear different heartbeats: `swarm.exchange_vote` replaces this phase by
+   heartbeats and a majority vote (`Phase.PROPOSE`, `VOTE`, `ANNOUNCE`), and only drones
+   that follow the newest hub upload to it and adopt its broadcast.
 2. `Phase.UPLOAD`: brain i sends DELTA d_i = x_i − x_common (its own codec state, with error
    feedback; all of a host's brains compressed in one pass and batched into one message) and
    its BELIEF evidence increment (what it observed since the last round, `protocols.evidence`)
@@ -22,7 +25,9 @@ Failover (`dynamic`): a hub that stops sending heartbeats (it crashed: `faults.h
 is replaced once silent for `heartbeat_timeout` rounds by the most competent live brain; the
 new hub's host announces its term in the next round's election phase with an ELECT request
 (`candidate`, `competence`), and every host rejects one that names another hub or term than
-its own election (so a term never has two hubs). `terms` records term -> hub.
+its own election (so a term never has two hubs). Since a crash is a fault, a run that has one
+elects by majority vote (`swarm.exchange_vote`), which keeps one hub per term under loss and
+partitions too. `terms` records term -> hub.
 
 With injected faults (`swarm.faults`) an upload goes only where its link delivers this
 round (a late upload misses the round), crashed brains are silent, a brain that does not

@@ -12,8 +12,10 @@ as `payload`, costs no honest brain its message); a lost or partitioned link car
 when no brain on the receiving host hears the sender, and a host that receives a payload some
 of its brains did not hear keeps, per such link, what those brains missed (`LinkViews`).
 Rounds are barriers: both ends know from the plan which messages a round brings (a deployed
-node would time out instead), so a fault never stalls a round. Heartbeats are the control
-plane: only crashes silence them (a lost heartbeat would split the hosts' elections).
+node would time out instead), so a fault never stalls a round. The control plane (the
+HEARTBEATs and ELECTs of `dynamic`) takes the same fates: a drone hears a control message only
+on a link that delivers now (a late one is lost for its round), and the hub is elected by a
+per-drone majority vote (`swarm.exchange_vote`), so one term never has two hubs.
 
 Fates of a link in a round (`FaultPlan.fates`): `LOST` (random loss), `CUT` (partition),
 `DEAD` (an end has crashed), `NOW` (delivered), or d > 0 (delivered d rounds late).
