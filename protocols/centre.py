@@ -3,10 +3,10 @@
 Every brain's competence (recent verified precision) reaches every host in its host's
 batched HEARTBEAT each round. Without faults rounds are barriers and every host hears the
 same heartbeats, so every host runs the same `Election` on the same numbers and agrees on the
-hub without a vote round trip; when the hub changes, the new hub's host announces the term with an ELECT
-request that every host checks against its own result (`swarm.exchange_hub`), so one term
-never has two hubs. A crashed hub stops sending heartbeats and is replaced after `timeout`
-rounds (failover).
+hub without a vote round trip; when the hub changes, the new hub's host announces the term
+with an ELECT request that every host checks against its own result (`swarm.exchange_hub`),
+so one term never has two hubs. A crashed hub stops sending heartbeats and is replaced after
+`timeout` rounds (failover).
 
     election = Election(n_brains, timeout=3, hysteresis=0.05)
     for each HEARTBEAT of the round: election.hear(brains, competences, msg.term)
