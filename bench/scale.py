@@ -51,29 +51,67 @@ def _memory(p: psutil.Process) -> int:
         return p.memory_info().rss
 
 
-def _tree_memory() -> int:
-    """Bytes of memory (PSS, `_memory`) of this process and all its descendants now (those
-    that exit meanwhile skipped)."""
+def _tree_memory_split() -> tuple[int, int]:
+    """(all, host actors): bytes of memory (PSS, `_memory`) of this process and all its
+    descendants now, and of the Ray host actors among them (those that exit meanwhile
+    skipped)."""
     me = psutil.Process()
-    total = _memory(me)
+    total, hosts = _memory(me), 0
     for child in me.children(recursive=True):
         try:
-            total += _memory(child)
+            pss = _memory(child)
+            is_host = "HostActor" in " ".join(child.cmdline()[:1])  # ray::HostActor[.call]
         except psutil.Error:  # exited between listing and reading
             continue
-    return total
+        total += pss
+        hosts += pss if is_host else 0
+    return total, hosts
+
+
+def _tree_memory() -> int:
+    """Bytes of memory (PSS) of this process and all its descendants now."""
+    return _tree_memory_split()[0]
+
+
+def object_store_bytes() -> tuple[int, int]:
+    """(bytes in Ray's object store now, bytes spilled to disk so far) on the connected
+    cluster; (0, 0) without Ray. Read from the raylet (Ray's `ray memory --stats-only`)."""
+    import ray
+
+    if not ray.is_initialized():
+        return 0, 0
+    try:
+        from ray._private.internal_api import get_memory_info_reply, get_state_from_address
+
+        gcs = ray.get_runtime_context().gcs_address
+        stats = get_memory_info_reply(get_state_from_address(gcs)).store_stats
+        return int(stats.object_store_bytes_used), int(stats.spilled_bytes_total)
+    except Exception:  # Ray going down between the check and the call: nothing to read
+        return 0, 0
 
 
 class MemorySampler:
-    """A daemon thread that keeps the peak of `_tree_memory()` sampled every `every` seconds."""
+    """A daemon thread that samples every `every` seconds: the peak of `_tree_memory()`
+    (`peak`), the host actors' share of that sum at that moment (`peak_hosts`), and with
+    `store` the peak of Ray's object store (`store_peak`) and the bytes it spilled
+    (`spilled`)."""
 
-    def __init__(self, every: float = 0.25) -> None:
-        self.every, self.peak, self._stop = every, 0, threading.Event()
+    def __init__(self, every: float = 0.25, store: bool = False) -> None:
+        self.every, self.store, self._stop = every, store, threading.Event()
+        self.peak = self.peak_hosts = self.store_peak = self.spilled = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        total, hosts = _tree_memory_split()
+        if total > self.peak:
+            self.peak, self.peak_hosts = total, hosts
+        if self.store:
+            used, spilled = object_store_bytes()
+            self.store_peak, self.spilled = max(self.store_peak, used), max(self.spilled, spilled)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_memory())
+            self._sample()
             self._stop.wait(self.every)
 
     def __enter__(self) -> MemorySampler:
@@ -83,7 +121,7 @@ class MemorySampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _tree_memory())
+        self._sample()
 
 
 def memory_slope(ns: list[int], peaks: list[float]) -> tuple[float, float]:
@@ -98,7 +136,7 @@ def measure(n: int, ticks: int, warmup: int, every: float, side: int) -> dict[st
     from swarm.raylife import start_ray, stop_ray
 
     cfg = _config(n, ticks + warmup, {"world.height": side, "world.width": side})
-    with MemorySampler(every) as sampler:
+    with MemorySampler(every, store=True) as sampler:
         start_ray(num_cpus=N_HOSTS)
         try:
             with HostPool(cfg, n_hosts=N_HOSTS, backend="ray") as pool:
@@ -106,7 +144,9 @@ def measure(n: int, ticks: int, warmup: int, every: float, side: int) -> dict[st
                 t0 = time.perf_counter()
                 t = time_pool(pool, cfg, n, ticks, warmup)
                 wall = time.perf_counter() - t0
+                rounds = pool.hosts.snapshot_rounds()
         finally:
+            sampler._sample()  # Ray's figures before it goes
             stop_ray()
     return {
         **pool_fields(n, t),
@@ -114,6 +154,10 @@ def measure(n: int, ticks: int, warmup: int, every: float, side: int) -> dict[st
         "mission_wall_s": wall,
         "mem_fixed_bytes": fixed,
         "mem_peak_bytes": sampler.peak,
+        "mem_peak_hosts_bytes": sampler.peak_hosts,
+        "object_store_peak_bytes": sampler.store_peak,
+        "object_store_spilled_bytes": sampler.spilled,
+        "snapshots_held_at_end": sum(len(r) for r in rounds),
     }
 
 
@@ -140,7 +184,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(
             f"N={n:5d} {r['agent_steps_per_s']:8.0f} agent-steps/s ({r['us_per_agent_step']:.1f}"
             f" us/step, {r['ticks_timed']} ticks) peak PSS {r['mem_peak_bytes'] / 2**30:.2f} GiB"
-            f" (fixed {r['mem_fixed_bytes'] / 2**30:.2f} GiB)",
+            f" (hosts {r['mem_peak_hosts_bytes'] / 2**30:.2f}; fixed "
+            f"{r['mem_fixed_bytes'] / 2**30:.2f} GiB), object store peak "
+            f"{r['object_store_peak_bytes'] / 2**30:.2f} GiB, spilled "
+            f"{r['object_store_spilled_bytes'] / 2**30:.2f} GiB",
             flush=True,
         )
         doc = _doc(rows, args)  # written after every size: a run cut short keeps what it had

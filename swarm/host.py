@@ -725,6 +725,13 @@ class HostActor(HostCore):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, bind_ip=ray.util.get_node_ip_address(), **kw)
 
+    @ray.method(num_returns=2)
+    def sealed_snapshot(self) -> tuple[int, bytes]:
+        """(its size in bytes, `snapshot()`) as two objects: the driver reads the small one to
+        learn that the snapshot was taken, without fetching the big one (RayHosts.checkpoint)."""
+        blob = self.snapshot()
+        return len(blob), blob
+
 
 class RayHosts:
     """One host actor per host on Ray; started here, ended by `close()`. Each call is one
@@ -764,8 +771,10 @@ class RayHosts:
         self.n_hosts = n
         self.restarts: list[Restart] = []
         self.clock: Callable[[], int] = lambda: 0  # the mission's tick (set by the pool)
-        # (round, per host the ref of its snapshot) of the last two checkpoints, oldest first
+        # (round, per host the ref of its snapshot) of the last two checkpoints, oldest first;
+        # a host's older ref becomes None once its newer one is sealed (`_drop_superseded`)
         self._snaps: list[tuple[int, list[Any]]] = []
+        self._sealing: dict[int, Any] = {}  # host -> size ref of its newest snapshot, unread
         self._left = [self.max_restarts] * n  # restarts each host has left
         try:
             self.addresses: list[str] = self._get(
@@ -838,6 +847,8 @@ class RayHosts:
         restored = -1
         if what != "configure":  # a host that died configuring is simply configured again
             for snap_round, snaps in reversed(self._snaps):  # the newest that survived
+                if snaps[h] is None:  # dropped: a newer one of this host was sealed
+                    continue
                 try:
                     ray.get(actor.restore.remote(snaps[h]))
                 except Exception:  # never taken (died first) or gone with its node
@@ -860,17 +871,45 @@ class RayHosts:
         kept here until the next; nothing without restarts. Not waited for: each host takes
         it before its next call."""
         if self.max_restarts:  # the one before stays: a host may die before taking this one
-            refs = [a.snapshot.remote() for a in self.actors]
-            self._snaps = [*self._snaps[-1:], (round_idx, refs)]
+            pairs = [a.sealed_snapshot.remote() for a in self.actors]
+            self._snaps = [*self._snaps[-1:], (round_idx, [blob for _, blob in pairs])]
+            self._sealing = {h: size for h, (size, _) in enumerate(pairs)}
+
+    def _drop_superseded(self) -> None:
+        """Forget each host's older snapshot as soon as its newer one is known to be sealed,
+        so that between rounds the object store holds one snapshot per host, not two (at
+        N = 4,096 a snapshot of all brains is ~2.9 GB). Reads only the small size replies
+        that are ready (no wait); one that failed (the host died taking it) keeps the older."""
+        if not self._sealing:
+            return
+        refs = list(self._sealing.values())
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        done = {r.hex() for r in ready}
+        for h, ref in list(self._sealing.items()):
+            if ref.hex() not in done:
+                continue
+            del self._sealing[h]
+            try:
+                ray.get(ref)
+            except Exception:  # not taken: the older one is this host's last
+                continue
+            if len(self._snaps) > 1:
+                self._snaps[0][1][h] = None
+
+    def snapshot_rounds(self) -> list[list[int]]:
+        """Per host, the rounds of the snapshots held for it (-1: the mission's start)."""
+        return [[r for r, refs in self._snaps if refs[h] is not None] for h in range(self.n_hosts)]
 
     def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
         # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
-        self._snaps = []
+        self._snaps, self._sealing = [], {}
         return self._fan("configure", lambda a, h: a.configure.remote(mission, init))
 
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:
         # Actors run concurrently, so the order only matters for the local backend.
-        return self._fan("act", lambda a, h: a.act.remote(shards[h]))
+        out = self._fan("act", lambda a, h: a.act.remote(shards[h]))
+        self._drop_superseded()  # each host took its snapshot before this act: sealed now
+        return out
 
     def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> list[int]:
         return self._fan("send", lambda a, h: a.send.remote(round_idx, phase, positions))

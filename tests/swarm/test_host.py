@@ -357,3 +357,22 @@ def test_central_counts_its_command_downlink_as_device_traffic(tiny_cfg, monkeyp
             frames = session.encode(Kind.COMMAND, recipient=d, round=tick, body=body)
             down += sum(len(f) for f in frames)
     assert full["wire_bytes"] - up_only["wire_bytes"] == down > 0
+
+
+@pytest.mark.ray
+def test_ray_hosts_hold_one_sealed_snapshot_per_host_between_rounds(ray_session, tiny_cfg):
+    """While a round's snapshots are being taken the previous ones stay (a host may die
+    taking its own); once the next act has returned they are sealed and the previous ones
+    are dropped: between rounds the driver holds one snapshot per host, not two."""
+    cfg = tiny_cfg(drones=4)
+    every = cfg.protocol.sync_every
+    with HostPool(cfg, n_hosts=2, backend="ray") as pool:
+        world = configure(pool, cfg, "swarm")
+        assert pool.hosts.snapshot_rounds() == [[-1], [-1]]  # the mission's start
+        for tick in range(1, 3 * every + 2):
+            world.step(pool.act(world.observe()))
+            latest = (tick - 1) // every - 1  # the last round before this tick
+            assert pool.hosts.snapshot_rounds() == [[latest], [latest]], tick
+            if tick % every == 0:
+                pool.exchange(latest + 1)
+                assert pool.hosts.snapshot_rounds() == [[latest, latest + 1]] * 2, tick
