@@ -7,12 +7,14 @@ embedded Ray (world + HostPool.act + knowledge rounds, online learning on), time
 `bench.swarm` times it, while a sampler thread sums the memory of this process and every
 process it started (Ray's GCS, raylet, workers and the host actors) every `--every`
 seconds: proportional set sizes (PSS), so a page shared by several processes counts once.
-Per N it records agent-steps/s, microseconds per agent-step, the peak of that sum and the
-sum before the hosts were configured (Ray and the host actors up, no brains yet: the fixed
-runtime cost). Across sizes it reports the cost ratio of the largest N to the smallest
-(issue 14 target at 4,096 vs 1,024: <= 1.5) and the memory per 1,000 brains beyond the
-fixed cost: the slope of peak memory over N (least squares; two sizes: their difference
-quotient).
+Per N it records agent-steps/s, microseconds per agent-step, the peak of that sum (and the
+host actors' part of it), the sum before the hosts were configured (Ray and the host actors
+up, no brains yet: the fixed runtime cost), and the peak of Ray's object store, where the
+hosts' restart snapshots live (docs/faults.md: about 0.7 MB per brain, one per host between
+rounds, two while a round's are taken), with any bytes it spilled to disk. Across sizes it
+reports the cost ratio of the largest N to the smallest (issue 14 target at 4,096 vs 1,024:
+<= 1.5) and the memory per 1,000 brains beyond the fixed cost: the slope of peak memory over
+N (least squares; two sizes: their difference quotient).
 
 Written to `bench/results/scale.json`. The mission may end early at large N (the target is
 found sooner with more drones): the ticks actually timed are recorded with each row. The
