@@ -132,12 +132,15 @@ def memory_slope(ns: list[int], peaks: list[float]) -> tuple[float, float]:
     return float(a), float(b)
 
 
-def measure(n: int, ticks: int, warmup: int, every: float, side: int) -> dict[str, Any]:
-    """One size in a fresh embedded Ray: timing as `bench.swarm.time_pool`, memory peaks."""
+def measure(
+    n: int, ticks: int, warmup: int, every: float, side: int, more: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One size in a fresh embedded Ray: timing as `bench.swarm.time_pool`, memory peaks;
+    `more`: further dotted overrides of the scenario (`--set`)."""
     from swarm.pool import HostPool
     from swarm.raylife import start_ray, stop_ray
 
-    cfg = _config(n, ticks + warmup, {"world.height": side, "world.width": side})
+    cfg = _config(n, ticks + warmup, {"world.height": side, "world.width": side, **(more or {})})
     with MemorySampler(every, store=True) as sampler:
         start_ray(num_cpus=N_HOSTS)
         try:
@@ -172,7 +175,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--side", type=int, default=64, help="map rows = columns, every N")
     ap.add_argument("--every", type=float, default=0.25, help="seconds between memory samples")
     ap.add_argument("--out", type=Path, default=RESULTS, help="JSON output path")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="scenario override as in swarm.run, e.g. hosts.max_restarts=0 (no restart snapshots)",
+    )
     args = ap.parse_args(argv)
+    from swarm.overrides import as_mapping, parse_set
+
+    more = as_mapping(parse_set(text) for text in args.set)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if len(sizes) < 2:
         raise SystemExit("--sizes needs at least two N to measure a slope, e.g. 1024,4096")
@@ -181,7 +194,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(1)
     rows: list[dict[str, Any]] = []
     for n in sizes:
-        rows.append(measure(n, args.ticks, args.warmup, args.every, args.side))
+        rows.append(measure(n, args.ticks, args.warmup, args.every, args.side, more))
         r = rows[-1]
         print(
             f"N={n:5d} {r['agent_steps_per_s']:8.0f} agent-steps/s ({r['us_per_agent_step']:.1f}"
@@ -220,6 +233,7 @@ def _doc(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]
         "ticks": args.ticks,
         "warmup_ticks": args.warmup,
         "map_side": args.side,
+        "overrides": args.set,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "rows": rows,
         "ratios": ratios,
