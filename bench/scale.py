@@ -7,12 +7,14 @@ embedded Ray (world + HostPool.act + knowledge rounds, online learning on), time
 `bench.swarm` times it, while a sampler thread sums the memory of this process and every
 process it started (Ray's GCS, raylet, workers and the host actors) every `--every`
 seconds: proportional set sizes (PSS), so a page shared by several processes counts once.
-Per N it records agent-steps/s, microseconds per agent-step, the peak of that sum and the
-sum before the hosts were configured (Ray and the host actors up, no brains yet: the fixed
-runtime cost). Across sizes it reports the cost ratio of the largest N to the smallest
-(issue 14 target at 4,096 vs 1,024: <= 1.5) and the memory per 1,000 brains beyond the
-fixed cost: the slope of peak memory over N (least squares; two sizes: their difference
-quotient).
+Per N it records agent-steps/s, microseconds per agent-step, the peak of that sum (and the
+host actors' part of it), the sum before the hosts were configured (Ray and the host actors
+up, no brains yet: the fixed runtime cost), and the peak of Ray's object store, where the
+hosts' restart snapshots live (docs/faults.md: about 0.7 MB per brain, one per host between
+rounds, two while a round's are taken), with any bytes it spilled to disk. Across sizes it
+reports the cost ratio of the largest N to the smallest (issue 14 target at 4,096 vs 1,024:
+<= 1.5) and the memory per 1,000 brains beyond the fixed cost: the slope of peak memory over
+N (least squares; two sizes: their difference quotient).
 
 Written to `bench/results/scale.json`. The mission may end early at large N (the target is
 found sooner with more drones): the ticks actually timed are recorded with each row. The
@@ -51,29 +53,67 @@ def _memory(p: psutil.Process) -> int:
         return p.memory_info().rss
 
 
-def _tree_memory() -> int:
-    """Bytes of memory (PSS, `_memory`) of this process and all its descendants now (those
-    that exit meanwhile skipped)."""
+def _tree_memory_split() -> tuple[int, int]:
+    """(all, host actors): bytes of memory (PSS, `_memory`) of this process and all its
+    descendants now, and of the Ray host actors among them (those that exit meanwhile
+    skipped)."""
     me = psutil.Process()
-    total = _memory(me)
+    total, hosts = _memory(me), 0
     for child in me.children(recursive=True):
         try:
-            total += _memory(child)
+            pss = _memory(child)
+            is_host = "HostActor" in " ".join(child.cmdline()[:1])  # ray::HostActor[.call]
         except psutil.Error:  # exited between listing and reading
             continue
-    return total
+        total += pss
+        hosts += pss if is_host else 0
+    return total, hosts
+
+
+def _tree_memory() -> int:
+    """Bytes of memory (PSS) of this process and all its descendants now."""
+    return _tree_memory_split()[0]
+
+
+def object_store_bytes() -> tuple[int, int]:
+    """(bytes in Ray's object store now, bytes spilled to disk so far) on the connected
+    cluster; (0, 0) without Ray. Read from the raylet (Ray's `ray memory --stats-only`)."""
+    import ray
+
+    if not ray.is_initialized():
+        return 0, 0
+    try:
+        from ray._private.internal_api import get_memory_info_reply, get_state_from_address
+
+        gcs = ray.get_runtime_context().gcs_address
+        stats = get_memory_info_reply(get_state_from_address(gcs)).store_stats
+        return int(stats.object_store_bytes_used), int(stats.spilled_bytes_total)
+    except Exception:  # Ray going down between the check and the call: nothing to read
+        return 0, 0
 
 
 class MemorySampler:
-    """A daemon thread that keeps the peak of `_tree_memory()` sampled every `every` seconds."""
+    """A daemon thread that samples every `every` seconds: the peak of `_tree_memory()`
+    (`peak`), the host actors' share of that sum at that moment (`peak_hosts`), and with
+    `store` the peak of Ray's object store (`store_peak`) and the bytes it spilled
+    (`spilled`)."""
 
-    def __init__(self, every: float = 0.25) -> None:
-        self.every, self.peak, self._stop = every, 0, threading.Event()
+    def __init__(self, every: float = 0.25, store: bool = False) -> None:
+        self.every, self.store, self._stop = every, store, threading.Event()
+        self.peak = self.peak_hosts = self.store_peak = self.spilled = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        total, hosts = _tree_memory_split()
+        if total > self.peak:
+            self.peak, self.peak_hosts = total, hosts
+        if self.store:
+            used, spilled = object_store_bytes()
+            self.store_peak, self.spilled = max(self.store_peak, used), max(self.spilled, spilled)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_memory())
+            self._sample()
             self._stop.wait(self.every)
 
     def __enter__(self) -> MemorySampler:
@@ -83,7 +123,7 @@ class MemorySampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _tree_memory())
+        self._sample()
 
 
 def memory_slope(ns: list[int], peaks: list[float]) -> tuple[float, float]:
@@ -92,13 +132,16 @@ def memory_slope(ns: list[int], peaks: list[float]) -> tuple[float, float]:
     return float(a), float(b)
 
 
-def measure(n: int, ticks: int, warmup: int, every: float, side: int) -> dict[str, Any]:
-    """One size in a fresh embedded Ray: timing as `bench.swarm.time_pool`, memory peaks."""
+def measure(
+    n: int, ticks: int, warmup: int, every: float, side: int, more: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One size in a fresh embedded Ray: timing as `bench.swarm.time_pool`, memory peaks;
+    `more`: further dotted overrides of the scenario (`--set`)."""
     from swarm.pool import HostPool
     from swarm.raylife import start_ray, stop_ray
 
-    cfg = _config(n, ticks + warmup, {"world.height": side, "world.width": side})
-    with MemorySampler(every) as sampler:
+    cfg = _config(n, ticks + warmup, {"world.height": side, "world.width": side, **(more or {})})
+    with MemorySampler(every, store=True) as sampler:
         start_ray(num_cpus=N_HOSTS)
         try:
             with HostPool(cfg, n_hosts=N_HOSTS, backend="ray") as pool:
@@ -106,7 +149,9 @@ def measure(n: int, ticks: int, warmup: int, every: float, side: int) -> dict[st
                 t0 = time.perf_counter()
                 t = time_pool(pool, cfg, n, ticks, warmup)
                 wall = time.perf_counter() - t0
+                rounds = pool.hosts.snapshot_rounds()
         finally:
+            sampler._sample()  # Ray's figures before it goes
             stop_ray()
     return {
         **pool_fields(n, t),
@@ -114,6 +159,10 @@ def measure(n: int, ticks: int, warmup: int, every: float, side: int) -> dict[st
         "mission_wall_s": wall,
         "mem_fixed_bytes": fixed,
         "mem_peak_bytes": sampler.peak,
+        "mem_peak_hosts_bytes": sampler.peak_hosts,
+        "object_store_peak_bytes": sampler.store_peak,
+        "object_store_spilled_bytes": sampler.spilled,
+        "snapshots_held_at_end": sum(len(r) for r in rounds),
     }
 
 
@@ -126,7 +175,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--side", type=int, default=64, help="map rows = columns, every N")
     ap.add_argument("--every", type=float, default=0.25, help="seconds between memory samples")
     ap.add_argument("--out", type=Path, default=RESULTS, help="JSON output path")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="scenario override as in swarm.run, e.g. hosts.max_restarts=0 (no restart snapshots)",
+    )
     args = ap.parse_args(argv)
+    from swarm.overrides import as_mapping, parse_set
+
+    more = as_mapping(parse_set(text) for text in args.set)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if len(sizes) < 2:
         raise SystemExit("--sizes needs at least two N to measure a slope, e.g. 1024,4096")
@@ -135,12 +194,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(1)
     rows: list[dict[str, Any]] = []
     for n in sizes:
-        rows.append(measure(n, args.ticks, args.warmup, args.every, args.side))
+        rows.append(measure(n, args.ticks, args.warmup, args.every, args.side, more))
         r = rows[-1]
         print(
             f"N={n:5d} {r['agent_steps_per_s']:8.0f} agent-steps/s ({r['us_per_agent_step']:.1f}"
             f" us/step, {r['ticks_timed']} ticks) peak PSS {r['mem_peak_bytes'] / 2**30:.2f} GiB"
-            f" (fixed {r['mem_fixed_bytes'] / 2**30:.2f} GiB)",
+            f" (hosts {r['mem_peak_hosts_bytes'] / 2**30:.2f}; fixed "
+            f"{r['mem_fixed_bytes'] / 2**30:.2f} GiB), object store peak "
+            f"{r['object_store_peak_bytes'] / 2**30:.2f} GiB, spilled "
+            f"{r['object_store_spilled_bytes'] / 2**30:.2f} GiB",
             flush=True,
         )
         doc = _doc(rows, args)  # written after every size: a run cut short keeps what it had
@@ -171,6 +233,7 @@ def _doc(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]
         "ticks": args.ticks,
         "warmup_ticks": args.warmup,
         "map_side": args.side,
+        "overrides": args.set,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "rows": rows,
         "ratios": ratios,

@@ -782,9 +782,12 @@ class RayHosts:
         self.n_hosts = n
         self.restarts: list[Restart] = []
         self.clock: Callable[[], int] = lambda: 0  # the mission's tick (set by the pool)
-        # (round, per host the ref of its snapshot) of the last two checkpoints, oldest first
+        # (round, per host the ref of its snapshot) of the last two checkpoints, oldest first;
+        # a host's older ref becomes None once its newer one is sealed (`_drop_superseded`)
         self._snaps: list[tuple[int, list[Any]]] = []
-        self._sizes: tuple[int, list[Any]] | None = None  # the newest's sizes, not yet checked
+        # host -> size ref of its newest snapshot, not yet read, and that snapshot's round
+        self._sealing: dict[int, Any] = {}
+        self._sealing_round = -1
         self._left = [self.max_restarts] * n  # restarts each host has left
         try:
             self.addresses: list[str] = self._get(
@@ -857,6 +860,8 @@ class RayHosts:
         restored = -1
         if what != "configure":  # a host that died configuring is simply configured again
             for snap_round, snaps in reversed(self._snaps):  # the newest that survived
+                if snaps[h] is None:  # dropped: a newer one of this host was sealed
+                    continue
                 try:
                     ray.get(actor.restore.remote(snaps[h]))
                 except Exception:  # never taken (died first) or gone with its node
@@ -877,45 +882,74 @@ class RayHosts:
     def checkpoint(self, round_idx: int) -> None:
         """Every host's snapshot after knowledge round `round_idx` (-1: the mission's start),
         kept here until the next; nothing without restarts. Not waited for: each host takes
-        it before its next call; the next checkpoint checks that it was taken (`SnapshotFailed`
-        otherwise), so a snapshot that cannot be taken ends the run when it happens, not when
-        a restart needs it."""
+        it before its next call; the next `act` (or at the latest the next checkpoint) reads
+        its size reply (`_sealed`): the older snapshot is dropped, or `SnapshotFailed` ends
+        the run when a snapshot cannot be taken, not when a restart needs it."""
         if self.max_restarts:  # the one before stays: a host may die before taking this one
             self._check_snapshots()
             pairs = [a.sized_snapshot.options(num_returns=2).remote() for a in self.actors]
             self._snaps = [*self._snaps[-1:], (round_idx, [blob for blob, _ in pairs])]
-            self._sizes = (round_idx, [size for _, size in pairs])
+            self._sealing = {h: size for h, (_, size) in enumerate(pairs)}
+            self._sealing_round = round_idx
 
     def _check_snapshots(self) -> None:
-        """Raise `SnapshotFailed` if a host could not take the newest snapshot. Cheap: each
-        host took it before the calls since, so only its small size reply is fetched."""
-        if self._sizes is None:
+        """Read every size reply of the newest snapshots not read yet (they are done: each
+        host took its snapshot before the calls since): `_sealed` for each."""
+        for h, ref in list(self._sealing.items()):
+            self._sealed(h, ref)
+
+    def _drop_superseded(self) -> None:
+        """Forget each host's older snapshot as soon as its newer one is known to be sealed,
+        so that between rounds the object store holds one snapshot per host, not two (at
+        N = 4,096 a snapshot of all brains is ~2.9 GB). Reads only the size replies that are
+        ready (no wait)."""
+        if not self._sealing:
             return
-        (round_idx, refs), self._sizes = self._sizes, None
-        for h, ref in enumerate(refs):
-            try:
-                ray.get(ref)
-            except RayTaskError as err:
-                cause = getattr(err, "cause", None) or err
-                when = "the mission's start" if round_idx < 0 else f"knowledge round {round_idx}"
-                raise SnapshotFailed(
-                    f"host {h} could not take its restart snapshot after {when}: "
-                    f"{type(cause).__name__}: {cause}. A restart of that host would have "
-                    "nothing to restore, so the run stops here (completed team x seed runs "
-                    "are kept; `--resume` continues once the cause is fixed)",
-                    h,
-                ) from err
-            except (ActorDiedError, ActorUnavailableError, RayActorError):
-                continue  # died since: its next call restarts it from an older snapshot
+        refs = list(self._sealing.values())
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        done = {r.hex() for r in ready}
+        for h, ref in list(self._sealing.items()):
+            if ref.hex() in done:
+                self._sealed(h, ref)
+
+    def _sealed(self, h: int, ref: Any) -> None:
+        """Host h's newest snapshot, from its small size reply: taken -> its older one is
+        dropped; the host died since -> the older stays (its restart needs it); the snapshot
+        itself failed -> `SnapshotFailed`, so a snapshot that cannot be taken ends the run
+        when it happens, not when a restart needs it. Cheap: the blob is never fetched."""
+        del self._sealing[h]
+        try:
+            ray.get(ref)
+        except RayTaskError as err:
+            cause = getattr(err, "cause", None) or err
+            r = self._sealing_round
+            when = "the mission's start" if r < 0 else f"knowledge round {r}"
+            raise SnapshotFailed(
+                f"host {h} could not take its restart snapshot after {when}: "
+                f"{type(cause).__name__}: {cause}. A restart of that host would have "
+                "nothing to restore, so the run stops here (completed team x seed runs "
+                "are kept; `--resume` continues once the cause is fixed)",
+                h,
+            ) from err
+        except (ActorDiedError, ActorUnavailableError, RayActorError):
+            return  # died since: its next call restarts it from the older snapshot
+        if len(self._snaps) > 1:
+            self._snaps[0][1][h] = None
+
+    def snapshot_rounds(self) -> list[list[int]]:
+        """Per host, the rounds of the snapshots held for it (-1: the mission's start)."""
+        return [[r for r, refs in self._snaps if refs[h] is not None] for h in range(self.n_hosts)]
 
     def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
         # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
-        self._snaps, self._sizes = [], None
+        self._snaps, self._sealing, self._sealing_round = [], {}, -1
         return self._fan("configure", lambda a, h: a.configure.remote(mission, init))
 
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:
         # Actors run concurrently, so the order only matters for the local backend.
-        return self._fan("act", lambda a, h: a.act.remote(shards[h]))
+        out = self._fan("act", lambda a, h: a.act.remote(shards[h]))
+        self._drop_superseded()  # each host took its snapshot before this act: sealed now
+        return out
 
     def send(self, round_idx: int, phase: Phase, positions: np.ndarray | None) -> list[int]:
         return self._fan("send", lambda a, h: a.send.remote(round_idx, phase, positions))

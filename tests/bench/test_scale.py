@@ -26,3 +26,15 @@ def test_the_sampler_counts_child_processes():
         child = subprocess.Popen([sys.executable, "-c", code])
         child.wait()
     assert busy.peak >= idle.peak + 250 * 2**20  # the child's 300 MiB touched pages were seen
+
+
+@pytest.mark.ray
+def test_the_sampler_reads_rays_object_store(ray_session):
+    import numpy as np
+    import ray
+
+    with MemorySampler(every=0.05, store=True) as sampler:
+        ref = ray.put(np.ones(64 * 2**20, np.uint8))  # 64 MiB, held while sampled
+        time.sleep(0.5)
+        del ref
+    assert sampler.store_peak >= 64 * 2**20

@@ -382,7 +382,26 @@ def test_a_snapshot_that_fails_ends_the_run_at_the_next_round_naming_host_round_
         for _ in range(every):
             pool.act(world.observe())
         pool.exchange(2)  # checks round 1's snapshots (fine), takes round 2's: host 1's fails
-        for _ in range(every):
-            pool.act(world.observe())
         with pytest.raises(SnapshotFailed, match=r"host 1 .* after knowledge round 2: .*ickl"):
-            pool.exchange(3)  # the check of round 2's snapshots
+            for _ in range(every):  # the first act after the round reads the size replies
+                pool.act(world.observe())
+            pool.exchange(3)  # at the latest: the check of round 2's snapshots
+
+
+@pytest.mark.ray
+def test_ray_hosts_hold_one_sealed_snapshot_per_host_between_rounds(ray_session, tiny_cfg):
+    """While a round's snapshots are being taken the previous ones stay (a host may die
+    taking its own); once the next act has returned they are sealed and the previous ones
+    are dropped: between rounds the driver holds one snapshot per host, not two."""
+    cfg = tiny_cfg(drones=4)
+    every = cfg.protocol.sync_every
+    with HostPool(cfg, n_hosts=2, backend="ray") as pool:
+        world = configure(pool, cfg, "swarm")
+        assert pool.hosts.snapshot_rounds() == [[-1], [-1]]  # the mission's start
+        for tick in range(1, 3 * every + 2):
+            world.step(pool.act(world.observe()))
+            latest = (tick - 1) // every - 1  # the last round before this tick
+            assert pool.hosts.snapshot_rounds() == [[latest], [latest]], tick
+            if tick % every == 0:
+                pool.exchange(latest + 1)
+                assert pool.hosts.snapshot_rounds() == [[latest, latest + 1]] * 2, tick
