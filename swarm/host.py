@@ -785,9 +785,8 @@ class RayHosts:
         # (round, per host the ref of its snapshot) of the last two checkpoints, oldest first;
         # a host's older ref becomes None once its newer one is sealed (`_drop_superseded`)
         self._snaps: list[tuple[int, list[Any]]] = []
-        # host -> size ref of its newest snapshot, not yet read, and that snapshot's round
+        # host -> size ref of its newest snapshot (round: self._snaps[-1][0]), not yet read
         self._sealing: dict[int, Any] = {}
-        self._sealing_round = -1
         self._left = [self.max_restarts] * n  # restarts each host has left
         try:
             self.addresses: list[str] = self._get(
@@ -890,7 +889,6 @@ class RayHosts:
             pairs = [a.sized_snapshot.options(num_returns=2).remote() for a in self.actors]
             self._snaps = [*self._snaps[-1:], (round_idx, [blob for blob, _ in pairs])]
             self._sealing = {h: size for h, (_, size) in enumerate(pairs)}
-            self._sealing_round = round_idx
 
     def _check_snapshots(self) -> None:
         """Read every size reply of the newest snapshots not read yet (they are done: each
@@ -922,7 +920,7 @@ class RayHosts:
             ray.get(ref)
         except RayTaskError as err:
             cause = getattr(err, "cause", None) or err
-            r = self._sealing_round
+            r = self._snaps[-1][0]  # the newest snapshots' round: the ones being read
             when = "the mission's start" if r < 0 else f"knowledge round {r}"
             raise SnapshotFailed(
                 f"host {h} could not take its restart snapshot after {when}: "
@@ -942,7 +940,7 @@ class RayHosts:
 
     def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
         # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
-        self._snaps, self._sealing, self._sealing_round = [], {}, -1
+        self._snaps, self._sealing = [], {}
         return self._fan("configure", lambda a, h: a.configure.remote(mission, init))
 
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:

@@ -131,6 +131,21 @@ def test_same_seed_same_results_local(tmp_path):
     assert _outcome(_results(tmp_path / "a")) == _outcome(_results(tmp_path / "b"))
 
 
+def _raise_on_mission(monkeypatch, n: int, exc) -> list:
+    """Make the run's `n`-th mission raise `exc` (the others fly); returns the (team, seed)
+    of every mission started, in order."""
+    real, calls = run_mod.run_episode, []
+
+    def cut(*a, **k):
+        calls.append(a[1:3])
+        if len(calls) == n:
+            raise exc
+        return real(*a, **k)
+
+    monkeypatch.setattr(run_mod, "run_episode", cut)
+    return calls
+
+
 @pytest.mark.parametrize(
     ("exc", "code", "status"),
     [
@@ -139,16 +154,7 @@ def test_same_seed_same_results_local(tmp_path):
     ],
 )
 def test_interruption_keeps_completed_runs(tmp_path, monkeypatch, capsys, exc, code, status):
-    real = run_mod.run_episode
-    calls = []
-
-    def flaky(*a, **k):
-        calls.append(a[1:3])
-        if len(calls) == 2:
-            raise exc
-        return real(*a, **k)
-
-    monkeypatch.setattr(run_mod, "run_episode", flaky)
+    _raise_on_mission(monkeypatch, 2, exc)
     out = tmp_path / "run"
     argv = [str(SMOKE), "--local", "--out", str(out), "--seeds", "2", "--teams", "isolated"]
     assert main([*argv, *FAST]) == code
@@ -261,15 +267,7 @@ def test_sigterm_through_ray_is_not_taken_by_rays_own_handler(tmp_path):
 
 def test_a_run_cut_short_keeps_whole_seeds_of_every_team(tmp_path, monkeypatch):
     """Seed by seed, every team in turn: cut after three missions, both teams have seed 0."""
-    real, calls = run_mod.run_episode, []
-
-    def cut(*a, **k):
-        calls.append(a[1:3])
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(run_mod, "run_episode", cut)
+    calls = _raise_on_mission(monkeypatch, 3, KeyboardInterrupt)
     out = tmp_path / "run"
     teams = ["--teams", "isolated,scripted"]
     argv = [str(SMOKE), "--local", "--out", str(out), "--seeds", "2", *teams]
