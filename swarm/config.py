@@ -206,6 +206,21 @@ class HostsConfig(_Strict):
         description="times Ray may restart each host actor in a run; a restarted host continues "
         "from its state after the last knowledge round (0: a dead host ends the run)",
     )
+    snapshot_dir: str | None = Field(
+        None,
+        description="absolute folder on each node's local disk for the hosts' restart "
+        "snapshots (one file per host, removed at the end); empty: the node's temporary folder",
+    )
+
+    @field_validator("snapshot_dir")
+    @classmethod
+    def _absolute(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).is_absolute():
+            raise ValueError(
+                f"hosts.snapshot_dir must be an absolute path (it is resolved on every node), "
+                f"got {v!r}"
+            )
+        return v
 
 
 class RayConfig(_Strict):

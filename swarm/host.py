@@ -31,7 +31,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import shutil
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -64,6 +66,7 @@ from swarm.exchange import Context, Exchange, Expected, NoExchange, Phase
 from swarm.exchange_gossip import GossipExchange
 from swarm.exchange_hub import HubExchange
 from swarm.faults import FAULT_STATS, FaultPlan
+from swarm.hoststate import Sealed, SnapshotFiles
 from swarm.raylife import (
     HostPlace,
     Reservation,
@@ -598,20 +601,27 @@ class HostCore:
         """This host's process id (a test kills a real host actor by it)."""
         return os.getpid()
 
-    def snapshot(self) -> bytes:
-        """This host's mission state now (`swarm.hoststate.dump`; the pool takes one after
-        each knowledge round)."""
-        return hoststate.dump(self)
+    def snapshot(self, files: SnapshotFiles, mission: int, round_idx: int) -> Sealed:
+        """Write this host's mission state now to its file on this node (`hoststate.write`:
+        streamed, atomic; the pool takes one after each knowledge round) and remove its
+        other files: the older snapshot is needed only until this one is complete."""
+        path = files.path(self.index, mission, round_idx)
+        size = hoststate.write(self, path)
+        files.drop(self.index, keep=path)
+        return Sealed(round_idx, str(path), size)
 
-    def sized_snapshot(self) -> tuple[bytes, int]:
-        """(`snapshot()`, its length in bytes): two returns on Ray, so the driver learns that
-        the snapshot was taken, or why not, from the small one without fetching the blob."""
-        blob = self.snapshot()
-        return blob, len(blob)
+    def restore(self, files: SnapshotFiles, mission: int, round_idx: int) -> None:
+        """Continue the mission of a dead predecessor from its `snapshot` of that round
+        (FileNotFoundError: it never sealed that one, or the file went with its node)."""
+        hoststate.read(self, files.path(self.index, mission, round_idx))
 
-    def restore(self, blob: bytes) -> None:
-        """Continue the mission of a dead predecessor from its `snapshot()`."""
-        hoststate.load(self, blob)
+    def check_snapshots(self, files: SnapshotFiles) -> str:
+        """Make the snapshot folder on this node (ValueError when it cannot be written)."""
+        return str(files.check())
+
+    def drop_snapshots(self, files: SnapshotFiles) -> None:
+        """Remove this host's snapshot files on this node (the pool is closing)."""
+        files.drop(self.index)
 
     def reconnect(self, peer: int, address: str) -> None:
         """Point the DEALER to `peer` at its new address (it was restarted)."""
@@ -750,10 +760,12 @@ class RayHosts:
 
     Restart (docs/faults.md): each actor may be restarted by Ray `hosts.max_restarts` times in
     a run. After every knowledge round (and at a mission's start) `checkpoint` asks each host
-    for its `snapshot()`; the reply is owned by this driver, so it outlives the host's process.
-    A call between rounds (`RESTARTABLE`) that finds a host dead waits for Ray to restart it,
-    points every host's socket at its new address, restores the last snapshot into it and
-    repeats the call there (the other hosts' replies stand). `restarts` lists each restart."""
+    to write its `snapshot` to a file on its own node (`files`), which outlives the host's
+    process; only a small `Sealed` reply comes back here. A call between rounds
+    (`RESTARTABLE`) that finds a host dead waits for Ray to restart it (in the same
+    placement bundle, so on the same node), points every host's socket at its new address,
+    has it restore its newest sealed snapshot and repeats the call there (the other hosts'
+    replies stand). `restarts` lists each restart. `close` removes the files."""
 
     def __init__(
         self,
@@ -772,6 +784,8 @@ class RayHosts:
             host_requests(n, cpus, hosts.resources), hosts.placement_timeout_s, hosts.ports
         )
         self.max_restarts = hosts.max_restarts
+        # one folder per node for this pool's snapshots (unique: pools never share files)
+        self.files = SnapshotFiles(hosts.snapshot_dir, f"{os.getpid()}-{uuid.uuid4().hex[:8]}")
         remote = ray.remote(HostActor)
         self.actors = [
             remote.options(max_restarts=self.max_restarts, **self.reservation.options(i)).remote(
@@ -782,17 +796,25 @@ class RayHosts:
         self.n_hosts = n
         self.restarts: list[Restart] = []
         self.clock: Callable[[], int] = lambda: 0  # the mission's tick (set by the pool)
-        # (round, per host the ref of its snapshot) of the last two checkpoints, oldest first;
-        # a host's older ref becomes None once its newer one is sealed (`_drop_superseded`)
-        self._snaps: list[tuple[int, list[Any]]] = []
-        # host -> size ref of its newest snapshot (round: self._snaps[-1][0]), not yet read
+        self._mission = -1  # configures so far - 1: the snapshot files' mission number
+        # (round, per host whether its snapshot may be on file) of the last two checkpoints,
+        # oldest first; a host's older one is False once its newer one is sealed (its host
+        # removed the older file when it renamed the newer one into place)
+        self._snaps: list[tuple[int, list[bool]]] = []
+        # host -> ref of the `Sealed` reply of its newest snapshot (round: self._snaps[-1][0])
         self._sealing: dict[int, Any] = {}
+        self.sealed: dict[int, Sealed] = {}  # host -> its newest snapshot known sealed
         self._left = [self.max_restarts] * n  # restarts each host has left
         try:
             self.addresses: list[str] = self._get(
                 [a.address.remote() for a in self.actors], "address"
             )
             self._get([a.connect.remote(self.addresses) for a in self.actors], "connect")
+            if self.max_restarts:  # an unwritable snapshot folder fails here, not at round 0
+                try:
+                    ray.get([a.check_snapshots.remote(self.files) for a in self.actors])
+                except RayTaskError as err:
+                    raise (getattr(err, "cause", None) or err) from None
         except BaseException:
             self.close()  # the hosts that came up and their reservation
             raise
@@ -831,15 +853,21 @@ class RayHosts:
                 return self._get(refs, what)
             except HostDied as err:
                 h = err.host
-                if what not in RESTARTABLE or h is None or not self._restart(h, what):
+                if what not in RESTARTABLE or h is None:
                     raise
+                why = self._restart(h, what)
+                if why is not None:
+                    raise HostDied(f"{err} Not restarted: {why}.", h) from err
                 refs[h] = call(self.actors[h], h)  # the others' replies stand
 
-    def _restart(self, h: int, what: str) -> bool:
-        """Wait for Ray's restart of host h, reconnect it both ways, restore its snapshot;
-        False when it cannot be restarted (none left, Ray gave up, no snapshot to restore)."""
-        if self._left[h] <= 0 or (what != "configure" and not self._snaps):
-            return False
+    def _restart(self, h: int, what: str) -> str | None:
+        """Wait for Ray's restart of host h, reconnect it both ways, have it restore its
+        newest sealed snapshot; None when done, else why it cannot be restarted (none left,
+        Ray gave up, no snapshot to restore)."""
+        if self._left[h] <= 0:
+            return f"no restart left (hosts.max_restarts = {self.max_restarts})"
+        if what != "configure" and not self._snaps:
+            return "no snapshot taken yet"
         actor, deadline = self.actors[h], time.monotonic() + RESTART_TIMEOUT_S
         while True:  # calls fail while Ray restarts it; a queued one waits for the new one
             try:
@@ -847,7 +875,7 @@ class RayHosts:
                 break
             except (ActorDiedError, ActorUnavailableError, RayActorError, GetTimeoutError):
                 if actor_state(actor) == "DEAD" or time.monotonic() > deadline:
-                    return False
+                    return f"Ray did not restart it (Ray says {actor_state(actor)})"
                 time.sleep(0.5)
         self._left[h] -= 1
         self.addresses[h] = address
@@ -856,21 +884,27 @@ class RayHosts:
             if i != h:  # a peer dead too reconnects to everyone when it is restarted
                 with contextlib.suppress(ActorDiedError, ActorUnavailableError, RayActorError):
                     ray.get(a.reconnect.remote(h, address))
-        restored = -1
+        restored, failed = -1, []
         if what != "configure":  # a host that died configuring is simply configured again
-            for snap_round, snaps in reversed(self._snaps):  # the newest that survived
-                if snaps[h] is None:  # dropped: a newer one of this host was sealed
+            for snap_round, held in reversed(self._snaps):  # the newest that was sealed
+                if not held[h]:  # removed: a newer one of this host was sealed
                     continue
                 try:
-                    ray.get(actor.restore.remote(snaps[h]))
-                except Exception:  # never taken (died first) or gone with its node
+                    ray.get(actor.restore.remote(self.files, self._mission, snap_round))
+                except RayTaskError as err:  # never sealed (died first) or gone with its node
+                    cause = getattr(err, "cause", None) or err
+                    failed.append(f"round {snap_round}: {type(cause).__name__}: {cause}")
                     continue
                 restored = snap_round
                 break
             else:
-                return False
+                return (
+                    f"no snapshot of host {h} could be read on its node ({'; '.join(failed)}); "
+                    f"they are files in {self.files.folder()} on the host's own node "
+                    "(hosts.snapshot_dir), lost if that node or its disk was"
+                )
         self.restarts.append(Restart(h, what, self.clock(), restored))
-        return True
+        return None
 
     def _logs(self, host: int | None) -> str:
         """Where host `host`'s Ray logs are (its own node's folder on a cluster)."""
@@ -879,28 +913,30 @@ class RayHosts:
         return logs_hint(nodes[host] if host is not None and host < len(nodes) else None)
 
     def checkpoint(self, round_idx: int) -> None:
-        """Every host's snapshot after knowledge round `round_idx` (-1: the mission's start),
-        kept here until the next; nothing without restarts. Not waited for: each host takes
-        it before its next call; the next `act` (or at the latest the next checkpoint) reads
-        its size reply (`_sealed`): the older snapshot is dropped, or `SnapshotFailed` ends
-        the run when a snapshot cannot be taken, not when a restart needs it."""
+        """Every host writes its snapshot after knowledge round `round_idx` (-1: the
+        mission's start) to its node's disk; nothing without restarts. Not waited for: each
+        host takes it before its next call; the next `act` (or at the latest the next
+        checkpoint) reads its small `Sealed` reply (`_sealed`): the older snapshot is
+        forgotten (its host removed the file), or `SnapshotFailed` ends the run when a
+        snapshot cannot be taken, not when a restart needs it."""
         if self.max_restarts:  # the one before stays: a host may die before taking this one
             self._check_snapshots()
-            pairs = [a.sized_snapshot.options(num_returns=2).remote() for a in self.actors]
-            self._snaps = [*self._snaps[-1:], (round_idx, [blob for blob, _ in pairs])]
-            self._sealing = {h: size for h, (_, size) in enumerate(pairs)}
+            m = self._mission
+            refs = [a.snapshot.remote(self.files, m, round_idx) for a in self.actors]
+            self._snaps = [*self._snaps[-1:], (round_idx, [True] * self.n_hosts)]
+            self._sealing = dict(enumerate(refs))
 
     def _check_snapshots(self) -> None:
-        """Read every size reply of the newest snapshots not read yet (they are done: each
+        """Read every reply of the newest snapshots not read yet (they are done: each
         host took its snapshot before the calls since): `_sealed` for each."""
         for h, ref in list(self._sealing.items()):
             self._sealed(h, ref)
 
     def _drop_superseded(self) -> None:
-        """Forget each host's older snapshot as soon as its newer one is known to be sealed,
-        so that between rounds the object store holds one snapshot per host, not two (at
-        N = 4,096 a snapshot of all brains is ~2.9 GB). Reads only the size replies that are
-        ready (no wait)."""
+        """Forget each host's older snapshot as soon as its newer one is known to be sealed
+        (its host removed the older file when the newer was complete: one file per host
+        between rounds, at N = 4,096 ~2.9 GB for all brains). Reads only the replies that
+        are ready (no wait)."""
         if not self._sealing:
             return
         refs = list(self._sealing.values())
@@ -911,13 +947,14 @@ class RayHosts:
                 self._sealed(h, ref)
 
     def _sealed(self, h: int, ref: Any) -> None:
-        """Host h's newest snapshot, from its small size reply: taken -> its older one is
-        dropped; the host died since -> the older stays (its restart needs it); the snapshot
-        itself failed -> `SnapshotFailed`, so a snapshot that cannot be taken ends the run
-        when it happens, not when a restart needs it. Cheap: the blob is never fetched."""
+        """Host h's newest snapshot, from its small `Sealed` reply: written -> its older one
+        is forgotten (the host removed that file); the host died since -> the older stays
+        (its restart tries the newer file, then the older); the snapshot itself failed ->
+        `SnapshotFailed`, so a snapshot that cannot be taken ends the run when it happens,
+        not when a restart needs it."""
         del self._sealing[h]
         try:
-            ray.get(ref)
+            sealed = ray.get(ref)
         except RayTaskError as err:
             cause = getattr(err, "cause", None) or err
             r = self._snaps[-1][0]  # the newest snapshots' round: the ones being read
@@ -930,17 +967,19 @@ class RayHosts:
                 h,
             ) from err
         except (ActorDiedError, ActorUnavailableError, RayActorError):
-            return  # died since: its next call restarts it from the older snapshot
+            return  # died since: its next call restarts it from the newest file it sealed
+        self.sealed[h] = sealed
         if len(self._snaps) > 1:
-            self._snaps[0][1][h] = None
+            self._snaps[0][1][h] = False
 
     def snapshot_rounds(self) -> list[list[int]]:
         """Per host, the rounds of the snapshots held for it (-1: the mission's start)."""
-        return [[r for r, refs in self._snaps if refs[h] is not None] for h in range(self.n_hosts)]
+        return [[r for r, held in self._snaps if held[h]] for h in range(self.n_hosts)]
 
     def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
         # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
-        self._snaps, self._sealing = [], {}
+        self._snaps, self._sealing, self.sealed = [], {}, {}
+        self._mission += 1  # the previous mission's files go with each host's first snapshot
         return self._fan("configure", lambda a, h: a.configure.remote(mission, init))
 
     def act(self, shards: Sequence[Observation], order: Sequence[int]) -> list[tuple]:
@@ -982,11 +1021,16 @@ class RayHosts:
         ]
 
     def close(self) -> None:
+        """End the hosts and remove their snapshot files: each live host its own on its
+        node; this driver then the pool's folder on its own node, where a dead host's files
+        are on one machine (a dead node's files went with it)."""
         if self.actors:
-            with contextlib.suppress(Exception):  # a dead host has nothing left to close
-                ray.get([a.close.remote() for a in self.actors], timeout=30)
+            calls = [a.drop_snapshots.remote(self.files) for a in self.actors]
+            calls += [a.close.remote() for a in self.actors]
+            ray.wait(calls, num_returns=len(calls), timeout=30)  # a dead host's fail at once
             for a in self.actors:
                 ray.kill(a, no_restart=True)
             self.actors = []
+        shutil.rmtree(self.files.folder(), ignore_errors=True)
         if self.reservation is not None:
             self.reservation.release()

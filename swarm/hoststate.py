@@ -18,22 +18,32 @@ ever replayed under the same number (receivers accept a jump up to 2^32, docs/pr
 Back-references to the host itself (the exchange's `competence` callback is a bound method)
 and to its configuration are pickled as persistent ids and resolved to the new host's own.
 
-    blob = dump(host)          # bytes, taken after each knowledge round
-    load(new_host, blob)       # in the restarted actor
+On Ray each host writes its dump to a file on its own node's disk (`write`: streamed into
+the open file, so no copy of the whole state is ever held in memory, under a temporary name
+renamed into place once complete, so a host that dies while writing never leaves a partial
+file under a snapshot's name); the driver only learns the file's round, path and size
+(`Sealed`). The files of one pool live in one folder per node (`SnapshotFiles`), named for
+host, mission and round; writing a host's newest file removes its other ones.
+
+    size = write(host, path)   # after each knowledge round: atomic, this host's others removed
+    read(new_host, path)       # in the restarted actor (same node: same placement bundle)
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
+import os
 import pickle
+import tempfile
 import time
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from swarm.host import HostCore
 
-__all__ = ["LIFE", "SEQ_SKIP", "dump", "load"]
+__all__ = ["LIFE", "SEQ_SKIP", "Sealed", "SnapshotFiles", "dump", "load", "read", "write"]
 
 #: HostCore attributes of the process, not of the mission: never dumped, never replaced.
 LIFE = frozenset({"index", "n_hosts", "cfg", "run_id", "key", "limits", "endpoint", "_cpu0"})
@@ -43,7 +53,7 @@ _HOST, _CFG = "host", "cfg"
 
 
 class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, host: HostCore) -> None:
+    def __init__(self, file: IO[bytes], host: HostCore) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.host = host
 
@@ -56,7 +66,7 @@ class _Pickler(pickle.Pickler):
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, host: HostCore) -> None:
+    def __init__(self, file: IO[bytes], host: HostCore) -> None:
         super().__init__(file)
         self.host = host
 
@@ -68,19 +78,17 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
 
 
-def dump(host: HostCore) -> bytes:
-    """The mission state of `host` (see the module docstring)."""
+def dump(host: HostCore, file: IO[bytes]) -> None:
+    """Write the mission state of `host` (see the module docstring) into the binary `file`."""
     state = {k: v for k, v in vars(host).items() if k not in LIFE}
     state["_cpu_spent"] = time.process_time() - host._cpu0
     state["_socket_stats"] = asdict(host.endpoint.stats)
-    buf = io.BytesIO()
-    _Pickler(buf, host).dump(state)
-    return buf.getvalue()
+    _Pickler(file, host).dump(state)
 
 
-def load(host: HostCore, blob: bytes) -> None:
+def load(host: HostCore, file: IO[bytes]) -> None:
     """Continue `host` (freshly started, connected) from a `dump` of its predecessor."""
-    state = _Unpickler(io.BytesIO(blob), host).load()
+    state = _Unpickler(file, host).load()
     host._cpu0 = time.process_time() - state.pop("_cpu_spent")
     for k, v in state.pop("_socket_stats").items():
         setattr(host.endpoint.stats, k, v)
@@ -88,3 +96,87 @@ def load(host: HostCore, blob: bytes) -> None:
         setattr(host, k, v)
     for session in host.sessions.values():
         session.seq += SEQ_SKIP
+
+
+def write(host: HostCore, path: Path) -> int:
+    """`dump` `host` into the file `path`, atomically: streamed into a temporary file beside
+    it that is renamed to `path` only once complete (a host that dies while writing leaves
+    at most that temporary file, never a partial `path`). Returns the file's size (bytes).
+    Not flushed to the device: it serves a process that dies, not a node that does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as f:
+            dump(host, f)
+        size = tmp.stat().st_size
+        tmp.replace(path)  # rename(2): atomic within one file system
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return size
+
+
+def read(host: HostCore, path: Path) -> None:
+    """`load` `host` from the file `write` made."""
+    with path.open("rb") as f:
+        load(host, f)
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A host's restart snapshot, written and renamed into place (what the driver gets back
+    instead of the state itself): knowledge `round` (-1: the mission's start), the file's
+    `path` on the host's node and its `size` in bytes."""
+
+    round: int
+    path: str
+    size: int
+
+
+@dataclass(frozen=True)
+class SnapshotFiles:
+    """Where one pool's restart snapshots live: a folder `swarm-snapshots-<run>` in `base`
+    (`hosts.snapshot_dir`; None: the node's temporary folder, resolved on each node), one
+    file per host, mission and round. `run` is unique to the pool, so two pools on one
+    node never touch each other's files."""
+
+    base: str | None
+    run: str
+
+    def folder(self) -> Path:
+        """The folder on this node (resolved where it is called)."""
+        return Path(self.base or tempfile.gettempdir()) / f"swarm-snapshots-{self.run}"
+
+    def path(self, host: int, mission: int, round_idx: int) -> Path:
+        """The file of `host`'s snapshot after knowledge round `round_idx` of its `mission`
+        (the pool's count of configures)."""
+        return self.folder() / f"host{host}-m{mission}-r{round_idx}.pickle"
+
+    def drop(self, host: int, keep: Path | None = None) -> None:
+        """Remove `host`'s files here but `keep` (older rounds and missions, temporary files
+        a dead predecessor left), then the folder if that left it empty."""
+        folder = self.folder()
+        for f in folder.glob(f"host{host}-m*"):  # "host1-m*" never matches host10's files
+            if f != keep:
+                with contextlib.suppress(FileNotFoundError):
+                    f.unlink()
+        with contextlib.suppress(OSError):  # other hosts' files still there, or gone already
+            folder.rmdir()
+
+    def check(self) -> Path:
+        """Make the folder on this node; ValueError saying what to do when it cannot be
+        written."""
+        folder = self.folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as err:
+            where = f"hosts.snapshot_dir = {self.base!r}" if self.base else "the temporary folder"
+            raise ValueError(
+                f"cannot write restart snapshots in {folder} ({where}) on this node: {err}. "
+                "Set hosts.snapshot_dir to a writable folder on every node's local disk, or "
+                "hosts.max_restarts: 0 to fly without restarts"
+            ) from err
+        return folder

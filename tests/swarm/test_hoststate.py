@@ -1,21 +1,23 @@
 """A host's mission state dumped and loaded into a fresh host (what a restarted host actor
 does, `swarm.hoststate`): restored at the moment of the dump the mission goes on exactly as
-if nothing had happened; restored later, only the host's ticks since the dump are lost."""
+if nothing had happened; restored later, only the host's ticks since the dump are lost. The
+snapshot files: written atomically, one per host, removed when done."""
 
 import numpy as np
 import pytest
 
 from swarm.host import HostCore
-from swarm.hoststate import SEQ_SKIP
+from swarm.hoststate import SEQ_SKIP, SnapshotFiles
 from swarm.loop import make_world
 from swarm.pool import HostPool
 
 TICKS, EVERY = 40, 5
 
 
-def replace_host(pool: HostPool, h: int, blob: bytes) -> None:
+def replace_host(pool: HostPool, h: int, files: SnapshotFiles, round_idx: int) -> None:
     """Host h's process 'dies' and a fresh HostCore (new sockets, new port) takes its place
-    from `blob`, reconnected both ways, as RayHosts does after Ray restarts an actor."""
+    from its snapshot file of `round_idx`, reconnected both ways, as RayHosts does after Ray
+    restarts an actor."""
     hosts = pool.hosts.hosts
     old = hosts[h]
     new = HostCore(h, old.n_hosts, old.cfg, old.run_id, old.key)
@@ -26,28 +28,28 @@ def replace_host(pool: HostPool, h: int, blob: bytes) -> None:
     for i, other in enumerate(hosts):
         if i != h:
             other.reconnect(h, new.address())
-    new.restore(blob)
+    new.restore(files, 0, round_idx)
     hosts[h] = new
 
 
-def fly(cfg, dump_round=None, restore_tick=None):
-    """Fly team swarm TICKS ticks on 2 local hosts; host 1 dumped after round `dump_round`
-    is replaced by a fresh host from that dump after tick `restore_tick`.
+def fly(cfg, files=None, dump_round=None, restore_tick=None):
+    """Fly team swarm TICKS ticks on 2 local hosts; host 1 dumped to `files` after round
+    `dump_round` is replaced by a fresh host from that dump after tick `restore_tick`.
     Returns (every brain's weights, (T, N, 2) drone positions, stats)."""
     with HostPool(cfg, n_hosts=2, backend="local") as pool:
         world = make_world(cfg, cfg.drones, 0)
         pool.configure("swarm", 0, world.public_info(), world.token_spec, cfg.drones)
-        blob, poses, seqs = None, [], {}
+        poses, seqs = [], {}
         for tick in range(1, TICKS + 1):
             world.step(pool.act(world.observe()))
             poses.append(world.observe().pose[:, :2].copy())
             if tick % EVERY == 0:
                 pool.exchange(tick // EVERY - 1)
                 if tick // EVERY - 1 == dump_round:
-                    blob = pool.hosts.hosts[1].snapshot()
+                    pool.hosts.hosts[1].snapshot(files, 0, dump_round)
                     seqs = {b: s.seq for b, s in pool.hosts.hosts[1].sessions.items()}
             if tick == restore_tick:
-                replace_host(pool, 1, blob)
+                replace_host(pool, 1, files, dump_round)
                 after = {b: s.seq for b, s in pool.hosts.hosts[1].sessions.items()}
                 assert seqs and after == {b: q + SEQ_SKIP for b, q in seqs.items()}
         weights = np.concatenate([h.bank.read_flat() for h in pool.hosts.hosts])
@@ -56,16 +58,17 @@ def fly(cfg, dump_round=None, restore_tick=None):
 
 
 @pytest.mark.parametrize("topology", ["ring", "star"])
-def test_a_host_restored_from_its_dump_goes_on_as_the_unbroken_run(tiny_cfg, topology):
+def test_a_host_restored_from_its_dump_goes_on_as_the_unbroken_run(tiny_cfg, topology, tmp_path):
     cfg = tiny_cfg(drones=6, protocol={"topology": {"kind": topology}, "sync_every": EVERY})
+    files = SnapshotFiles(str(tmp_path), "run")
     w0, p0, s0 = fly(cfg)
-    w1, p1, s1 = fly(cfg, dump_round=1, restore_tick=2 * EVERY)  # at once: nothing lost
+    w1, p1, s1 = fly(cfg, files, dump_round=1, restore_tick=2 * EVERY)  # at once: nothing lost
     np.testing.assert_array_equal(w0, w1)
     np.testing.assert_array_equal(p0, p1)
     for k in ("train_steps", "wire_messages", "wire_bytes", "rejected_messages"):
         assert s0[k] == s1[k], k
     # host 1 dies 3 ticks after round 1: its brains go back to round 1, the run goes on
-    w2, p2, s2 = fly(cfg, dump_round=1, restore_tick=2 * EVERY + 3)
+    w2, p2, s2 = fly(cfg, files, dump_round=1, restore_tick=2 * EVERY + 3)
     died = 2 * EVERY + 3
     np.testing.assert_array_equal(p0[:died], p2[:died])  # the same until it died
     assert np.isfinite(w2).all()
