@@ -170,6 +170,15 @@ def test_agents_per_host_and_resources(tmp_path: Path) -> None:
     assert line.startswith(f"{path}:10: hosts.agents_per_host:")
 
 
+def test_snapshot_dir_is_absolute_or_the_nodes_temporary_folder(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, BASE)).hosts.snapshot_dir is None
+    text = BASE + f"hosts:\n  snapshot_dir: {tmp_path}\n"
+    assert load_config(write(tmp_path, text)).hosts.snapshot_dir == str(tmp_path)
+    path = write(tmp_path, BASE + "hosts:\n  snapshot_dir: snaps\n", "relative.yaml")
+    (line,) = errors_of(path)
+    assert "hosts.snapshot_dir" in line and "absolute" in line
+
+
 def test_topology_cross_check(tmp_path: Path) -> None:
     text = BASE.replace("drones: 4", "drones: 5") + "protocol:\n  topology:\n"
     path = write(tmp_path, text + "    kind: random_regular\n    degree: 3\n")

@@ -1,6 +1,9 @@
 """HostCore on real sockets: every team acts; bad, poisoned or malformed messages and diverged
 brains are counted rejects or quarantines and the run goes on; faults say what is missing."""
 
+import os
+import signal
+
 import blake3
 import msgpack
 import numpy as np
@@ -388,20 +391,83 @@ def test_a_snapshot_that_fails_ends_the_run_at_the_next_round_naming_host_round_
             pool.exchange(3)  # at the latest: the check of round 2's snapshots
 
 
+def _files(folder):
+    """Names of the files in a snapshot folder."""
+    return sorted(f.name for f in folder.iterdir())
+
+
 @pytest.mark.ray
 def test_ray_hosts_hold_one_sealed_snapshot_per_host_between_rounds(ray_session, tiny_cfg):
     """While a round's snapshots are being taken the previous ones stay (a host may die
     taking its own); once the next act has returned they are sealed and the previous ones
-    are dropped: between rounds the driver holds one snapshot per host, not two."""
+    are removed: between rounds each host has one snapshot file on its node, not two. The
+    next mission's first snapshots replace the last one's; closing the pool removes all."""
     cfg = tiny_cfg(drones=4)
     every = cfg.protocol.sync_every
     with HostPool(cfg, n_hosts=2, backend="ray") as pool:
+        folder = pool.hosts.files.folder()
+        assert _files(folder) == []  # made (and checked writable) when the pool started
         world = configure(pool, cfg, "swarm")
         assert pool.hosts.snapshot_rounds() == [[-1], [-1]]  # the mission's start
         for tick in range(1, 3 * every + 2):
             world.step(pool.act(world.observe()))
             latest = (tick - 1) // every - 1  # the last round before this tick
             assert pool.hosts.snapshot_rounds() == [[latest], [latest]], tick
+            assert _files(folder) == [f"host{h}-m0-r{latest}.pickle" for h in (0, 1)], tick
+            assert [pool.hosts.sealed[h].round for h in (0, 1)] == [latest, latest]
             if tick % every == 0:
                 pool.exchange(latest + 1)
                 assert pool.hosts.snapshot_rounds() == [[latest, latest + 1]] * 2, tick
+        sizes = [pool.hosts.sealed[h].size for h in (0, 1)]
+        assert sizes == [(folder / f"host{h}-m0-r2.pickle").stat().st_size for h in (0, 1)]
+        world = configure(pool, cfg, "swarm", seed=1)  # the next mission
+        world.step(pool.act(world.observe()))
+        assert _files(folder) == ["host0-m1-r-1.pickle", "host1-m1-r-1.pickle"]
+    assert not folder.exists()  # closed: no file left behind
+
+
+class _DiesWhilePickled:
+    """Kills the process pickling it (SIGKILL: nothing of it runs any cleanup), as a host
+    that dies half way through writing its snapshot."""
+
+    def __reduce__(self):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _dies_at_next_snapshot(host):
+    host.zz_dies = _DiesWhilePickled()  # pickled last: after the rest of its state
+
+
+@pytest.mark.ray
+def test_a_host_killed_while_writing_its_snapshot_restarts_from_its_older_one(
+    ray_session, tiny_cfg
+):
+    """Host 1's real process dies half way through writing round 2's snapshot: what it
+    wrote stays under a temporary name, its round 1 file stays whole, and the restarted
+    host restores round 1 from it and flies on; its next snapshot removes both. The dead
+    host's files are removed when the pool closes."""
+    cfg = tiny_cfg(drones=4, hosts={"max_restarts": 1})
+    every = cfg.protocol.sync_every
+    with HostPool(cfg, n_hosts=2, backend="ray") as pool:
+        world = configure(pool, cfg, "swarm")
+        folder = pool.hosts.files.folder()
+        for tick in range(1, 4 * every + 2):
+            if tick == 2 * every + 2:  # round 1's snapshots sealed by the act before
+                assert _files(folder) == ["host0-m0-r1.pickle", "host1-m0-r1.pickle"]
+                pid = pool.hosts.pids()[1]
+                ray.get(pool.hosts.actors[1].__ray_call__.remote(_dies_at_next_snapshot))
+            world.step(pool.act(world.observe()))
+            if tick == 3 * every + 1:  # round 2's taken: host 1 died writing it, restarted
+                (r,) = pool.restarts()
+                assert (r["host"], r["call"], r["restored_round"]) == (1, "act", 1)
+                left = _files(folder)
+                tmp = [f for f in left if f.startswith("host1-m0-r2.pickle.")]
+                assert left == ["host0-m0-r2.pickle", "host1-m0-r1.pickle", *tmp]
+                assert tmp == [f"host1-m0-r2.pickle.{pid}.tmp"]
+                assert (folder / tmp[0]).stat().st_size > 0  # half written, never renamed
+            if tick % every == 0:
+                pool.exchange(tick // every - 1)
+        assert pool.hosts.pids()[1] != pid
+        assert _files(folder) == ["host0-m0-r3.pickle", "host1-m0-r3.pickle"]
+        assert pool.stats()["rejected_messages"] == 0
+    assert not folder.exists()

@@ -3,6 +3,8 @@ does, `swarm.hoststate`): restored at the moment of the dump the mission goes on
 if nothing had happened; restored later, only the host's ticks since the dump are lost. The
 snapshot files: written atomically, one per host, removed when done."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,50 @@ def test_a_host_restored_from_its_dump_goes_on_as_the_unbroken_run(tiny_cfg, top
     assert s2["rejected_messages"] == 0  # no replayed sequence number after the restart
     moved = np.abs(np.diff(p2[died:], axis=0)).sum(axis=(0, 2))  # (N,) distance after
     assert (moved > 0).all()  # every drone flies on, host 1's too
+
+
+def test_a_snapshot_that_fails_half_way_leaves_the_older_file_whole(tiny_cfg, tmp_path):
+    """`write` streams into a temporary file renamed into place only when complete: a dump
+    that fails half way (an object pickle refuses, after the brains were written) leaves
+    no file under the new name, no temporary file, and the older snapshot restorable."""
+    cfg = tiny_cfg(drones=4)
+    files = SnapshotFiles(str(tmp_path), "run")
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = make_world(cfg, cfg.drones, 0)
+        pool.configure("swarm", 0, world.public_info(), world.token_spec, cfg.drones)
+        host = pool.hosts.hosts[1]
+        sealed = host.snapshot(files, 0, 0)
+        assert sealed.path == str(files.path(1, 0, 0)) and sealed.size > 0
+        host.zz_refused = lambda: None  # pickled last, after everything else
+        with pytest.raises((AttributeError, TypeError, pickle.PicklingError)):
+            host.snapshot(files, 0, 1)
+        assert sorted(f.name for f in files.folder().iterdir()) == ["host1-m0-r0.pickle"]
+        assert files.path(1, 0, 0).stat().st_size == sealed.size
+        replace_host(pool, 1, files, 0)  # the older one restores
+        assert pool.hosts.hosts[1].bank.read_flat().shape == host.bank.read_flat().shape
+        again = pool.hosts.hosts[1].snapshot(files, 0, 1)  # written: the older one removed
+        assert sorted(f.name for f in files.folder().iterdir()) == ["host1-m0-r1.pickle"]
+        assert again.round == 1
+    files.drop(1)
+    assert not files.folder().exists()  # the last file gone, the folder too
+
+
+def test_snapshot_files_of_one_host_never_touch_another_hosts(tmp_path):
+    files = SnapshotFiles(str(tmp_path), "run")
+    files.check()
+    for name in ("host1-m0-r3.pickle", "host1-m1-r-1.pickle.77.tmp", "host10-m1-r-1.pickle"):
+        (files.folder() / name).write_bytes(b"x")
+    files.drop(1, keep=files.folder() / "host1-m0-r3.pickle")
+    assert sorted(f.name for f in files.folder().iterdir()) == [
+        "host1-m0-r3.pickle",
+        "host10-m1-r-1.pickle",
+    ]
+    files.drop(1)
+    files.drop(10)
+    assert not files.folder().exists()
+
+
+def test_an_unwritable_snapshot_folder_is_refused_saying_what_to_do(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ValueError, match=r"hosts.snapshot_dir .*writable folder.*max_restarts"):
+        SnapshotFiles(str(tmp_path / "a_file"), "run").check()
