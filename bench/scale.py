@@ -9,9 +9,10 @@ process it started (Ray's GCS, raylet, workers and the host actors) every `--eve
 seconds: proportional set sizes (PSS), so a page shared by several processes counts once.
 Per N it records agent-steps/s, microseconds per agent-step, the peak of that sum (and the
 host actors' part of it), the sum before the hosts were configured (Ray and the host actors
-up, no brains yet: the fixed runtime cost), and the peak of Ray's object store, where the
-hosts' restart snapshots live (docs/faults.md: about 0.7 MB per brain, one per host between
-rounds, two while a round's are taken), with any bytes it spilled to disk. Across sizes it
+up, no brains yet: the fixed runtime cost), the peak of Ray's object store with any bytes it
+spilled to disk, and the peak bytes of the hosts' restart snapshot files on disk
+(docs/faults.md: about 0.7 MB per brain, one file per host between rounds, two while a
+round's are written; page cache, not process memory). Across sizes it
 reports the cost ratio of the largest N to the smallest (issue 14 target at 4,096 vs 1,024:
 <= 1.5) and the memory per 1,000 brains beyond the fixed cost: the slope of peak memory over
 N (least squares; two sizes: their difference quotient).
@@ -24,6 +25,7 @@ machine may be shared: compare figures only within one run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -92,15 +94,26 @@ def object_store_bytes() -> tuple[int, int]:
         return 0, 0
 
 
+def _folder_bytes(folder: Path) -> int:
+    """Bytes of the files in `folder` now (0 if it is gone; files removed meanwhile skipped)."""
+    total = 0
+    with contextlib.suppress(FileNotFoundError):
+        for f in folder.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                total += f.stat().st_size
+    return total
+
+
 class MemorySampler:
     """A daemon thread that samples every `every` seconds: the peak of `_tree_memory()`
     (`peak`), the host actors' share of that sum at that moment (`peak_hosts`), and with
     `store` the peak of Ray's object store (`store_peak`) and the bytes it spilled
-    (`spilled`)."""
+    (`spilled`); once `folder` is set, the peak bytes of the files in it (`files_peak`)."""
 
     def __init__(self, every: float = 0.25, store: bool = False) -> None:
         self.every, self.store, self._stop = every, store, threading.Event()
-        self.peak = self.peak_hosts = self.store_peak = self.spilled = 0
+        self.peak = self.peak_hosts = self.store_peak = self.spilled = self.files_peak = 0
+        self.folder: Path | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
@@ -110,6 +123,8 @@ class MemorySampler:
         if self.store:
             used, spilled = object_store_bytes()
             self.store_peak, self.spilled = max(self.store_peak, used), max(self.spilled, spilled)
+        if self.folder is not None:
+            self.files_peak = max(self.files_peak, _folder_bytes(self.folder))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -146,6 +161,7 @@ def measure(
         try:
             with HostPool(cfg, n_hosts=N_HOSTS, backend="ray") as pool:
                 fixed = _tree_memory()  # Ray and the host actors up, no brains yet
+                sampler.folder = pool.hosts.files.folder()  # one machine: the hosts' node
                 t0 = time.perf_counter()
                 t = time_pool(pool, cfg, n, ticks, warmup)
                 wall = time.perf_counter() - t0
@@ -162,6 +178,7 @@ def measure(
         "mem_peak_hosts_bytes": sampler.peak_hosts,
         "object_store_peak_bytes": sampler.store_peak,
         "object_store_spilled_bytes": sampler.spilled,
+        "snapshot_files_peak_bytes": sampler.files_peak,
         "snapshots_held_at_end": sum(len(r) for r in rounds),
     }
 
@@ -202,7 +219,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f" (hosts {r['mem_peak_hosts_bytes'] / 2**30:.2f}; fixed "
             f"{r['mem_fixed_bytes'] / 2**30:.2f} GiB), object store peak "
             f"{r['object_store_peak_bytes'] / 2**30:.2f} GiB, spilled "
-            f"{r['object_store_spilled_bytes'] / 2**30:.2f} GiB",
+            f"{r['object_store_spilled_bytes'] / 2**30:.2f} GiB, snapshot files peak "
+            f"{r['snapshot_files_peak_bytes'] / 2**30:.2f} GiB",
             flush=True,
         )
         doc = _doc(rows, args)  # written after every size: a run cut short keeps what it had

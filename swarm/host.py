@@ -891,7 +891,7 @@ class RayHosts:
                     continue
                 try:
                     ray.get(actor.restore.remote(self.files, self._mission, snap_round))
-                except RayTaskError as err:  # never sealed (died first) or gone with its node
+                except Exception as err:  # never sealed (died first) or gone with its node
                     cause = getattr(err, "cause", None) or err
                     failed.append(f"round {snap_round}: {type(cause).__name__}: {cause}")
                     continue

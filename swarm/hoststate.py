@@ -1,4 +1,4 @@
-"""A host's mission state as bytes: what a restarted host actor is restored from (docs/faults.md).
+"""A host's mission state in a file: what a restarted host actor is restored from (docs/faults.md).
 
 `dump(host)` pickles everything one `swarm.host.HostCore` holds for its current team × seed:
 the brains (`agents.BrainBank`: weights, optimiser and EWC state, recurrent state, replay,

@@ -17,7 +17,7 @@ from protocols.compression import get_codec
 from protocols.messages import Kind
 from swarm import host as host_mod
 from swarm.exchange import Phase
-from swarm.host import HostCore, HostTimeout, SnapshotFailed
+from swarm.host import HostCore, HostDied, HostTimeout, SnapshotFailed
 from swarm.loop import make_world
 from swarm.pool import HostPool
 from tests.conftest import drift_apart
@@ -470,4 +470,26 @@ def test_a_host_killed_while_writing_its_snapshot_restarts_from_its_older_one(
         assert pool.hosts.pids()[1] != pid
         assert _files(folder) == ["host0-m0-r3.pickle", "host1-m0-r3.pickle"]
         assert pool.stats()["rejected_messages"] == 0
+    assert not folder.exists()
+
+
+@pytest.mark.ray
+def test_a_host_whose_snapshot_files_are_gone_is_not_restarted_and_the_error_says_why(
+    ray_session, tiny_cfg
+):
+    """Host 1 is killed (SIGKILL) after its files went, as when its node's disk is lost:
+    nothing to restore, so the mission ends with HostDied naming the files' place."""
+    cfg = tiny_cfg(drones=4, hosts={"max_restarts": 1})
+    with HostPool(cfg, n_hosts=2, backend="ray") as pool:
+        world = configure(pool, cfg, "swarm")
+        world.step(pool.act(world.observe()))  # the mission's start snapshots sealed
+        folder = pool.hosts.files.folder()
+        os.kill(pool.hosts.pids()[1], signal.SIGKILL)
+        (folder / "host1-m0-r-1.pickle").unlink()
+        with pytest.raises(
+            HostDied,
+            match=r"(?s)host 1\b.*no snapshot of host 1 could be read.*"
+            r"round -1: FileNotFoundError.*its disk was",
+        ):
+            pool.act(world.observe())
     assert not folder.exists()
