@@ -610,10 +610,23 @@ class HostCore:
         files.drop(self.index, keep=path)
         return Sealed(round_idx, str(path), size)
 
-    def restore(self, files: SnapshotFiles, mission: int, round_idx: int) -> None:
-        """Continue the mission of a dead predecessor from its `snapshot` of that round
-        (FileNotFoundError: it never sealed that one, or the file went with its node)."""
-        hoststate.read(self, files.path(self.index, mission, round_idx))
+    def restore(self, files: SnapshotFiles, mission: int) -> int:
+        """Continue the mission of a dead predecessor from the newest snapshot it sealed on
+        this node (an older one if that cannot be read); returns its round.
+        FileNotFoundError when there is none (the files went with the node or its disk)."""
+        failed = []
+        for round_idx, path in files.sealed(self.index, mission):
+            try:
+                hoststate.read(self, path)  # all read before any of it is applied
+            except Exception as err:
+                failed.append(f"{path.name}: {type(err).__name__}: {err}")
+                continue
+            return round_idx
+        raise FileNotFoundError(
+            f"no snapshot of host {self.index} could be read in {files.folder()} on this node"
+            + (f" ({'; '.join(failed)})" if failed else " (none there)")
+            + ": they are lost if this node or its disk was"
+        )
 
     def check_snapshots(self, files: SnapshotFiles) -> str:
         """Make the snapshot folder on this node (ValueError when it cannot be written)."""
@@ -884,25 +897,13 @@ class RayHosts:
             if i != h:  # a peer dead too reconnects to everyone when it is restarted
                 with contextlib.suppress(ActorDiedError, ActorUnavailableError, RayActorError):
                     ray.get(a.reconnect.remote(h, address))
-        restored, failed = -1, []
+        restored = -1
         if what != "configure":  # a host that died configuring is simply configured again
-            for snap_round, held in reversed(self._snaps):  # the newest that was sealed
-                if not held[h]:  # removed: a newer one of this host was sealed
-                    continue
-                try:
-                    ray.get(actor.restore.remote(self.files, self._mission, snap_round))
-                except Exception as err:  # never sealed (died first) or gone with its node
-                    cause = getattr(err, "cause", None) or err
-                    failed.append(f"round {snap_round}: {type(cause).__name__}: {cause}")
-                    continue
-                restored = snap_round
-                break
-            else:
-                return (
-                    f"no snapshot of host {h} could be read on its node ({'; '.join(failed)}); "
-                    f"they are files in {self.files.folder()} on the host's own node "
-                    "(hosts.snapshot_dir), lost if that node or its disk was"
-                )
+            try:  # its newest sealed file: the driver may not have read that it was sealed
+                restored = ray.get(actor.restore.remote(self.files, self._mission))
+            except Exception as err:  # none: gone with its node or disk, or died again
+                cause = getattr(err, "cause", None) or err
+                return f"{type(cause).__name__}: {cause} (hosts.snapshot_dir)"
         self.restarts.append(Restart(h, what, self.clock(), restored))
         return None
 

@@ -153,6 +153,14 @@ class SnapshotFiles:
         (the pool's count of configures)."""
         return self.folder() / f"host{host}-m{mission}-r{round_idx}.pickle"
 
+    def sealed(self, host: int, mission: int) -> list[tuple[int, Path]]:
+        """(round, path) of `host`'s complete snapshot files of `mission` here, newest first
+        (temporary files never count: they were not renamed into place)."""
+        found = []
+        for f in self.folder().glob(f"host{host}-m{mission}-r*.pickle"):
+            found.append((int(f.stem.rsplit("-r", 1)[1]), f))
+        return sorted(found, reverse=True)
+
     def drop(self, host: int, keep: Path | None = None) -> None:
         """Remove `host`'s files here but `keep` (older rounds and missions, temporary files
         a dead predecessor left), then the folder if that left it empty."""

@@ -474,22 +474,27 @@ def test_a_host_killed_while_writing_its_snapshot_restarts_from_its_older_one(
 
 
 @pytest.mark.ray
-def test_a_host_whose_snapshot_files_are_gone_is_not_restarted_and_the_error_says_why(
-    ray_session, tiny_cfg
-):
-    """Host 1 is killed (SIGKILL) after its files went, as when its node's disk is lost:
-    nothing to restore, so the mission ends with HostDied naming the files' place."""
+@pytest.mark.parametrize("loss", ["files", "process"])
+def test_a_host_that_cannot_be_restored_ends_the_mission_saying_why(ray_session, tiny_cfg, loss):
+    """Host 1 dies after its mission-start snapshot was sealed. `files`: its file went too
+    (as when its node's disk is lost): nothing to restore, and HostDied names the files'
+    place. `process`: Ray will not restart it: HostDied says so, and the dead host's file,
+    which no host removes, goes when the pool closes."""
     cfg = tiny_cfg(drones=4, hosts={"max_restarts": 1})
     with HostPool(cfg, n_hosts=2, backend="ray") as pool:
         world = configure(pool, cfg, "swarm")
         world.step(pool.act(world.observe()))  # the mission's start snapshots sealed
         folder = pool.hosts.files.folder()
-        os.kill(pool.hosts.pids()[1], signal.SIGKILL)
-        (folder / "host1-m0-r-1.pickle").unlink()
-        with pytest.raises(
-            HostDied,
-            match=r"(?s)host 1\b.*no snapshot of host 1 could be read.*"
-            r"round -1: FileNotFoundError.*its disk was",
-        ):
+        if loss == "files":
+            os.kill(pool.hosts.pids()[1], signal.SIGKILL)
+            (folder / "host1-m0-r-1.pickle").unlink()
+            why = (
+                r"FileNotFoundError: no snapshot of host 1 could be read .*none there.*its disk was"
+            )
+        else:
+            ray.kill(pool.hosts.actors[1], no_restart=True)
+            why = r"Ray did not restart it"
+        with pytest.raises(HostDied, match=rf"(?s)\(host 1\) during act.*Not restarted: {why}"):
             pool.act(world.observe())
+        assert (folder / "host1-m0-r-1.pickle").exists() == (loss == "process")
     assert not folder.exists()

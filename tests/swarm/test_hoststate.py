@@ -30,7 +30,7 @@ def replace_host(pool: HostPool, h: int, files: SnapshotFiles, round_idx: int) -
     for i, other in enumerate(hosts):
         if i != h:
             other.reconnect(h, new.address())
-    new.restore(files, 0, round_idx)
+    assert new.restore(files, 0) == round_idx  # its newest sealed file
     hosts[h] = new
 
 
