@@ -1,6 +1,6 @@
 """A host's mission state in a file: what a restarted host actor is restored from (docs/faults.md).
 
-`dump(host)` pickles everything one `swarm.host.HostCore` holds for its current team × seed:
+`dump(host, file)` pickles into a binary file everything one `swarm.host.HostCore` holds for its current team × seed:
 the brains (`agents.BrainBank`: weights, optimiser and EWC state, recurrent state, replay,
 per-brain torch generators), the policy (belief maps, evidence not yet sent, goals, claims,
 per-drone numpy generators), the exchange (CHOCO public copies, error-feedback residuals,
@@ -10,7 +10,7 @@ counter. What belongs to the process and not to the mission is left out and kept
 new process: its configuration, run id and key, and its sockets (`LIFE`); the counters of
 the old sockets travel as numbers.
 
-`load(host, blob)` puts a dump into a freshly started host (same constructor arguments), after
+`load(host, file)` puts a dump into a freshly started host (same constructor arguments), after
 which it continues the mission from the moment of the dump. Its senders skip
 `SEQ_SKIP` sequence numbers ahead, so nothing it sent after the dump and before it died is
 ever replayed under the same number (receivers accept a jump up to 2^32, docs/protocol.md).
@@ -23,9 +23,10 @@ the open file, so no copy of the whole state is ever held in memory, under a tem
 renamed into place once complete, so a host that dies while writing never leaves a partial
 file under a snapshot's name); the driver only learns the file's round, path and size
 (`Sealed`). The files of one pool live in one folder per node (`SnapshotFiles`), named for
-host, mission and round; writing a host's newest file removes its other ones.
+host, mission and round; once a host's newest file is in place its others are removed
+(`SnapshotFiles.drop`, by `HostCore.snapshot`).
 
-    size = write(host, path)   # after each knowledge round: atomic, this host's others removed
+    size = write(host, path)   # after each knowledge round: atomic
     read(new_host, path)       # in the restarted actor (same node: same placement bundle)
 """
 
