@@ -1,14 +1,14 @@
 """A host's mission state in a file: what a restarted host actor is restored from (docs/faults.md).
 
-`dump(host, file)` pickles into a binary file everything one `swarm.host.HostCore` holds for its current team × seed:
-the brains (`agents.BrainBank`: weights, optimiser and EWC state, recurrent state, replay,
-per-brain torch generators), the policy (belief maps, evidence not yet sent, goals, claims,
-per-drone numpy generators), the exchange (CHOCO public copies, error-feedback residuals,
-the hub's common model, election, round and term, evidence ledgers, link views), the
-protocol sessions and receiver (sequence numbers, replay windows), the fault plan and every
-counter. What belongs to the process and not to the mission is left out and kept by the
-new process: its configuration, run id and key, and its sockets (`LIFE`); the counters of
-the old sockets travel as numbers.
+`dump(host, file)` pickles into a binary file everything one `swarm.host.HostCore` holds for
+its current team × seed: the brains (`agents.BrainBank`: weights, optimiser and EWC state,
+recurrent state, replay, per-brain torch generators), the policy (belief maps, evidence not
+yet sent, goals, claims, per-drone numpy generators), the exchange (CHOCO public copies,
+error-feedback residuals, the hub's common model, election, round and term, evidence
+ledgers, link views), the protocol sessions and receiver (sequence numbers, replay windows),
+the fault plan and every counter. What belongs to the process and not to the mission is left
+out and kept by the new process: its configuration, run id and key, and its sockets
+(`LIFE`); the counters of the old sockets travel as numbers.
 
 `load(host, file)` puts a dump into a freshly started host (same constructor arguments), after
 which it continues the mission from the moment of the dump. Its senders skip
