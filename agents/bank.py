@@ -11,6 +11,7 @@ buffers' losses into one update.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,11 @@ from agents.synthetic import SyntheticConfig
 __all__ = ["BrainBank"]
 
 _BUFFER_SUFFIX = "usage_bias"
+#: Weight sets per slice of a learning step (`BrainBank.learn`). Each brain's step depends only
+#: on its own slice of the stacked tensors (host-count invariance, docs/architecture.md), so
+#: the step runs slice by slice with bit-identical results, its transients a few MB that stay
+#: in cache instead of growing with the bank (what made a brain's step dearer at large K).
+LEARN_CHUNK = 64
 SOURCE_INPUT_DIM = SyntheticConfig.source().input_dim
 
 
@@ -67,6 +73,21 @@ class _FieldBatch:
     n_field: int
     lead: int
     active: Tensor
+
+    def rows(self, part: slice) -> _FieldBatch:
+        """The streams `part` of this batch (views, no copy)."""
+        return _FieldBatch(
+            self.x[part], self.states[part], self.values[part], self.mask[part],
+            self.n_field, self.lead, self.active[part],
+        )  # fmt: skip
+
+
+def learn_slices(n_sets: int, most: int) -> list[slice]:
+    """Consecutive weight-set slices of at most about `most` sets, near-equal in size, none
+    of a lone set when n_sets ≥ 2 (batch-1 products round differently, docs/architecture.md)."""
+    parts = -(-n_sets // most)
+    bounds = np.linspace(0, n_sets, parts + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
 class BrainBank:
@@ -240,6 +261,8 @@ class BrainBank:
         if not lc.enabled or not due or self.buffer.count < 2:
             return 0
         self._last_learn = tick
+        if lc.ssl_weight == 0 and not self.shared and self.n_sets > LEARN_CHUNK:
+            return self._learn_sliced()
         tokens, _, start = self.buffer.ordered()
         params = {n: p.detach().requires_grad_(True) for n, p in self.params.items()}
         p_all = YanWeights.from_named({**params, **self.buffers}, self.cfg)
@@ -265,7 +288,7 @@ class BrainBank:
         if batch is None:
             active = torch.zeros(self.k, dtype=torch.bool)
         else:
-            loss = loss + self._field_loss(p_all, batch, noise)
+            loss = loss + self._field_loss(p_all, batch, noise, self._gen)
             active = batch.active
         per_set = loss.reshape(self.n_sets, -1).sum(1) / (self.k // self.n_sets)  # (P,)
         if lc.rehearsal_weight > 0 and lc.rehearsal_streams and self._source_layout:
@@ -274,7 +297,7 @@ class BrainBank:
             # off the field; docs/learner.md)
             stepping = active.reshape(self.n_sets, -1).any(1)  # (P,)
             if stepping.any():
-                reh = self._rehearsal_loss(p_all, noise)
+                reh = self._rehearsal_loss(p_all, noise, self._gen)
                 per_set = per_set + lc.rehearsal_weight * stepping.float() * reh
         if not per_set.requires_grad or (lc.ssl_weight == 0 and not active.any()):
             return 0  # nothing to learn from this step
@@ -284,6 +307,12 @@ class BrainBank:
             n: torch.zeros_like(p) if g is None else g
             for (n, p), g in zip(params.items(), raw, strict=True)
         }
+        return self._step(task, loads)
+
+    def _step(self, task: dict[str, Tensor], loads: list[Tensor]) -> int:
+        """The Adam step on task gradients (named like `params`), the EWC pull and the
+        usage-balancing nudge of each layer's `loads` (P, G) (none: no nudge)."""
+        lc = self.lcfg
         self.opt.step(task)
         if lc.ewc_weight > 0:
             self.ewc.pull(self.params, lc.ewc_weight)
@@ -292,13 +321,45 @@ class BrainBank:
         self.train_steps += self.n_sets
         return self.n_sets
 
-    def _one_step(self, p: YanWeights, x: Tensor, states: Tensor, noise) -> Tensor:
+    def _learn_sliced(self) -> int:
+        """`learn` for independent brains without the SSL term, its forward and backward
+        passes run on `learn_slices` of the weight sets in turn: the same draws from each
+        brain's generator in the same order, the same losses and gradients bit for bit
+        (every kernel works per weight set), with transients the size of one slice."""
+        lc = self.lcfg
+        noise = self._noise()
+        batch = self._field_batch()
+        if batch is None or not batch.active.any():
+            if batch is not None and noise is not None:  # as `learn`: skip, keep the draws
+                tokens_per_set = batch.x.shape[1]  # one stream per set
+                skip_selection_noise(self.cfg, self.n_sets, tokens_per_set, 1, self._gen)
+            return 0
+        rehearse = lc.rehearsal_weight > 0 and lc.rehearsal_streams and self._source_layout
+        parts: dict[str, list[Tensor]] = {n: [] for n in self.params}
+        for part in learn_slices(self.n_sets, LEARN_CHUNK):
+            params = {n: p[part].detach().requires_grad_(True) for n, p in self.params.items()}
+            buffers = {n: b[part] for n, b in self.buffers.items()}
+            p_w = YanWeights.from_named({**params, **buffers}, self.cfg)
+            nz = None if noise is None else noise[part]
+            gen = self._gen.subset(part)
+            rows = batch.rows(part)
+            per_set = self._field_loss(p_w, rows, nz, gen)  # one stream per set
+            if rehearse:  # the bank steps (some stream is active): every set rehearses
+                reh = self._rehearsal_loss(p_w, nz, gen)
+                per_set = per_set + lc.rehearsal_weight * rows.active.float() * reh
+            raw = torch.autograd.grad(per_set.sum(), list(params.values()), allow_unused=True)
+            for (n, p), g in zip(params.items(), raw, strict=True):
+                parts[n].append(torch.zeros_like(p) if g is None else g)
+        return self._step({n: torch.cat(gs) for n, gs in parts.items()}, [])
+
+    def _one_step(self, p: YanWeights, x: Tensor, states: Tensor, noise, gen: Draws) -> Tensor:
         """Detect logits (K, m) of tokens x (K, m, input_dim), each one recurrent step from its
-        own state (K, m, *state_shape), under weights p."""
+        own state (K, m, *state_shape), under weights p (P sets, K/P streams each)."""
         k, m = x.shape[:2]
-        xs = x.reshape(self.n_sets, -1, 1, self.cfg.input_dim)
-        st = states.reshape(self.n_sets, -1, *states.shape[2:])
-        out, _, _ = yan_apply(p, self.cfg, xs, st, "recurrent", noise, self._gen)
+        n_sets = p.norm_f.shape[0]
+        xs = x.reshape(n_sets, -1, 1, self.cfg.input_dim)
+        st = states.reshape(n_sets, -1, *states.shape[2:])
+        out, _, _ = yan_apply(p, self.cfg, xs, st, "recurrent", noise, gen, next_head=False)
         return out["detect"].reshape(k, m)
 
     def _field_batch(self) -> _FieldBatch | None:
@@ -343,13 +404,13 @@ class BrainBank:
             torch.cat(parts_x, 1), torch.cat(parts_s, 1), values, mask, n_field, lead, active
         )
 
-    def _field_loss(self, p: YanWeights, batch: _FieldBatch, noise) -> Tensor:
+    def _field_loss(self, p: YanWeights, batch: _FieldBatch, noise, gen: Draws) -> Tensor:
         """The field's supervised terms per stream (K,) under weights p: class-balanced BCE
         over the labelled reservoir plus this step's photo positives, and the ranking of each
         hard negative below its own token with the photo placed in (the paired positive,
         `rank_losses`)."""
         b = batch
-        logits = self._one_step(p, b.x, b.states, noise)
+        logits = self._one_step(p, b.x, b.states, noise, gen)
         loss = balanced_bce(logits[:, : b.n_field], b.values, b.mask)
         if b.lead:
             m = b.lead
@@ -360,18 +421,19 @@ class BrainBank:
             loss = loss + self.lcfg.rank_weight * ranked
         return loss
 
-    def _rehearsal_loss(self, p: YanWeights, noise) -> Tensor:
+    def _rehearsal_loss(self, p: YanWeights, noise, gen: Draws) -> Tensor:
         """(P,) BCE (pos_weight) of each weight set on `rehearsal_streams` streams drawn from
         the permanent pool of source streams, each run from a zero state: the source task keeps
         both classes in every step."""
         lc = self.lcfg
         pool_x, pool_y = rehearsal_set(lc.rehearsal_pool, lc.rehearsal_length)
         # each weight set draws its own streams (brains do not rehearse in lockstep)
-        order = uniform((self.n_sets, pool_x.shape[0]), self._gen).argsort(1)
+        n_sets = p.norm_f.shape[0]
+        order = uniform((n_sets, pool_x.shape[0]), gen).argsort(1)
         pick = order[:, : lc.rehearsal_streams]  # (P, R)
         xs, y = pool_x[pick], pool_y[pick]  # (P, R, T, D), (P, R, T)
-        st = init_state(self.cfg, pick.shape[1], self.n_sets)
-        out, _, _ = yan_apply(p, self.cfg, xs, st, "chunked", noise, self._gen)
+        st = init_state(self.cfg, pick.shape[1], n_sets)
+        out, _, _ = yan_apply(p, self.cfg, xs, st, "chunked", noise, gen, next_head=False)
         logit = out["detect"][..., 0]  # (P, R, T)
         bce = torch.nn.functional.binary_cross_entropy_with_logits(
             logit, y, pos_weight=torch.tensor(lc.pos_weight),

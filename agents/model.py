@@ -405,6 +405,32 @@ def _dense_in(w: FFNWeights, x: Tensor) -> tuple[Tensor, Tensor]:
     return logits.reshape(pp, b, t, g), h.reshape(pp, b * t, g, -1)
 
 
+class _PickGroups(torch.autograd.Function):
+    """torch.gather(h, 2, index) of whole groups, whose backward places the gradient rows
+    with one `index_add_` on the flattened groups instead of gather's `scatter_add_`.
+
+    h (P, N, G, 2Hg), index (P, N, k, 2Hg) (a group index broadcast over the last axis, each
+    token's k groups distinct). The values are the same: every picked group receives exactly
+    0 + its gradient row in either form, but scatter_add_ walks the index element by element
+    and index_add_ copies rows, several times faster at the bank's sizes."""
+
+    @staticmethod
+    def forward(ctx, h: Tensor, index: Tensor) -> Tensor:
+        pp, n, g, _ = h.shape
+        ctx.shape = h.shape
+        rows = index[..., 0] + (torch.arange(pp * n) * g).reshape(pp, n, 1)
+        ctx.save_for_backward(rows.reshape(-1))
+        return torch.gather(h, 2, index)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        (rows,) = ctx.saved_tensors
+        pp, n, g, two_hg = ctx.shape
+        out = grad.new_zeros(pp * n * g, two_hg)
+        out.index_add_(0, rows, grad.reshape(-1, two_hg))
+        return out.view(ctx.shape), None
+
+
 def _dense(w: FFNWeights, h: Tensor, idx: Tensor, gates: Tensor) -> Tensor:
     """Training path: every group's input projection h (P, B·T, G, 2Hg) comes from one
     matmul, but only the k selected groups are activated (GELU on a quarter of the hidden
@@ -414,7 +440,7 @@ def _dense(w: FFNWeights, h: Tensor, idx: Tensor, gates: Tensor) -> Tensor:
     pp, n, g, two_hg = h.shape
     k, hg = idx.shape[-1], two_hg // 2
     sel = idx.reshape(pp, n, k)
-    picked = torch.gather(h, 2, sel[..., None].expand(pp, n, k, two_hg))  # (P, B·T, k, 2Hg)
+    picked = _PickGroups.apply(h, sel[..., None].expand(pp, n, k, two_hg))  # (P, B·T, k, 2Hg)
     a, lin = picked.chunk(2, dim=-1)
     act = F.gelu(a) * (lin * gates.reshape(pp, n, k, 1))  # (P, B·T, k, Hg)
     full = torch.zeros(pp, n, g, hg, dtype=h.dtype).scatter(2, sel[..., None].expand_as(act), act)
@@ -505,10 +531,12 @@ def yan_apply(
     noise_std: Tensor | None = None,
     gen: Draws = None,
     ffn_path: str = "auto",
+    next_head: bool = True,
 ) -> tuple[dict[str, Tensor], Tensor, list[Tensor]]:
     """Run P stacked models. x (P, B, T, input_dim), state (P, B, L, 2D+C).
 
-    Returns outputs {head: (P, B, T, width)} including "next" (P, B, T, input_dim), the new state
+    Returns outputs {head: (P, B, T, width)} including "next" (P, B, T, input_dim) unless
+    `next_head` is False (a pass whose loss does not read it skips its product), the new state
     (P, B, L, 2D+C) and each layer's group load (P, G). `noise_std` (P,) turns on selection
     noise (training), drawn from `gen`.
     """
@@ -535,7 +563,8 @@ def yan_apply(
         loads.append(load)
     h = rms_norm(h, w.norm_f)
     out = {name: _linear(head, h) for name, head in w.heads.items()}
-    out[NEXT_HEAD] = _linear(w.next_head, h)
+    if next_head:
+        out[NEXT_HEAD] = _linear(w.next_head, h)
     return out, torch.stack(states, 2), loads
 
 

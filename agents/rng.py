@@ -42,6 +42,13 @@ class BrainGenerators:
     def __len__(self) -> int:
         return len(self.gens)
 
+    def subset(self, part: slice) -> BrainGenerators:
+        """The brains `part` of this bank: the same generator objects, so draws through the
+        subset advance the brains' own streams."""
+        sub = object.__new__(BrainGenerators)
+        sub.ids, sub.gens = self.ids[part], self.gens[part]
+        return sub
+
     def draw(self, shape: tuple[int, ...], fn, dtype: torch.dtype = torch.float32) -> Tensor:
         """(K, *shape[1:]) of `dtype`: row i is `fn(row_i, generator_i)` filling row i in place
         (one draw of shape[1:] per brain, written straight into the result: no stacking)."""
