@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
 
-from agents.bank import BrainBank
+from agents import bank as bank_mod
+from agents.bank import BrainBank, learn_slices
 from agents.config import LearnerConfig, YanConfig
 from agents.model import YanModel
+from agents.pretrain import load_pretrained
 from protocols.batching import RowLayout
 
 torch.set_num_threads(1)
@@ -241,3 +245,43 @@ def test_a_brain_without_field_labels_keeps_its_weights() -> None:
         bank.learn(t)
     moved = np.abs(bank.read_flat() - start).max(1)
     assert moved[0] > 1e-6 and moved[1] == 0 and moved[2] == 0
+
+
+@pytest.mark.parametrize("n_sets, most", [(1, 4), (2, 4), (9, 4), (64, 64), (65, 64), (300, 64)])
+def test_learn_slices_cover_the_sets_without_a_lone_one(n_sets: int, most: int) -> None:
+    parts = learn_slices(n_sets, most)
+    assert parts[0].start == 0 and parts[-1].stop == n_sets
+    assert all(a.stop == b.start for a, b in itertools.pairwise(parts))
+    sizes = [p.stop - p.start for p in parts]
+    assert max(sizes) <= most and (n_sets < 2 or min(sizes) >= 2)
+
+
+def test_sliced_learning_is_the_whole_bank_step_bit_for_bit(monkeypatch) -> None:
+    """A bank larger than LEARN_CHUNK learns slice by slice (`_learn_sliced`); its weights,
+    Adam moments and draws are those of one whole-bank step, bit for bit (pretrained weights,
+    so the rehearsal and EWC terms are on)."""
+    cfg = YanConfig()
+    init = load_pretrained(cfg)
+    lc = LearnerConfig(learn_every=2, window=16)
+    k = 7
+    rng = np.random.default_rng(5)
+    toks = rng.standard_normal((12, k, cfg.input_dim)).astype(np.float32)
+    banks = []
+    for chunk in (64, 3):  # whole bank, then slices of 2-3 sets
+        monkeypatch.setattr(bank_mod, "LEARN_CHUNK", chunk)
+        bank = BrainBank(cfg, lc, k=k, seed=2, init=init)
+        bank._from_checkpoint = False  # selection noise on: the slices must draw it alike
+        for t in range(12):
+            bank.act(toks[t], t)
+            if t >= 1:
+                bank.label(np.arange(0, k, 2), np.full(4, t - 1), (np.arange(4) + t) % 2)
+            bank.learn(t)
+        banks.append(bank)
+    whole, sliced = banks
+    assert whole.train_steps == sliced.train_steps > 0
+    np.testing.assert_array_equal(whole.read_flat(), sliced.read_flat())
+    for n in whole.params:
+        assert torch.equal(whole.opt.v[n], sliced.opt.v[n]), n
+    np.testing.assert_array_equal(
+        whole.act(toks[0], 12)["detect"], sliced.act(toks[0], 12)["detect"]
+    )

@@ -10,6 +10,7 @@ from dataclasses import fields
 import pytest
 import torch
 
+from agents import model as model_mod
 from agents.config import YanConfig
 from agents.model import (
     NEXT_HEAD,
@@ -149,6 +150,36 @@ def test_only_selected_groups_and_selector_get_gradient() -> None:
         g = leaves[name].grad
         fired = {i for i in range(G) if g.select(axis, i).abs().sum() > 0}
         assert fired == chosen, name
+
+
+def test_dense_gradient_is_gathers_bit_for_bit(monkeypatch) -> None:
+    """The dense path's group pick (`_PickGroups`, backward by index_add_) gives the same
+    gradients, bit for bit, as torch.gather's own backward."""
+    sets = [_ffn_params(seed) for seed in (0, 1)]
+    p = {n: torch.cat([s[n] for s in sets]) for n in sets[0]}  # two weight sets
+    x = torch.randn(2, 3, 4, D)
+    grads = []
+    for pick in ("custom", "gather"):
+        if pick == "gather":
+            gather = staticmethod(lambda h, index: torch.gather(h, 2, index))
+            monkeypatch.setattr(model_mod._PickGroups, "apply", gather)
+        leaves = {n: w.clone().requires_grad_(n != "usage_bias") for n, w in p.items()}
+        xs = x.clone().requires_grad_(True)
+        y, _ = selective_apply(FFNWeights(**leaves), xs, K, path="dense")
+        y.pow(2).sum().backward()
+        grads.append([xs.grad] + [leaves[n].grad for n in ("w_sel", "w_in", "w_out")])
+    for a, b in zip(*grads, strict=True):
+        assert torch.equal(a, b)
+    assert grads[0][2].abs().sum() > 0
+
+
+def test_training_pass_may_skip_the_next_token_head() -> None:
+    w = _model().weights()
+    x = torch.randn(1, 2, 3, CFG.input_dim)
+    full, s_full, _ = yan_apply(w, CFG, x, init_state(CFG, 2, 1))
+    part, s_part, _ = yan_apply(w, CFG, x, init_state(CFG, 2, 1), next_head=False)
+    assert NEXT_HEAD in full and NEXT_HEAD not in part
+    assert torch.equal(full["detect"], part["detect"]) and torch.equal(s_full, s_part)
 
 
 def test_noise_explores_and_bias_balances() -> None:
