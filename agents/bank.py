@@ -75,8 +75,8 @@ class _FieldBatch:
     lead: int
     active: Tensor
 
-    def rows(self, part: slice) -> _FieldBatch:
-        """The streams `part` of this batch (views, no copy)."""
+    def rows(self, part: slice | Tensor) -> _FieldBatch:
+        """The streams `part` (a slice or an index tensor) of this batch."""
         return _FieldBatch(
             self.x[part], self.states[part], self.values[part], self.mask[part],
             self.n_field, self.lead, self.active[part],
@@ -262,8 +262,13 @@ class BrainBank:
         if not lc.enabled or not due or self.buffer.count < 2:
             return 0
         self._last_learn = tick
-        if lc.ssl_weight == 0 and not self.shared and self.n_sets > LEARN_CHUNK:
+        if lc.ssl_weight == 0 and not self.shared and self.n_sets >= 2:
             return self._learn_sliced()
+        return self._learn_whole()
+
+    def _learn_whole(self) -> int:
+        """`learn` as one pass over the whole bank (the SSL term, a shared model, one brain)."""
+        lc = self.lcfg
         tokens, _, start = self.buffer.ordered()
         params = {n: p.detach().requires_grad_(True) for n, p in self.params.items()}
         p_all = YanWeights.from_named({**params, **self.buffers}, self.cfg)
@@ -323,10 +328,14 @@ class BrainBank:
         return self.n_sets
 
     def _learn_sliced(self) -> int:
-        """`learn` for independent brains without the SSL term, its forward and backward
-        passes run on `learn_slices` of the weight sets in turn: the same draws from each
-        brain's generator in the same order, the same losses and gradients bit for bit
-        (every kernel works per weight set), with transients the size of one slice."""
+        """`learn` for independent brains without the SSL term, run only for the brains that
+        step, in `learn_slices` of them. A brain without both classes has a zero task
+        gradient (its field terms are 0 and its rehearsal weighs 0): it skips the passes,
+        drawing from its generator what they would have drawn, and takes the Adam step on a
+        zero gradient as before. The stepping brains' forward and backward passes run on
+        their own slices of the stacked weights: the same draws in the same order and the
+        same losses and gradients bit for bit (every kernel works per weight set), with
+        transients the size of one slice."""
         lc = self.lcfg
         noise = self._noise()
         batch = self._field_batch()
@@ -336,22 +345,44 @@ class BrainBank:
                 skip_selection_noise(self.cfg, self.n_sets, tokens_per_set, 1, self._gen)
             return 0
         rehearse = lc.rehearsal_weight > 0 and lc.rehearsal_streams and self._source_layout
-        parts: dict[str, list[Tensor]] = {n: [] for n in self.params}
-        for part in learn_slices(self.n_sets, LEARN_CHUNK):
-            params = {n: p[part].detach().requires_grad_(True) for n, p in self.params.items()}
-            buffers = {n: b[part] for n, b in self.buffers.items()}
+        run = batch.active.clone()
+        if int(run.sum()) == 1:  # no lone set in a pass (batch-1 products round differently)
+            run[int(torch.nonzero(~run)[0])] = True
+        idle = torch.nonzero(~run).reshape(-1)
+        if idle.numel():  # the draws of the passes the idle brains skip, in their order
+            self._skip_draws(idle.tolist(), batch.x.shape[1], noise is not None, rehearse)
+        busy = torch.nonzero(run).reshape(-1)
+        task = {n: torch.zeros_like(p) for n, p in self.params.items()}
+        for part in learn_slices(busy.numel(), LEARN_CHUNK):
+            sets = busy[part]
+            params = {n: p[sets].requires_grad_(True) for n, p in self.params.items()}
+            buffers = {n: b[sets] for n, b in self.buffers.items()}
             p_w = YanWeights.from_named({**params, **buffers}, self.cfg)
-            nz = None if noise is None else noise[part]
-            gen = self._gen.subset(part)
-            rows = batch.rows(part)
+            nz = None if noise is None else noise[sets]
+            gen = self._gen.subset(sets.tolist())
+            rows = batch.rows(sets)
             per_set = self._field_loss(p_w, rows, nz, gen)  # one stream per set
             if rehearse:  # the bank steps (some stream is active): every set rehearses
                 reh = self._rehearsal_loss(p_w, nz, gen)
                 per_set = per_set + lc.rehearsal_weight * rows.active.float() * reh
             raw = torch.autograd.grad(per_set.sum(), list(params.values()), allow_unused=True)
-            for (n, p), g in zip(params.items(), raw, strict=True):
-                parts[n].append(torch.zeros_like(p) if g is None else g)
-        return self._step({n: torch.cat(gs) for n, gs in parts.items()}, [])
+            for n, g in zip(params, raw, strict=True):
+                if g is not None:
+                    task[n][sets] = g
+        return self._step(task, [])
+
+    def _skip_draws(self, sets: list[int], field_tokens: int, noise: bool, rehearse: bool) -> None:
+        """Advance the generators of weight sets `sets` past the draws of a field pass of
+        `field_tokens` tokens each and (`rehearse`) a rehearsal pass, in the order
+        `_field_loss` and `_rehearsal_loss` draw them: selection noise only with `noise`."""
+        lc, n = self.lcfg, len(sets)
+        gen = self._gen.subset(sets)
+        if noise:
+            skip_selection_noise(self.cfg, n, field_tokens, 1, gen)
+        if rehearse:
+            uniform((n, lc.rehearsal_pool), gen)  # the streams' order (`_rehearsal_loss`)
+            if noise:
+                skip_selection_noise(self.cfg, n, lc.rehearsal_streams, lc.rehearsal_length, gen)
 
     def _one_step(self, p: YanWeights, x: Tensor, states: Tensor, noise, gen: Draws) -> Tensor:
         """Detect logits (K, m) of tokens x (K, m, input_dim), each one recurrent step from its

@@ -16,7 +16,7 @@ torch does; a shared-weight bank (one set, all streams on one host) uses one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -42,11 +42,12 @@ class BrainGenerators:
     def __len__(self) -> int:
         return len(self.gens)
 
-    def subset(self, part: slice) -> BrainGenerators:
-        """The brains `part` of this bank: the same generator objects, so draws through the
-        subset advance the brains' own streams."""
+    def subset(self, rows: Sequence[int]) -> BrainGenerators:
+        """The brains at `rows` of this bank: the same generator objects, so draws through
+        the subset advance the brains' own streams."""
         sub = object.__new__(BrainGenerators)
-        sub.ids, sub.gens = self.ids[part], self.gens[part]
+        sub.ids = [self.ids[r] for r in rows]
+        sub.gens = [self.gens[r] for r in rows]
         return sub
 
     def draw(self, shape: tuple[int, ...], fn, dtype: torch.dtype = torch.float32) -> Tensor:

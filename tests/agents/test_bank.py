@@ -257,25 +257,31 @@ def test_learn_slices_cover_the_sets_without_a_lone_one(n_sets: int, most: int) 
 
 
 def test_sliced_learning_is_the_whole_bank_step_bit_for_bit(monkeypatch) -> None:
-    """A bank larger than LEARN_CHUNK learns slice by slice (`_learn_sliced`); its weights,
-    Adam moments and draws are those of one whole-bank step, bit for bit (pretrained weights,
-    so the rehearsal and EWC terms are on)."""
+    """Independent brains learn only where a brain steps, in slices of at most LEARN_CHUNK
+    sets (`_learn_sliced`); weights, Adam moments and later draws are those of one
+    whole-bank pass (`_learn_whole`), bit for bit (pretrained weights, so the rehearsal and
+    EWC terms are on; selection noise on; some brains idle, some stepping)."""
     cfg = YanConfig()
     init = load_pretrained(cfg)
     lc = LearnerConfig(learn_every=2, window=16)
     k = 7
     rng = np.random.default_rng(5)
-    toks = rng.standard_normal((12, k, cfg.input_dim)).astype(np.float32)
+    toks = rng.standard_normal((14, k, cfg.input_dim)).astype(np.float32)
     banks = []
-    for chunk in (64, 3):  # whole bank, then slices of 2-3 sets
-        monkeypatch.setattr(bank_mod, "LEARN_CHUNK", chunk)
-        bank = BrainBank(cfg, lc, k=k, seed=2, init=init)
-        bank._from_checkpoint = False  # selection noise on: the slices must draw it alike
-        for t in range(12):
-            bank.act(toks[t], t)
-            if t >= 1:
-                bank.label(np.arange(0, k, 2), np.full(4, t - 1), (np.arange(4) + t) % 2)
-            bank.learn(t)
+    for way in ("whole", "sliced"):
+        with monkeypatch.context() as mp:
+            mp.setattr(bank_mod, "LEARN_CHUNK", 3)  # slices of 2-3 sets
+            if way == "whole":
+                mp.setattr(BrainBank, "_learn_sliced", BrainBank._learn_whole)
+            bank = BrainBank(cfg, lc, k=k, seed=2, init=init)
+            bank._from_checkpoint = False  # selection noise on: idle brains skip its draws
+            for t in range(14):
+                bank.act(toks[t], t)
+                if t >= 1:  # brains 0, 2, 4 get both classes; 6 only negatives, late
+                    brains = np.array([0, 2, 4] + ([6] if t >= 8 else []))
+                    values = np.where(brains == 6, 0.0, (brains // 2 + t) % 2)
+                    bank.label(brains, np.full(brains.size, t - 1), values)
+                bank.learn(t)
         banks.append(bank)
     whole, sliced = banks
     assert whole.train_steps == sliced.train_steps > 0
@@ -283,5 +289,5 @@ def test_sliced_learning_is_the_whole_bank_step_bit_for_bit(monkeypatch) -> None
     for n in whole.params:
         assert torch.equal(whole.opt.v[n], sliced.opt.v[n]), n
     np.testing.assert_array_equal(
-        whole.act(toks[0], 12)["detect"], sliced.act(toks[0], 12)["detect"]
+        whole.act(toks[0], 14)["detect"], sliced.act(toks[0], 14)["detect"]
     )
