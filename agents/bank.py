@@ -6,8 +6,9 @@ still has its own weights, its own Adam moments (`StackedAdam` is per slice by c
 its own recurrent state, its own ring buffer and its own replay reservoir of labelled
 tokens (`agents.learner.LabelReservoir`). `shared=True` keeps one weight set for K
 recurrent states (the central team's large model): then a learning step averages the K
-buffers' losses into one update. A learning step of many independent brains runs in slices of
-`LEARN_CHUNK` weight sets (`learn_slices`), bit-identical to one pass (docs/model.md).
+buffers' losses into one update. A learning step of independent brains runs only for the brains
+that step, in slices of `LEARN_CHUNK` weight sets (`learn_slices`), bit-identical to one pass
+over the whole bank (docs/model.md).
 """
 
 from __future__ import annotations
