@@ -316,11 +316,14 @@ class BrainBank:
         }
         return self._step(task, loads)
 
-    def _step(self, task: dict[str, Tensor], loads: list[Tensor]) -> int:
-        """The Adam step on task gradients (named like `params`), the EWC pull and the
-        usage-balancing nudge of each layer's `loads` (P, G) (none: no nudge)."""
+    def _step(
+        self, task: dict[str, Tensor], loads: list[Tensor], still: Tensor | None = None
+    ) -> int:
+        """The Adam step on task gradients (named like `params`; `still` (P,): sets whose
+        gradients are all zero), the EWC pull and the usage-balancing nudge of each layer's
+        `loads` (P, G) (none: no nudge)."""
         lc = self.lcfg
-        self.opt.step(task)
+        self.opt.step(task, still=still)
         if lc.ewc_weight > 0:
             self.ewc.pull(self.params, lc.ewc_weight)
         for i, load in enumerate(loads):
@@ -370,7 +373,7 @@ class BrainBank:
             for n, g in zip(params, raw, strict=True):
                 if g is not None:
                     task[n][sets] = g
-        return self._step(task, [])
+        return self._step(task, [], still=~run)
 
     def _skip_draws(self, sets: list[int], field_tokens: int, noise: bool, rehearse: bool) -> None:
         """Advance the generators of weight sets `sets` past the draws of a field pass of

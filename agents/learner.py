@@ -249,6 +249,8 @@ class StackedAdam:
         self.m = {n: torch.zeros_like(p) for n, p in params.items()}
         self.v = {n: torch.zeros_like(p) for n, p in params.items()}
         self.steps = torch.zeros(next(iter(params.values())).shape[0])
+        # (P,): the set's moments may be non-zero (False: never updated, so all zero)
+        self.moving = torch.zeros(self.steps.shape[0], dtype=torch.bool)
 
     def _touched(self, name: str, grad: Tensor) -> Tensor:
         """Mask (broadcastable to grad) of groups with any non-zero task gradient."""
@@ -258,12 +260,37 @@ class StackedAdam:
         return (peak > 0).to(grad.dtype)
 
     @torch.no_grad()
-    def step(self, grads: dict[str, Tensor], task_grads: dict[str, Tensor] | None = None) -> None:
+    def step(
+        self,
+        grads: dict[str, Tensor],
+        task_grads: dict[str, Tensor] | None = None,
+        still: Tensor | None = None,
+    ) -> None:
         """One Adam step with per-set gradient-norm clipping.
 
         `task_grads` (default `grads`) decide which groups were touched, so a regulariser's
-        gradient (EWC) does not wake groups the selector did not pick.
+        gradient (EWC) does not wake groups the selector did not pick. `still` (P,) marks sets
+        whose gradients are all zero: a still set whose moments are zero too (never moved)
+        would be left exactly as it is, so only its step count advances; the other sets'
+        rows are updated alone, bit-identical to a whole-stack step.
         """
+        if still is not None and bool((still & ~self.moving).any()):
+            sets = torch.nonzero(~still | self.moving).reshape(-1)
+            sub = object.__new__(StackedAdam)  # the same step on copies of the sets' rows
+            sub.lr, sub.clip, sub.betas, sub.eps = self.lr, self.clip, self.betas, self.eps
+            sub.group_axes, sub.steps = self.group_axes, self.steps[sets]
+            sub.moving = self.moving[sets]
+            for name in ("params", "m", "v"):
+                setattr(sub, name, {n: t[sets] for n, t in getattr(self, name).items()})
+            tg = grads if task_grads is None else task_grads
+            sub.step({n: g[sets] for n, g in grads.items()}, {n: g[sets] for n, g in tg.items()})
+            for name in ("params", "m", "v"):
+                for n, t in getattr(self, name).items():
+                    t[sets] = getattr(sub, name)[n]
+            self.steps += 1
+            self.moving[sets] = True
+            return
+        self.moving[:] = True
         task_grads = grads if task_grads is None else task_grads
         pp = self.steps.shape[0]
         sq = [torch.linalg.vector_norm(g.reshape(pp, -1), dim=1).square() for g in grads.values()]

@@ -191,3 +191,33 @@ def test_online_learning_lifts_auc_on_shifted_stream() -> None:
     print(report)
     assert np.median(lifts) >= 0.03, report
     assert np.median(src) >= src_frozen - 0.1, "forgot the source task: " + report
+
+
+def test_adam_leaves_still_unmoved_sets_alone_bit_for_bit() -> None:
+    """Sets with zero gradients and never-moved moments are skipped (`still`); every set's
+    weights, moments and step count equal those of whole-stack steps, bit for bit."""
+    torch.manual_seed(0)
+    start = {"w": torch.randn(5, 3, 4), "ffn.w_in": torch.randn(5, 2, 3)}
+    axes = {"ffn.w_in": 0}
+    runs = []
+    for use_still in (False, True):
+        params = {n: t.clone() for n, t in start.items()}
+        opt = StackedAdam(params, 1e-2, axes, clip=1.0)
+        gen = torch.Generator().manual_seed(1)
+        for busy in ([0, 1], [1, 3], [0, 1]):  # sets 2 and 4 never move
+            still = torch.ones(5, dtype=torch.bool)
+            still[busy] = False
+            grads = {
+                n: torch.randn(t.shape, generator=gen) * (~still).float().reshape(-1, 1, 1)
+                for n, t in params.items()
+            }
+            grads["ffn.w_in"][:, 1] = 0.0  # an untouched group
+            opt.step(grads, still=still if use_still else None)
+        runs.append((params, opt))
+    (p_a, o_a), (p_b, o_b) = runs
+    for n in start:
+        assert torch.equal(p_a[n], p_b[n]) and torch.equal(o_a.m[n], o_b.m[n]), n
+        assert torch.equal(o_a.v[n], o_b.v[n]), n
+    assert torch.equal(o_a.steps, o_b.steps) and o_b.steps.tolist() == [3.0] * 5
+    assert o_b.moving.tolist() == [True, True, False, True, False]
+    assert torch.equal(p_b["w"][2], start["w"][2])
