@@ -39,10 +39,18 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
-if TYPE_CHECKING:
-    from swarm.host import HostCore
+
+class HostCore(Protocol):
+    """What this module reads of a `swarm.host.HostCore` beyond `vars(host)` (a protocol, so
+    that this module does not import `swarm.host`, which imports it)."""
+
+    cfg: Any
+    endpoint: Any  # `protocols.transport.Endpoint`: its `stats` travel as numbers
+    sessions: dict[Any, Any]  # peer -> `protocols.codec.Session`
+    _cpu0: float
+
 
 __all__ = ["LIFE", "SEQ_SKIP", "Sealed", "SnapshotFiles", "dump", "load", "read", "write"]
 
