@@ -285,13 +285,7 @@ class BrainBank:
             loads = []
         batch = self._field_batch()
         if lc.ssl_weight == 0 and (batch is None or not batch.active.any()):
-            # no stream holds both classes and nothing else is learned: the forward pass
-            # would be discarded, so skip it, advancing the brains' streams past the
-            # selection noise it would have drawn (later draws stay what they would be)
-            if batch is not None and noise is not None:
-                tokens_per_set = batch.x.shape[0] * batch.x.shape[1] // self.n_sets  # _one_step
-                skip_selection_noise(self.cfg, self.n_sets, tokens_per_set, 1, self._gen)
-            return 0
+            return self._skip_field_pass(batch, noise)
         if batch is None:
             active = torch.zeros(self.k, dtype=torch.bool)
         else:
@@ -344,10 +338,7 @@ class BrainBank:
         noise = self._noise()
         batch = self._field_batch()
         if batch is None or not batch.active.any():
-            if batch is not None and noise is not None:  # as `learn`: skip, keep the draws
-                tokens_per_set = batch.x.shape[1]  # one stream per set
-                skip_selection_noise(self.cfg, self.n_sets, tokens_per_set, 1, self._gen)
-            return 0
+            return self._skip_field_pass(batch, noise)
         rehearse = lc.rehearsal_weight > 0 and lc.rehearsal_streams and self._source_layout
         run = batch.active.clone()
         if int(run.sum()) == 1:  # no lone set in a pass (batch-1 products round differently)
@@ -374,6 +365,15 @@ class BrainBank:
                 if g is not None:
                     task[n][sets] = g
         return self._step(task, [], still=~run)
+
+    def _skip_field_pass(self, batch: _FieldBatch | None, noise: Tensor | None) -> int:
+        """No stream holds both classes and nothing else is learned: the forward pass would
+        be discarded, so skip it, advancing the brains' streams past the selection noise it
+        would have drawn (later draws stay what they would be). Returns 0 steps taken."""
+        if batch is not None and noise is not None:
+            tokens_per_set = batch.x.shape[0] * batch.x.shape[1] // self.n_sets  # _one_step
+            skip_selection_noise(self.cfg, self.n_sets, tokens_per_set, 1, self._gen)
+        return 0
 
     def _skip_draws(self, sets: list[int], field_tokens: int, noise: bool, rehearse: bool) -> None:
         """Advance the generators of weight sets `sets` past the draws of a field pass of

@@ -24,6 +24,8 @@ docs/learner.md says why each part is there, with the measurements.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -276,10 +278,8 @@ class StackedAdam:
         """
         if still is not None and bool((still & ~self.moving).any()):
             sets = torch.nonzero(~still | self.moving).reshape(-1)
-            sub = object.__new__(StackedAdam)  # the same step on copies of the sets' rows
-            sub.lr, sub.clip, sub.betas, sub.eps = self.lr, self.clip, self.betas, self.eps
-            sub.group_axes, sub.steps = self.group_axes, self.steps[sets]
-            sub.moving = self.moving[sets]
+            sub = copy.copy(self)  # the same optimiser on copies of the sets' rows
+            sub.steps, sub.moving = self.steps[sets], self.moving[sets]
             for name in ("params", "m", "v"):
                 setattr(sub, name, {n: t[sets] for n, t in getattr(self, name).items()})
             tg = grads if task_grads is None else task_grads
