@@ -810,11 +810,8 @@ class RayHosts:
         self.restarts: list[Restart] = []
         self.clock: Callable[[], int] = lambda: 0  # the mission's tick (set by the pool)
         self._mission = -1  # configures so far - 1: the snapshot files' mission number
-        # (round, per host whether its snapshot may be on file) of the last two checkpoints,
-        # oldest first; a host's older one is False once its newer one is sealed (its host
-        # removed the older file when it renamed the newer one into place)
-        self._snaps: list[tuple[int, list[bool]]] = []
-        # host -> ref of the `Sealed` reply of its newest snapshot (round: self._snaps[-1][0])
+        self._round: int | None = None  # this mission's newest checkpoint (None: none yet)
+        # host -> ref of the `Sealed` reply of its snapshot of `_round`, not read yet
         self._sealing: dict[int, Any] = {}
         self.sealed: dict[int, Sealed] = {}  # host -> its newest snapshot known sealed
         self._left = [self.max_restarts] * n  # restarts each host has left
@@ -879,7 +876,7 @@ class RayHosts:
         Ray gave up, no snapshot to restore)."""
         if self._left[h] <= 0:
             return f"no restart left (hosts.max_restarts = {self.max_restarts})"
-        if what != "configure" and not self._snaps:
+        if what != "configure" and self._round is None:
             return "no snapshot taken yet"
         actor, deadline = self.actors[h], time.monotonic() + RESTART_TIMEOUT_S
         while True:  # calls fail while Ray restarts it; a queued one waits for the new one
@@ -924,8 +921,7 @@ class RayHosts:
             self._check_snapshots()
             m = self._mission
             refs = [a.snapshot.remote(self.files, m, round_idx) for a in self.actors]
-            self._snaps = [*self._snaps[-1:], (round_idx, [True] * self.n_hosts)]
-            self._sealing = dict(enumerate(refs))
+            self._round, self._sealing = round_idx, dict(enumerate(refs))
 
     def _check_snapshots(self) -> None:
         """Read every reply of the newest snapshots not read yet (they are done: each
@@ -958,8 +954,8 @@ class RayHosts:
             sealed = ray.get(ref)
         except RayTaskError as err:
             cause = getattr(err, "cause", None) or err
-            r = self._snaps[-1][0]  # the newest snapshots' round: the ones being read
-            when = "the mission's start" if r < 0 else f"knowledge round {r}"
+            r = self._round  # the newest snapshots' round: the ones being read
+            when = "the mission's start" if r == -1 else f"knowledge round {r}"
             raise SnapshotFailed(
                 f"host {h} could not take its restart snapshot after {when}: "
                 f"{type(cause).__name__}: {cause}. A restart of that host would have "
@@ -970,16 +966,22 @@ class RayHosts:
         except (ActorDiedError, ActorUnavailableError, RayActorError):
             return  # died since: its next call restarts it from the newest file it sealed
         self.sealed[h] = sealed
-        if len(self._snaps) > 1:
-            self._snaps[0][1][h] = False
 
     def snapshot_rounds(self) -> list[list[int]]:
-        """Per host, the rounds of the snapshots held for it (-1: the mission's start)."""
-        return [[r for r, held in self._snaps if held[h]] for h in range(self.n_hosts)]
+        """Per host, the rounds of the snapshots held for it (-1: the mission's start): its
+        newest known sealed, and the one it is writing (its host keeps the older file until
+        the newer is complete)."""
+        rounds = []
+        for h in range(self.n_hosts):
+            held = [self.sealed[h].round] if h in self.sealed else []
+            if h in self._sealing and self._round is not None:
+                held.append(self._round)
+            rounds.append(held)
+        return rounds
 
     def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
         # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
-        self._snaps, self._sealing, self.sealed = [], {}, {}
+        self._round, self._sealing, self.sealed = None, {}, {}
         self._mission += 1  # the previous mission's files go with each host's first snapshot
         return self._fan("configure", lambda a, h: a.configure.remote(mission, init))
 
