@@ -179,14 +179,16 @@ def train_tokens(lcfg: LearnerConfig, streams: int = 1) -> int:
     """Tokens one optimiser step of one weight set runs forward and backward, at most.
 
     Per recurrent stream (`streams`: N for the `central` team's shared model, else 1): the
-    window when `ssl_weight` > 0, the replay reservoir at capacity (2 · `replay_per_class`)
-    and `photo_positives`; once per weight set the rehearsal streams
+    window when `ssl_weight` > 0, the replay reservoir at capacity (2 · `replay_per_class`),
+    as many again when `rank_weight` > 0 (each reservoir token with the photo placed in, the
+    ranking's pairs) and `photo_positives`; once per weight set the rehearsal streams
     (`rehearsal_streams` · `rehearsal_length`) when `rehearsal_weight` > 0. 0 when learning
     is off. The reservoir fills with the mission's first labels, so early steps take fewer.
     """
     if not lcfg.enabled:
         return 0
-    field = lcfg.window * (lcfg.ssl_weight > 0) + 2 * lcfg.replay_per_class + lcfg.photo_positives
+    reservoir = 2 * lcfg.replay_per_class * (1 + (lcfg.rank_weight > 0))
+    field = lcfg.window * (lcfg.ssl_weight > 0) + reservoir + lcfg.photo_positives
     rehearsal = lcfg.rehearsal_streams * lcfg.rehearsal_length * (lcfg.rehearsal_weight > 0)
     return streams * field + rehearsal
 

@@ -10,8 +10,8 @@ import torch
 
 from agents import bank as bank_mod
 from agents.bank import BrainBank, learn_slices
-from agents.config import LearnerConfig, YanConfig
-from agents.model import YanModel
+from agents.config import LearnerConfig, YanConfig, train_tokens
+from agents.model import YanModel, yan_apply
 from agents.pretrain import load_pretrained
 from protocols.batching import RowLayout
 
@@ -291,3 +291,31 @@ def test_sliced_learning_is_the_whole_bank_step_bit_for_bit(monkeypatch) -> None
     np.testing.assert_array_equal(
         whole.act(toks[0], 14)["detect"], sliced.act(toks[0], 14)["detect"]
     )
+
+
+@pytest.mark.parametrize("rank_weight", [1.0, 0.0])
+def test_train_tokens_counts_the_tokens_a_step_runs(monkeypatch, rank_weight: float) -> None:
+    """`agents.config.train_tokens` (the train_flops cost) is what one weight set's step
+    runs through the model once the reservoir is full: the reservoir, its ranking pairs,
+    the photo positives and the rehearsal streams."""
+    cfg = YanConfig()
+    lc = LearnerConfig(
+        learn_every=1, window=16, replay_per_class=2, photo_positives=3,
+        rehearsal_streams=2, rehearsal_length=4, rank_weight=rank_weight,
+    )  # fmt: skip
+    k = 4
+    bank = BrainBank(cfg, lc, k=k, seed=1, init=load_pretrained(cfg))
+    rng = np.random.default_rng(0)
+    for t in range(6):  # every brain gets two labels of each class: the reservoir is full
+        bank.act(rng.standard_normal((k, cfg.input_dim)).astype(np.float32), t)
+        if t >= 1:
+            bank.label(np.arange(k), np.full(k, t - 1), np.full(k, float(t % 2)))
+    runs: list[int] = []
+
+    def counted(p, c, x, *args, **kwargs):
+        runs.append(x.shape[1] * x.shape[2])  # (P, B, T, D): tokens per weight set
+        return yan_apply(p, c, x, *args, **kwargs)
+
+    monkeypatch.setattr(bank_mod, "yan_apply", counted)
+    assert bank.learn(6) == k
+    assert sum(runs) == train_tokens(lc) == 4 * (1 + (rank_weight > 0)) + 3 + 2 * 4

@@ -51,8 +51,11 @@ def test_forward_flops_is_the_hand_count_of_docs_model_md() -> None:
 
 def test_train_tokens_counts_what_one_step_runs() -> None:
     lc = LearnerConfig(replay_per_class=32, photo_positives=8, rehearsal_streams=4)
-    assert train_tokens(lc) == 2 * 32 + 8 + 4 * 32
-    assert train_tokens(lc, streams=16) == 16 * (2 * 32 + 8) + 4 * 32  # a shared model
+    # the reservoir at capacity, its ranking pairs (the same tokens with the photo placed in)
+    assert train_tokens(lc) == 2 * 32 + 2 * 32 + 8 + 4 * 32
+    assert train_tokens(lc, streams=16) == 16 * (4 * 32 + 8) + 4 * 32  # a shared model
+    unranked = lc.model_copy(update={"rank_weight": 0.0})
+    assert train_tokens(unranked) == 2 * 32 + 8 + 4 * 32
     ssl = lc.model_copy(update={"ssl_weight": 0.5, "rehearsal_weight": 0.0})
-    assert train_tokens(ssl) == 64 + 2 * 32 + 8
+    assert train_tokens(ssl) == 64 + 4 * 32 + 8
     assert train_tokens(lc.model_copy(update={"enabled": False})) == 0
