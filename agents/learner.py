@@ -320,7 +320,11 @@ class StackedAdam:
 class AnchoredEWC:
     """Forgetting guard: a pull toward θ₀ weighted by F̂, per weight set. θ₀ the weights the
     bank was built with (the pretrained checkpoint), F̂ a Fisher computed once on the source
-    task (mean 1 per set).
+    task (normalised to mean 1).
+
+    F̂ is one Fisher for every set (the bank computes it at the starting weights), so it is
+    held once, as (1, ...) tensors broadcast over the P sets; P copies of it and of the
+    clamped step made from it were two of the three weight-sized tensors EWC held per brain.
 
     The anchor is fixed: an anchor that follows the weights (an EMA) drifts with them and
     guards nothing, and a Fisher from the field's one-sided labels marks the wrong weights
@@ -331,12 +335,12 @@ class AnchoredEWC:
     def __init__(self, params: dict[str, Tensor], fisher: dict[str, Tensor] | None) -> None:
         self.anchor = {n: p.detach().clone() for n, p in params.items()}
         if fisher is None:
-            self.fisher = {n: torch.zeros_like(p) for n, p in params.items()}
+            self.fisher = {n: torch.zeros_like(p[:1]) for n, p in params.items()}
         else:
-            self.fisher = {n: fisher[n].expand_as(p).clone() for n, p in params.items()}
+            self.fisher = {n: fisher[n].reshape(p[:1].shape).clone() for n, p in params.items()}
         total = sum(_per_set(f) for f in self.fisher.values())
         count = sum(f[0].numel() for f in self.fisher.values())
-        mean = (total / count).clamp_min(1e-12)  # (P,)
+        mean = (total / count).clamp_min(1e-12)  # (1,)
         self.fisher = {n: f / _bcast(mean, f) for n, f in self.fisher.items()}
         # min(1, rate · F̂) for the last rate pulled with: F̂ is fixed, so it is made once
         self._step: tuple[float, dict[str, Tensor]] | None = None

@@ -59,6 +59,7 @@ def test_ewc_pull_moves_toward_the_fixed_anchor_by_fisher() -> None:
     torch.testing.assert_close(moved["a"], want_a.expand(2, 3))
     assert torch.equal(moved["b"], torch.ones(2, 2))  # F̂ = 0: the source does not care
     assert torch.equal(ewc.anchor["a"], torch.zeros(2, 3))
+    assert ewc.fisher["a"].shape == (1, 3)  # one F̂ for every set, held once
     ewc.shift("a", 0, torch.ones(3))  # an accepted delta moves only that brain's anchor
     assert torch.equal(ewc.anchor["a"][0], torch.ones(3)) and ewc.anchor["a"][1].eq(0).all()
 
