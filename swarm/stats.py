@@ -312,13 +312,38 @@ def _sign_p(d: np.ndarray) -> float:
     return float(sps.binomtest(pos, pos + neg, 0.5).pvalue)
 
 
+#: scipy's `wilcoxon` (method "auto") tests a sample with ties or zeros of at most this many
+#: differences by an exact permutation test over all 2^n sign flips
+_PERMUTED_UP_TO = 13
+
+
+def _signed_rank_sum(d: np.ndarray, axis: int = -1) -> np.ndarray:
+    """R+ of each sample along `axis`: the rank sum of the positive differences (zeros
+    dropped, ties at their average rank), the statistic scipy's permutation test uses."""
+    return sps.wilcoxon(d, axis=axis, alternative="greater", method="asymptotic").statistic
+
+
 def _wilcoxon_p(d: np.ndarray) -> float | None:
+    """Two-sided p of the Wilcoxon signed-rank test of differences d (n,), as
+    `scipy.stats.wilcoxon(d)` gives it. Where scipy would run its exact permutation test
+    (ties or zeros, n <= 13) the same test runs here with the statistic vectorised over the
+    2^n sign flips: the same p bit for bit (tested), instead of 2^n Python calls (seconds per
+    metric, recomputed for every team after every mission of a 9- to 13-seed run)."""
     if np.all(d == 0):
         return 1.0
+    nonzero = np.abs(d[d != 0])
+    permuted = d.size <= _PERMUTED_UP_TO and (
+        nonzero.size < d.size or np.unique(nonzero).size < nonzero.size
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy warns that small samples use the exact table
-        p = float(sps.wilcoxon(d).pvalue)
-    return _or_none(p)
+        if permuted:
+            res = sps.permutation_test(
+                (d,), _signed_rank_sum, permutation_type="samples", vectorized=True, axis=-1
+            )
+        else:
+            res = sps.wilcoxon(d)
+    return _or_none(float(res.pvalue))
 
 
 def _winner(

@@ -93,6 +93,20 @@ def test_paired_wilcoxon_exact_p_and_winner():
     assert neither.winner is None
 
 
+def test_paired_wilcoxon_p_is_scipys_bit_for_bit_with_ties_and_zeros():
+    """The signed-rank p is `scipy.stats.wilcoxon`'s exactly, in each of scipy's regimes:
+    ties or zeros at n <= 13 (its permutation test, run here vectorised), no ties (its
+    exact table) and ties at n > 13 (the normal approximation)."""
+    rng = np.random.default_rng(3)
+    samples = [rng.integers(-3, 4, n) * 0.5 for n in (2, 3, 5, 8, 9, 11, 13, 13, 14, 20)]
+    samples += [np.array([0.0, 1.0, -2.0]), rng.standard_normal(12), rng.standard_normal(30)]
+    for d in samples:
+        if np.all(d == 0):
+            continue
+        got = paired_diff(C, Better.HIGHER, "a", "ref", list(d), [0.0] * len(d))
+        assert got.p == sps.wilcoxon(d).pvalue, d
+
+
 def test_paired_no_winner_when_ci_covers_zero_or_test_cannot_reject():
     d = paired_diff(C, Better.HIGHER, "a", "ref", [1, 3, 2, 5, 4, 2], [2, 1, 3, 4, 5, 1])
     assert d.lo <= 0 <= d.hi and d.winner is None
