@@ -129,6 +129,8 @@ class BrainBank:
         self.opt = StackedAdam(self.params, learner_cfg.lr, self._group_axes, learner_cfg.grad_clip)
         # rehearsal and the source Fisher need the source task's token layout
         self._source_layout = model_cfg.input_dim == SOURCE_INPUT_DIM
+        lc = learner_cfg  # rehearsal runs in a field step only (`learn`)
+        self._rehearses = self._source_layout and lc.rehearsal_weight * lc.rehearsal_streams > 0
         self.ewc = AnchoredEWC(self.params, self._fisher(template, init))
         self.state = init_state(model_cfg, k)  # (K, L, S): one stream per brain
         self.buffer = RingBuffer(k, learner_cfg.window, model_cfg.input_dim, self.state.shape[1:])
@@ -292,7 +294,7 @@ class BrainBank:
             loss = loss + self._field_loss(p_all, batch, noise, self._gen)
             active = batch.active
         per_set = loss.reshape(self.n_sets, -1).sum(1) / (self.k // self.n_sets)  # (P,)
-        if lc.rehearsal_weight > 0 and lc.rehearsal_streams and self._source_layout:
+        if self._rehearses:
             # rehearsal guards a field step and never steps alone: a brain the field has told
             # nothing yet keeps its weights (source training on its own drifts the detector
             # off the field; docs/learner.md)
@@ -339,13 +341,12 @@ class BrainBank:
         batch = self._field_batch()
         if batch is None or not batch.active.any():
             return self._skip_field_pass(batch, noise)
-        rehearse = lc.rehearsal_weight > 0 and lc.rehearsal_streams and self._source_layout
         run = batch.active.clone()
         if int(run.sum()) == 1:  # no lone set in a pass (batch-1 products round differently)
             run[int(torch.nonzero(~run)[0])] = True
         idle = torch.nonzero(~run).reshape(-1)
         if idle.numel():  # the draws of the passes the idle brains skip, in their order
-            self._skip_draws(idle.tolist(), batch.x.shape[1], noise is not None, rehearse)
+            self._skip_draws(idle.tolist(), batch.x.shape[1], noise is not None)
         busy = torch.nonzero(run).reshape(-1)
         task = {n: torch.zeros_like(p) for n, p in self.params.items()}
         for part in learn_slices(busy.numel(), LEARN_CHUNK):
@@ -357,7 +358,7 @@ class BrainBank:
             gen = self._gen.subset(sets.tolist())
             rows = batch.rows(sets)
             per_set = self._field_loss(p_w, rows, nz, gen)  # one stream per set
-            if rehearse:  # the bank steps (some stream is active): every set rehearses
+            if self._rehearses:  # the bank steps (some stream is active): every set rehearses
                 reh = self._rehearsal_loss(p_w, nz, gen)
                 per_set = per_set + lc.rehearsal_weight * rows.active.float() * reh
             raw = torch.autograd.grad(per_set.sum(), list(params.values()), allow_unused=True)
@@ -375,15 +376,15 @@ class BrainBank:
             skip_selection_noise(self.cfg, self.n_sets, tokens_per_set, 1, self._gen)
         return 0
 
-    def _skip_draws(self, sets: list[int], field_tokens: int, noise: bool, rehearse: bool) -> None:
+    def _skip_draws(self, sets: list[int], field_tokens: int, noise: bool) -> None:
         """Advance the generators of weight sets `sets` past the draws of a field pass of
-        `field_tokens` tokens each and (`rehearse`) a rehearsal pass, in the order
+        `field_tokens` tokens each and (when the bank rehearses) a rehearsal pass, in the order
         `_field_loss` and `_rehearsal_loss` draw them: selection noise only with `noise`."""
         lc, n = self.lcfg, len(sets)
         gen = self._gen.subset(sets)
         if noise:
             skip_selection_noise(self.cfg, n, field_tokens, 1, gen)
-        if rehearse:
+        if self._rehearses:
             uniform((n, lc.rehearsal_pool), gen)  # the streams' order (`_rehearsal_loss`)
             if noise:
                 skip_selection_noise(self.cfg, n, lc.rehearsal_streams, lc.rehearsal_length, gen)

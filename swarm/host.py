@@ -974,7 +974,7 @@ class RayHosts:
         rounds = []
         for h in range(self.n_hosts):
             held = [self.sealed[h].round] if h in self.sealed else []
-            if h in self._sealing and self._round is not None:
+            if h in self._sealing:  # replies pending: of this checkpoint's snapshots
                 held.append(self._round)
             rounds.append(held)
         return rounds
