@@ -11,8 +11,8 @@ Per N it records agent-steps/s, microseconds per agent-step, the peak of that su
 host actors' part of it), the sum before the hosts were configured (Ray and the host actors
 up, no brains yet: the fixed runtime cost), the peak of Ray's object store with any bytes it
 spilled to disk, and the peak bytes of the hosts' restart snapshot files on disk
-(docs/faults.md: 0.6 to 0.8 MB per brain, one file per host between rounds, two while a
-round's are written; page cache, not process memory). Across sizes it
+(docs/faults.md: 0.6 to 0.8 MB per brain, two files per host at all times, the newest and the
+one before it or the one being written over; page cache, not process memory). Across sizes it
 reports the cost ratio of the largest N to the smallest (issue 14 target at 4,096 vs 1,024:
 <= 1.5) and the memory per 1,000 brains beyond the fixed cost: the slope of peak memory over
 N (least squares; two sizes: their difference quotient).

@@ -209,7 +209,7 @@ class HostsConfig(_Strict):
     snapshot_dir: str | None = Field(
         None,
         description="absolute folder on each node's local disk for the hosts' restart "
-        "snapshots (one file per host, removed at the end); empty: the node's temporary folder",
+        "snapshots (two files per host, removed at the end); empty: the node's temporary folder",
     )
 
     @field_validator("snapshot_dir")

@@ -603,11 +603,15 @@ class HostCore:
 
     def snapshot(self, files: SnapshotFiles, mission: int, round_idx: int) -> Sealed:
         """Write this host's mission state now to its file on this node (`hoststate.write`:
-        streamed, atomic; the pool takes one after each knowledge round) and remove its
-        other files: the older snapshot is needed only until this one is complete."""
+        streamed, atomic; the pool takes one after each knowledge round) over its snapshot
+        before the newest, and remove its other files. Between rounds a host keeps two
+        complete snapshots of its mission: the newest (a restart's) and the one before it
+        (read only if the newest cannot be), which the next snapshot is written over."""
         path = files.path(self.index, mission, round_idx)
-        size = hoststate.write(self, path)
-        files.drop(self.index, keep=path)
+        held = files.sealed(self.index, mission)
+        newest = held[0][1] if held else None
+        size = hoststate.write(self, path, reuse=files.spare(self.index, keep=newest))
+        files.drop(self.index, keep=(path, newest))
         return Sealed(round_idx, str(path), size)
 
     def restore(self, files: SnapshotFiles, mission: int) -> int:
@@ -814,6 +818,7 @@ class RayHosts:
         # host -> ref of the `Sealed` reply of its snapshot of `_round`, not read yet
         self._sealing: dict[int, Any] = {}
         self.sealed: dict[int, Sealed] = {}  # host -> its newest snapshot known sealed
+        self.before: dict[int, Sealed] = {}  # host -> the one before it, kept on its node
         self._left = [self.max_restarts] * n  # restarts each host has left
         try:
             self.addresses: list[str] = self._get(
@@ -930,10 +935,10 @@ class RayHosts:
             self._sealed(h, ref)
 
     def _drop_superseded(self) -> None:
-        """Forget each host's older snapshot as soon as its newer one is known to be sealed
-        (its host removed the older file when the newer was complete: one file per host
-        between rounds, at N = 4,096 ~2.9 GB for all brains). Reads only the replies that
-        are ready (no wait)."""
+        """Move on each host's snapshots as soon as its newest one is known to be sealed
+        (its host removed all older files but the one before it: two files per host between
+        rounds, at N = 4,096 ~6 GB for all brains). Reads only the replies that are ready
+        (no wait)."""
         if not self._sealing:
             return
         refs = list(self._sealing.values())
@@ -944,9 +949,10 @@ class RayHosts:
                 self._sealed(h, ref)
 
     def _sealed(self, h: int, ref: Any) -> None:
-        """Host h's newest snapshot, from its small `Sealed` reply: written -> its older one
-        is forgotten (the host removed that file); the host died since -> the older stays
-        (its restart tries the newer file, then the older); the snapshot itself failed ->
+        """Host h's newest snapshot, from its small `Sealed` reply: written -> the newest
+        before it becomes the one kept before it (the host wrote over the older one, or
+        removed it); the host died since -> the older stays (its restart tries the newer
+        file, then the older); the snapshot itself failed ->
         `SnapshotFailed`, so a snapshot that cannot be taken ends the run when it happens,
         not when a restart needs it."""
         del self._sealing[h]
@@ -965,23 +971,27 @@ class RayHosts:
             ) from err
         except (ActorDiedError, ActorUnavailableError, RayActorError):
             return  # died since: its next call restarts it from the newest file it sealed
+        if h in self.sealed:
+            self.before[h] = self.sealed[h]
         self.sealed[h] = sealed
 
     def snapshot_rounds(self) -> list[list[int]]:
-        """Per host, the rounds of the snapshots held for it (-1: the mission's start): its
-        newest known sealed, and the one it is writing (its host keeps the older file until
-        the newer is complete)."""
+        """Per host, the rounds of the snapshots held for it (-1: the mission's start), oldest
+        first: between rounds its newest known sealed and the one before it; while a round's
+        are written, its newest and the one it is writing (over the one before)."""
         rounds = []
         for h in range(self.n_hosts):
             held = [self.sealed[h].round] if h in self.sealed else []
             if h in self._sealing:  # replies pending: of this checkpoint's snapshots
                 held.append(self._round)
+            elif h in self.before:
+                held.insert(0, self.before[h].round)
             rounds.append(held)
         return rounds
 
     def configure(self, mission: Mission, init: Any) -> list[tuple[Phase, ...]]:
         # init (an ObjectRef) goes as its own argument: Ray resolves only top-level ones
-        self._round, self._sealing, self.sealed = None, {}, {}
+        self._round, self._sealing, self.sealed, self.before = None, {}, {}, {}
         self._mission += 1  # the previous mission's files go with each host's first snapshot
         return self._fan("configure", lambda a, h: a.configure.remote(mission, init))
 

@@ -17,16 +17,22 @@ ever replayed under the same number (receivers accept a jump up to 2^32, docs/pr
 
 Back-references to the host itself (the exchange's `competence` callback is a bound method)
 and to its configuration are pickled as persistent ids and resolved to the new host's own.
+Plain CPU tensors are pickled as their storage's bytes (one protocol-5 buffer per storage,
+written straight from the tensor's memory, once however many views share it) plus dtype,
+offset, size and stride; restored, they are views of the same layout on freshly allocated,
+shared storage. Torch's own pickling serialises every tensor's storage into a separate
+in-memory archive first: a host's snapshot took 2 to 3 times as long to write.
 
 On Ray each host writes its dump to a file on its own node's disk (`write`: streamed into
 the open file, so no copy of the whole state is ever held in memory, under a temporary name
 renamed into place once complete, so a host that dies while writing never leaves a partial
 file under a snapshot's name); the driver only learns the file's round, path and size
 (`Sealed`). The files of one pool live in one folder per node (`SnapshotFiles`), named for
-host, mission and round; once a host's newest file is in place its others are removed
-(`SnapshotFiles.drop`, by `HostCore.snapshot`).
+host, mission and round; once a host's newest file is in place, all its others but the one
+before it are removed (`SnapshotFiles.drop`, by `HostCore.snapshot`), and the next snapshot
+is written over that one (`SnapshotFiles.spare`, `write(..., reuse=)`).
 
-    size = write(host, path)   # after each knowledge round: atomic
+    size = write(host, path, reuse)   # after each knowledge round: atomic
     read(new_host, path)       # in the restarted actor (same node: same placement bundle)
 """
 
@@ -37,9 +43,13 @@ import os
 import pickle
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
+
+import numpy as np
+import torch
 
 
 class HostCore(Protocol):
@@ -61,10 +71,46 @@ SEQ_SKIP = 1 << 20  # sequence numbers a restored sender skips (well under the 2
 _HOST, _CFG = "host", "cfg"
 
 
+class _Storage:
+    """One torch storage's bytes as a numpy uint8 view: pickled (protocol 5) as one buffer
+    written straight into the file, once however many tensors view it."""
+
+    def __init__(self, storage: torch.UntypedStorage) -> None:
+        self.bytes = torch.empty(0, dtype=torch.uint8).set_(storage).numpy()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _load_storage, (self.bytes,)
+
+
+def _load_storage(raw: np.ndarray) -> torch.UntypedStorage:
+    """A storage of torch's own allocator holding `raw` (copied: the unpickled buffer's
+    alignment is malloc's, and numerics must not depend on where a restore put them)."""
+    t = torch.empty(raw.shape[0], dtype=torch.uint8)
+    t.numpy()[:] = raw
+    return t.untyped_storage()
+
+
+def _load_tensor(
+    storage: torch.UntypedStorage,
+    dtype: torch.dtype,
+    offset: int,
+    size: tuple[int, ...],
+    stride: tuple[int, ...],
+    requires_grad: bool,
+) -> torch.Tensor:
+    """The tensor `_Pickler` reduced: the same dtype, offset (elements), size and stride on
+    its storage, so views that shared a storage share it again."""
+    t = torch.empty(0, dtype=dtype).set_(storage, offset, size, stride)
+    return t.requires_grad_(requires_grad)
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, file: IO[bytes], host: HostCore) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.host = host
+        # storage address and length -> its `_Storage`, kept for the whole dump so that
+        # pickle's memo (by object identity) writes each storage once
+        self.storages: dict[tuple[int, int], _Storage] = {}
 
     def persistent_id(self, obj: Any) -> str | None:
         if obj is self.host:
@@ -72,6 +118,29 @@ class _Pickler(pickle.Pickler):
         if obj is self.host.cfg:
             return _CFG
         return None
+
+    def reducer_override(self, obj: Any) -> Any:
+        """Plain dense CPU tensors as (storage, dtype, offset, size, stride) (the module's
+        docstring says why). Anything else (parameters, which reduce to their plain `.data`;
+        subclasses, sparse, non-leaf, tensors with Python attributes or hooks) takes
+        torch's path."""
+        if (
+            type(obj) is not torch.Tensor
+            or obj.layout is not torch.strided
+            or obj.device.type != "cpu"
+            or obj.grad_fn is not None
+            or obj.is_conj()
+            or obj.is_neg()
+            or obj._backward_hooks
+            or getattr(obj, "__dict__", None)
+        ):
+            return NotImplemented
+        storage = obj.untyped_storage()
+        key = (storage.data_ptr(), storage.nbytes())
+        if key not in self.storages:
+            self.storages[key] = _Storage(storage)
+        args = (obj.dtype, obj.storage_offset(), tuple(obj.shape), obj.stride())
+        return _load_tensor, (self.storages[key], *args, obj.requires_grad)
 
 
 class _Unpickler(pickle.Unpickler):
@@ -107,17 +176,27 @@ def load(host: HostCore, file: IO[bytes]) -> None:
         session.seq += SEQ_SKIP
 
 
-def write(host: HostCore, path: Path) -> int:
+def write(host: HostCore, path: Path, reuse: Path | None = None) -> int:
     """`dump` `host` into the file `path`, atomically: streamed into a temporary file beside
     it that is renamed to `path` only once complete (a host that dies while writing leaves
     at most that temporary file, never a partial `path`). Returns the file's size (bytes).
-    Not flushed to the device: it serves a process that dies, not a node that does."""
+    Not flushed to the device: it serves a process that dies, not a node that does.
+
+    `reuse`: an older snapshot file no longer needed, renamed to the temporary name and
+    written over in place (then cut to the new size) instead of a new file: the kernel
+    keeps its cached pages, so the write copies into memory already there rather than
+    allocating ~0.6 MB per brain afresh each round (measured: 2x to 10x faster, §"Disk and
+    memory" of docs/faults.md). Gone already: a new file, as without it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        with tmp.open("wb") as f:
+        if reuse is not None:
+            with contextlib.suppress(FileNotFoundError):
+                reuse.replace(tmp)  # from here on it is a temporary file, not a snapshot
+        with tmp.open("r+b" if tmp.exists() else "wb") as f:
             dump(host, f)
-        size = tmp.stat().st_size
+            f.truncate()  # what is left of the older, longer state
+            size = f.tell()
         tmp.replace(path)  # rename(2): atomic within one file system
     except BaseException:
         with contextlib.suppress(OSError):
@@ -170,12 +249,18 @@ class SnapshotFiles:
             found.append((int(f.stem.rsplit("-r", 1)[1]), f))
         return sorted(found, reverse=True)
 
-    def drop(self, host: int, keep: Path | None = None) -> None:
-        """Remove `host`'s files here but `keep` (older rounds and missions, temporary files
-        a dead predecessor left), then the folder if that left it empty."""
+    def spare(self, host: int, keep: Path | None) -> Path | None:
+        """One of `host`'s complete snapshot files here, of any mission, other than `keep`
+        (the newest, needed until the next is complete): the one `write` reuses."""
+        held = sorted(self.folder().glob(f"host{host}-m*-r*.pickle"))  # never temporary
+        return next((f for f in held if f != keep), None)
+
+    def drop(self, host: int, keep: Collection[Path | None] = ()) -> None:
+        """Remove `host`'s files here but those in `keep` (older rounds and missions,
+        temporary files a dead predecessor left), then the folder if that left it empty."""
         folder = self.folder()
         for f in folder.glob(f"host{host}-m*"):  # "host1-m*" never matches host10's files
-            if f != keep:
+            if f not in keep:
                 with contextlib.suppress(FileNotFoundError):
                     f.unlink()
         with contextlib.suppress(OSError):  # other hosts' files still there, or gone already

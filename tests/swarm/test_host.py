@@ -3,6 +3,7 @@ brains are counted rejects or quarantines and the run goes on; faults say what i
 
 import os
 import signal
+import time
 
 import blake3
 import msgpack
@@ -397,11 +398,12 @@ def _files(folder):
 
 
 @pytest.mark.ray
-def test_ray_hosts_hold_one_sealed_snapshot_per_host_between_rounds(ray_session, tiny_cfg):
-    """While a round's snapshots are being taken the previous ones stay (a host may die
-    taking its own); once the next act has returned they are sealed and the previous ones
-    are removed: between rounds each host has one snapshot file on its node, not two. The
-    next mission's first snapshots replace the last one's; closing the pool removes all."""
+def test_ray_hosts_hold_two_sealed_snapshots_per_host_between_rounds(ray_session, tiny_cfg):
+    """While a round's snapshots are being taken the newest ones stay (a host may die
+    taking its own); once the next act has returned they are sealed: between rounds each
+    host has two snapshot files on its node, its newest and the one before (which the next
+    is written over), never more. The next mission's first snapshots replace the last
+    one's; closing the pool removes all."""
     cfg = tiny_cfg(drones=4)
     every = cfg.protocol.sync_every
     with HostPool(cfg, n_hosts=2, backend="ray") as pool:
@@ -412,8 +414,10 @@ def test_ray_hosts_hold_one_sealed_snapshot_per_host_between_rounds(ray_session,
         for tick in range(1, 3 * every + 2):
             world.step(pool.act(world.observe()))
             latest = (tick - 1) // every - 1  # the last round before this tick
-            assert pool.hosts.snapshot_rounds() == [[latest], [latest]], tick
-            assert _files(folder) == [f"host{h}-m0-r{latest}.pickle" for h in (0, 1)], tick
+            held = [r for r in (latest - 1, latest) if r >= -1]
+            assert pool.hosts.snapshot_rounds() == [held, held], tick
+            names = [f"host{h}-m0-r{r}.pickle" for h in (0, 1) for r in held]
+            assert _files(folder) == sorted(names), tick
             assert [pool.hosts.sealed[h].round for h in (0, 1)] == [latest, latest]
             if tick % every == 0:
                 pool.exchange(latest + 1)
@@ -424,6 +428,18 @@ def test_ray_hosts_hold_one_sealed_snapshot_per_host_between_rounds(ray_session,
         world.step(pool.act(world.observe()))
         assert _files(folder) == ["host0-m1-r-1.pickle", "host1-m1-r-1.pickle"]
     assert not folder.exists()  # closed: no file left behind
+
+
+def _wait_gone(pid: int, timeout_s: float = 30.0) -> None:
+    """Until process `pid` has exited (AssertionError after `timeout_s`)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} still runs {timeout_s} s after it was killed")
 
 
 class _DiesWhilePickled:
@@ -443,9 +459,10 @@ def test_a_host_killed_while_writing_its_snapshot_restarts_from_its_older_one(
     ray_session, tiny_cfg
 ):
     """Host 1's real process dies half way through writing round 2's snapshot: what it
-    wrote stays under a temporary name, its round 1 file stays whole, and the restarted
-    host restores round 1 from it and flies on; its next snapshot removes both. The dead
-    host's files are removed when the pool closes."""
+    wrote (over its round 0 file) stays under a temporary name, its round 1 file stays
+    whole, and the restarted host restores round 1 from it and flies on; its next snapshot
+    removes the temporary file and keeps round 1's as the one before. The dead host's files
+    are removed when the pool closes."""
     cfg = tiny_cfg(drones=4, hosts={"max_restarts": 1})
     every = cfg.protocol.sync_every
     with HostPool(cfg, n_hosts=2, backend="ray") as pool:
@@ -453,7 +470,8 @@ def test_a_host_killed_while_writing_its_snapshot_restarts_from_its_older_one(
         folder = pool.hosts.files.folder()
         for tick in range(1, 4 * every + 2):
             if tick == 2 * every + 2:  # round 1's snapshots sealed by the act before
-                assert _files(folder) == ["host0-m0-r1.pickle", "host1-m0-r1.pickle"]
+                held = [f"host{h}-m0-r{r}.pickle" for h in (0, 1) for r in (0, 1)]
+                assert _files(folder) == held
                 pid = pool.hosts.pids()[1]
                 ray.get(pool.hosts.actors[1].__ray_call__.remote(_dies_at_next_snapshot))
             world.step(pool.act(world.observe()))
@@ -462,13 +480,23 @@ def test_a_host_killed_while_writing_its_snapshot_restarts_from_its_older_one(
                 assert (r["host"], r["call"], r["restored_round"]) == (1, "act", 1)
                 left = _files(folder)
                 tmp = [f for f in left if f.startswith("host1-m0-r2.pickle.")]
-                assert left == ["host0-m0-r2.pickle", "host1-m0-r1.pickle", *tmp]
+                assert left == [
+                    "host0-m0-r1.pickle",
+                    "host0-m0-r2.pickle",
+                    "host1-m0-r1.pickle",
+                    *tmp,
+                ]
                 assert tmp == [f"host1-m0-r2.pickle.{pid}.tmp"]
                 assert (folder / tmp[0]).stat().st_size > 0  # half written, never renamed
             if tick % every == 0:
                 pool.exchange(tick // every - 1)
         assert pool.hosts.pids()[1] != pid
-        assert _files(folder) == ["host0-m0-r3.pickle", "host1-m0-r3.pickle"]
+        assert _files(folder) == [
+            "host0-m0-r2.pickle",
+            "host0-m0-r3.pickle",
+            "host1-m0-r1.pickle",
+            "host1-m0-r3.pickle",
+        ]
         assert pool.stats()["rejected_messages"] == 0
     assert not folder.exists()
 
@@ -492,7 +520,9 @@ def test_a_host_that_cannot_be_restored_ends_the_mission_saying_why(ray_session,
                 r"FileNotFoundError: no snapshot of host 1 could be read .*none there.*its disk was"
             )
         else:
+            pid = pool.hosts.pids()[1]
             ray.kill(pool.hosts.actors[1], no_restart=True)
+            _wait_gone(pid)  # the kill is asynchronous: an act sent at once may still run
             why = r"Ray did not restart it"
         with pytest.raises(HostDied, match=rf"(?s)\(host 1\) during act.*Not restarted: {why}"):
             pool.act(world.observe())

@@ -1,13 +1,18 @@
 """A host's mission state dumped and loaded into a fresh host (what a restarted host actor
 does, `swarm.hoststate`): restored at the moment of the dump the mission goes on exactly as
 if nothing had happened; restored later, only the host's ticks since the dump are lost. The
-snapshot files: written atomically, one per host, removed when done."""
+snapshot files: written atomically, two per host (the newest and the one before), removed
+when done."""
 
+import io
 import pickle
+import types
 
 import numpy as np
 import pytest
+import torch
 
+from swarm import hoststate
 from swarm.host import HostCore
 from swarm.hoststate import SEQ_SKIP, SnapshotFiles
 from swarm.loop import make_world
@@ -98,8 +103,11 @@ def test_a_snapshot_that_fails_half_way_leaves_the_older_file_whole(tiny_cfg, tm
         assert files.path(1, 0, 0).stat().st_size == sealed.size
         replace_host(pool, 1, files, 0)  # the older one restores
         assert pool.hosts.hosts[1].bank.read_flat().shape == host.bank.read_flat().shape
-        again = pool.hosts.hosts[1].snapshot(files, 0, 1)  # written: the older one removed
-        assert sorted(f.name for f in files.folder().iterdir()) == ["host1-m0-r1.pickle"]
+        again = pool.hosts.hosts[1].snapshot(files, 0, 1)  # written: the older one kept
+        assert sorted(f.name for f in files.folder().iterdir()) == [
+            "host1-m0-r0.pickle",
+            "host1-m0-r1.pickle",
+        ]
         assert again.round == 1
     files.drop(1)
     assert not files.folder().exists()  # the last file gone, the folder too
@@ -110,7 +118,7 @@ def test_snapshot_files_of_one_host_never_touch_another_hosts(tmp_path):
     files.check()
     for name in ("host1-m0-r3.pickle", "host1-m1-r-1.pickle.77.tmp", "host10-m1-r-1.pickle"):
         (files.folder() / name).write_bytes(b"x")
-    files.drop(1, keep=files.folder() / "host1-m0-r3.pickle")
+    files.drop(1, keep=[files.folder() / "host1-m0-r3.pickle"])
     assert sorted(f.name for f in files.folder().iterdir()) == [
         "host1-m0-r3.pickle",
         "host10-m1-r-1.pickle",
@@ -124,3 +132,35 @@ def test_an_unwritable_snapshot_folder_is_refused_saying_what_to_do(tmp_path):
     (tmp_path / "a_file").write_text("")
     with pytest.raises(ValueError, match=r"hosts.snapshot_dir .*writable folder.*max_restarts"):
         SnapshotFiles(str(tmp_path / "a_file"), "run").check()
+
+
+def test_tensors_are_written_once_per_storage_and_restored_as_they_were():
+    """`_Pickler` writes each torch storage once, however many tensors view it, and the
+    restore gives every tensor its dtype, offset, size and stride back on shared storage
+    of torch's own (aligned) allocator; what it does not reduce itself takes torch's path."""
+    host = types.SimpleNamespace(cfg=object())  # what the pickler resolves by identity
+    base = torch.randn(1000, 100)
+    state = {
+        "base": base,
+        "rows": base[10:20, ::3],
+        "t": base.t(),
+        "ints": torch.arange(5) * 7,
+        "param": torch.nn.Parameter(torch.randn(4, 3)),
+        "half": torch.ones(3, dtype=torch.bfloat16),
+        "sparse": torch.eye(3).to_sparse(),
+        "gen": torch.Generator().manual_seed(3),
+    }
+    buf = io.BytesIO()
+    hoststate._Pickler(buf, host).dump(state)
+    assert len(buf.getvalue()) < 1.1 * base.nbytes  # torch's own pickling: once per view
+    out = hoststate._Unpickler(io.BytesIO(buf.getvalue()), host).load()
+    for k in ("base", "rows", "t", "ints", "param", "half"):
+        torch.testing.assert_close(out[k], state[k], rtol=0, atol=0)
+        assert out[k].dtype == state[k].dtype and out[k].stride() == state[k].stride(), k
+        assert out[k].storage_offset() == state[k].storage_offset(), k
+        assert out[k].untyped_storage().data_ptr() % 64 == 0, k
+    assert type(out["param"]) is torch.nn.Parameter and out["param"].requires_grad
+    out["base"][12, 3] = 1e6  # views share their storage again
+    assert out["rows"][2, 1] == 1e6 and out["t"][3, 12] == 1e6
+    torch.testing.assert_close(out["sparse"].to_dense(), torch.eye(3))
+    assert torch.equal(out["gen"].get_state(), state["gen"].get_state())
