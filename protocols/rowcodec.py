@@ -145,6 +145,11 @@ class RowCodec:
         self.residual: np.ndarray | None = None  # (K, P): what was not sent yet
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None  # top-k |x|, mask (K, P)
 
+    def __getstate__(self) -> dict:
+        """Pickled (a host's restart snapshot) without the scratch buffers: they hold nothing
+        between rounds, and at K = 512 brains they are ~5 bytes per weight, ~48 MB."""
+        return {**vars(self), "_scratch": None}
+
     def reset(self) -> None:
         """Forget the error-feedback residuals."""
         self.residual = None

@@ -204,7 +204,13 @@ class HostsConfig(_Strict):
     max_restarts: NonNegativeInt = Field(
         1,
         description="times Ray may restart each host actor in a run; a restarted host continues "
-        "from its state after the last knowledge round (0: a dead host ends the run)",
+        "from its last restart snapshot (0: a dead host ends the run)",
+    )
+    snapshot_every: PositiveInt = Field(
+        1,
+        description="knowledge rounds between the hosts' restart snapshots (1: after every "
+        "round); a restarted host loses up to this many rounds of its work, and each snapshot "
+        "pauses every host while it writes (docs/faults.md)",
     )
     snapshot_dir: str | None = Field(
         None,

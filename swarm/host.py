@@ -801,6 +801,7 @@ class RayHosts:
             host_requests(n, cpus, hosts.resources), hosts.placement_timeout_s, hosts.ports
         )
         self.max_restarts = hosts.max_restarts
+        self.snapshot_every = hosts.snapshot_every
         # one folder per node for this pool's snapshots (unique: pools never share files)
         self.files = SnapshotFiles(hosts.snapshot_dir, f"{os.getpid()}-{uuid.uuid4().hex[:8]}")
         remote = ray.remote(HostActor)
@@ -917,12 +918,14 @@ class RayHosts:
 
     def checkpoint(self, round_idx: int) -> None:
         """Every host writes its snapshot after knowledge round `round_idx` (-1: the
-        mission's start) to its node's disk; nothing without restarts. Not waited for: each
+        mission's start) to its node's disk, at the start and after every `snapshot_every`-th
+        round (`hosts.snapshot_every`); nothing without restarts. Not waited for: each
         host takes it before its next call; the next `act` (or at the latest the next
         checkpoint) reads its small `Sealed` reply (`_sealed`): the older snapshot is
         forgotten (its host removed the file), or `SnapshotFailed` ends the run when a
         snapshot cannot be taken, not when a restart needs it."""
-        if self.max_restarts:  # the one before stays: a host may die before taking this one
+        due = round_idx == -1 or (round_idx + 1) % self.snapshot_every == 0
+        if self.max_restarts and due:  # the one before stays: a host may die taking this one
             self._check_snapshots()
             m = self._mission
             refs = [a.snapshot.remote(self.files, m, round_idx) for a in self.actors]

@@ -442,6 +442,31 @@ def _wait_gone(pid: int, timeout_s: float = 30.0) -> None:
     raise AssertionError(f"process {pid} still runs {timeout_s} s after it was killed")
 
 
+@pytest.mark.ray
+def test_snapshots_every_nth_round_and_a_restart_goes_back_to_the_last(ray_session, tiny_cfg):
+    """hosts.snapshot_every = 2: the hosts take their snapshots at the mission's start and
+    after rounds 1, 3, ... only; host 1, killed after round 2, restores round 1 (losing
+    round 2's work too) and the run flies on."""
+    cfg = tiny_cfg(drones=4, hosts={"max_restarts": 1, "snapshot_every": 2})
+    every = cfg.protocol.sync_every
+    with HostPool(cfg, n_hosts=2, backend="ray") as pool:
+        world = configure(pool, cfg, "swarm")
+        folder = pool.hosts.files.folder()
+        for tick in range(1, 3 * every + 1):
+            world.step(pool.act(world.observe()))
+            if tick % every == 0:
+                pool.exchange(tick // every - 1)
+        assert pool.hosts.snapshot_rounds() == [[-1, 1], [-1, 1]]  # none after rounds 0, 2
+        assert _files(folder) == [f"host{h}-m0-r{r}.pickle" for h in (0, 1) for r in (-1, 1)]
+        os.kill(pool.hosts.pids()[1], signal.SIGKILL)
+        world.step(pool.act(world.observe()))
+        (r,) = pool.restarts()
+        assert (r["host"], r["restored_round"]) == (1, 1)
+        for _ in range(every):
+            world.step(pool.act(world.observe()))
+        assert pool.stats()["rejected_messages"] == 0
+
+
 class _DiesWhilePickled:
     """Kills the process pickling it (SIGKILL: nothing of it runs any cleanup), as a host
     that dies half way through writing its snapshot."""
