@@ -186,3 +186,25 @@ def test_the_minority_side_of_a_partition_never_elects():
         assert not minority  # no hub of a new term on the minority side
         assert all(q.hub[d] == 0 and q.term[d] == 0 for d in range(4))  # it keeps the old one
         assert {q.hub[d] for d in range(4, n)} - {0}  # the majority elected its own
+
+
+def test_quorum_counts_silence_in_place_up_to_the_timeout():
+    """`Quorum.silent` is a bounded count in the smallest unsigned type: over 300 rounds of
+    random loss and crashes (one drone silent longer than a uint8 counts) every drone's view
+    of who is live, and the competence it last heard, equal those of an unbounded count."""
+    n, timeout, rng = 6, 3, np.random.default_rng(4)
+    q = Quorum(n, timeout=timeout, hysteresis=0.05)
+    since, last = np.zeros((n, n), np.int64), np.zeros((n, n), np.float32)
+    for _ in range(300):
+        heard, alive = rng.random((n, n)) < 0.4, rng.random(n) < 0.9
+        alive[-1] = False  # crashed for good: silent longer than a uint8 counts
+        comp = rng.random(n).astype(np.float32)
+        q.hear(heard, comp, alive)
+        got = (heard & alive[:, None] & alive[None, :]).T
+        got[np.diag_indices(n)] = alive
+        since = np.where(got, 0, since + 1)
+        last = np.where(got, comp[None], last)
+        assert q.silent.dtype == np.uint8 and q.silent.max() <= timeout
+        np.testing.assert_array_equal(q.silent < timeout, since < timeout)
+        np.testing.assert_array_equal(q.competence, last)
+    assert since.max() > 255  # the count did outgrow the type
