@@ -921,9 +921,9 @@ class RayHosts:
         mission's start) to its node's disk, at the start and after every `snapshot_every`-th
         round (`hosts.snapshot_every`); nothing without restarts. Not waited for: each
         host takes it before its next call; the next `act` (or at the latest the next
-        checkpoint) reads its small `Sealed` reply (`_sealed`): the older snapshot is
-        forgotten (its host removed the file), or `SnapshotFailed` ends the run when a
-        snapshot cannot be taken, not when a restart needs it."""
+        checkpoint) reads its small `Sealed` reply (`_sealed`): the newest before it becomes
+        the one kept before it, or `SnapshotFailed` ends the run when a snapshot cannot be
+        taken, not when a restart needs it."""
         due = round_idx == -1 or (round_idx + 1) % self.snapshot_every == 0
         if self.max_restarts and due:  # the one before stays: a host may die taking this one
             self._check_snapshots()
@@ -955,9 +955,9 @@ class RayHosts:
         """Host h's newest snapshot, from its small `Sealed` reply: written -> the newest
         before it becomes the one kept before it (the host wrote over the older one, or
         removed it); the host died since -> the older stays (its restart tries the newer
-        file, then the older); the snapshot itself failed ->
-        `SnapshotFailed`, so a snapshot that cannot be taken ends the run when it happens,
-        not when a restart needs it."""
+        file, then the older); the snapshot itself failed -> `SnapshotFailed`, so a
+        snapshot that cannot be taken ends the run when it happens, not when a restart
+        needs it."""
         del self._sealing[h]
         try:
             sealed = ray.get(ref)

@@ -33,7 +33,7 @@ before it are removed (`SnapshotFiles.drop`, by `HostCore.snapshot`), and the ne
 is written over that one (`SnapshotFiles.spare`, `write(..., reuse=)`).
 
     size = write(host, path, reuse)   # after each knowledge round: atomic
-    read(new_host, path)       # in the restarted actor (same node: same placement bundle)
+    read(new_host, path)              # in the restarted actor (same node: same bundle)
 """
 
 from __future__ import annotations
