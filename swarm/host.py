@@ -616,15 +616,19 @@ class HostCore:
 
     def restore(self, files: SnapshotFiles, mission: int) -> int:
         """Continue the mission of a dead predecessor from the newest snapshot it sealed on
-        this node (an older one if that cannot be read); returns its round.
+        this node (an older one if that cannot be read, and the unreadable ones are removed:
+        the next snapshot keeps the one restored as its newest); returns its round.
         FileNotFoundError when there is none (the files went with the node or its disk)."""
-        failed = []
+        failed, unreadable = [], []
         for round_idx, path in files.sealed(self.index, mission):
             try:
                 hoststate.read(self, path)  # all read before any of it is applied
             except Exception as err:
                 failed.append(f"{path.name}: {type(err).__name__}: {err}")
+                unreadable.append(path)
                 continue
+            for bad in unreadable:
+                bad.unlink(missing_ok=True)
             return round_idx
         raise FileNotFoundError(
             f"no snapshot of host {self.index} could be read in {files.folder()} on this node"

@@ -113,6 +113,28 @@ def test_a_snapshot_that_fails_half_way_leaves_the_older_file_whole(tiny_cfg, tm
     assert not files.folder().exists()  # the last file gone, the folder too
 
 
+def test_a_newest_snapshot_that_cannot_be_read_gives_way_to_the_one_before(tiny_cfg, tmp_path):
+    """Host 1's newest file is damaged: its replacement restores the one before, removes
+    the damaged one, and its next snapshot is written over neither of what it holds."""
+    cfg = tiny_cfg(drones=4)
+    files = SnapshotFiles(str(tmp_path), "run")
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = make_world(cfg, cfg.drones, 0)
+        pool.configure("swarm", 0, world.public_info(), world.token_spec, cfg.drones)
+        host = pool.hosts.hosts[1]
+        host.snapshot(files, 0, 0)
+        host.snapshot(files, 0, 1)
+        files.path(1, 0, 1).write_bytes(b"not a snapshot")
+        replace_host(pool, 1, files, 0)
+        assert sorted(f.name for f in files.folder().iterdir()) == ["host1-m0-r0.pickle"]
+        pool.hosts.hosts[1].snapshot(files, 0, 2)
+        assert sorted(f.name for f in files.folder().iterdir()) == [
+            "host1-m0-r0.pickle",
+            "host1-m0-r2.pickle",
+        ]
+    files.drop(1)
+
+
 def test_snapshot_files_of_one_host_never_touch_another_hosts(tmp_path):
     files = SnapshotFiles(str(tmp_path), "run")
     files.check()
