@@ -4,6 +4,7 @@ if nothing had happened; restored later, only the host's ticks since the dump ar
 snapshot files: written atomically, two per host (the newest and the one before), removed
 when done."""
 
+import contextlib
 import io
 import pickle
 import types
@@ -39,13 +40,25 @@ def replace_host(pool: HostPool, h: int, files: SnapshotFiles, round_idx: int) -
     hosts[h] = new
 
 
+@contextlib.contextmanager
+def configured(cfg):
+    """Two local hosts configured for team swarm, seed 0, and the world they fly in."""
+    with HostPool(cfg, n_hosts=2, backend="local") as pool:
+        world = make_world(cfg, cfg.drones, 0)
+        pool.configure("swarm", 0, world.public_info(), world.token_spec, cfg.drones)
+        yield pool, world
+
+
+def names(files: SnapshotFiles) -> list[str]:
+    """Names of the files in the snapshot folder, sorted."""
+    return sorted(f.name for f in files.folder().iterdir())
+
+
 def fly(cfg, files=None, dump_round=None, restore_tick=None):
     """Fly team swarm TICKS ticks on 2 local hosts; host 1 dumped to `files` after round
     `dump_round` is replaced by a fresh host from that dump after tick `restore_tick`.
     Returns (every brain's weights, (T, N, 2) drone positions, stats)."""
-    with HostPool(cfg, n_hosts=2, backend="local") as pool:
-        world = make_world(cfg, cfg.drones, 0)
-        pool.configure("swarm", 0, world.public_info(), world.token_spec, cfg.drones)
+    with configured(cfg) as (pool, world):
         poses, seqs = [], {}
         for tick in range(1, TICKS + 1):
             world.step(pool.act(world.observe()))
@@ -90,21 +103,19 @@ def test_a_snapshot_that_fails_half_way_leaves_the_older_file_whole(tiny_cfg, tm
     no file under the new name, no temporary file, and the older snapshot restorable."""
     cfg = tiny_cfg(drones=4)
     files = SnapshotFiles(str(tmp_path), "run")
-    with HostPool(cfg, n_hosts=2, backend="local") as pool:
-        world = make_world(cfg, cfg.drones, 0)
-        pool.configure("swarm", 0, world.public_info(), world.token_spec, cfg.drones)
+    with configured(cfg) as (pool, _):
         host = pool.hosts.hosts[1]
         sealed = host.snapshot(files, 0, 0)
         assert sealed.path == str(files.path(1, 0, 0)) and sealed.size > 0
         host.zz_refused = lambda: None  # pickled last, after everything else
         with pytest.raises((AttributeError, TypeError, pickle.PicklingError)):
             host.snapshot(files, 0, 1)
-        assert sorted(f.name for f in files.folder().iterdir()) == ["host1-m0-r0.pickle"]
+        assert names(files) == ["host1-m0-r0.pickle"]
         assert files.path(1, 0, 0).stat().st_size == sealed.size
         replace_host(pool, 1, files, 0)  # the older one restores
         assert pool.hosts.hosts[1].bank.read_flat().shape == host.bank.read_flat().shape
         again = pool.hosts.hosts[1].snapshot(files, 0, 1)  # written: the older one kept
-        assert sorted(f.name for f in files.folder().iterdir()) == [
+        assert names(files) == [
             "host1-m0-r0.pickle",
             "host1-m0-r1.pickle",
         ]
@@ -118,17 +129,15 @@ def test_a_newest_snapshot_that_cannot_be_read_gives_way_to_the_one_before(tiny_
     the damaged one, and its next snapshot is written over neither of what it holds."""
     cfg = tiny_cfg(drones=4)
     files = SnapshotFiles(str(tmp_path), "run")
-    with HostPool(cfg, n_hosts=2, backend="local") as pool:
-        world = make_world(cfg, cfg.drones, 0)
-        pool.configure("swarm", 0, world.public_info(), world.token_spec, cfg.drones)
+    with configured(cfg) as (pool, _):
         host = pool.hosts.hosts[1]
         host.snapshot(files, 0, 0)
         host.snapshot(files, 0, 1)
         files.path(1, 0, 1).write_bytes(b"not a snapshot")
         replace_host(pool, 1, files, 0)
-        assert sorted(f.name for f in files.folder().iterdir()) == ["host1-m0-r0.pickle"]
+        assert names(files) == ["host1-m0-r0.pickle"]
         pool.hosts.hosts[1].snapshot(files, 0, 2)
-        assert sorted(f.name for f in files.folder().iterdir()) == [
+        assert names(files) == [
             "host1-m0-r0.pickle",
             "host1-m0-r2.pickle",
         ]
@@ -141,7 +150,7 @@ def test_snapshot_files_of_one_host_never_touch_another_hosts(tmp_path):
     for name in ("host1-m0-r3.pickle", "host1-m1-r-1.pickle.77.tmp", "host10-m1-r-1.pickle"):
         (files.folder() / name).write_bytes(b"x")
     files.drop(1, keep=[files.folder() / "host1-m0-r3.pickle"])
-    assert sorted(f.name for f in files.folder().iterdir()) == [
+    assert names(files) == [
         "host1-m0-r3.pickle",
         "host10-m1-r-1.pickle",
     ]
