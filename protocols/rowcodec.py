@@ -16,6 +16,7 @@ axes: use `Codec`). The residual of error feedback is one (K, P) array.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -39,6 +40,16 @@ def _int8_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale
 
 
+@functools.lru_cache(maxsize=16)
+def _zero_row_picks(n: int, c: int) -> np.ndarray:
+    """(c,) the columns argpartition picks, ascending, as the c largest of n equal magnitudes
+    (an all-zero row). Its picks depend on (n, c) alone, so they are found once per size
+    and shared (read-only) by every all-zero row of every round."""
+    picks = np.sort(np.argpartition(np.zeros(n, np.float32), n - c)[n - c :])
+    picks.flags.writeable = False
+    return picks
+
+
 def _top_columns(x: np.ndarray, c: int, mag: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(K, c) int64 columns of each row's c largest |x|, ascending within the row.
 
@@ -46,11 +57,17 @@ def _top_columns(x: np.ndarray, c: int, mag: np.ndarray, mask: np.ndarray) -> np
     c-th largest magnitude is unique the set is {|x| >= threshold}: a value-only in-place
     partition (no index shuffling, ~3x faster) finds the threshold and `np.flatnonzero`
     lists the columns already sorted. Rows with ties at the threshold (or NaN) take
-    argpartition's own picks. `mag` (K, n) float32 and `mask` (K, n) bool are scratch
-    buffers kept between rounds: fresh ones of this size would cost a page fault per 4 KiB.
+    argpartition's picks: an all-zero row (a brain whose weights did not move: most rows
+    early in a mission) those it makes for any all-zero row of length n, found once
+    (`_zero_row_picks`; no partition at all when every row is zero); any other tied row its
+    own. `mag` (K, n) float32 and `mask` (K, n) bool are scratch buffers kept between
+    rounds: fresh ones of this size would cost a page fault per 4 KiB.
     """
     k, n = x.shape
     np.abs(x, out=mag)
+    zero = mag.max(axis=1) == 0  # (K,) all-zero rows (a NaN row is not one)
+    if zero.all():
+        return np.broadcast_to(_zero_row_picks(n, c), (k, c)).copy()
     mag.partition(n - c, axis=1)
     thresh = mag[:, n - c].copy()  # (K,) c-th largest per row
     np.abs(x, out=mag)
@@ -58,8 +75,11 @@ def _top_columns(x: np.ndarray, c: int, mag: np.ndarray, mask: np.ndarray) -> np
     tied = np.flatnonzero(np.count_nonzero(mask, axis=1) != c)
     if tied.size:  # argpartition's tie-break decides, as in the per-stream codec
         mask[tied] = False
-        picks = np.argpartition(mag[tied], n - c, axis=1)[:, n - c :]
-        mask[tied[:, None], picks] = True
+        # an all-zero row is tied (threshold 0, so all n entries pass; c < n here)
+        mask[np.flatnonzero(zero)[:, None], _zero_row_picks(n, c)] = True
+        own = tied[~zero[tied]]
+        picks = np.argpartition(mag[own], n - c, axis=1)[:, n - c :]
+        mask[own[:, None], picks] = True
     flat = np.flatnonzero(mask).reshape(k, c)  # row-major: ascending within each row
     return flat - (np.arange(k, dtype=np.int64) * n)[:, None]
 

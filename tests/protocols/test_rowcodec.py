@@ -68,6 +68,35 @@ def test_rows_with_ties_at_the_threshold_pick_as_the_per_stream_codec(name):
         _same(got[i], want)
 
 
+@pytest.mark.parametrize("n", [200, 18_875])
+def test_all_zero_rows_among_moving_rows_pick_as_the_per_stream_codec(n):
+    # early in a mission most brains' deltas are exactly zero (-0.0 too): those rows share
+    # one precomputed pick, which must be argpartition's for each of them
+    rng = np.random.default_rng(5)
+    k = 7
+    x = rng.standard_normal((k, n)).astype(np.float32)
+    x[[0, 3, 4]] = 0.0
+    x[4, : n // 3] = -0.0
+    x[5, rng.random(n) < 0.97] = 0.0  # fewer non-zeros than picks: ties at zero
+    for name in ("topk", "topk_int8"):
+        got = RowCodec(name, fraction=0.1, error_feedback=False).encode_rows(
+            x, [str(i) for i in range(k)]
+        )
+        for i in range(k):
+            codec = get_codec(name, fraction=0.1, error_feedback=False)
+            (want,) = codec.encode({str(i): x[i]}).tensors
+            _same(got[i], want)
+    only_zero = RowCodec("topk", fraction=0.1, error_feedback=False)
+    got = only_zero.encode_rows(np.zeros((3, n), np.float32), ["a", "b", "c"])
+    (want,) = (
+        get_codec("topk", fraction=0.1, error_feedback=False)
+        .encode({"a": np.zeros(n, np.float32)})
+        .tensors
+    )
+    for t in got:
+        assert [bytes(v) for _, _, v in t.parts] == [bytes(v) for _, _, v in want.parts]
+
+
 def test_encoding_leaves_the_callers_rows_alone():
     x = np.random.default_rng(4).standard_normal((3, 50)).astype(np.float32)
     before = x.copy()
